@@ -1,0 +1,1 @@
+"""Benchmarks behind ``swiftspike bench ...`` (timings reported as ratios against peers run in the same process)."""

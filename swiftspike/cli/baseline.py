@@ -1,0 +1,210 @@
+"""``demo``, ``train``, ``eval`` and ``report``: layer-synchronous baseline commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data.datasets import Dataset, load_dataset
+from ..data.encoders import ENCODERS, make_encoder
+from ..engines.sync import run_sync
+from ..errors import SwiftSpikeError
+from ..metrics.report import Report
+from ..models import build_model, default_spec
+from ..neurons.modules import reset
+from ..training.checkpoint import load_checkpoint
+from ..training.trainer import TrainConfig, Trainer, evaluate
+from .common import add_data_flags, add_output_flags, emit, plot_dir
+
+
+def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
+    out = plot_dir(args)
+    if out is None:
+        return []
+    from ..plots import curves_plot, raster_plot
+
+    reset(model)
+    with torch.no_grad():
+        rec = run_sync(model.eval(), encoder(data.x_test[:1]), record_spikes=True)
+    reset(model)
+    paths = [curves_plot({label: report.accuracy_per_step}, out / "accuracy_vs_time.png",
+                         title="accuracy of the running prediction")]
+    if rec.layers:
+        trains = torch.cat([ls.spikes[:, 0].flatten(1) for ls in rec.layers], 1)
+        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample"))
+    return [str(p) for p in paths]
+
+
+def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfig, encoder_name: str, T: int,
+                      label: str, meta: dict[str, Any]) -> dict[str, Any]:
+    model = build_model(spec)
+    encoder = make_encoder(encoder_name, T)
+    trainer = Trainer(model, encoder, cfg, spec=spec, meta=meta)
+    t0 = time.perf_counter()
+    history = trainer.fit(data)
+    train_s = time.perf_counter() - t0
+    report = trainer.evaluate(data.x_test, data.y_test, energy_table=args.energy_table)
+    report.extra.update(dataset=data.name, encoder=encoder_name, train_seconds=round(train_s, 2),
+                        epochs=cfg.epochs, final_loss=history[-1]["loss"] if history else None)
+    plots = _plots(args, model, encoder, data, report, label)
+    result = report.to_dict()
+    if plots:
+        result["plots"] = plots
+    if cfg.checkpoint:
+        result["checkpoint"] = cfg.checkpoint
+    text = None if args.json and args.quiet else report.table()
+    emit(args, result, text)
+    return result
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    data = load_dataset("digits", seed=args.seed)
+    spec = default_spec(data.input_shape, data.n_classes, hidden=[128])
+    cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, seed=args.seed, progress=not args.quiet)
+    if not args.json:
+        print(f"swiftspike demo: 64-128-10 LIF network, rate-coded digits, T={args.T}, {args.epochs} epochs")
+    _train_and_report(args, data, spec, cfg, "rate", args.T, "demo", meta={"dataset": "digits"})
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    flatten = args.arch == "mlp"
+    data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten)
+    neuron_kwargs: dict[str, Any] = {}
+    for key, val in (("tau", args.tau), ("v_threshold", args.v_threshold), ("reset", args.reset),
+                     ("surrogate", args.surrogate)):
+        if val is not None:
+            neuron_kwargs[key] = val
+    spec = default_spec(data.input_shape, data.n_classes, arch=args.arch, hidden=args.hidden,
+                        neuron=args.neuron, neuron_kwargs=neuron_kwargs, readout=args.readout)
+    encoder_name = "sequence" if data.temporal else args.encoder
+    T = data.x_train.shape[1] if data.temporal else args.T
+    loss = args.loss or ("membrane" if args.readout == "li" else "count")
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=loss, spike_reg=args.spike_reg,
+                      seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=not args.quiet)
+    meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten}
+    _train_and_report(args, data, spec, cfg, encoder_name, T, args.neuron, meta)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    ck = load_checkpoint(args.checkpoint)
+    spec, meta = ck.get("spec"), ck.get("meta", {})
+    if not spec:
+        raise SwiftSpikeError(f"checkpoint {args.checkpoint} has no model spec; it was not written by 'swiftspike train'")
+    model = build_model(spec)
+    try:
+        model.load_state_dict(ck["model"])
+    except (RuntimeError, KeyError) as e:
+        raise SwiftSpikeError(f"checkpoint weights do not match its spec: {str(e).splitlines()[0]}") from None
+    name = args.dataset or meta.get("dataset", "digits")
+    data = load_dataset(name, path=args.path or meta.get("path"), seed=meta.get("seed", 0),
+                        flatten=meta.get("flatten", True))
+    enc_info = ck.get("encoder", {})
+    enc_name = args.encoder or enc_info.get("name", "rate")
+    T = args.T or enc_info.get("T") or 8
+    if data.temporal:
+        enc_name, T = "sequence", data.x_test.shape[1]
+    encoder = make_encoder(enc_name, T)
+    torch.manual_seed(args.seed)
+    report = evaluate(model, encoder, data.x_test, data.y_test, energy_table=args.energy_table,
+                      progress_bar=not args.quiet, dataset=data.name, encoder=enc_name, checkpoint=args.checkpoint)
+    result = report.to_dict()
+    plots = _plots(args, model, encoder, data, report, "eval")
+    if plots:
+        result["plots"] = plots
+    emit(args, result, report.table())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    rows = []
+    curves = {}
+    for f in args.files:
+        p = Path(f)
+        if not p.is_file():
+            raise SwiftSpikeError(f"result file not found: {p}")
+        try:
+            lines = [ln for ln in p.read_text().splitlines() if ln.strip()]
+            d = json.loads(lines[-1]) if lines and lines[-1].lstrip().startswith("{") else json.loads(p.read_text())
+        except (json.JSONDecodeError, IndexError):
+            raise SwiftSpikeError(f"{p} holds no JSON result (write one with --out FILE or --json)") from None
+        if "accuracy" not in d:
+            raise SwiftSpikeError(f"{p} is not a swiftspike report (no 'accuracy' field)")
+        rows.append((p.stem, d))
+        if d.get("accuracy_per_step"):
+            curves[p.stem] = d["accuracy_per_step"]
+    keys = ("accuracy", "spikes_per_sample", "latency_steps", "synops", "energy_j", "energy_ratio_vs_ann")
+    w = max(len(n) for n, _ in rows)
+    lines = [f"{'run':<{w}}  " + "  ".join(f"{k:>20}" for k in keys)]
+    for n, d in rows:
+        cells = []
+        for k in keys:
+            v = d.get(k)
+            cells.append(f"{v:>20.4g}" if isinstance(v, (int, float)) else f"{str(v):>20}")
+        lines.append(f"{n:<{w}}  " + "  ".join(cells))
+    result: dict[str, Any] = {"runs": {n: {k: d.get(k) for k in keys} for n, d in rows}}
+    out = plot_dir(args)
+    if out is not None and curves:
+        from ..plots import curves_plot
+
+        result["plots"] = [str(curves_plot(curves, out / "accuracy_vs_time.png", title="accuracy vs time step"))]
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train a small SNN on digits (< 2 min) and report accuracy, spikes, latency, energy",
+                       description="Train a 64-128-10 LIF network on scikit-learn digits and print its report.")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--T", type=int, default=16, help="time steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--energy-table", default="45nm-fp32", help="45nm-fp32 | 45nm-int32")
+    add_output_flags(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train an SNN with surrogate-gradient BPTT",
+                       description="Train a layer-synchronous SNN and report accuracy, spikes, latency and energy.")
+    add_data_flags(p)
+    p.add_argument("--arch", default="mlp", choices=["mlp", "conv"])
+    p.add_argument("--hidden", type=int, nargs="+", default=[128], help="hidden widths (conv: channels..., fc width)")
+    p.add_argument("--neuron", default="lif", help="neuron layer by name (lif, if, ...)")
+    p.add_argument("--tau", type=float)
+    p.add_argument("--v-threshold", dest="v_threshold", type=float)
+    p.add_argument("--reset", choices=["hard", "soft"])
+    p.add_argument("--surrogate", help="atan | fast-sigmoid | sigmoid | rectangular | triangular")
+    p.add_argument("--readout", default="spike", choices=["spike", "li"], help="spiking output or analog integrator")
+    p.add_argument("--encoder", default="rate", choices=list(ENCODERS))
+    p.add_argument("--T", type=int, default=16, help="time steps for static data")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--loss", choices=["count", "rate", "membrane"])
+    p.add_argument("--spike-reg", type=float, default=0.0, help="weight of the spike-count regulariser")
+    p.add_argument("--checkpoint", help="save an atomic checkpoint here after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    p.add_argument("--energy-table", default="45nm-fp32")
+    add_output_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint written by 'train'",
+                       description="Rebuild the model stored in a checkpoint and report on the test split.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--dataset", help="override the dataset stored in the checkpoint")
+    p.add_argument("--path")
+    p.add_argument("--encoder", choices=list(ENCODERS))
+    p.add_argument("--T", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--energy-table", default="45nm-fp32")
+    add_output_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("report", help="tabulate and plot saved JSON results side by side",
+                       description="Read JSON results (from --out FILE, or saved --json output) and compare them.")
+    p.add_argument("files", nargs="+")
+    add_output_flags(p)
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,127 @@
+"""Layer-synchronous engine.
+
+A network is an ``nn.Sequential`` of *stateless* layers (Linear, Conv, Flatten, pooling, ...) and
+*neuron* layers (:class:`~swiftspike.neurons.SpikingModule`). Input is time-major ``[T, B, ...]``.
+Stateless layers are applied once over all time steps (time folded into the batch); only the neuron
+recurrence runs sequentially. Every layer waits for the whole previous layer: this is the layer
+synchronisation that the asynchronous engine removes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import SwiftSpikeError, check_time_major, to_time_major
+from ..metrics.synops import SynOps, count_synops, is_synaptic
+from ..neurons.modules import SpikingModule
+
+
+@dataclass
+class LayerSpikes:
+    """Spikes of one neuron layer: ``per_step`` is ``[T, B]`` spike counts; ``n_neurons`` per sample;
+    ``spikes`` the full ``[T, B, ...]`` train when recorded with ``record_spikes``."""
+
+    name: str
+    per_step: torch.Tensor
+    n_neurons: int
+    spikes: Optional[torch.Tensor] = None
+
+
+@dataclass
+class RunRecord:
+    """What :func:`run_sync` observed: the output plus per-layer spikes and synaptic ops."""
+
+    output: torch.Tensor
+    layers: list[LayerSpikes] = field(default_factory=list)
+    synops: list[SynOps] = field(default_factory=list)
+    output_spiking: bool = True
+
+
+def _layers(net: nn.Module):
+    if isinstance(net, nn.Sequential):
+        return list(net.named_children())
+    if isinstance(net, SpikingModule):
+        return [("0", net)]
+    raise SwiftSpikeError(
+        f"run_sync expects an nn.Sequential of layers, got {type(net).__name__}"
+    )
+
+
+def apply_stateless(m: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """Apply a stateless layer to every time step at once (time folded into the batch)."""
+    T, B = h.shape[:2]
+    try:
+        y = m(h.flatten(0, 1))
+    except RuntimeError as e:  # shape mismatch deep inside torch -> one clear line
+        raise SwiftSpikeError(
+            f"layer {type(m).__name__} cannot take per-step input of shape {tuple(h.shape[2:])}: {e}"
+        ) from None
+    return y.reshape(T, B, *y.shape[1:])
+
+
+def apply_neuron(m: SpikingModule, h: torch.Tensor) -> torch.Tensor:
+    """Run a neuron layer over all steps (looping when it is in single-step mode)."""
+    if m.step_mode == "s":
+        return torch.stack([m(h[t]) for t in range(h.shape[0])])
+    return m(h)
+
+
+def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
+             record_spikes: bool = False):
+    """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
+
+    Returns the output tensor ``[T, B, ...]``, or a :class:`RunRecord` when ``record`` (or
+    ``record_spikes``, which also keeps every layer's spike train) is set.
+    Neuron state persists between calls; use :func:`swiftspike.reset` between samples.
+    """
+    x = check_time_major(to_time_major(x, batch_first), "input")
+    record = record or record_spikes
+    layers = _layers(net)
+    rec = RunRecord(output=x)
+    h = x
+    last_spiking = True
+    for name, m in layers:
+        if isinstance(m, SpikingModule):
+            h = apply_neuron(m, h)
+            last_spiking = m.emits_spikes
+            if record and m.emits_spikes:
+                per_step = h.flatten(2).sum(-1)  # keeps the graph for spike regularisers
+                rec.layers.append(LayerSpikes(name, per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
+        else:
+            if record and is_synaptic(m):
+                rec.synops.append(count_synops(name, m, h.detach()))
+            h = apply_stateless(m, h)
+            last_spiking = last_spiking and not is_synaptic(m)
+    if not record:
+        return h
+    rec.output = h
+    rec.output_spiking = last_spiking
+    return rec
+
+
+def run_step(net: nn.Module, x_t: torch.Tensor) -> torch.Tensor:
+    """Advance ``net`` by one time step on ``x_t`` (``[B, ...]``); neuron layers must be in
+    single-step mode (``step_mode='s'``)."""
+    h = x_t
+    for _, m in _layers(net):
+        if isinstance(m, SpikingModule) and m.step_mode != "s":
+            raise SwiftSpikeError("run_step needs every neuron layer in step_mode='s'")
+        h = m(h)
+    return h
+
+
+class SNN(nn.Sequential):
+    """``nn.Sequential`` whose forward runs the layer-synchronous engine.
+
+    ``batch_first=True`` accepts ``[B, T, ...]`` input (output stays time-major ``[T, B, ...]``).
+    """
+
+    def __init__(self, *layers: nn.Module, batch_first: bool = False) -> None:
+        super().__init__(*layers)
+        self.batch_first = batch_first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return run_sync(self, x, batch_first=self.batch_first)

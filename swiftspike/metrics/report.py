@@ -1,0 +1,178 @@
+"""One :class:`Report` for every capability, plus the decision/latency metrics behind it.
+
+Latency to decision (``latency_steps``): at each step ``t`` the network's running prediction is the
+arg-max of its *cumulative* output (spike counts summed up to ``t``, or the membrane of an analog
+readout, which already integrates). A sample's latency is the first step (1-based) from which the
+prediction is the correct class and stays correct to the end; ties with another class count as
+undecided. The mean is over samples classified correctly at the end.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from ..errors import SwiftSpikeError
+from .energy import energy, energy_ratio, get_energy_table
+
+
+def running_scores(output: torch.Tensor, spiking: bool) -> torch.Tensor:
+    """Cumulative class evidence ``[T, B, C]`` from an output ``[T, B, C]``."""
+    return output.cumsum(0) if spiking else output
+
+
+def correct_per_step(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``[T, B]`` bool: class ``y`` strictly beats every other class at step ``t``."""
+    target = scores.gather(2, y.view(1, -1, 1).expand(scores.shape[0], -1, 1)).squeeze(2)
+    others = scores.clone()
+    others.scatter_(2, y.view(1, -1, 1).expand(scores.shape[0], -1, 1), -math.inf)
+    return target > others.max(2).values
+
+
+def decision_latency(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample step (1-based) from which the prediction is correct for good; ``T+1`` if never."""
+    ok = correct_per_step(scores, y)  # [T, B]
+    T = ok.shape[0]
+    # stays correct from t on  <=>  reversed cumulative product of ok is 1
+    stays = ok.flip(0).to(torch.int64).cumprod(0).flip(0).bool()
+    n_final = stays.sum(0)  # number of trailing correct steps
+    return (T - n_final + 1).to(torch.float32)
+
+
+def first_spike_step(output: torch.Tensor) -> torch.Tensor:
+    """Per-sample first step (1-based) at which any output neuron spiked; ``nan`` if none did."""
+    any_spike = (output.flatten(2) != 0).any(2)  # [T, B]
+    T = any_spike.shape[0]
+    idx = torch.where(any_spike.any(0), any_spike.float().argmax(0).float() + 1, torch.tensor(float("nan")))
+    return idx
+
+
+@dataclass
+class Report:
+    """Accuracy, spikes, latency, synaptic ops and energy of one evaluation (per sample means)."""
+
+    accuracy: float
+    n_samples: int
+    time_steps: int
+    spikes_per_sample: float
+    spikes_per_layer: dict[str, float]
+    spike_density: float
+    latency_steps: float
+    first_spike_step: Optional[float]
+    synops: float
+    acs: float
+    macs: float
+    energy_j: float
+    ann_energy_j: float
+    energy_ratio_vs_ann: float
+    energy_table: str
+    accuracy_per_step: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in list(d.items()):
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=float)
+
+    def table(self) -> str:
+        """Human-readable summary."""
+        fs = "n/a" if self.first_spike_step is None or math.isnan(self.first_spike_step) else f"{self.first_spike_step:.2f}"
+        rows = [
+            ("accuracy", f"{100 * self.accuracy:.2f} %  ({self.n_samples} samples, T={self.time_steps})"),
+            ("spikes / sample", f"{self.spikes_per_sample:.1f}  (density {self.spike_density:.4f})"),
+            *[(f"  layer {k}", f"{v:.1f}") for k, v in self.spikes_per_layer.items()],
+            ("latency to decision", f"{self.latency_steps:.2f} steps (first output spike: {fs})"),
+            ("synaptic ops / sample", f"{self.synops:.3g}  (AC {self.acs:.3g}, MAC {self.macs:.3g})"),
+            ("energy / sample", f"{self.energy_j:.3g} J  [{self.energy_table}]"),
+            ("ANN energy / sample", f"{self.ann_energy_j:.3g} J  (E_ANN / E_SNN = {self.energy_ratio_vs_ann:.2f})"),
+        ]
+        w = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
+
+
+class ReportBuilder:
+    """Accumulates :class:`~swiftspike.engines.sync.RunRecord` batches into a :class:`Report`."""
+
+    def __init__(self, energy_table: str = "45nm-fp32") -> None:
+        self.table = get_energy_table(energy_table).name
+        self.n = 0
+        self.correct = 0
+        self.T: Optional[int] = None
+        self.layer_spikes: dict[str, float] = {}
+        self.layer_neurons: dict[str, int] = {}
+        self.latency_sum = 0.0
+        self.first_spike_sum = 0.0
+        self.first_spike_n = 0
+        self.acs = 0.0
+        self.macs = 0.0
+        self.dense = 0.0
+        self.correct_per_step: Optional[torch.Tensor] = None
+
+    def add(self, rec, y: torch.Tensor) -> None:
+        out = rec.output.detach()
+        if out.dim() != 3:
+            out = out.flatten(2)
+        T, B = out.shape[:2]
+        if self.T is None:
+            self.T = T
+        elif self.T != T:
+            raise SwiftSpikeError(f"all batches of one report need the same T ({self.T} != {T})")
+        scores = running_scores(out, rec.output_spiking)
+        ok = correct_per_step(scores, y)
+        final_ok = ok[-1]
+        self.n += B
+        self.correct += int(final_ok.sum())
+        cps = ok.sum(1).double()
+        self.correct_per_step = cps if self.correct_per_step is None else self.correct_per_step + cps
+        lat = decision_latency(scores, y)
+        self.latency_sum += float(lat[final_ok].sum())
+        if rec.output_spiking:
+            fs = first_spike_step(out)
+            good = ~torch.isnan(fs)
+            self.first_spike_sum += float(fs[good].sum())
+            self.first_spike_n += int(good.sum())
+        for ls in rec.layers:
+            self.layer_spikes[ls.name] = self.layer_spikes.get(ls.name, 0.0) + float(ls.per_step.sum())
+            self.layer_neurons[ls.name] = ls.n_neurons
+        for so in rec.synops:
+            self.acs += float(so.acs.sum())
+            self.macs += float(so.macs.sum())
+            self.dense += so.dense_macs * B
+
+    def build(self, **extra: Any) -> Report:
+        if self.n == 0:
+            raise SwiftSpikeError("no samples were evaluated")
+        n, T = self.n, self.T or 1
+        per_layer = {k: v / n for k, v in self.layer_spikes.items()}
+        spikes = sum(per_layer.values())
+        neurons = sum(self.layer_neurons.values())
+        e_snn = energy(self.macs / n, self.acs / n, self.table)
+        e_ann = energy(self.dense / n, 0.0, self.table)
+        n_correct = max(self.correct, 1)
+        return Report(
+            accuracy=self.correct / n,
+            n_samples=n,
+            time_steps=T,
+            spikes_per_sample=spikes,
+            spikes_per_layer=per_layer,
+            spike_density=spikes / (neurons * T) if neurons else 0.0,
+            latency_steps=self.latency_sum / n_correct if self.correct else float("nan"),
+            first_spike_step=self.first_spike_sum / self.first_spike_n if self.first_spike_n else None,
+            synops=(self.acs + self.macs) / n,
+            acs=self.acs / n,
+            macs=self.macs / n,
+            energy_j=e_snn,
+            ann_energy_j=e_ann,
+            energy_ratio_vs_ann=energy_ratio(e_ann, e_snn),
+            energy_table=self.table,
+            accuracy_per_step=[float(v) / n for v in self.correct_per_step] if self.correct_per_step is not None else [],
+            extra=dict(extra),
+        )

@@ -1,0 +1,64 @@
+"""Synaptic-operation counting.
+
+An input element that is non-zero costs one operation per synapse it drives (its fan-out). When
+every input value is 0 or 1 the operations are accumulates (ACs: add the weight); otherwise they
+are multiply-accumulates (MACs). Zeros cost nothing (event-driven). The same layer run once as an
+ANN costs ``dense_macs`` = every input times its fan-out, computed once per sample.
+
+Linear: fan-out = ``out_features``. Conv: exact, border-aware count obtained by convolving the
+non-zero mask with a kernel of ones (``out_channels / groups`` outputs per covered position).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class SynOps:
+    """Per-sample counts for one synaptic layer, summed over time."""
+
+    name: str
+    acs: torch.Tensor  # [B]
+    macs: torch.Tensor  # [B]
+    dense_macs: float  # one ANN pass of this layer, per sample
+
+
+def is_synaptic(m: nn.Module) -> bool:
+    return isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
+
+
+def is_binary(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
+@torch.no_grad()
+def fanout_ops(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Operations triggered by the non-zero entries of ``x`` (``[N, ...]`` layer input), per row."""
+    mask = (x != 0).to(torch.float32)
+    if isinstance(m, nn.Linear):
+        return mask.flatten(1).sum(1) * m.out_features
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+        conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+        ones = torch.ones((1, m.in_channels, *m.kernel_size), device=x.device)
+        cover = conv(mask, ones, stride=m.stride, padding=m.padding, dilation=m.dilation)
+        return cover.flatten(1).sum(1) * (m.out_channels // m.groups)
+    raise TypeError(f"not a synaptic layer: {type(m).__name__}")
+
+
+def dense_macs(m: nn.Module, x_one: torch.Tensor) -> float:
+    """MACs of one ANN pass through ``m`` for a single input ``x_one`` (``[1, ...]``)."""
+    return float(fanout_ops(m, torch.ones_like(x_one))[0])
+
+
+@torch.no_grad()
+def count_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
+    """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``)."""
+    T, B = x.shape[:2]
+    ops = fanout_ops(m, x.flatten(0, 1)).view(T, B).sum(0)
+    zero = torch.zeros_like(ops)
+    binary = is_binary(x)
+    return SynOps(name, ops if binary else zero, zero if binary else ops, dense_macs(m, x[0, :1]))

@@ -1,0 +1,57 @@
+"""Small reference architectures built from a JSON-able spec (stored in checkpoints).
+
+``spec = {"arch": "mlp" | "conv", "input_shape": [...], "hidden": [...], "n_classes": C,
+"neuron": "lif", "neuron_kwargs": {...}, "readout": "spike" | "li"}``
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch import nn
+
+from .engines.sync import SNN
+from .errors import SwiftSpikeError, choose
+from .neurons.factory import make_neuron
+
+
+def default_spec(input_shape, n_classes: int, **over: Any) -> dict[str, Any]:
+    spec = {"arch": "mlp", "input_shape": list(input_shape), "hidden": [128], "n_classes": int(n_classes),
+            "neuron": "lif", "neuron_kwargs": {}, "readout": "spike"}
+    spec.update(over)
+    return spec
+
+
+def build_model(spec: dict[str, Any]) -> SNN:
+    """Build an :class:`~swiftspike.engines.sync.SNN` from ``spec``."""
+    try:
+        arch = choose("architecture", spec.get("arch", "mlp"), ("mlp", "conv"))
+        shape = tuple(int(s) for s in spec["input_shape"])
+        n_classes = int(spec["n_classes"])
+        hidden = [int(h) for h in spec.get("hidden", [128])]
+        neuron = spec.get("neuron", "lif")
+        nk = dict(spec.get("neuron_kwargs", {}))
+        readout = choose("readout", spec.get("readout", "spike"), ("spike", "li"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise SwiftSpikeError(f"bad model spec: {e}") from None
+    layers: list[nn.Module] = []
+    if arch == "conv":
+        if len(shape) != 3:
+            raise SwiftSpikeError(f"conv architecture needs [C, H, W] inputs, got {list(shape)}")
+        c, h, w = shape
+        for ch in hidden[:-1] or [16]:
+            layers += [nn.Conv2d(c, ch, 3, padding=1), make_neuron(neuron, **nk), nn.AvgPool2d(2)]
+            c, h, w = ch, h // 2, w // 2
+        layers += [nn.Flatten()]
+        feat = c * h * w
+        fc = hidden[-1:]
+    else:
+        layers += [nn.Flatten()]
+        feat = math.prod(shape)
+        fc = hidden
+    for width in fc:
+        layers += [nn.Linear(feat, width), make_neuron(neuron, **nk)]
+        feat = width
+    layers.append(nn.Linear(feat, n_classes))
+    layers.append(make_neuron(neuron, **nk) if readout == "spike" else make_neuron("li"))
+    return SNN(*layers)

@@ -1,0 +1,64 @@
+"""PNG plots (matplotlib is an optional extra: ``pip install 'swiftspike[plots]'``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .errors import SwiftSpikeError
+
+
+def _plt():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SwiftSpikeError("plots need matplotlib: pip install 'swiftspike[plots]'") from None
+    return plt
+
+
+def _save(fig, path: "str | Path") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
+def raster_plot(spikes: torch.Tensor, path: "str | Path", title: str = "spike raster") -> Path:
+    """Raster of one sample's spikes ``[T, N]`` (neurons flattened)."""
+    plt = _plt()
+    s = spikes.detach().reshape(spikes.shape[0], -1).cpu()
+    t, n = torch.nonzero(s, as_tuple=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(t.numpy(), n.numpy(), s=4, marker="|", color="black")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("neuron")
+    ax.set_xlim(-0.5, s.shape[0] - 0.5)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def curves_plot(curves: dict[str, Sequence[float]], path: "str | Path", *, xlabel: str = "time step",
+                ylabel: str = "accuracy", title: str = "", x: "Sequence[float] | None" = None,
+                logx: bool = False) -> Path:
+    """One line per named curve (e.g. accuracy vs time step)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, ys in curves.items():
+        xs = list(x) if x is not None else list(range(1, len(ys) + 1))
+        ax.plot(xs, list(ys), marker="o", ms=3, label=name)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend()
+    return _save(fig, path)
