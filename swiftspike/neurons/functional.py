@@ -76,26 +76,33 @@ def _as_tensor(value: "torch.Tensor | float", like: torch.Tensor) -> torch.Tenso
 
 
 class _FusedLIF(torch.autograd.Function):
-    """T-step LIF without refractoriness; backward is explicit BPTT over the stored ``h``."""
+    """T-step LIF without refractoriness.
+
+    Forward: one sequential loop of ~3 in-place ops per step. Backward: everything that does not
+    depend on the recurrence (surrogate derivatives, reset Jacobians, parameter gradients) is
+    computed for all steps at once; only the linear adjoint recurrence
+    ``g_t = c_t + d_t * g_{t+1}`` runs step by step.
+    """
 
     @staticmethod
     def forward(ctx, x, v0, beta, th, v_reset, soft, detach_reset, surrogate):  # type: ignore[override]
         T = x.shape[0]
         h_all = torch.empty_like(x)
-        spikes = torch.empty_like(x)
+        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+        scalar_beta = beta.dim() == 0
+        b = float(beta) if scalar_beta else beta
         v = v0
         for t in range(T):
-            h = torch.addcmul(x[t], beta, v) if beta.dim() else torch.add(x[t], v, alpha=float(beta))
-            h_all[t] = h
-            s = h >= th
-            spikes[t] = s
-            if soft:
-                v = h - th * spikes[t]
+            h = h_all[t]
+            if scalar_beta:
+                torch.add(x[t], v, alpha=b, out=h)
             else:
-                v = torch.where(s, v_reset, h)
+                torch.addcmul(x[t], b, v, out=h)
+            s = torch.ge(h, th, out=fired[t])
+            v = h - th * s if soft else h.masked_fill(s, v_reset)
         ctx.save_for_backward(h_all, v0, beta, th)
         ctx.cfg = (v_reset, soft, detach_reset, surrogate)
-        return spikes, v
+        return fired.to(x.dtype), v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[override]
@@ -103,42 +110,42 @@ class _FusedLIF(torch.autograd.Function):
         v_reset, soft, detach_reset, surrogate = ctx.cfg
         T = h_all.shape[0]
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
-        gx = torch.empty_like(h_all)
-        gv = grad_v if grad_v is not None else torch.zeros_like(h_all[0])
-        gbeta = torch.zeros_like(h_all[0]) if need_beta else None
-        gth = torch.zeros_like(h_all[0]) if need_th else None
         if grad_s is None:
             grad_s = torch.zeros_like(h_all)
-        for t in range(T - 1, -1, -1):
-            h = h_all[t]
-            sg = surrogate.derivative(h - th)
-            gs = grad_s[t]
-            s = (h >= th).to(h.dtype)
+        s = (h_all >= th).to(h_all.dtype)
+        sg = surrogate.derivative(h_all - th)
+        # dv_t/dh_t for every step at once
+        if soft:
+            dvdh = torch.ones_like(h_all) if detach_reset else 1.0 - th * sg
+        else:
+            dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h_all) * sg
+        c = grad_s * sg  # direct contribution of the spike output
+        d = dvdh * beta  # dh_{t+1}/dh_t through v_t
+        gh = torch.empty_like(h_all)
+        g = c[T - 1] if grad_v is None else c[T - 1] + grad_v * dvdh[T - 1]
+        gh[T - 1] = g
+        for t in range(T - 2, -1, -1):
+            g = torch.addcmul(c[t], d[t], g, out=gh[t])
+        g_beta = g_th = None
+        if need_beta:
+            v_prev = torch.empty_like(h_all)
+            v_prev[0] = v0
+            if T > 1:
+                hp, sp = h_all[:-1], s[:-1]
+                v_prev[1:] = hp - th * sp if soft else hp * (1 - sp) + v_reset * sp
+            g_beta = (gh * v_prev).sum(0).sum_to_size(beta.shape)
+        if need_th:
+            # gradient reaching v_t from h_{t+1} (and from grad_v at the end)
+            gv_in = torch.empty_like(h_all)
+            gv_in[:-1] = gh[1:] * beta
+            gv_in[-1] = grad_v if grad_v is not None else 0.0
             if soft:
-                dvdh = 1.0 if detach_reset else 1.0 - th * sg
+                dvdth = -s if detach_reset else -s + th * sg
             else:
-                dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h) * sg
-            gh = gs * sg + gv * dvdh
-            gx[t] = gh
-            if need_beta or need_th:
-                if need_beta:
-                    if t > 0:
-                        hp = h_all[t - 1]
-                        sp = (hp >= th).to(h.dtype)
-                        v_prev = hp - th * sp if soft else hp * (1 - sp) + v_reset * sp
-                    else:
-                        v_prev = v0
-                    gbeta += gh * v_prev
-                if need_th:
-                    if soft:
-                        dvdth = -s if detach_reset else -s + th * sg
-                    else:
-                        dvdth = 0.0 if detach_reset else -(v_reset - h) * sg
-                    gth += -gs * sg + gv * dvdth
-            gv = gh * beta
-        g_beta = gbeta.sum_to_size(beta.shape) if need_beta else None
-        g_th = gth.sum_to_size(th.shape) if need_th else None
-        return (gx if need_x else None), (gv if need_v0 else None), g_beta, g_th, None, None, None, None
+                dvdth = torch.zeros_like(h_all) if detach_reset else -(v_reset - h_all) * sg
+            g_th = (-grad_s * sg + gv_in * dvdth).sum(0).sum_to_size(th.shape)
+        g_v0 = gh[0] * beta if need_v0 else None
+        return (gh if need_x else None), g_v0, g_beta, g_th, None, None, None, None
 
 
 def lif_multistep(
