@@ -37,7 +37,7 @@ def test_energy_counts_on_hand_counted_network():
     assert r.ann_energy_j == pytest.approx(18 * 4.6e-12)
     assert r.energy_ratio_vs_ann == pytest.approx(18 * 4.6 / (21 * 0.9))
     assert r.spikes_per_sample == 8  # 6 hidden + 2 output
-    assert r.spikes_per_layer == {"1": 6.0, "3": 2.0}
+    assert r.spikes_per_layer == {"1:IF": 6.0, "3:IF": 2.0}
     assert r.spike_density == pytest.approx(8 / (5 * 2))
     assert r.accuracy == 1.0 and r.latency_steps == 1.0 and r.first_spike_step == 1.0
     r_int = ReportBuilder("45nm-int32")
