@@ -75,9 +75,13 @@ def test_network_single_step_equals_multi_step():
     assert torch.equal(out_m, out_s)
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 17], ids=["tiny-chunks", "default-chunks"])
 @pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize("detach", [False, True])
-def test_fused_gradients_equal_reference(soft, detach):
+def test_fused_gradients_equal_reference(soft, detach, chunk, monkeypatch):
+    from swiftspike.neurons import functional
+
+    monkeypatch.setattr(functional, "_CHUNK_ELEMS", chunk)
     torch.manual_seed(2)
     x = (torch.randn(25, 3, 6) * 1.5).requires_grad_()
     v0 = (torch.randn(3, 6) * 0.3).requires_grad_()

@@ -112,40 +112,60 @@ class _FusedLIF(torch.autograd.Function):
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
         if grad_s is None:
             grad_s = torch.zeros_like(h_all)
-        s = (h_all >= th).to(h_all.dtype)
-        sg = surrogate.derivative(h_all - th)
-        # dv_t/dh_t for every step at once
-        if soft:
-            dvdh = torch.ones_like(h_all) if detach_reset else 1.0 - th * sg
-        else:
-            dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h_all) * sg
-        c = grad_s * sg  # direct contribution of the spike output
-        d = dvdh * beta  # dh_{t+1}/dh_t through v_t
         gh = torch.empty_like(h_all)
-        g = c[T - 1] if grad_v is None else c[T - 1] + grad_v * dvdh[T - 1]
-        gh[T - 1] = g
-        for t in range(T - 2, -1, -1):
-            g = torch.addcmul(c[t], d[t], g, out=gh[t])
-        g_beta = g_th = None
-        if need_beta:
-            v_prev = torch.empty_like(h_all)
-            v_prev[0] = v0
-            if T > 1:
-                hp, sp = h_all[:-1], s[:-1]
-                v_prev[1:] = hp - th * sp if soft else hp * (1 - sp) + v_reset * sp
-            g_beta = (gh * v_prev).sum(0).sum_to_size(beta.shape)
-        if need_th:
-            # gradient reaching v_t from h_{t+1} (and from grad_v at the end)
-            gv_in = torch.empty_like(h_all)
-            gv_in[:-1] = gh[1:] * beta
-            gv_in[-1] = grad_v if grad_v is not None else 0.0
+        g_beta = torch.zeros_like(h_all[0]) if need_beta else None
+        g_th = torch.zeros_like(h_all[0]) if need_th else None
+        # the adjoint flowing into v_{t1-1} from the step after the current chunk
+        g_next_v = grad_v
+        # Work backwards in chunks of steps small enough to stay in cache: within a chunk all
+        # recurrence-free terms are computed at once, then the linear recurrence runs step by step.
+        L = max(1, _CHUNK_ELEMS // max(1, h_all[0].numel()))
+        for t1 in range(T, 0, -L):
+            t0 = max(0, t1 - L)
+            h = h_all[t0:t1]
+            s = (h >= th).to(h.dtype)
+            sg = surrogate.derivative(h - th)
             if soft:
-                dvdth = -s if detach_reset else -s + th * sg
+                dvdh = torch.ones_like(h) if detach_reset else 1.0 - th * sg
             else:
-                dvdth = torch.zeros_like(h_all) if detach_reset else -(v_reset - h_all) * sg
-            g_th = (-grad_s * sg + gv_in * dvdth).sum(0).sum_to_size(th.shape)
-        g_v0 = gh[0] * beta if need_v0 else None
-        return (gh if need_x else None), g_v0, g_beta, g_th, None, None, None, None
+                dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h) * sg
+            gs = grad_s[t0:t1]
+            c = gs * sg  # direct contribution of each step's spike output
+            g_out = gh[t0:t1]
+            n = t1 - t0
+            g = c[n - 1] if g_next_v is None else torch.addcmul(c[n - 1], g_next_v, dvdh[n - 1])
+            g_out[n - 1] = g
+            for i in range(n - 2, -1, -1):
+                g = torch.addcmul(c[i], dvdh[i] * beta, g, out=g_out[i])
+            if need_th:
+                # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
+                gv = torch.empty_like(h)
+                gv[:-1] = g_out[1:] * beta
+                gv[-1] = g_next_v if g_next_v is not None else 0.0
+                if soft:
+                    dvdth = -s if detach_reset else th * sg - s
+                    g_th += (gv * dvdth - gs * sg).sum(0)
+                else:
+                    g_th += (gv * (h - v_reset) * sg - gs * sg).sum(0) if not detach_reset else (-gs * sg).sum(0)
+            if need_beta:
+                v_prev = torch.empty_like(h)
+                v_prev[0] = v0 if t0 == 0 else _reset_value(h_all[t0 - 1], th, v_reset, soft)
+                if n > 1:
+                    v_prev[1:] = _reset_value(h[:-1], th, v_reset, soft)
+                g_beta += (g_out * v_prev).sum(0)
+            g_next_v = g_out[0] * beta
+        gb = g_beta.sum_to_size(beta.shape) if need_beta else None
+        gt = g_th.sum_to_size(th.shape) if need_th else None
+        return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None, None
+
+
+_CHUNK_ELEMS = 1 << 17  # elements per backward chunk (~0.5 MB per float32 temporary)
+
+
+def _reset_value(h: torch.Tensor, th: torch.Tensor, v_reset: float, soft: bool) -> torch.Tensor:
+    """Membrane after the threshold/reset of pre-reset potential ``h``."""
+    fired = h >= th
+    return h - th * fired.to(h.dtype) if soft else h.masked_fill(fired, v_reset)
 
 
 def lif_multistep(
