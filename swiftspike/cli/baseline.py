@@ -35,7 +35,9 @@ def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> l
                          title="accuracy of the running prediction")]
     if rec.layers:
         trains = torch.cat([ls.spikes[:, 0].flatten(1) for ls in rec.layers], 1)
-        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample"))
+        groups = [(f"layer {ls.name}", ls.n_neurons) for ls in rec.layers]
+        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample",
+                                 groups=groups))
     return [str(p) for p in paths]
 
 
