@@ -107,6 +107,25 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
         from .randman import load_randman
 
         d = load_randman(seed=seed, **kw)
+    elif name in ("shd", "nmnist", "dvs-gesture"):
+        if "T" in kw:  # T is accepted as another name for the number of time bins
+            if "n_bins" in kw:
+                raise SwiftSpikeError("give either T or n_bins, not both")
+            kw["n_bins"] = kw.pop("T")
+        common = ("n_bins", "duration_us", "limit_test", "binary")
+        if name == "shd":
+            from .shd import load_shd as loader
+
+            opts = common + ("channel_factor",)
+        elif name == "nmnist":
+            from .nmnist import load_nmnist as loader
+
+            opts = common
+        else:
+            from .dvs import load_dvs_gesture as loader
+
+            opts = common + ("spatial_factor",)
+        d = loader(path, limit_train=limit, seed=seed, **_pick(name, kw, opts))
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:
