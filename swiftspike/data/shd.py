@@ -52,10 +52,13 @@ def read_shd(path: PathLike, indices: Optional[list[int]] = None) -> tuple[list[
             raise SwiftSpikeError(f"{p} is corrupt: {len(times_ds)} time arrays, {len(units_ds)} unit arrays, {n} labels")
         sel = list(range(n)) if indices is None else list(indices)
         labels = np.asarray(labels_ds[:], dtype=np.int64)[sel] if sel else np.zeros(0, np.int64)
+        bulk = len(sel) > n // 4  # one read of the whole ragged column beats many small reads
+        times_all = times_ds[:] if bulk else None
+        units_all = units_ds[:] if bulk else None
         streams = []
         for i in sel:
-            t = np.asarray(times_ds[i], dtype=np.float64)
-            u = np.asarray(units_ds[i])
+            t = np.asarray(times_all[i] if bulk else times_ds[i], dtype=np.float64)
+            u = np.asarray(units_all[i] if bulk else units_ds[i])
             if t.shape != u.shape or t.ndim != 1:
                 raise SwiftSpikeError(f"{p} is corrupt: sample {i} has {t.size} times but {u.size} units")
             if not np.isfinite(t).all() or (t < 0).any():
