@@ -10,7 +10,7 @@ from :mod:`swiftspike.metrics.energy`)::
 * neuron_updates: 2 N per step (exc + inh), one leak multiply-add plus one compare each;
 * trace_updates: (F + N) per step (pre/post traces) + N (theta decay);
 * weight_updates: N per input spike (depression) + F per exc spike (potentiation);
-* norm_ops: F N per weight normalisation (once per presented batch).
+* norm_ops: F N per weight normalisation (every learning step of a batch, shared by its B samples).
 
 Latency: ``T`` steps of ``dt`` per sample (ms of simulated presentation) and measured wall time.
 """
