@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-energy", type=float, help="selector: maximum energy per sample in J")
     p.add_argument("--energy-kind", default="infer", help="which energy --max-energy limits: infer | train")
     p.add_argument("--early-exit", action="store_true", help="also train a surrogate SNN and report its early-exit curve")
+    p.add_argument("--early-exit-only", action="store_true", help="only the early-exit part (no STDP study)")
     p.add_argument("--ee-T", type=int, default=25, help="early exit: time steps of the surrogate SNN")
     p.add_argument("--ee-epochs", type=int, default=3, help="early exit: training epochs")
     add_output_flags(p)
@@ -87,7 +88,7 @@ def _early_exit(args, data, log) -> dict[str, Any]:
         reset(model)
         rec = run_sync(model.eval(), enc(sub.x_test), record=True)
         reset(model)
-    ths = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, float("inf")]
+    ths = [0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, float("inf")]
     curve = exit_curve(rec.output, sub.y_test, ths, spiking=rec.output_spiking)
     for c in curve:
         log(f"  early exit margin>={c['threshold']:<5}: acc {c['accuracy']:.3f}, mean steps {c['mean_steps']:.1f}/{args.ee_T}")
@@ -120,6 +121,11 @@ def cmd_topspark(args: argparse.Namespace) -> int:
                 y[args.n_train:args.n_train + args.n_val], data.n_classes)
     test = Split(x[:args.n_train], y[:args.n_train], xt, yt, data.n_classes)
     kw = dict(n_neurons=args.neurons, batch=args.train_batch, seed=args.seed)
+    if args.early_exit_only:
+        log(f"early exit (surrogate-trained SNN) on {args.dataset}:")
+        ee = _early_exit(args, data, log)
+        emit(args, {"dataset": args.dataset, "early_exit": ee, "seconds": time.perf_counter() - t_start})
+        return 0
     log(f"topspark: {args.dataset}, N{args.neurons}, rule {args.rule}, {args.n_train} train / {args.n_val} val / "
         f"{len(xt)} test, T0={args.T0}, T={Ts}")
 
