@@ -135,7 +135,7 @@ class AsyncGraph(nn.Module):
             raise SwiftSpikeError(f"connection {src}->{dst} refers to a missing population")
         try:
             with torch.no_grad():
-                z = torch.zeros(1, *self._shape(src))
+                z = torch.zeros(1, *self._shape(src), dtype=syn.weight.dtype, device=syn.weight.device)
                 for m in pre:
                     z = m(z)
                 out = syn(z)
@@ -161,11 +161,15 @@ class AsyncGraph(nn.Module):
             if isinstance(m, SpikingModule):
                 if syn is None:
                     raise SwiftSpikeError(f"neuron layer {name} has no synaptic layer before it")
-                with torch.no_grad():
-                    z = torch.zeros(1, *shape)
-                    for p in pre:
-                        z = p(z)
-                    out_shape = tuple(syn(z).shape[1:])
+                try:
+                    with torch.no_grad():
+                        z = torch.zeros(1, *shape, dtype=syn.weight.dtype, device=syn.weight.device)
+                        for p in pre:
+                            z = p(z)
+                        out_shape = tuple(syn(z).shape[1:])
+                except RuntimeError as e:
+                    raise SwiftSpikeError(
+                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}") from None
                 dst = g.add_population(f"{name}:{type(m).__name__}", m, out_shape)
                 g.connect(src, dst, syn, pre)
                 src, pre, syn, shape = dst, [], None, out_shape
@@ -290,7 +294,7 @@ class AsyncRecord(RunRecord):
     ``stats`` keys: ``spikes`` (network spikes), ``steps`` (forward steps), ``spikes_to_first_output``,
     ``steps_to_first_output``, ``spikes_to_first_correct`` (before the first spike of the target class;
     ``nan`` if none), ``steps_to_decision`` / ``spikes_to_decision`` (from which the running prediction is
-    correct for good; ``nan`` if never), ``queue_mean``, ``queue_max``, ``truncated_frames``.
+    correct for good; ``nan`` if never), ``queue_mean``, ``queue_max``, ``max_emitted`` (most events emitted in one step), ``truncated_frames``.
     """
 
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -315,6 +319,7 @@ class AsyncState:
         self.queue_sum = torch.zeros(B, dtype=torch.float64, device=device)
         self.queue_max = torch.zeros(B, dtype=torch.float64, device=device)
         self.truncated = torch.zeros(B, dtype=torch.float64, device=device)
+        self.max_emitted = torch.zeros(B, dtype=torch.float64, device=device)
 
     def detach_(self) -> None:
         self.v = self.v.detach()
@@ -367,7 +372,6 @@ class AsyncEngine:
         fresh = act_col.expand(B, N).clone()
         fired = torch.zeros(B, N, dtype=torch.bool, device=dev)
         needs = torch.zeros(B, N, dtype=torch.bool, device=dev)
-        settled = st.stopped.clone()
         q = torch.zeros(B, M, dtype=dt, device=dev)  # queued event values (keep the graph)
         qm = torch.zeros(B, M, dtype=torch.bool, device=dev)
         prio = torch.zeros(B, M, dtype=dt, device=dev)
@@ -390,7 +394,7 @@ class AsyncEngine:
 
         for _ in range(cfg.max_steps_per_frame):
             busy = (qm.any(1) | touch.any(1) | needs.any(1)) & active
-            do_settle = ~busy & ~settled & active
+            do_settle = ~busy & fresh.any(1) & active
             if not bool((busy | do_settle).any()):
                 break
             steps += (busy | do_settle).to(torch.float64)
@@ -404,7 +408,6 @@ class AsyncEngine:
             h = torch.where(first, pend + lb, v + pend)
             h = torch.where(settle, lb, h)
             fresh = fresh & ~first & ~settle
-            settled = settled | (do_settle & (fresh_pop.sum(1) <= 1))
             needs = (needs | touch | settle) & ones_spk & ~fired
             allowed = needs
             if cfg.sync_gate:
@@ -433,14 +436,18 @@ class AsyncEngine:
             if out_pop.spiking:
                 out_acc = out_acc + out_s
             layer_acc = layer_acc + self._per_pop(s, P, pop_of_neuron)
-            self._track(st, sd[:, o_sl], n_sp, y, out_pop.spiking, (out_acc if out_pop.spiking else v[:, o_sl]),
-                        busy | do_settle)
+            if out_pop.spiking:
+                st.score = out_s.detach() if st.score is None else st.score + out_s.detach()
+            else:
+                st.score = v[:, o_sl].detach()
+            self._track(st, sd[:, o_sl], n_sp, y, st.score, busy | do_settle)
             # emit at most F per sample
             sel = select_top(qm, prio, cfg.F)
             e = q * sel.to(dt)
             q = q * (~sel).to(dt)
             qm = qm & ~sel
             qlen = qm.sum(1).to(torch.float64)
+            st.max_emitted = torch.maximum(st.max_emitted, sel.sum(1).to(torch.float64))
             st.queue_sum += qlen
             st.queue_max = torch.maximum(st.queue_max, qlen)
             if bool(sel.any()):
@@ -482,7 +489,7 @@ class AsyncEngine:
         out = torch.zeros(s.shape[0], P, dtype=s.dtype, device=s.device)
         return out.index_add(1, pop_of_neuron, s)
 
-    def _track(self, st: AsyncState, out_sd, n_sp, y, spiking, score, stepped) -> None:
+    def _track(self, st: AsyncState, out_sd, n_sp, y, score, stepped) -> None:
         """Update first-output / first-correct / decision metrics after one forward step."""
         st.steps += stepped.to(torch.float64)
         spikes_before = st.spikes.clone()
@@ -544,7 +551,7 @@ class AsyncEngine:
             "spikes_to_first_correct": st.first_correct_spikes,
             "steps_to_decision": st.dec_step, "spikes_to_decision": st.dec_spikes,
             "queue_mean": st.queue_sum / total_steps, "queue_max": st.queue_max,
-            "truncated_frames": st.truncated,
+            "truncated_frames": st.truncated, "max_emitted": st.max_emitted,
         }
         rec.frame_steps = torch.stack(fsteps)
         return rec
@@ -557,7 +564,7 @@ def _rand_like(mask: torch.Tensor, dtype, gen: Optional[torch.Generator]) -> tor
 
 
 def _pre_ones(g: AsyncGraph, c: Connection) -> torch.Tensor:
-    z = torch.ones(1, *g._shape(c.src), device=c.syn.weight.device)
+    z = torch.ones(1, *g._shape(c.src), dtype=c.syn.weight.dtype, device=c.syn.weight.device)
     with torch.no_grad():
         for m in c.pre:
             z = m(z)
