@@ -10,6 +10,7 @@ benchmark also checks that both count the same spikes.
 from __future__ import annotations
 
 import argparse
+import copy
 import heapq
 import math
 import time
@@ -36,15 +37,15 @@ def naive_reference(g: AsyncGraph, x: torch.Tensor, F: int) -> tuple[torch.Tenso
     P, N = len(g.populations), g.n_neurons
     starts = [p.start for p in g.populations]
     sizes = [p.size for p in g.populations]
-    beta, th, v_reset, soft, spk = g.neuron_params(torch.float32, "cpu")
+    beta, th, v_reset, soft, spk = g.neuron_params(torch.float64, "cpu")
     beta, th, v_reset, soft, spk = beta.tolist(), th.tolist(), v_reset.tolist(), soft.tolist(), spk.tolist()
-    bias = g.bias(torch.float32, "cpu").tolist()
+    bias = g.bias(torch.float64, "cpu").tolist()
     pop_of = [i for i, p in enumerate(g.populations) for _ in range(p.size)]
     # outgoing synapses of each source index: list of (dst_start, weight column as list)
     out_in: list[list] = [[] for _ in range(g.n_in)]
     out_nn: list[list] = [[] for _ in range(N)]
     for c in g.connections:
-        W = c.syn.weight.detach().float()
+        W = c.syn.weight.detach().double()
         d0 = starts[c.dst]
         if c.src == INPUT:
             for j in range(g.n_in):
@@ -130,7 +131,7 @@ def _engine_rate(g: AsyncGraph, x: torch.Tensor, F: int, repeats: int) -> tuple[
             rec = eng.run(x)
             best = min(best, time.perf_counter() - t0)
             steps = float(rec.stats["steps"].sum())
-            counts = torch.stack([ls.per_step.sum(0) for ls in rec.layers], 1)
+            counts = torch.stack([ls.per_step.sum(0) for ls in rec.layers], 1).float()
     return steps / best, steps, counts
 
 
@@ -143,11 +144,13 @@ def run_bench(*, T: int = 4, n_in: int = 64, hidden: int = 64, batch: int = 8, F
     g = AsyncGraph.from_sequential(net, (n_in,))
     x = (torch.rand(T, batch, n_in) < 0.3).float()
     rate, steps, counts = _engine_rate(g, x, F, repeats)
-    xr = x[:, :ref_batch]
+    # the reference computes in Python floats (float64): compare against the engine in float64
+    g64 = AsyncGraph.from_sequential(copy.deepcopy(net).double(), (n_in,))
+    xr = x[:, :ref_batch].double()
     t0 = time.perf_counter()
-    ref_counts, ref_steps = naive_reference(g, xr, F)
+    ref_counts, ref_steps = naive_reference(g64, xr, F)
     ref_s = time.perf_counter() - t0
-    _, eng_ref_steps, eng_ref_counts = _engine_rate(g, xr, F, 1)
+    _, eng_ref_steps, eng_ref_counts = _engine_rate(g64, xr, F, 1)
     ref_rate = ref_steps / ref_s
     res: dict[str, Any] = {
         "setup": {"T": T, "n_in": n_in, "hidden": hidden, "depth": 2, "batch": batch, "F": F,
