@@ -124,3 +124,28 @@ def test_bench_async_cli(capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["engine_steps_per_s"] > 0 and res["reference_steps_per_s"] > 0
     assert len(res["scaling_F"]) == 1 and len(res["scaling_batch"]) == 1 and len(res["scaling_size"]) == 1
+
+
+@pytest.mark.parametrize("density", [0.05, 0.4])
+def test_gradients_equal_sync_engine_at_large_F(density):
+    """Unlayered backprop at F >= width is BPTT of the sync engine: same loss, same gradients."""
+    from swiftspike import reset
+    from swiftspike.engines.sync import run_sync
+
+    torch.manual_seed(0)
+    net = build_model(default_spec([40], 5, hidden=[32]))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(2)
+    x = (torch.rand(12, 8, 40) < density).float()
+    y = torch.randint(0, 5, (8,))
+    reset(net)
+    ls = ce_count_loss(run_sync(net, x), y)
+    gs = torch.autograd.grad(ls, list(net.parameters()))
+    la = ce_count_loss(run_async(net, x, F=64).output, y)
+    ga = torch.autograd.grad(la, list(net.parameters()))
+    assert la.item() == pytest.approx(ls.item())
+    for a, b in zip(gs, ga):
+        assert a.abs().sum() > 0
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

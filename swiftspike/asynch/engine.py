@@ -391,6 +391,7 @@ class AsyncEngine:
         layer_acc = torch.zeros(B, P, dtype=dt, device=dev)
         steps = torch.zeros(B, dtype=torch.float64, device=dev)
         ones_spk = spk[None, :]
+        held: Optional[torch.Tensor] = None
 
         for _ in range(cfg.max_steps_per_frame):
             busy = (qm.any(1) | touch.any(1) | needs.any(1)) & active
@@ -405,8 +406,15 @@ class AsyncEngine:
             lowest = fresh_pop & (fresh_pop.cumsum(1) == 1)
             settle = lowest[:, pop_of_neuron] & do_settle[:, None]
             lb = bias + beta * v
+            if held is not None:  # zero-valued gradient carriers that reached not-yet-woken neurons
+                lb = lb + held
             h = torch.where(first, pend + lb, v + pend)
-            h = torch.where(settle, lb, h)
+            h = torch.where(settle, lb + pend, h)  # pend is zero here; it may carry gradient
+            if pend.requires_grad:
+                wait = fresh & ~first & ~settle
+                carry = pend * wait.to(dt)
+                held = carry if held is None else torch.where(wait, held + carry, torch.zeros_like(carry))
+                h = torch.where(wait, v, h)
             fresh = fresh & ~first & ~settle
             needs = (needs | touch | settle) & ones_spk & ~fired
             allowed = needs
@@ -450,7 +458,12 @@ class AsyncEngine:
             st.max_emitted = torch.maximum(st.max_emitted, sel.sum(1).to(torch.float64))
             st.queue_sum += qlen
             st.queue_max = torch.maximum(st.queue_max, qlen)
-            if bool(sel.any()):
+            ghosts = h.requires_grad
+            if ghosts:
+                # evaluated neurons that did not fire send a zero-valued event that carries their
+                # surrogate gradient (as every neuron's s_t does in the sync engine's BPTT)
+                e = e + Fn.pad(s * (~sd).to(dt), (n_in, 0))
+            if ghosts or bool(sel.any()):
                 pend, hit = g.currents(e, synops)
                 touch = hit[:, pop_of_neuron] & act_col
             else:

@@ -59,6 +59,19 @@ class StudyConfig:
         return self
 
 
+def rebin_frames(x: torch.Tensor, T: int) -> torch.Tensor:
+    """Sum a batch-first sequence ``[N, T0, ...]`` into ``T`` frames of (nearly) equal length."""
+    T0 = x.shape[1]
+    edges = torch.linspace(0, T0, T + 1).round().long().tolist()
+    return torch.stack([x[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+
+
+def rebin(data: Dataset, T: int) -> Dataset:
+    """A temporal dataset with its sequences summed into ``T`` frames."""
+    return Dataset(data.name, rebin_frames(data.x_train, T), data.y_train, rebin_frames(data.x_test, T),
+                   data.y_test, data.n_classes, True)
+
+
 def encoder_for(data: Dataset, T: int) -> Encoder:
     """Static images become ``T`` Bernoulli event frames; temporal sets are used as they are."""
     return SequenceEncoder(None) if data.temporal else RateEncoder(T)
@@ -142,6 +155,8 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> dict[str, Any
         data = load_dataset(cfg.dataset, path=cfg.path, seed=cfg.seed, limit=cfg.limit, flatten=False)
     if cfg.test_limit:
         data = data.subset(n_test=cfg.test_limit)
+    if data.temporal and cfg.T < data.x_train.shape[1]:
+        data = rebin(data, cfg.T)
     encoder = encoder_for(data, cfg.T)
     spec = default_spec(list(data.input_shape), data.n_classes, hidden=list(cfg.hidden), readout="spike")
     torch.manual_seed(cfg.seed + 12345)

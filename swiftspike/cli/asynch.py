@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and momentum execution with both stop rules.")
     add_data_flags(p)
     add_output_flags(p)
-    p.add_argument("--T", type=int, default=8, help="frames per sample (static data is rate-coded into T frames)")
+    p.add_argument("--T", type=int, default=8,
+                   help="frames per sample: static data is rate-coded into T frames, longer sequences are summed into T frames")
     p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths (default 64)")
     p.add_argument("--F", type=int, default=8, help="forward group size: spikes emitted per sample per forward step")
     p.add_argument("--k", type=int, default=0, help="stop rule 'first_output': forward steps after the first output spike")
