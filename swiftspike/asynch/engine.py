@@ -392,6 +392,7 @@ class AsyncEngine:
         steps = torch.zeros(B, dtype=torch.float64, device=dev)
         ones_spk = spk[None, :]
         held: Optional[torch.Tensor] = None
+        th_soft = th.nan_to_num(0.0, posinf=0.0)  # LI readouts have th = inf and never fire
 
         for _ in range(cfg.max_steps_per_frame):
             busy = (qm.any(1) | touch.any(1) | needs.any(1)) & active
@@ -427,7 +428,7 @@ class AsyncEngine:
             s = self._spike(h, th) * allowed.to(dt)
             sd = s.detach() > 0
             needs = needs & ~allowed
-            v = torch.where(soft[None, :], h - th.nan_to_num(0.0, posinf=0.0) * s, h * (1 - s) + v_reset * s)
+            v = torch.where(soft[None, :], h - th_soft * s, h * (1 - s) + v_reset * s)
             if training:
                 keep = _rand_like(sd, dt, self.gen) >= cfg.refractory_dropout
                 fired = fired | (sd & keep)
