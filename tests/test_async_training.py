@@ -114,7 +114,10 @@ def test_study_config_and_cli(capsys):
         assert key in r
     assert set(res["ratios"]) == {"async-random|quiescence", "async-random|first_output",
                                   "async-momentum|quiescence", "async-momentum|first_output"}
-    assert main(["async-study", "--F", "0", "--quiet"]) == 2
+    for bad in (["--F", "0"], ["--k", "-1"], ["--T", "0"], ["--refractory-dropout", "1.5"], ["--hidden", "0"],
+                ["--dataset", "nope"]):
+        assert main(["async-study", *bad, "--quiet"]) == 2
+    assert "error" in capsys.readouterr().err
 
 
 def test_bench_async_cli(capsys):

@@ -56,6 +56,12 @@ class StudyConfig:
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise SwiftSpikeError(f"hidden sizes must be positive integers, got {self.hidden}")
         choose("input_mode", self.input_mode, ("start", "queued"))
+        AsyncConfig(F=self.F, k=self.k, input_mode=self.input_mode,
+                    refractory_dropout=self.refractory_dropout).validate()
+        if not self.lr > 0 or self.spike_reg < 0:
+            raise SwiftSpikeError(f"lr must be > 0 and spike_reg >= 0, got lr={self.lr}, spike_reg={self.spike_reg}")
+        if self.test_limit is not None and self.test_limit <= 0:
+            raise SwiftSpikeError(f"test_limit must be a positive integer, got {self.test_limit}")
         return self
 
 
