@@ -29,17 +29,25 @@ def _save(fig, path: "str | Path") -> Path:
     return path
 
 
-def raster_plot(spikes: torch.Tensor, path: "str | Path", title: str = "spike raster") -> Path:
-    """Raster of one sample's spikes ``[T, N]`` (neurons flattened)."""
+def raster_plot(spikes: torch.Tensor, path: "str | Path", title: str = "spike raster",
+                groups: "Sequence[tuple[str, int]] | None" = None) -> Path:
+    """Raster of one sample's spikes ``[T, N]`` (neurons flattened); ``groups`` names consecutive
+    blocks of neurons (e.g. layers, ``[(name, size), ...]``) and colours them apart."""
     plt = _plt()
     s = spikes.detach().reshape(spikes.shape[0], -1).cpu()
-    t, n = torch.nonzero(s, as_tuple=True)
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.scatter(t.numpy(), n.numpy(), s=4, marker="|", color="black")
+    blocks = list(groups) if groups else [("", s.shape[1])]
+    start = 0
+    for i, (name, size) in enumerate(blocks):
+        t, n = torch.nonzero(s[:, start:start + size], as_tuple=True)
+        ax.scatter(t.numpy(), (n + start).numpy(), s=6, marker="|", color=f"C{i}", label=name or None)
+        start += size
     ax.set_xlabel("time step")
     ax.set_ylabel("neuron")
     ax.set_xlim(-0.5, s.shape[0] - 0.5)
     ax.set_title(title)
+    if groups:
+        ax.legend(loc="upper right", fontsize=8, markerscale=2)
     return _save(fig, path)
 
 

@@ -17,7 +17,7 @@ from ..metrics.report import Report
 from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
-from ..training.trainer import TrainConfig, Trainer, evaluate
+from ..training.trainer import TrainConfig, Trainer, evaluate, seed_everything
 from .common import add_data_flags, add_output_flags, emit, plot_dir
 
 
@@ -35,12 +35,15 @@ def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> l
                          title="accuracy of the running prediction")]
     if rec.layers:
         trains = torch.cat([ls.spikes[:, 0].flatten(1) for ls in rec.layers], 1)
-        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample"))
+        groups = [(f"layer {ls.name}", ls.n_neurons) for ls in rec.layers]
+        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample",
+                                 groups=groups))
     return [str(p) for p in paths]
 
 
 def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfig, encoder_name: str, T: int,
                       label: str, meta: dict[str, Any]) -> dict[str, Any]:
+    seed_everything(cfg.seed)
     model = build_model(spec)
     encoder = make_encoder(encoder_name, T)
     trainer = Trainer(model, encoder, cfg, spec=spec, meta=meta)
@@ -112,7 +115,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     encoder = make_encoder(enc_name, T)
     torch.manual_seed(args.seed)
     report = evaluate(model, encoder, data.x_test, data.y_test, energy_table=args.energy_table,
-                      progress_bar=not args.quiet, dataset=data.name, encoder=enc_name, checkpoint=args.checkpoint)
+                      progress_bar=not args.quiet)
+    report.extra.update(dataset=data.name, encoder=enc_name, checkpoint=args.checkpoint)
     result = report.to_dict()
     plots = _plots(args, model, encoder, data, report, "eval")
     if plots:

@@ -89,7 +89,7 @@ def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_fir
             last_spiking = m.emits_spikes
             if record and m.emits_spikes:
                 per_step = h.flatten(2).sum(-1)  # keeps the graph for spike regularisers
-                rec.layers.append(LayerSpikes(name, per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
+                rec.layers.append(LayerSpikes(f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
         else:
             if record and is_synaptic(m):
                 rec.synops.append(count_synops(name, m, h.detach()))

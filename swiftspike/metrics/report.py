@@ -140,7 +140,7 @@ class ReportBuilder:
             self.first_spike_sum += float(fs[good].sum())
             self.first_spike_n += int(good.sum())
         for ls in rec.layers:
-            self.layer_spikes[ls.name] = self.layer_spikes.get(ls.name, 0.0) + float(ls.per_step.sum())
+            self.layer_spikes[ls.name] = self.layer_spikes.get(ls.name, 0.0) + float(ls.per_step.detach().sum())
             self.layer_neurons[ls.name] = ls.n_neurons
         for so in rec.synops:
             self.acs += float(so.acs.sum())

@@ -76,26 +76,33 @@ def _as_tensor(value: "torch.Tensor | float", like: torch.Tensor) -> torch.Tenso
 
 
 class _FusedLIF(torch.autograd.Function):
-    """T-step LIF without refractoriness; backward is explicit BPTT over the stored ``h``."""
+    """T-step LIF without refractoriness.
+
+    Forward: one sequential loop of ~3 in-place ops per step. Backward: everything that does not
+    depend on the recurrence (surrogate derivatives, reset Jacobians, parameter gradients) is
+    computed for all steps at once; only the linear adjoint recurrence
+    ``g_t = c_t + d_t * g_{t+1}`` runs step by step.
+    """
 
     @staticmethod
     def forward(ctx, x, v0, beta, th, v_reset, soft, detach_reset, surrogate):  # type: ignore[override]
         T = x.shape[0]
         h_all = torch.empty_like(x)
-        spikes = torch.empty_like(x)
+        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+        scalar_beta = beta.dim() == 0
+        b = float(beta) if scalar_beta else beta
         v = v0
         for t in range(T):
-            h = torch.addcmul(x[t], beta, v) if beta.dim() else torch.add(x[t], v, alpha=float(beta))
-            h_all[t] = h
-            s = h >= th
-            spikes[t] = s
-            if soft:
-                v = h - th * spikes[t]
+            h = h_all[t]
+            if scalar_beta:
+                torch.add(x[t], v, alpha=b, out=h)
             else:
-                v = torch.where(s, v_reset, h)
+                torch.addcmul(x[t], b, v, out=h)
+            s = torch.ge(h, th, out=fired[t])
+            v = h - th * s if soft else h.masked_fill(s, v_reset)
         ctx.save_for_backward(h_all, v0, beta, th)
         ctx.cfg = (v_reset, soft, detach_reset, surrogate)
-        return spikes, v
+        return fired.to(x.dtype), v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[override]
@@ -103,42 +110,62 @@ class _FusedLIF(torch.autograd.Function):
         v_reset, soft, detach_reset, surrogate = ctx.cfg
         T = h_all.shape[0]
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
-        gx = torch.empty_like(h_all)
-        gv = grad_v if grad_v is not None else torch.zeros_like(h_all[0])
-        gbeta = torch.zeros_like(h_all[0]) if need_beta else None
-        gth = torch.zeros_like(h_all[0]) if need_th else None
         if grad_s is None:
             grad_s = torch.zeros_like(h_all)
-        for t in range(T - 1, -1, -1):
-            h = h_all[t]
-            sg = surrogate.derivative(h - th)
-            gs = grad_s[t]
+        gh = torch.empty_like(h_all)
+        g_beta = torch.zeros_like(h_all[0]) if need_beta else None
+        g_th = torch.zeros_like(h_all[0]) if need_th else None
+        # the adjoint flowing into v_{t1-1} from the step after the current chunk
+        g_next_v = grad_v
+        # Work backwards in chunks of steps small enough to stay in cache: within a chunk all
+        # recurrence-free terms are computed at once, then the linear recurrence runs step by step.
+        L = max(1, _CHUNK_ELEMS // max(1, h_all[0].numel()))
+        for t1 in range(T, 0, -L):
+            t0 = max(0, t1 - L)
+            h = h_all[t0:t1]
             s = (h >= th).to(h.dtype)
+            sg = surrogate.derivative(h - th)
             if soft:
-                dvdh = 1.0 if detach_reset else 1.0 - th * sg
+                dvdh = torch.ones_like(h) if detach_reset else 1.0 - th * sg
             else:
                 dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h) * sg
-            gh = gs * sg + gv * dvdh
-            gx[t] = gh
-            if need_beta or need_th:
-                if need_beta:
-                    if t > 0:
-                        hp = h_all[t - 1]
-                        sp = (hp >= th).to(h.dtype)
-                        v_prev = hp - th * sp if soft else hp * (1 - sp) + v_reset * sp
-                    else:
-                        v_prev = v0
-                    gbeta += gh * v_prev
-                if need_th:
-                    if soft:
-                        dvdth = -s if detach_reset else -s + th * sg
-                    else:
-                        dvdth = 0.0 if detach_reset else -(v_reset - h) * sg
-                    gth += -gs * sg + gv * dvdth
-            gv = gh * beta
-        g_beta = gbeta.sum_to_size(beta.shape) if need_beta else None
-        g_th = gth.sum_to_size(th.shape) if need_th else None
-        return (gx if need_x else None), (gv if need_v0 else None), g_beta, g_th, None, None, None, None
+            gs = grad_s[t0:t1]
+            c = gs * sg  # direct contribution of each step's spike output
+            g_out = gh[t0:t1]
+            n = t1 - t0
+            g = c[n - 1] if g_next_v is None else torch.addcmul(c[n - 1], g_next_v, dvdh[n - 1])
+            g_out[n - 1] = g
+            for i in range(n - 2, -1, -1):
+                g = torch.addcmul(c[i], dvdh[i] * beta, g, out=g_out[i])
+            if need_th:
+                # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
+                gv = torch.empty_like(h)
+                gv[:-1] = g_out[1:] * beta
+                gv[-1] = g_next_v if g_next_v is not None else 0.0
+                if soft:
+                    dvdth = -s if detach_reset else th * sg - s
+                    g_th += (gv * dvdth - gs * sg).sum(0)
+                else:
+                    g_th += (gv * (h - v_reset) * sg - gs * sg).sum(0) if not detach_reset else (-gs * sg).sum(0)
+            if need_beta:
+                v_prev = torch.empty_like(h)
+                v_prev[0] = v0 if t0 == 0 else _reset_value(h_all[t0 - 1], th, v_reset, soft)
+                if n > 1:
+                    v_prev[1:] = _reset_value(h[:-1], th, v_reset, soft)
+                g_beta += (g_out * v_prev).sum(0)
+            g_next_v = g_out[0] * beta
+        gb = g_beta.sum_to_size(beta.shape) if need_beta else None
+        gt = g_th.sum_to_size(th.shape) if need_th else None
+        return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None, None
+
+
+_CHUNK_ELEMS = 1 << 17  # elements per backward chunk (~0.5 MB per float32 temporary)
+
+
+def _reset_value(h: torch.Tensor, th: torch.Tensor, v_reset: float, soft: bool) -> torch.Tensor:
+    """Membrane after the threshold/reset of pre-reset potential ``h``."""
+    fired = h >= th
+    return h - th * fired.to(h.dtype) if soft else h.masked_fill(fired, v_reset)
 
 
 def lif_multistep(
