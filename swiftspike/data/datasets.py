@@ -80,6 +80,10 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
     """Load a dataset by name; ``limit`` caps the number of training samples."""
     if name == "digits":
         d = load_digits(seed=seed, flatten=flatten)
+    elif name == "seq-digits":  # digits pixel by pixel, [N, 64, 1] (swiftspike.data.sequential)
+        from .sequential import load_sequential_digits
+
+        d = load_sequential_digits(seed=seed)
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:
