@@ -70,9 +70,9 @@ def _long_eval(args, model, data: Dataset, encoder_name: str, T: int) -> dict[st
     from ..training.long import dsn_time_metrics, long_sequence_eval
 
     out: dict[str, Any] = dict(dsn_time_metrics(model, T))
-    factor = getattr(args, "eval_stretch", None)
+    factor = getattr(args, "eval_long", None)
     if factor:
-        out["long_eval"] = le = long_sequence_eval(model, data, encoder_name, T, factor,
+        out["long_eval"] = le = long_sequence_eval(model, data, encoder_name, T, factor, mode=args.long_mode,
                                                    energy_table=args.energy_table)
         if not (args.json and args.quiet):
             print(f"at {factor}x length (T={le['T']}, {le['method']}): accuracy {le['accuracy']:.4f}, "
@@ -212,8 +212,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="save an atomic checkpoint here after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument("--energy-table", default="45nm-fp32")
-    p.add_argument("--eval-stretch", dest="eval_stretch", type=int, metavar="K",
-                   help="also evaluate at K times the training length (sequences: every step repeated K times)")
+    p.add_argument("--eval-long", dest="eval_long", type=int, metavar="K",
+                   help="also evaluate at K times the training length (see --long-mode)")
+    p.add_argument("--long-mode", dest="long_mode", default="stream", choices=["stream", "stretch"],
+                   help="stream: K test samples back to back without reset; stretch: every step repeated K times")
     add_output_flags(p)
     p.set_defaults(func=cmd_train)
 
