@@ -225,3 +225,27 @@ def test_factory_names():
     assert isinstance(make_neuron("dsn", path="serial"), DSN)
     with pytest.raises(SwiftSpikeError):
         make_neuron("dsn-binary", mode="integer")
+
+
+def test_gradients_flow_through_carried_state_across_segments():
+    T, B, C = 90, 2, 3
+    torch.manual_seed(4)
+    x0 = torch.randn(T, B, C, dtype=torch.float64)
+    grads = []
+    for split in (None, [40, 50], [1, 3, 86]):
+        n = _dsn(C).double()
+        x = x0.clone().requires_grad_()
+        H = n.membrane(x) if split is None else torch.cat([n.membrane(s) for s in torch.split(x, split)])
+        (H ** 2).sum().backward()
+        grads.append((x.grad, n.weight.grad, n.bias.grad))
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_size_one_has_no_window():
+    n = DSN(channels=2, kernel_size=1)
+    x = torch.randn(20, 1, 2)
+    hp = n.membrane(x)
+    reset(n)
+    assert _rel(n.membrane(x, path="serial"), hp) < 1e-5

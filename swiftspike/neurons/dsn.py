@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
 from .modules import SpikingModule
-from .scan import linear_scan
+from .scan import _scan_forward, auto_chunk, scan_backward
 from .surrogate import Surrogate, get_surrogate
 
 BACKENDS = ("torch", "triton")
@@ -101,16 +101,60 @@ def dsn_step(
     return h, DSNState(h, xp[1:])
 
 
+class _DSNParallel(torch.autograd.Function):
+    r"""Gate convolution, decay and chunked scan fused into one autograd node.
+
+    Backward: with :math:`G` the reverse-scan adjoint (:func:`~swiftspike.neurons.scan.scan_backward`),
+    :math:`\partial b = G`, :math:`\partial \log a = G a H_{t-1} - \partial b\, a X`,
+    :math:`\partial a' = \partial \log a \,(1 - \sigma(a'))/\tau`, then the transposed conv."""
+
+    @staticmethod
+    def forward(ctx, x, window, weight, bias, h0, tau, chunk):  # type: ignore[override]
+        xp = torch.cat([window, x])
+        log_a = dsn_log_decay(xp, weight, bias, tau)
+        a = log_a.exp()
+        b = -torch.expm1(log_a) * x
+        T = x.shape[0]
+        c = auto_chunk(T) if chunk is None else chunk
+        H = _scan_forward(log_a.view(T, -1), b.view(T, -1), h0.reshape(-1), c, a.view(T, -1)).view(x.shape)
+        ctx.save_for_backward(xp, log_a, a, h0, H, weight)
+        ctx.cfg = (tau, c)
+        return H
+
+    @staticmethod
+    def backward(ctx, gH):  # type: ignore[override]
+        xp, log_a, a, h0, H, weight = ctx.saved_tensors
+        tau, c = ctx.cfg
+        T = H.shape[0]
+        k = weight.shape[1]
+        x = xp[k - 1:]
+        g_la, g_b, g_h0 = scan_backward(gH.reshape(T, -1), log_a.view(T, -1), a.view(T, -1),
+                                        h0.reshape(-1), H.view(T, -1), c)
+        g_la, g_b = g_la.view(H.shape), g_b.view(H.shape)
+        g_x = g_b * -torch.expm1(log_a)
+        g_pre = (g_la - g_b * a * x) * -torch.expm1(tau * log_a) / tau
+        extra = xp.dim() - 3
+        cshape = (weight.shape[0], *([1] * extra))
+        g_xp = torch.zeros_like(xp)
+        g_w = torch.empty_like(weight)
+        for j in range(k):
+            g_xp[j:j + T].addcmul_(g_pre, weight[:, j].reshape(cshape))
+            g_w[:, j] = (g_pre * xp[j:j + T]).sum_to_size(cshape).reshape(-1)
+        g_bias = g_pre.sum_to_size(cshape).reshape(-1)
+        g_x += g_xp[k - 1:]
+        return g_x, g_xp[:k - 1], g_w, g_bias, g_h0.view(h0.shape), None, None
+
+
 def dsn_membrane(
     x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float,
     chunk: Optional[int] = None,
 ) -> tuple[torch.Tensor, DSNState]:
-    """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan."""
-    xp = torch.cat([state.window, x])
-    log_a = dsn_log_decay(xp, weight, bias, tau)
-    H = linear_scan(log_a, -torch.expm1(log_a) * x, state.h, chunk=chunk)
+    """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan
+    (one fused autograd node; same values and gradients as :func:`dsn_membrane_serial`)."""
+    H = _DSNParallel.apply(x, state.window, weight, bias, state.h, float(tau), chunk)
     k = weight.shape[1]
-    return H, DSNState(H[-1], xp[xp.shape[0] - (k - 1):])
+    window = torch.cat([state.window, x])[-(k - 1):] if k > 1 else state.window
+    return H, DSNState(H[-1], window)
 
 
 def dsn_membrane_serial(

@@ -47,12 +47,13 @@ def auto_chunk(T: int) -> int:
     return int(min(MAX_CHUNK, max(8, c)))
 
 
-def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Forward solve on flat ``[T, M]`` tensors (no autograd bookkeeping)."""
+def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk: int,
+                  a: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Forward solve on flat ``[T, M]`` tensors (no autograd bookkeeping); ``a = exp(log_a)`` if known."""
     T, M = b.shape
     if T <= chunk:  # one chunk: plain vectorised loop
         out = torch.empty_like(b)
-        a = log_a.exp()
+        a = log_a.exp() if a is None else a
         h = h0
         for t in range(T):
             h = torch.addcmul(b[t], a[t], h)
@@ -64,9 +65,10 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
         # log a = 0 (a = 1) and b = 0 keep H constant over the padding, so it cannot disturb anything
         log_a = torch.cat([log_a, log_a.new_zeros(pad, M)])
         b = torch.cat([b, b.new_zeros(pad, M)])
+        a = None if a is None else torch.cat([a, a.new_ones(pad, M)])
     la = log_a.view(n, chunk, M)
     bb = b.view(n, chunk, M)
-    a = la.exp()
+    a = la.exp() if a is None else a.view(n, chunk, M)
     hloc = torch.empty_like(bb)
     h = bb[:, 0]
     hloc[:, 0] = h
@@ -82,6 +84,17 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     return H.view(n * chunk, M)[:T]
 
 
+def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor,
+                  chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``)."""
+    # reversed time: G'_k = a_{T-k} G'_{k-1} + g_{T-1-k}
+    la_rev = torch.cat([log_a.new_zeros(1, log_a.shape[1]), log_a.flip(0)[:-1]])
+    a_rev = torch.cat([a.new_ones(1, a.shape[1]), a.flip(0)[:-1]])
+    G = _scan_forward(la_rev, g.flip(0), torch.zeros_like(h0), chunk, a_rev).flip(0)
+    H_prev = torch.cat([h0.unsqueeze(0), H[:-1]])
+    return G * a * H_prev, G, a[0] * G[0]
+
+
 class _LinearScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, log_a, b, h0, chunk):  # type: ignore[override]
@@ -93,14 +106,8 @@ class _LinearScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         log_a, h0, H = ctx.saved_tensors
-        # reversed time: G'_k = a_{T-k} G'_{k-1} + g_{T-1-k}
-        la_rev = torch.cat([log_a.new_zeros(1, log_a.shape[1]), log_a.flip(0)[:-1]])
-        G = _scan_forward(la_rev, g.flip(0).contiguous(), torch.zeros_like(h0), ctx.chunk).flip(0)
-        a = log_a.exp()
-        H_prev = torch.cat([h0.unsqueeze(0), H[:-1]])
-        g_log_a = G * a * H_prev if ctx.needs_input_grad[0] else None
-        g_h0 = a[0] * G[0] if ctx.needs_input_grad[2] else None
-        return g_log_a, G, g_h0, None
+        g_log_a, g_b, g_h0 = scan_backward(g, log_a, log_a.exp(), h0, H, ctx.chunk)
+        return g_log_a, g_b, g_h0, None
 
 
 def linear_scan(
