@@ -60,6 +60,7 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     was_training = model.training
     model.eval()
     correct, total, finite, spikes = 0, 0, True, 0.0
+    per_window = torch.zeros(factor)
     try:
         for i in range(0, n, batch_size * factor):
             xb = data.x_test[i:min(n, i + batch_size * factor)]
@@ -81,13 +82,18 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
                 prev = torch.cat([torch.zeros_like(w[:1, -1]), w[:-1, -1]])
                 scores = w[:, -1] - prev
             pred = scores.argmax(-1)  # [factor, m]
-            correct += int((pred == y.t()).sum())
+            hit = pred == y.t()
+            correct += int(hit.sum())
+            per_window += hit.sum(1).double().float()
             total += y.numel()
     finally:
         reset(model)
         model.train(was_training)
+    per_window = (per_window / (total // factor)).tolist()
     return {"accuracy": correct / total, "finite": finite, "samples": total,
-            "spikes_per_sample": spikes / total}
+            "spikes_per_sample": spikes / total, "accuracy_first_window": per_window[0],
+            "accuracy_later_windows": sum(per_window[1:]) / max(1, factor - 1) if factor > 1 else None,
+            "accuracy_per_window": per_window}
 
 
 def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int,
