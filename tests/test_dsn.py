@@ -232,7 +232,7 @@ def test_gradients_flow_through_carried_state_across_segments():
     torch.manual_seed(4)
     x0 = torch.randn(T, B, C, dtype=torch.float64)
     grads = []
-    for split in (None, [40, 50], [1, 3, 86]):
+    for split in (None, [40, 50], [1, 3, 86], [5, 1, 1, 2, 81], [2, 1, 87]):
         n = _dsn(C).double()
         x = x0.clone().requires_grad_()
         H = n.membrane(x) if split is None else torch.cat([n.membrane(s) for s in torch.split(x, split)])

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
 from .modules import SpikingModule
-from .scan import _scan_forward, auto_chunk, scan_backward
+from .scan import _scan_forward, _scan_reverse, auto_chunk
 from .surrogate import Surrogate, get_surrogate
 
 BACKENDS = ("torch", "triton")
@@ -111,38 +111,54 @@ class _DSNParallel(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, window, weight, bias, h0, tau, chunk):  # type: ignore[override]
         xp = torch.cat([window, x])
-        log_a = dsn_log_decay(xp, weight, bias, tau)
-        a = log_a.exp()
-        b = -torch.expm1(log_a) * x
+        k = weight.shape[1]
         T = x.shape[0]
+        cshape = (weight.shape[0], *([1] * (xp.dim() - 3)))
+        pre = torch.mul(xp[0:T], weight[:, 0].reshape(cshape))
+        for j in range(1, k):  # causal depthwise conv, in place (no autograd inside forward)
+            pre.addcmul_(xp[j:j + T], weight[:, j].reshape(cshape))
+        pre += bias.reshape(cshape)
+        log_a = F.logsigmoid(pre).mul_(1.0 / tau)
+        del pre
+        a = log_a.exp()
+        omb = torch.expm1(log_a).neg_()  # 1 - a, exact near a = 1
+        b = omb * x
         c = auto_chunk(T) if chunk is None else chunk
         H = _scan_forward(log_a.view(T, -1), b.view(T, -1), h0.reshape(-1), c, a.view(T, -1)).view(x.shape)
-        ctx.save_for_backward(xp, log_a, a, h0, H, weight)
+        ctx.save_for_backward(xp, log_a, a, omb, h0, H, weight)
         ctx.cfg = (tau, c)
         return H
 
     @staticmethod
     def backward(ctx, gH):  # type: ignore[override]
-        xp, log_a, a, h0, H, weight = ctx.saved_tensors
+        xp, log_a, a, omb, h0, H, weight = ctx.saved_tensors
         tau, c = ctx.cfg
         T = H.shape[0]
         k = weight.shape[1]
         x = xp[k - 1:]
-        g_la, g_b, g_h0 = scan_backward(gH.reshape(T, -1), log_a.view(T, -1), a.view(T, -1),
-                                        h0.reshape(-1), H.view(T, -1), c)
-        g_la, g_b = g_la.view(H.shape), g_b.view(H.shape)
-        g_x = g_b * -torch.expm1(log_a)
-        g_pre = (g_la - g_b * a * x) * -torch.expm1(tau * log_a) / tau
-        extra = xp.dim() - 3
-        cshape = (weight.shape[0], *([1] * extra))
-        g_xp = torch.zeros_like(xp)
+        G = _scan_reverse(gH.reshape(T, -1).contiguous(), log_a.view(T, -1), a.view(T, -1), c).view(H.shape)
+        g_h0 = a[0] * G[0]
+        g_x = G * omb
+        # d/d pre = G a (H_{t-1} - X_t) (1 - sigmoid(pre)) / tau, with 1 - sigmoid(pre) = -expm1(tau log a)
+        g_pre = torch.empty_like(H)
+        g_pre[0] = h0 - x[0]
+        torch.sub(H[:-1], x[1:], out=g_pre[1:])
+        g_pre.mul_(G).mul_(a).mul_(torch.expm1(log_a * tau)).mul_(-1.0 / tau)
+        cshape = (weight.shape[0], *([1] * (xp.dim() - 3)))
         g_w = torch.empty_like(weight)
+        g_win = torch.zeros_like(xp[:k - 1])
         for j in range(k):
-            g_xp[j:j + T].addcmul_(g_pre, weight[:, j].reshape(cshape))
+            wj = weight[:, j].reshape(cshape)
+            # input x_s feeds pre_t at t = s - j + k - 1
+            lo = k - 1 - j  # steps t < lo of this tap read the carried window, t >= lo read x
+            if T > lo:
+                g_x[: T - lo].addcmul_(g_pre[lo:], wj)
+            m = min(lo, T)
+            if m:
+                g_win[j:j + m].addcmul_(g_pre[:m], wj)
             g_w[:, j] = (g_pre * xp[j:j + T]).sum_to_size(cshape).reshape(-1)
         g_bias = g_pre.sum_to_size(cshape).reshape(-1)
-        g_x += g_xp[k - 1:]
-        return g_x, g_xp[:k - 1], g_w, g_bias, g_h0.view(h0.shape), None, None
+        return g_x, g_win, g_w, g_bias, g_h0.view(h0.shape), None, None
 
 
 def dsn_membrane(

@@ -56,8 +56,7 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
         a = log_a.exp() if a is None else a
         h = h0
         for t in range(T):
-            h = torch.addcmul(b[t], a[t], h)
-            out[t] = h
+            h = torch.addcmul(b[t], a[t], h, out=out[t])
         return out
     n = -(-T // chunk)
     pad = n * chunk - T
@@ -70,11 +69,10 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     bb = b.view(n, chunk, M)
     a = la.exp() if a is None else a.view(n, chunk, M)
     hloc = torch.empty_like(bb)
-    h = bb[:, 0]
-    hloc[:, 0] = h
-    for j in range(1, chunk):  # zero-start local solutions of all chunks at once
-        h = torch.addcmul(bb[:, j], a[:, j], h)
-        hloc[:, j] = h
+    hloc[:, 0] = bb[:, 0]
+    h = hloc[:, 0]
+    for j in range(1, chunk):  # zero-start local solutions of all chunks at once (written in place)
+        h = torch.addcmul(bb[:, j], a[:, j], h, out=hloc[:, j])
     cum = la.cumsum(1)  # log-space cumulative decay from each chunk start, always <= 0
     A = cum.exp()
     # chunk-level recurrence: E_c = A_end[c] * E_{c-1} + hloc_end[c], E_{-1} = h0
@@ -84,15 +82,61 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     return H.view(n * chunk, M)[:T]
 
 
+def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, chunk: int) -> torch.Tensor:
+    r"""Adjoint solve on flat ``[T, M]`` tensors, in original time order (no flips):
+    :math:`G_t = a_{t+1} G_{t+1} + g_t`, :math:`G_{T-1} = g_{T-1}`. Chunk-local decays to the chunk end
+    are accumulated in log space, :math:`D_t = \exp(\sum_{s=t+1}^{end} \log a_s) \le 1`."""
+    T, M = g.shape
+    if T <= chunk:
+        out = torch.empty_like(g)
+        out[T - 1] = g[T - 1]
+        G = out[T - 1]
+        for t in range(T - 2, -1, -1):
+            G = torch.addcmul(g[t], a[t + 1], G, out=out[t])
+        return out
+    n = -(-T // chunk)
+    pad = n * chunk - T
+    if pad:  # g = 0 at the end: the padded adjoint stays 0 and cannot leak into real steps
+        g = torch.cat([g, g.new_zeros(pad, M)])
+        log_a = torch.cat([log_a, log_a.new_zeros(pad, M)])
+        a = torch.cat([a, a.new_ones(pad, M)])
+    gg = g.view(n, chunk, M)
+    la = log_a.view(n, chunk, M)
+    aa = a.view(n, chunk, M)
+    gloc = torch.empty_like(gg)
+    LD = torch.empty_like(gg)
+    gloc[:, chunk - 1] = gg[:, chunk - 1]
+    G = gloc[:, chunk - 1]
+    LD[:, chunk - 1] = 0
+    L = LD[:, chunk - 1]
+    for j in range(chunk - 2, -1, -1):  # written in place into the strided chunk slices
+        G = torch.addcmul(gg[:, j], aa[:, j + 1], G, out=gloc[:, j])
+        L = torch.add(L, la[:, j + 1], out=LD[:, j])
+    # chunk level: F_c = G at the first step of chunk c,
+    # F_c = (D_first(c) a_first(c+1)) F_{c+1} + gloc_first(c); in the shifted convention of this
+    # function the coefficient sits at index c+1 with log value LD_first(c) + log a_first(c+1).
+    lk = torch.zeros_like(la[:, 0])
+    lk[1:] = LD[:-1, 0] + la[1:, 0]
+    F = _scan_reverse(gloc[:, 0].contiguous(), lk, lk.exp(), chunk)
+    D = LD.exp_()
+    carry = torch.zeros_like(F)
+    carry[:-1] = aa[1:, 0] * F[1:]  # a_first(c+1) F_{c+1}, zero after the last chunk
+    G = torch.addcmul(gloc, D, carry.unsqueeze(1))
+    return G.view(n * chunk, M)[:T]
+
+
 def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor,
                   chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``)."""
-    # reversed time: G'_k = a_{T-k} G'_{k-1} + g_{T-1-k}
-    la_rev = torch.cat([log_a.new_zeros(1, log_a.shape[1]), log_a.flip(0)[:-1]])
-    a_rev = torch.cat([a.new_ones(1, a.shape[1]), a.flip(0)[:-1]])
-    G = _scan_forward(la_rev, g.flip(0), torch.zeros_like(h0), chunk, a_rev).flip(0)
-    H_prev = torch.cat([h0.unsqueeze(0), H[:-1]])
-    return G * a * H_prev, G, a[0] * G[0]
+    r"""Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``):
+    :math:`G` from :func:`_scan_reverse`, :math:`\partial \log a_t = G_t a_t H_{t-1}`,
+    :math:`\partial b = G`, :math:`\partial h_0 = a_0 G_0`."""
+    G = _scan_reverse(g, log_a, a, chunk)
+    Ga = G * a
+    g_h0 = Ga[0].clone()
+    g_log_a = Ga
+    g_log_a[1:] *= H[:-1]
+    g_log_a[0] *= h0
+    return g_log_a, G, g_h0
 
 
 class _LinearScan(torch.autograd.Function):
