@@ -50,7 +50,7 @@ def test_scan_analytic_constant_decay():
 
 
 def test_auto_chunk_and_bad_input():
-    assert auto_chunk(1) == 8 and auto_chunk(1024) == 32 and auto_chunk(16384) == 128
+    assert auto_chunk(1) == 8 and auto_chunk(256) == 16 and auto_chunk(1024) == 32 and auto_chunk(16384) == 32
     with pytest.raises(SwiftSpikeError):
         linear_scan(torch.zeros(3, 2), torch.zeros(3, 4))
     with pytest.raises(SwiftSpikeError):
