@@ -11,7 +11,8 @@ from swiftspike.data.sequential import stretch_time
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
 from swiftspike.neurons import DSN, PSN
-from swiftspike.training.long import dsn_time_metrics, long_sequence_eval
+from swiftspike.neurons import reset
+from swiftspike.training.long import dsn_time_metrics, long_sequence_eval, stream_eval
 from swiftspike.training.trainer import evaluate
 
 
@@ -66,6 +67,22 @@ def test_stream_windows_are_independent_when_gates_forget():
                 l.weight.zero_()
     plain = evaluate(m, make_encoder("sequence", 64), d.x_test, d.y_test).accuracy
     assert long_sequence_eval(m, d, "sequence", 64, 5)["accuracy"] == pytest.approx(plain)
+    # window scores of the stream == each sample's own final readout on a fresh start
+    streamed = stream_eval(m, d, "sequence", 64, 5)["scores"]
+    with torch.no_grad():
+        reset(m)
+        fresh = m(d.x_test.transpose(0, 1))[-1]
+        reset(m)
+    assert torch.allclose(streamed, fresh, rtol=1e-4, atol=1e-4)
+    # with memory (default gates) the first window of every stream still equals a fresh start
+    m2 = _small_model(1)
+    st = stream_eval(m2, d, "sequence", 64, 3)["scores"].reshape(10, 3, -1)
+    with torch.no_grad():
+        reset(m2)
+        fresh2 = m2(d.x_test.transpose(0, 1))[-1].reshape(10, 3, -1)
+        reset(m2)
+    assert torch.allclose(st[:, 0], fresh2[:, 0], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(st[:, 1:], fresh2[:, 1:], rtol=1e-4, atol=1e-4)
 
 
 def test_cli_train_dsn_with_long_eval(capsys):

@@ -60,6 +60,7 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     was_training = model.training
     model.eval()
     correct, total, finite, spikes = 0, 0, True, 0.0
+    all_scores = []
     per_window = torch.zeros(factor)
     try:
         for i in range(0, n, batch_size * factor):
@@ -68,7 +69,8 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
             x = enc(xb)  # [T, m*factor, ...]
             m = xb.shape[0] // factor
             # sample j*factor + k goes to stream j, window k
-            x = x.reshape(x.shape[0], m, factor, *x.shape[2:]).transpose(1, 2).reshape(T * factor, m, *x.shape[2:])
+            x = x.reshape(T, m, factor, *x.shape[2:]).transpose(0, 2).transpose(1, 2)  # [factor, T, m, ...]
+            x = x.reshape(factor * T, m, *x.shape[3:])
             y = yb.reshape(m, factor)
             reset(model)
             rec = sync_runner(model, x)
@@ -81,6 +83,7 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
             else:  # rise of the analog readout over each window (its final value on a fresh start)
                 prev = torch.cat([torch.zeros_like(w[:1, -1]), w[:-1, -1]])
                 scores = w[:, -1] - prev
+            all_scores.append(scores.transpose(0, 1).reshape(m * factor, -1))  # back to sample order
             pred = scores.argmax(-1)  # [factor, m]
             hit = pred == y.t()
             correct += int(hit.sum())
@@ -93,7 +96,7 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     return {"accuracy": correct / total, "finite": finite, "samples": total,
             "spikes_per_sample": spikes / total, "accuracy_first_window": per_window[0],
             "accuracy_later_windows": sum(per_window[1:]) / max(1, factor - 1) if factor > 1 else None,
-            "accuracy_per_window": per_window}
+            "accuracy_per_window": per_window, "scores": torch.cat(all_scores)}
 
 
 def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int,
@@ -105,6 +108,7 @@ def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: in
         out = {"factor": factor, "T": T * factor, "train_T": T, "mode": mode,
                "method": f"{factor} test samples back to back in one {T * factor}-step sequence, no reset",
                **stream_eval(model, data, encoder_name, T, factor, batch_size)}
+        out.pop("scores")
         out.update({k: v for k, v in dsn_time_metrics(model, T * factor).items() if k != "logical_T"})
         return out
     finite = {"ok": True}
