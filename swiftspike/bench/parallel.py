@@ -195,6 +195,8 @@ def cmd(args: argparse.Namespace) -> int:
     for T in args.T:
         check_positive_int(T, "--T")
     check_positive(args.mem_cap_gb, "--mem-cap-gb")
+    if not (args.device == "cpu" or args.device.startswith("cuda")):
+        raise SwiftSpikeError(f"--device must be cpu or cuda[:N], got {args.device!r}")
     methods = tuple(args.methods)
     for m in methods:
         if m not in METHODS:
