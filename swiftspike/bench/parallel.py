@@ -100,12 +100,31 @@ def _child(q, *args) -> None:
         q.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def measure_in_child(*args, timeout: float = 600.0) -> dict[str, Any]:
-    """Run :func:`_measure` in a fresh process (clean peak memory); returns its result or an error."""
+#: glibc settings that keep freed memory in the heap (no fresh zeroed pages for every large tensor)
+KEEP_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 32), "MALLOC_TRIM_THRESHOLD_": str(2 ** 36),
+                 "MALLOC_TOP_PAD_": str(2 ** 30)}
+
+
+def measure_in_child(*args, timeout: float = 600.0, keep_heap: bool = False) -> dict[str, Any]:
+    """Run :func:`_measure` in a fresh process (clean peak memory); returns its result or an error.
+
+    ``keep_heap`` starts the child with :data:`KEEP_HEAP_ENV` (glibc reads it at process start)."""
+    import os
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(q, *args))
-    p.start()
+    saved = {k: os.environ.get(k) for k in KEEP_HEAP_ENV}
+    if keep_heap:
+        os.environ.update(KEEP_HEAP_ENV)
+    try:
+        p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     try:
         status, val = q.get(timeout=timeout)
     except Exception:
@@ -118,7 +137,7 @@ def measure_in_child(*args, timeout: float = 600.0) -> dict[str, Any]:
 
 def run(Ts=DEFAULT_T, methods=METHODS, batch: int = 4, features: int = 64, repeats: int = 3,
         device: str = "cpu", seed: int = 0, mem_cap_gb: float = 6.0, max_T: Optional[int] = None,
-        threads: int = 1, progress: bool = True) -> dict[str, Any]:
+        threads: int = 1, progress: bool = True, keep_heap: bool = False) -> dict[str, Any]:
     from ..errors import SwiftSpikeError
 
     if device.startswith("cuda"):
@@ -135,7 +154,7 @@ def run(Ts=DEFAULT_T, methods=METHODS, batch: int = 4, features: int = 64, repea
             elif est > mem_cap_gb * 2 ** 30:
                 r = {"skipped": f"estimated {est / 2 ** 30:.1f} GB exceeds --mem-cap-gb {mem_cap_gb:g}"}
             else:
-                r = measure_in_child(m, T, batch, features, repeats, device, seed, threads)
+                r = measure_in_child(m, T, batch, features, repeats, device, seed, threads, keep_heap=keep_heap)
             results[m][str(T)] = r
             if progress:
                 desc = r.get("skipped") or f"{r['seconds'] * 1e3:.1f} ms, {r['peak_mb']:.1f} MB"
@@ -150,13 +169,14 @@ def run(Ts=DEFAULT_T, methods=METHODS, batch: int = 4, features: int = 64, repea
             ok = "seconds" in a and "seconds" in d
             ratios[m][str(T)] = round(a["seconds"] / d["seconds"], 2) if ok else None
     return {"device": device, "batch": batch, "features": features, "T": list(Ts), "methods": list(methods),
-            "threads": threads, "results": results, "time_ratio_vs_dsn": ratios,
+            "threads": threads, "keep_heap": keep_heap, "results": results, "time_ratio_vs_dsn": ratios,
             "note": "time = forward+backward of one neuron layer; ratio = time(method) / time(dsn), >1 means DSN is faster"}
 
 
 def table(res: dict[str, Any]) -> str:
     Ts = res["T"]
-    lines = [f"forward+backward, batch={res['batch']}, features={res['features']}, device={res['device']}",
+    lines = [f"forward+backward, batch={res['batch']}, features={res['features']}, device={res['device']}, "
+             f"keep_heap={res['keep_heap']}",
              f"{'method':<12}" + "".join(f"{'T=' + str(T):>22}" for T in Ts)]
     for m in res["methods"]:
         cells = []
@@ -205,7 +225,7 @@ def cmd(args: argparse.Namespace) -> int:
         print(f"swiftspike bench parallel: {', '.join(methods)} at T in {list(args.T)} (each in a fresh process)")
     res = run(tuple(args.T), methods, batch=args.batch, features=args.features, repeats=args.repeats,
               device=args.device, seed=args.seed, mem_cap_gb=args.mem_cap_gb, max_T=args.max_T,
-              threads=args.threads, progress=not args.quiet)
+              threads=args.threads, progress=not args.quiet, keep_heap=args.keep_heap)
     out = plot_dir(args)
     if out is not None:
         res["plots"] = _plot(res, out)
@@ -228,6 +248,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mem-cap-gb", dest="mem_cap_gb", type=float, default=6.0,
                    help="skip sizes whose estimated memory exceeds this")
     p.add_argument("--max-T", dest="max_T", type=int, help="skip sizes with T above this")
+    p.add_argument("--keep-heap", dest="keep_heap", action="store_true",
+                   help="run every measuring process with glibc MALLOC_* settings that reuse freed memory "
+                        "instead of mapping fresh pages for each large tensor (same for all methods)")
     p.add_argument("--seed", type=int, default=0)
     add_output_flags(p)
     p.set_defaults(func=cmd)
