@@ -60,8 +60,8 @@ class _IntegerSpike(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
         (h,) = ctx.saved_tensors
-        inside = (h >= 0) & (h <= ctx.n_max)
-        return g * inside.to(g.dtype), None
+        inside = (h >= 0).logical_and_(h <= ctx.n_max)
+        return torch.where(inside, g, 0.0), None
 
 
 def integer_spike(h: torch.Tensor, n_max: int = 4) -> torch.Tensor:
@@ -143,10 +143,11 @@ class _DSNParallel(torch.autograd.Function):
         g_pre = torch.empty_like(H)
         g_pre[0] = h0 - x[0]
         torch.sub(H[:-1], x[1:], out=g_pre[1:])
-        g_pre.mul_(G).mul_(a).mul_(torch.expm1(log_a * tau)).mul_(-1.0 / tau)
+        g_pre.mul_(G).mul_(a).mul_(torch.mul(log_a, tau).expm1_()).mul_(-1.0 / tau)
         cshape = (weight.shape[0], *([1] * (xp.dim() - 3)))
         g_w = torch.empty_like(weight)
         g_win = torch.zeros_like(xp[:k - 1])
+        tmp = torch.empty_like(g_pre)
         for j in range(k):
             wj = weight[:, j].reshape(cshape)
             # input x_s feeds pre_t at t = s - j + k - 1
@@ -156,7 +157,7 @@ class _DSNParallel(torch.autograd.Function):
             m = min(lo, T)
             if m:
                 g_win[j:j + m].addcmul_(g_pre[:m], wj)
-            g_w[:, j] = (g_pre * xp[j:j + T]).sum_to_size(cshape).reshape(-1)
+            g_w[:, j] = torch.mul(g_pre, xp[j:j + T], out=tmp).sum_to_size(cshape).reshape(-1)
         g_bias = g_pre.sum_to_size(cshape).reshape(-1)
         return g_x, g_win, g_w, g_bias, g_h0.view(h0.shape), None, None
 

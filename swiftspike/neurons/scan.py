@@ -75,11 +75,11 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     for j in range(1, chunk):  # zero-start local solutions of all chunks at once (written in place)
         h = torch.addcmul(bb[:, j], a[:, j], h, out=hloc[:, j])
     cum = la.cumsum(1)  # log-space cumulative decay from each chunk start, always <= 0
-    A = cum.exp()
     # chunk-level recurrence: E_c = A_end[c] * E_{c-1} + hloc_end[c], E_{-1} = h0
     ends = _scan_forward(cum[:, -1].contiguous(), hloc[:, -1].contiguous(), h0, chunk)
     starts = torch.cat([h0.unsqueeze(0), ends[:-1]])
-    H = torch.addcmul(hloc, A, starts.unsqueeze(1))
+    A = cum.exp_()  # in place: fewer large temporaries
+    H = hloc.addcmul_(A, starts.unsqueeze(1))
     return H.view(n * chunk, M)[:T]
 
 
@@ -122,7 +122,7 @@ def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, chunk: 
     D = LD.exp_()
     carry = torch.zeros_like(F)
     carry[:-1] = aa[1:, 0] * F[1:]  # a_first(c+1) F_{c+1}, zero after the last chunk
-    G = torch.addcmul(gloc, D, carry.unsqueeze(1))
+    G = gloc.addcmul_(D, carry.unsqueeze(1))
     return G.view(n * chunk, M)[:T]
 
 
