@@ -32,6 +32,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SwiftSpikeError as e:
         print(f"swiftspike: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("swiftspike: interrupted (checkpoints are complete; rerun with --resume to continue)", file=sys.stderr)
         return 130

@@ -18,7 +18,7 @@ from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
 from ..training.trainer import TrainConfig, Trainer, evaluate, seed_everything
-from .common import add_data_flags, add_output_flags, emit, plot_dir
+from .common import add_data_flags, add_output_flags, data_kwargs, emit, plot_dir
 
 
 def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
@@ -92,7 +92,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     flatten = args.arch == "mlp"
-    data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten)
+    data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten,
+                        **data_kwargs(args))
     neuron_kwargs: dict[str, Any] = {}
     for key, val in (("tau", args.tau), ("v_threshold", args.v_threshold), ("reset", args.reset),
                      ("surrogate", args.surrogate)):
@@ -109,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     loss = args.loss or ("membrane" if args.readout == "li" else "count")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=loss, spike_reg=args.spike_reg,
                       seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=not args.quiet)
-    meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten}
+    meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten, "data_kwargs": data_kwargs(args)}
     _train_and_report(args, data, spec, cfg, encoder_name, T, args.neuron, meta)
     return 0
 
@@ -126,7 +127,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise SwiftSpikeError(f"checkpoint weights do not match its spec: {str(e).splitlines()[0]}") from None
     name = args.dataset or meta.get("dataset", "digits")
     data = load_dataset(name, path=args.path or meta.get("path"), seed=meta.get("seed", 0),
-                        flatten=meta.get("flatten", True))
+                        flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
     enc_info = ck.get("encoder", {})
     enc_name = args.encoder or enc_info.get("name", "rate")
     T = args.T or enc_info.get("T") or 8
