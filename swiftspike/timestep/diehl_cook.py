@@ -1,0 +1,252 @@
+"""Batched Diehl & Cook (2015) style unsupervised STDP network, written from the published model.
+
+Inputs: ``F`` Bernoulli/Poisson spike trains, ``p = input_rate * dt / 1000 * pixel`` per step
+(pixel in [0, 1]; 128 Hz max by default). Excitatory layer (``N`` adaptive-threshold LIF neurons,
+current-based synapses), one step of ``dt`` ms::
+
+    v <- v_rest + (v - v_rest) exp(-dt/tau) + s_in @ W - w_inh * (sum(s_inh) - s_inh_self)
+    spike if v > v_rest + threshold_gap + theta;  v <- v_reset;  refractory for ``refrac`` ms
+    learning only: theta <- theta exp(-dt/tau_theta) + theta_plus * spikes
+
+Inhibitory layer: ``N`` LIF neurons, exc -> inh one-to-one (weight ``w_exc_inh``), inh -> exc to all
+but the own partner (``w_inh``, the lateral inhibition strength). The input weights ``W [F, N]`` live
+in [0, 1] and every column is renormalised to ``0.1 * F`` (78.4 for 784 inputs) after every learning
+step that changed weights (a batch sums many samples' updates, so normalising only once per
+presentation lets weights run away; measured: 0.69 vs 0.34 accuracy on mnist5k, N400, B=16).
+Learning: trace STDP (:mod:`.stdp`), rule ``pair`` or ``soft``. Every sample starts from rest
+(membranes, traces and refractory counters reset; this replaces the 150 ms resting period).
+
+Batching: inference runs ``B`` samples in parallel and exactly. Learning with ``train_batch = B > 1``
+presents ``B`` samples at once against the same weights and sums their STDP / theta updates every
+step (first-order equal to presenting them one after another, but samples in one batch cannot
+compete with each other); ``train_batch = 1`` is the exact online rule.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Optional
+
+import torch
+
+from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor
+from ..training.progress import progress
+from .stdp import RULES, apply_update, assign_labels, normalize_columns, predict, stdp_update, trace_step
+
+
+@dataclass
+class DCParams:
+    """All neuron/synapse/learning parameters (mV, ms, Hz). ``threshold_gap = v_threshold - v_rest``."""
+
+    input_rate: float = 128.0
+    v_rest: float = -65.0
+    v_reset: float = -60.0
+    threshold_gap: float = 13.0  # v_threshold = -52 mV
+    tau: float = 100.0
+    refrac: float = 5.0
+    theta_plus: float = 0.05
+    tau_theta: float = 1e7
+    v_rest_inh: float = -60.0
+    v_reset_inh: float = -45.0
+    v_threshold_inh: float = -40.0
+    tau_inh: float = 10.0
+    refrac_inh: float = 2.0
+    w_exc_inh: float = 22.5
+    w_inh: float = 17.5
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    tau_pre: float = 20.0
+    tau_post: float = 20.0
+    rule: str = "pair"
+    dt: float = 1.0
+
+    def validate(self) -> "DCParams":
+        for k in ("input_rate", "threshold_gap", "tau", "tau_theta", "tau_inh", "tau_pre", "tau_post", "dt"):
+            check_positive(getattr(self, k), k)
+        for k in ("refrac", "refrac_inh", "theta_plus", "w_exc_inh", "w_inh", "nu_pre", "nu_post"):
+            v = getattr(self, k)
+            if not math.isfinite(v) or v < 0:
+                raise SwiftSpikeError(f"{k} must be a finite number >= 0, got {v}")
+        if self.rule not in RULES:
+            raise SwiftSpikeError(f"unknown STDP rule {self.rule!r}; choose one of: {', '.join(RULES)}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, **kw: Any) -> "DCParams":
+        bad = set(kw) - set(self.to_dict())
+        if bad:
+            raise SwiftSpikeError(f"unknown Diehl & Cook parameter(s): {', '.join(sorted(bad))}")
+        return replace(self, **kw).validate()
+
+
+@dataclass
+class OpCounts:
+    """Operation counts of a run (summed over samples): synaptic events, neuron updates, STDP work."""
+
+    samples: int = 0
+    steps: int = 0  # time steps per sample
+    synops: float = 0.0
+    neuron_updates: float = 0.0
+    trace_updates: float = 0.0
+    weight_updates: float = 0.0
+    norm_ops: float = 0.0
+    input_spikes: float = 0.0
+    exc_spikes: float = 0.0
+    inh_spikes: float = 0.0
+    wall_s: float = 0.0
+
+    def add(self, o: "OpCounts") -> None:
+        for k, v in asdict(o).items():
+            if k != "steps":
+                setattr(self, k, getattr(self, k) + v)
+        self.steps = o.steps or self.steps
+
+
+class DiehlCook:
+    """The network: ``W [F, N]`` input weights, ``theta [N]`` adaptive thresholds, ``labels [N]``."""
+
+    def __init__(self, n_inputs: int, n_neurons: int, params: Optional[DCParams] = None, *,
+                 n_classes: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
+        check_positive_int(n_inputs, "n_inputs")
+        check_positive_int(n_neurons, "n_neurons")
+        self.F, self.N, self.n_classes = n_inputs, n_neurons, n_classes
+        self.p = (params or DCParams()).validate()
+        self.gen = torch.Generator().manual_seed(seed)
+        self.W = torch.rand(n_inputs, n_neurons, generator=self.gen, dtype=dtype) * 0.3
+        normalize_columns(self.W, self.norm_total)
+        self.W.clamp_(0, 1)
+        self.theta = torch.zeros(n_neurons, dtype=dtype)
+        self.labels: Optional[torch.Tensor] = None
+        self.dtype = dtype
+
+    @property
+    def norm_total(self) -> float:
+        return 0.1 * self.F
+
+    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "x")
+        x = x.reshape(x.shape[0], -1).to(self.dtype)
+        if x.shape[1] != self.F:
+            raise SwiftSpikeError(f"network has {self.F} inputs, got samples with {x.shape[1]} features")
+        if x.min() < 0 or x.max() > 1:
+            raise SwiftSpikeError("pixel intensities must lie in [0, 1]")
+        return x
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
+            record: bool = False) -> tuple[torch.Tensor, OpCounts, Optional[torch.Tensor]]:
+        """Present the batch ``x [B, F]`` for ``T`` steps. Returns spike counts ``[B, N]``, the
+        operation counts and (``record``) the excitatory spikes ``[T, B, N]``."""
+        import time
+
+        check_positive_int(T, "T")
+        p = (params or self.p).validate()
+        x = self._check_x(x)
+        B, F, N = x.shape[0], self.F, self.N
+        t0 = time.perf_counter()
+        prob = (x * (p.input_rate * p.dt / 1000.0)).clamp_(0, 1)
+        s_in_all = (torch.rand(T, B, F, generator=self.gen, dtype=self.dtype) < prob).to(self.dtype)
+        drive_all = None if learn else (s_in_all.reshape(T * B, F) @ self.W).reshape(T, B, N)
+        de, di = math.exp(-p.dt / p.tau), math.exp(-p.dt / p.tau_inh)
+        dth = math.exp(-p.dt / p.tau_theta)
+        r_e, r_i = int(round(p.refrac / p.dt)), int(round(p.refrac_inh / p.dt))
+        v = torch.full((B, N), p.v_rest, dtype=self.dtype)
+        vi = torch.full((B, N), p.v_rest_inh, dtype=self.dtype)
+        ref = torch.zeros(B, N, dtype=torch.int32)
+        refi = torch.zeros(B, N, dtype=torch.int32)
+        s_inh = torch.zeros(B, N, dtype=self.dtype)
+        x_pre = torch.zeros(B, F, dtype=self.dtype)
+        x_post = torch.zeros(B, N, dtype=self.dtype)
+        counts = torch.zeros(B, N, dtype=self.dtype)
+        rec = torch.zeros(T, B, N, dtype=torch.bool) if record else None
+        c = OpCounts(samples=B, steps=T)
+        n_inh = 0.0
+        for t in range(T):
+            s_in = s_in_all[t]
+            drive = drive_all[t] if drive_all is not None else s_in @ self.W
+            inh = p.w_inh * (s_inh.sum(1, keepdim=True) - s_inh)
+            v = p.v_rest + (v - p.v_rest) * de
+            v = torch.where(ref > 0, v, v + drive - inh)
+            s = (v > p.v_rest + p.threshold_gap + self.theta).to(self.dtype)
+            v = torch.where(s > 0, torch.full_like(v, p.v_reset), v)
+            ref = torch.where(s > 0, torch.full_like(ref, r_e), (ref - 1).clamp_min(0))
+            vi = p.v_rest_inh + (vi - p.v_rest_inh) * di
+            vi = torch.where(refi > 0, vi, vi + p.w_exc_inh * s)
+            s_inh = (vi > p.v_threshold_inh).to(self.dtype)
+            vi = torch.where(s_inh > 0, torch.full_like(vi, p.v_reset_inh), vi)
+            refi = torch.where(s_inh > 0, torch.full_like(refi, r_i), (refi - 1).clamp_min(0))
+            counts += s
+            n_inh += float(s_inh.sum())
+            if rec is not None:
+                rec[t] = s > 0
+            if learn:
+                x_pre = trace_step(x_pre, s_in, p.tau_pre, p.dt)
+                x_post = trace_step(x_post, s, p.tau_post, p.dt)
+                any_post = bool(s.any())
+                if any_post or bool(x_post.any()):
+                    if p.rule == "pair":
+                        # the pair rule is linear in the spikes, so skip empty terms
+                        dw = -p.nu_pre * (s_in.t() @ x_post)
+                        if any_post:
+                            dw += p.nu_post * (x_pre.t() @ s)
+                    else:
+                        dw = stdp_update(self.W, s_in, s, x_pre, x_post, p.nu_pre, p.nu_post, "soft")
+                    apply_update(self.W, dw)
+                    normalize_columns(self.W, self.norm_total)
+                    c.norm_ops += F * N
+                self.theta = self.theta * dth + p.theta_plus * s.sum(0)
+        n_in = float(s_in_all.sum())
+        n_exc = float(counts.sum())
+        c.input_spikes, c.exc_spikes, c.inh_spikes = n_in, n_exc, n_inh
+        # event-driven synaptic operations: input fan-out N, exc -> own inh neuron, inh -> N-1 exc
+        c.synops = n_in * N + n_exc * 1 + n_inh * (N - 1)
+        c.neuron_updates = 2.0 * N * B * T
+        if learn:
+            c.trace_updates = float((F + N) * B * T) + N * T  # pre/post traces + theta decay
+            c.weight_updates = n_in * N + n_exc * F  # depression at pre spikes, potentiation at post spikes
+        c.wall_s = time.perf_counter() - t0
+        return counts, c, rec
+
+    # ------------------------------------------------------------------------------------------
+    def fit(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 1, epochs: int = 1,
+            params: Optional[DCParams] = None, show: bool = False) -> OpCounts:
+        """Unsupervised STDP over ``x`` (one pass per epoch, in order), then label assignment from
+        the responses recorded during the last epoch (as Diehl & Cook do)."""
+        check_positive_int(batch, "batch")
+        check_positive_int(epochs, "epochs")
+        x = self._check_x(x)
+        total = OpCounts(steps=T)
+        for _ in range(epochs):
+            all_counts = []
+            for i in progress(range(0, len(x), batch), desc=f"stdp T={T}", enabled=show):
+                cnt, c, _ = self.run(x[i:i + batch], T, learn=True, params=params)
+                all_counts.append(cnt)
+                total.add(c)
+        self.labels = assign_labels(torch.cat(all_counts), y[:len(x)], self.n_classes)
+        return total
+
+    def assign(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 256,
+               params: Optional[DCParams] = None) -> OpCounts:
+        """(Re)assign neuron labels from frozen-network responses to ``(x, y)``."""
+        counts, c = self.respond(x, T, batch=batch, params=params)
+        self.labels = assign_labels(counts, y, self.n_classes)
+        return c
+
+    def respond(self, x: torch.Tensor, T: int, *, batch: int = 256,
+                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+        total = OpCounts(steps=T)
+        out = []
+        for i in range(0, len(x), batch):
+            cnt, c, _ = self.run(x[i:i + batch], T, params=params)
+            out.append(cnt)
+            total.add(c)
+        return torch.cat(out), total
+
+    def predict(self, x: torch.Tensor, T: int, *, batch: int = 256,
+                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+        if self.labels is None:
+            raise SwiftSpikeError("the network has no neuron labels yet: call fit() or assign() first")
+        counts, c = self.respond(x, T, batch=batch, params=params)
+        return predict(counts, self.labels, self.n_classes), c
