@@ -22,6 +22,15 @@ def default_spec(input_shape, n_classes: int, **over: Any) -> dict[str, Any]:
     return spec
 
 
+def _neuron(name: str, kwargs: dict[str, Any], channels: int):
+    """Neurons with per-channel parameters (DSN) are told their channel count."""
+    from .neurons.factory import CHANNEL_NEURONS
+
+    if name in CHANNEL_NEURONS and "channels" not in kwargs:
+        kwargs = {**kwargs, "channels": channels}
+    return make_neuron(name, **kwargs)
+
+
 def build_model(spec: dict[str, Any]) -> SNN:
     """Build an :class:`~swiftspike.engines.sync.SNN` from ``spec``."""
     try:
@@ -40,7 +49,7 @@ def build_model(spec: dict[str, Any]) -> SNN:
             raise SwiftSpikeError(f"conv architecture needs [C, H, W] inputs, got {list(shape)}")
         c, h, w = shape
         for ch in hidden[:-1] or [16]:
-            layers += [nn.Conv2d(c, ch, 3, padding=1), make_neuron(neuron, **nk), nn.AvgPool2d(2)]
+            layers += [nn.Conv2d(c, ch, 3, padding=1), _neuron(neuron, nk, ch), nn.AvgPool2d(2)]
             c, h, w = ch, h // 2, w // 2
         layers += [nn.Flatten()]
         feat = c * h * w
@@ -50,8 +59,8 @@ def build_model(spec: dict[str, Any]) -> SNN:
         feat = math.prod(shape)
         fc = hidden
     for width in fc:
-        layers += [nn.Linear(feat, width), make_neuron(neuron, **nk)]
+        layers += [nn.Linear(feat, width), _neuron(neuron, nk, width)]
         feat = width
     layers.append(nn.Linear(feat, n_classes))
-    layers.append(make_neuron(neuron, **nk) if readout == "spike" else make_neuron("li"))
+    layers.append(_neuron(neuron, nk, n_classes) if readout == "spike" else make_neuron("li"))
     return SNN(*layers)

@@ -104,3 +104,16 @@ def test_bench_lif_tiny(capsys):
     row = res["rows"][0]
     assert row["seconds"]["swiftspike"] > 0
     assert set(row["ratio_vs_swiftspike"]) == {"snntorch", "spikingjelly"}
+
+
+def test_train_on_user_event_files_with_bins(tmp_path, capsys):
+    from test_data_events import write_shd
+
+    write_shd(tmp_path / "shd_train.h5")
+    write_shd(tmp_path / "shd_test.h5")
+    assert main(["train", "--dataset", "shd", "--path", str(tmp_path), "--bins", "5", "--epochs", "1",
+                 "--hidden", "8", "--json", "--quiet"]) == 0
+    res = last_json(capsys)
+    assert res["time_steps"] == 5 and res["n_samples"] == 3
+    assert main(["train", "--dataset", "digits", "--bins", "5", "--quiet"]) == 2
+    assert "event datasets" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import sys
 from typing import Optional, Sequence
 
 from ..errors import SwiftSpikeError
-from . import baseline, bench, topspark
+from . import asynch, baseline, bench, topspark
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="swiftspike 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (baseline, bench, topspark):
+    for module in (baseline, bench, asynch, topspark):
         module.register(sub)
     return parser
 
@@ -32,6 +32,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SwiftSpikeError as e:
         print(f"swiftspike: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("swiftspike: interrupted (checkpoints are complete; rerun with --resume to continue)", file=sys.stderr)
         return 130

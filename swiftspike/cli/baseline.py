@@ -18,7 +18,7 @@ from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
 from ..training.trainer import TrainConfig, Trainer, evaluate, seed_everything
-from .common import add_data_flags, add_output_flags, emit, plot_dir
+from .common import add_data_flags, add_output_flags, data_kwargs, emit, plot_dir
 
 
 def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
@@ -57,11 +57,27 @@ def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfi
     result = report.to_dict()
     if plots:
         result["plots"] = plots
+    result.update(_long_eval(args, model, data, encoder_name, T))
     if cfg.checkpoint:
         result["checkpoint"] = cfg.checkpoint
     text = None if args.json and args.quiet else report.table()
     emit(args, result, text)
     return result
+
+
+def _long_eval(args, model, data: Dataset, encoder_name: str, T: int) -> dict[str, Any]:
+    """Parallel-neuron extras: DSN logical/effective T and ``--eval-stretch`` long-sequence accuracy."""
+    from ..training.long import dsn_time_metrics, long_sequence_eval
+
+    out: dict[str, Any] = dict(dsn_time_metrics(model, T))
+    factor = getattr(args, "eval_long", None)
+    if factor:
+        out["long_eval"] = le = long_sequence_eval(model, data, encoder_name, T, factor, mode=args.long_mode,
+                                                   energy_table=args.energy_table)
+        if not (args.json and args.quiet):
+            print(f"at {factor}x length (T={le['T']}, {le['method']}): accuracy {le['accuracy']:.4f}, "
+                  f"finite={le['finite']}")
+    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -76,7 +92,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     flatten = args.arch == "mlp"
-    data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten)
+    data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten,
+                        **data_kwargs(args))
     neuron_kwargs: dict[str, Any] = {}
     for key, val in (("tau", args.tau), ("v_threshold", args.v_threshold), ("reset", args.reset),
                      ("surrogate", args.surrogate)):
@@ -86,10 +103,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                         neuron=args.neuron, neuron_kwargs=neuron_kwargs, readout=args.readout)
     encoder_name = "sequence" if data.temporal else args.encoder
     T = data.x_train.shape[1] if data.temporal else args.T
+    from ..neurons.factory import FIXED_T_NEURONS
+
+    if args.neuron in FIXED_T_NEURONS:  # PSN's T x T weight needs the sequence length
+        spec["neuron_kwargs"]["T"] = T
     loss = args.loss or ("membrane" if args.readout == "li" else "count")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=loss, spike_reg=args.spike_reg,
                       seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=not args.quiet)
-    meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten}
+    meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten, "data_kwargs": data_kwargs(args)}
     _train_and_report(args, data, spec, cfg, encoder_name, T, args.neuron, meta)
     return 0
 
@@ -106,7 +127,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise SwiftSpikeError(f"checkpoint weights do not match its spec: {str(e).splitlines()[0]}") from None
     name = args.dataset or meta.get("dataset", "digits")
     data = load_dataset(name, path=args.path or meta.get("path"), seed=meta.get("seed", 0),
-                        flatten=meta.get("flatten", True))
+                        flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
     enc_info = ck.get("encoder", {})
     enc_name = args.encoder or enc_info.get("name", "rate")
     T = args.T or enc_info.get("T") or 8
@@ -176,7 +197,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_flags(p)
     p.add_argument("--arch", default="mlp", choices=["mlp", "conv"])
     p.add_argument("--hidden", type=int, nargs="+", default=[128], help="hidden widths (conv: channels..., fc width)")
-    p.add_argument("--neuron", default="lif", help="neuron layer by name (lif, if, ...)")
+    p.add_argument("--neuron", default="lif", help="neuron layer by name (lif, if, dsn, dsn-binary, psn, masked-psn, sliding-psn, lif-noreset)")
     p.add_argument("--tau", type=float)
     p.add_argument("--v-threshold", dest="v_threshold", type=float)
     p.add_argument("--reset", choices=["hard", "soft"])
@@ -192,6 +213,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="save an atomic checkpoint here after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument("--energy-table", default="45nm-fp32")
+    p.add_argument("--eval-long", dest="eval_long", type=int, metavar="K",
+                   help="also evaluate at K times the training length (see --long-mode)")
+    p.add_argument("--long-mode", dest="long_mode", default="stream", choices=["stream", "stretch"],
+                   help="stream: K test samples back to back without reset; stretch: every step repeated K times")
     add_output_flags(p)
     p.set_defaults(func=cmd_train)
 

@@ -19,10 +19,24 @@ def add_output_flags(p: argparse.ArgumentParser, plots: bool = True) -> None:
 
 
 def add_data_flags(p: argparse.ArgumentParser, default: str = "digits") -> None:
-    p.add_argument("--dataset", default=default, help="digits | mnist5k | fashion-mnist | randman | shd | nmnist")
+    p.add_argument("--dataset", default=default,
+                   help="digits | mnist5k | fashion-mnist | randman | shd | nmnist | dvs-gesture")
     p.add_argument("--path", help="file or folder for datasets read from disk (fashion-mnist, shd, nmnist)")
     p.add_argument("--limit", type=int, help="use at most this many training samples")
     p.add_argument("--seed", type=int, default=0, help="random seed (data split, init, encoder noise)")
+    p.add_argument("--bins", type=int, help="time bins (frames) for event datasets: shd, nmnist, dvs-gesture")
+
+
+EVENT_DATASETS = ("shd", "nmnist", "dvs-gesture")
+
+
+def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Extra load_dataset keywords from the data flags (the frame count of event datasets)."""
+    if getattr(args, "bins", None) is None:
+        return {}
+    if args.dataset not in EVENT_DATASETS:
+        raise SwiftSpikeError(f"--bins applies to event datasets ({', '.join(EVENT_DATASETS)}), not {args.dataset!r}")
+    return {"n_bins": args.bins}
 
 
 def _clean(obj: Any) -> Any:

@@ -95,6 +95,10 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
         raise SwiftSpikeError(f"--limit must be a positive integer, got {limit!r}")
     if name == "digits":
         d = load_digits(seed=seed, flatten=flatten, **_pick(name, kw, ("test_fraction",)))
+    elif name == "seq-digits":  # digits pixel by pixel, [N, 64, 1] (swiftspike.data.sequential)
+        from .sequential import load_sequential_digits
+
+        d = load_sequential_digits(seed=seed, **_pick(name, kw, ("test_fraction",)))
     elif name == "mnist5k":
         from .mnist import load_mnist5k
 

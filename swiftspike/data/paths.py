@@ -40,10 +40,9 @@ def resolve_dir(
         if c.exists():
             return c
         tried.append(str(c))
-    where = ", ".join(tried) if tried else "nowhere (no path given)"
+    status = f"{what} not found (looked in: {', '.join(tried)})" if tried else f"no {what} given"
     raise SwiftSpikeError(
-        f"{what} not found (looked in: {where}); pass path=... (CLI: --path DIR) or set ${env}"
-        f"{hint}; swiftspike never downloads data"
+        f"{status}; pass path=... (CLI: --path DIR) or set ${env}{hint}; swiftspike never downloads data"
     )
 
 

@@ -1,0 +1,228 @@
+"""The async study: train sync / async-random / async-momentum models of one architecture and
+evaluate each under sync, random and momentum execution with both stop rules.
+
+"sync" execution is the async engine with ``F`` larger than the network, which reproduces the
+layer-synchronous engine exactly (one layer per forward step) while counting forward steps the same
+way as the asynchronous runs.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from ..data.datasets import Dataset, load_dataset
+from ..data.encoders import Encoder, RateEncoder, SequenceEncoder
+from ..errors import SwiftSpikeError, check_positive_int, choose
+from ..metrics.energy import energy
+from ..models import build_model, default_spec
+from ..neurons.modules import reset
+from ..training.trainer import TrainConfig, Trainer, batches, seed_everything, sync_runner
+from .engine import AsyncConfig, AsyncEngine, as_graph
+from .training import async_runner, finite_mean, train_truncated
+
+EXECUTIONS = ("sync", "random", "momentum")
+TRAININGS = ("sync", "async-random", "async-momentum")
+
+
+@dataclass
+class StudyConfig:
+    dataset: str = "digits"
+    path: Optional[str] = None
+    limit: Optional[int] = None
+    test_limit: Optional[int] = 300
+    T: int = 8
+    hidden: list[int] = field(default_factory=lambda: [64])
+    F: int = 8
+    k: int = 0
+    epochs: int = 4
+    async_epochs: int = 4
+    batch_size: int = 64
+    lr: float = 2e-3
+    spike_reg: float = 0.0
+    finetune: bool = False
+    truncate: bool = False
+    input_mode: str = "start"
+    refractory_dropout: float = 0.0
+    seed: int = 0
+    progress: bool = False
+
+    def validate(self) -> "StudyConfig":
+        for name in ("T", "F", "epochs", "async_epochs", "batch_size"):
+            check_positive_int(getattr(self, name), name)
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise SwiftSpikeError(f"hidden sizes must be positive integers, got {self.hidden}")
+        choose("input_mode", self.input_mode, ("start", "queued"))
+        AsyncConfig(F=self.F, k=self.k, input_mode=self.input_mode,
+                    refractory_dropout=self.refractory_dropout).validate()
+        if not self.lr > 0 or self.spike_reg < 0:
+            raise SwiftSpikeError(f"lr must be > 0 and spike_reg >= 0, got lr={self.lr}, spike_reg={self.spike_reg}")
+        if self.test_limit is not None and self.test_limit <= 0:
+            raise SwiftSpikeError(f"test_limit must be a positive integer, got {self.test_limit}")
+        return self
+
+
+def rebin_frames(x: torch.Tensor, T: int) -> torch.Tensor:
+    """Sum a batch-first sequence ``[N, T0, ...]`` into ``T`` frames of (nearly) equal length."""
+    T0 = x.shape[1]
+    edges = torch.linspace(0, T0, T + 1).round().long().tolist()
+    return torch.stack([x[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+
+
+def rebin(data: Dataset, T: int) -> Dataset:
+    """A temporal dataset with its sequences summed into ``T`` frames."""
+    return Dataset(data.name, rebin_frames(data.x_train, T), data.y_train, rebin_frames(data.x_test, T),
+                   data.y_test, data.n_classes, True)
+
+
+def encoder_for(data: Dataset, T: int) -> Encoder:
+    """Static images become ``T`` Bernoulli event frames; temporal sets are used as they are."""
+    return SequenceEncoder(None) if data.temporal else RateEncoder(T)
+
+
+@torch.no_grad()
+def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution: str, F: int, stop: str,
+                       k: int = 0, batch_size: int = 256, seed: int = 0, input_mode: str = "start",
+                       energy_table: str = "45nm-fp32") -> dict[str, float]:
+    """Run pre-encoded ``x_enc`` (``[T, N, ...]``) under one execution and stop rule; per-sample means."""
+    choose("execution", execution, EXECUTIONS)
+    model.eval()
+    g = as_graph(model, tuple(x_enc.shape[2:]))
+    f = g.n_in + g.n_neurons if execution == "sync" else F
+    sched = "random" if execution == "sync" else execution
+    cfg = AsyncConfig(F=f, scheduler=sched, stop=stop, k=k, input_mode=input_mode, record_synops=True)
+    gen = torch.Generator().manual_seed(seed)
+    acc = {key: [] for key in ("ok", "spikes", "steps", "s_dec", "k_dec", "s_first", "s_first_ok", "queue", "acs", "macs")}
+    for i in range(0, x_enc.shape[1], batch_size):
+        xb, yb = x_enc[:, i:i + batch_size].float(), y[i:i + batch_size]
+        rec = AsyncEngine(g, cfg, generator=gen).run(xb, yb)
+        out = rec.output
+        score = out.sum(0) if rec.output_spiking else out[-1]
+        tgt = score.gather(1, yb.view(-1, 1)).squeeze(1)
+        ok = tgt > score.scatter(1, yb.view(-1, 1), -math.inf).max(1).values
+        st = rec.stats
+        acc["ok"].append(ok)
+        acc["spikes"].append(st["spikes"])
+        acc["steps"].append(st["steps"])
+        acc["s_dec"].append(torch.where(ok, st["steps_to_decision"], torch.full_like(st["steps"], math.nan)))
+        acc["k_dec"].append(torch.where(ok, st["spikes_to_decision"], torch.full_like(st["steps"], math.nan)))
+        acc["s_first"].append(st["spikes_to_first_output"])
+        acc["s_first_ok"].append(st["spikes_to_first_correct"])
+        acc["queue"].append(st["queue_mean"])
+        acc["acs"].append(sum(s.acs for s in rec.synops))
+        acc["macs"].append(sum(s.macs for s in rec.synops))
+    cat = {key: torch.cat(v) for key, v in acc.items()}
+    acs, macs = float(cat["acs"].double().mean()), float(cat["macs"].double().mean())
+    return {
+        "accuracy": float(cat["ok"].double().mean()),
+        "spikes_per_sample": finite_mean(cat["spikes"]),
+        "steps_per_sample": finite_mean(cat["steps"]),
+        "steps_to_decision": finite_mean(cat["s_dec"]),
+        "spikes_to_decision": finite_mean(cat["k_dec"]),
+        "spikes_to_first_output": finite_mean(cat["s_first"]),
+        "spikes_to_first_correct": finite_mean(cat["s_first_ok"]),
+        "queue_mean": finite_mean(cat["queue"]),
+        "synops": acs + macs,
+        "energy_j": energy(macs, acs, energy_table),
+    }
+
+
+def _train(kind: str, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Encoder, init_state=None):
+    seed_everything(cfg.seed)
+    model = build_model(spec)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    if kind == "sync":
+        tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=cfg.spike_reg,
+                         seed=cfg.seed, progress=cfg.progress)
+        hist = Trainer(model, encoder, tc, runner=sync_runner).fit(data)
+        return model, hist
+    sched = kind.split("-", 1)[1]
+    acfg = dict(input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout)
+    if cfg.truncate:
+        hist = train_truncated(model, encoder, data, config=AsyncConfig(F=cfg.F, scheduler=sched, **acfg),
+                               epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                               show_progress=cfg.progress)
+        return model, hist
+    tc = TrainConfig(epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=cfg.spike_reg,
+                     seed=cfg.seed, progress=cfg.progress)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    hist = Trainer(model, encoder, tc, runner=async_runner(cfg.F, sched, generator=gen, **acfg)).fit(data)
+    return model, hist
+
+
+def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> dict[str, Any]:
+    """Train the three models and evaluate the 3 x 3 x 2 grid; returns a JSON-able dict."""
+    cfg.validate()
+    if data is None:
+        data = load_dataset(cfg.dataset, path=cfg.path, seed=cfg.seed, limit=cfg.limit, flatten=False)
+    if cfg.test_limit:
+        data = data.subset(n_test=cfg.test_limit)
+    if data.temporal and cfg.T < data.x_train.shape[1]:
+        data = rebin(data, cfg.T)
+    encoder = encoder_for(data, cfg.T)
+    spec = default_spec(list(data.input_shape), data.n_classes, hidden=list(cfg.hidden), readout="spike")
+    torch.manual_seed(cfg.seed + 12345)
+    x_test = encoder(data.x_test).float()
+    models, train_info = {}, {}
+    sync_state = None
+    for kind in TRAININGS:
+        t0 = time.perf_counter()
+        init = sync_state if (cfg.finetune and kind != "sync") else None
+        model, hist = _train(kind, cfg, data, spec, encoder, init)
+        if kind == "sync":
+            sync_state = {k: v.clone() for k, v in model.state_dict().items()}
+        models[kind] = model
+        train_info[kind] = {"seconds": time.perf_counter() - t0, "history": hist}
+    results: dict[str, Any] = {}
+    for kind, model in models.items():
+        for execution in EXECUTIONS:
+            for stop in ("quiescence", "first_output"):
+                reset(model)
+                results[f"{kind}|{execution}|{stop}"] = evaluate_execution(
+                    model, x_test, data.y_test, execution=execution, F=cfg.F, stop=stop, k=cfg.k,
+                    seed=cfg.seed, input_mode=cfg.input_mode)
+    ratios = {}
+    for kind in ("async-random", "async-momentum"):
+        execution = kind.split("-", 1)[1]
+        for stop in ("quiescence", "first_output"):
+            a, s = results[f"{kind}|{execution}|{stop}"], results[f"sync|{execution}|{stop}"]
+            ratios[f"{kind}|{stop}"] = {
+                "spikes_sync_over_async": _ratio(s["spikes_per_sample"], a["spikes_per_sample"]),
+                "steps_to_decision_sync_over_async": _ratio(s["steps_to_decision"], a["steps_to_decision"]),
+                "spikes_to_decision_sync_over_async": _ratio(s["spikes_to_decision"], a["spikes_to_decision"]),
+                "accuracy_async_minus_sync": a["accuracy"] - s["accuracy"],
+            }
+    return {
+        "dataset": data.name, "temporal": data.temporal, "n_train": len(data.x_train), "n_test": len(data.x_test),
+        "config": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
+        "spec": spec, "training": train_info, "results": results, "ratios": ratios,
+    }
+
+
+def _ratio(a: float, b: float) -> float:
+    if not (math.isfinite(a) and math.isfinite(b)) or b == 0:
+        return math.nan
+    return a / b
+
+
+def study_table(res: dict[str, Any]) -> str:
+    """Human-readable table of a :func:`run_study` result."""
+    head = f"{'trained':<15}{'run':<10}{'stop':<13}{'acc%':>7}{'spikes':>9}{'steps':>8}{'steps>dec':>10}{'spk>dec':>9}{'spk>1st':>9}"
+    lines = [f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), F={res['config']['F']}, "
+             f"k={res['config']['k']}", head, "-" * len(head)]
+    for key, r in res["results"].items():
+        kind, execution, stop = key.split("|")
+        lines.append(f"{kind:<15}{execution:<10}{stop:<13}{100 * r['accuracy']:>7.1f}{r['spikes_per_sample']:>9.1f}"
+                     f"{r['steps_per_sample']:>8.1f}{r['steps_to_decision']:>10.1f}{r['spikes_to_decision']:>9.1f}"
+                     f"{r['spikes_to_first_output']:>9.1f}")
+    lines.append("")
+    lines.append("ratios (sync-trained / async-trained, same async execution):")
+    for key, r in res["ratios"].items():
+        lines.append(f"  {key:<28} spikes x{r['spikes_sync_over_async']:.2f}  steps-to-decision "
+                     f"x{r['steps_to_decision_sync_over_async']:.2f}  spikes-to-decision "
+                     f"x{r['spikes_to_decision_sync_over_async']:.2f}  accuracy {100 * r['accuracy_async_minus_sync']:+.1f} pts")
+    return "\n".join(lines)
