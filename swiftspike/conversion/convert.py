@@ -13,9 +13,9 @@ accumulate. Everything else in the graph is stateless and runs on all time steps
 into the batch: ``[T*B, ...]``), so residual adds, flattening and pooling come for free:
 
 * **AvgPool** is linear: it averages the (amplitude-scaled) spikes.
-* **MaxPool** acts on each time step's spikes; since all spikes of a layer carry the same :math:`A_l`
-  this is an OR of the pooled spikes (max of the spike *trains*, not of the rates: it over-estimates
-  the ANN's max when different inputs fire at different steps). Prefer AvgPool for conversion.
+* **MaxPool** becomes :class:`SpikingMaxPool`: at each step a window passes the spikes of the input
+  that has received the most so far (running count), so the output rate follows the largest input rate
+  (the ANN's max); OR-ing the spikes would over-estimate it. It is a gate, not an AC-free operation.
 * **Residual add** sums two spike trains (values in :math:`\{0, A_1, A_2, A_1 + A_2\}`).
 
 Input: direct encoding (the analog image is the input current at every step, so the first layer is
@@ -118,6 +118,26 @@ class SpikeAct(nn.Module):
         return f"theta={c.theta:.4g}, amplitude={c.amplitude:.4g}, shift={c.shift:.4g}, mu={float(self.mu):.4g}"
 
 
+class SpikingMaxPool(nn.Module):
+    r"""Max pooling of spike trains, gated by the running input count: at step :math:`t` each window passes
+    the value of the input with the largest cumulative sum :math:`\sum_{k \le t} x_k` (first one on ties),
+    so the output rate tracks the *largest input rate* (the ANN's max) instead of OR-ing spikes."""
+
+    def __init__(self, pool: nn.MaxPool2d) -> None:
+        super().__init__()
+        self.pool = pool
+        self.T = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T = self.T
+        p = self.pool
+        xt = x.reshape(T, x.shape[0] // T, *x.shape[1:])
+        cum = xt.cumsum(0).reshape(x.shape)
+        _, idx = F.max_pool2d(cum, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, return_indices=True)
+        out = x.reshape(*x.shape[:2], -1).gather(2, idx.reshape(*idx.shape[:2], -1))
+        return out.reshape(idx.shape)
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return isinstance(m, ClippedReLU) or super().is_leaf_module(m, qualname)
@@ -143,7 +163,13 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
             modules[prev.target] = fused
             node.replace_all_uses_with(prev)
             gm.graph.erase_node(node)
-    # 2) replace activations by SpikeAct
+    # 2) max pooling of spike trains (see SpikingMaxPool)
+    for node in list(gm.graph.nodes):
+        if node.op == "call_module" and isinstance(modules[node.target], nn.MaxPool2d):
+            new = SpikingMaxPool(modules[node.target])
+            _set_module(gm, node.target, new)
+            modules[node.target] = new
+    # 3) replace activations by SpikeAct
     n_act = 0
     for node in list(gm.graph.nodes):
         mu = None
@@ -151,10 +177,10 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
         if node.op == "call_module":
             m = modules[node.target]
             if isinstance(m, ClippedReLU):
-                is_act, mu = True, float(m.mu)
+                is_act, mu = True, float(m.mu.detach())
             elif isinstance(m, nn.ReLU):
                 is_act = True
-            elif not isinstance(m, _STATELESS) and not isinstance(m, SpikeAct):
+            elif not isinstance(m, _STATELESS) and not isinstance(m, (SpikeAct, SpikingMaxPool)):
                 raise SwiftSpikeError(f"cannot convert layer {node.target!r} of type {type(m).__name__}; supported: "
                                       "Conv2d, Linear, ReLU, ClippedReLU, AvgPool2d, MaxPool2d, BatchNorm, Flatten, add")
         elif node.op == "call_function" and node.target in (F.relu, torch.relu):
@@ -215,8 +241,9 @@ class ConvertedSNN(nn.Module):
             T = self.T if T is None else check_positive_int(T, "T")
             xt = x.unsqueeze(0).expand(T, *x.shape)
         B = xt.shape[1]
-        for a in self.spike_layers:
-            a.T = T
+        for m in self.graph_module.modules():
+            if isinstance(m, (SpikeAct, SpikingMaxPool)):
+                m.T = T
         y = self.graph_module(xt.reshape(T * B, *xt.shape[2:]))
         y = y.reshape(T, B, *y.shape[1:])
         self.readout.reset_state()
