@@ -29,14 +29,12 @@ def snn_accuracy(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, ba
 def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2, epochs: int = 1,
              batch_size: int = 64, lr: float = 1e-4, leak: bool = True, seed: int = 0,
              show_progress: bool = True) -> list[float]:
-    """Fine-tune ``snn`` in place at ``T`` steps (BPTT); returns the mean loss per epoch."""
+    """Fine-tune ``snn`` in place at ``T`` steps (BPTT; meant for T in {1, 2, 3}); returns the mean loss
+    per epoch. ``leak=False`` keeps IF neurons (thresholds, amplitudes, shifts and weights still train)."""
     check_positive_int(T, "T")
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     check_positive(lr, "lr")
-    if T > 3:
-        # allowed, but the method is meant for T in {1, 2, 3}
-        pass
     seed_everything(seed)
     make_trainable(snn, leak=leak)
     snn.T = T

@@ -1,7 +1,6 @@
 """The conversion study: ANN -> SNN with every calibration at several T, fine-tuning at T in {1, 2}."""
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
