@@ -7,7 +7,7 @@ the network really needs -- the range an SNN layer must later cover with a few s
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F

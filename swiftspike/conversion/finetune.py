@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..errors import check_positive, check_positive_int, choose
+from ..errors import check_positive, check_positive_int
 from ..training.progress import progress
 from ..training.trainer import seed_everything
 from .convert import ConvertedSNN, make_trainable
