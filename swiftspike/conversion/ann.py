@@ -1,0 +1,145 @@
+"""ANNs made for conversion: ReLU clipped at a trainable ceiling, a small model zoo, a training loop.
+
+:class:`ClippedReLU` computes :math:`y = \\min(\\max(x, 0), \\mu)` with a trainable ceiling
+:math:`\\mu` (one per layer, start 4.0).  Gradient: :math:`\\partial y/\\partial x = [0 < x < \\mu]`,
+:math:`\\partial y/\\partial \\mu = [x \\ge \\mu]`, so the ceiling learns how much of the activation range
+the network really needs -- the range an SNN layer must later cover with a few spikes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
+from ..training.progress import progress
+from ..training.trainer import seed_everything
+
+MODELS = ("vgg-small", "conv", "mlp", "resnet-tiny")
+
+
+class ClippedReLU(nn.Module):
+    r"""ReLU clipped at a trainable ceiling :math:`\mu`: :math:`y = \mathrm{clip}(x, 0, \mu)`."""
+
+    def __init__(self, mu: float = 4.0, trainable: bool = True) -> None:
+        super().__init__()
+        check_positive(mu, "mu")
+        t = torch.tensor(float(mu))
+        if trainable:
+            self.mu = nn.Parameter(t)
+        else:
+            self.register_buffer("mu", t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # relu(x) - relu(x - mu) == clip(x, 0, mu) for mu > 0, with a gradient for mu
+        return F.relu(x) - F.relu(x - self.mu)
+
+    def extra_repr(self) -> str:
+        return f"mu={float(self.mu):.4g}"
+
+
+class ResidualBlock(nn.Module):
+    """``act(bn(conv(act(bn(conv(x))))) + x)``: two 3x3 convolutions with an identity shortcut."""
+
+    def __init__(self, ch: int, mu: float = 4.0) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(ch)
+        self.act1 = ClippedReLU(mu)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(ch)
+        self.act2 = ClippedReLU(mu)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act2(self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x))))) + x)
+
+
+def _cbr(cin: int, cout: int, mu: float) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), ClippedReLU(mu)]
+
+
+def build_ann(name: str, input_shape: Sequence[int], n_classes: int, mu: float = 4.0) -> nn.Module:
+    """Build a zoo ANN (names in :data:`MODELS`) for ``input_shape`` (``(C, H, W)`` or ``(F,)``).
+
+    * ``vgg-small``: conv32-conv32-pool-conv64-conv64-pool-fc128-fc (BatchNorm, clipped ReLU); for
+      images such as 1x28x28;
+    * ``conv``: conv16-pool-conv32-pool-fc (small, for 8x8 digits);
+    * ``mlp``: F-128-64-classes on flattened inputs;
+    * ``resnet-tiny``: conv16 + one residual block + avg-pool + fc (exercises residual adds).
+    """
+    choose("model", name, MODELS)
+    check_positive_int(n_classes, "n_classes")
+    shape = tuple(int(s) for s in input_shape)
+    if name == "mlp":
+        f = 1
+        for s in shape:
+            f *= s
+        return nn.Sequential(nn.Flatten(), nn.Linear(f, 128), ClippedReLU(mu), nn.Linear(128, 64),
+                             ClippedReLU(mu), nn.Linear(64, n_classes))
+    if len(shape) != 3:
+        raise SwiftSpikeError(f"model {name!r} needs image inputs (C, H, W), got shape {shape}")
+    c, h, w = shape
+    if name == "vgg-small":
+        if h < 4 or w < 4:
+            raise SwiftSpikeError(f"vgg-small needs images of at least 4x4, got {h}x{w}")
+        layers = [*_cbr(c, 32, mu), *_cbr(32, 32, mu), nn.AvgPool2d(2), *_cbr(32, 64, mu), *_cbr(64, 64, mu),
+                  nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 128), ClippedReLU(mu),
+                  nn.Linear(128, n_classes)]
+        return nn.Sequential(*layers)
+    if name == "conv":
+        if h < 4 or w < 4:
+            raise SwiftSpikeError(f"conv needs images of at least 4x4, got {h}x{w}")
+        return nn.Sequential(*_cbr(c, 16, mu), nn.MaxPool2d(2), *_cbr(16, 32, mu), nn.AvgPool2d(2), nn.Flatten(),
+                             nn.Linear(32 * (h // 4) * (w // 4), n_classes))
+    # resnet-tiny
+    return nn.Sequential(*_cbr(c, 16, mu), ResidualBlock(16, mu), nn.AvgPool2d(2), nn.Flatten(),
+                         nn.Linear(16 * (h // 2) * (w // 2), n_classes))
+
+
+def ann_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """Top-1 accuracy of ``model`` (put in eval mode) on ``x``, ``y``."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    return correct / max(1, len(x))
+
+
+def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 5, batch_size: int = 64,
+              lr: float = 1e-3, weight_decay: float = 5e-4, mu_decay: float = 5e-4, seed: int = 0,
+              show_progress: bool = True) -> list[float]:
+    """Train with Adam + cross-entropy; the clipping ceilings get an L2 pull (``mu_decay``) so they
+    settle at the range the data needs. Returns the mean loss per epoch."""
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_positive(lr, "lr")
+    seed_everything(seed)
+    mus = [p for n, p in model.named_parameters() if n.endswith("mu")]
+    others = [p for n, p in model.named_parameters() if not n.endswith("mu")]
+    opt = torch.optim.Adam([{"params": others, "weight_decay": weight_decay},
+                            {"params": mus, "weight_decay": mu_decay}], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for ep in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x), generator=g)
+        tot, n = 0.0, 0
+        for i in progress(range(0, len(x), batch_size), desc=f"ANN epoch {ep + 1}/{epochs}", enabled=show_progress):
+            idx = perm[i:i + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for p in mus:
+                    p.clamp_(min=1e-2)
+            tot += loss.item() * len(idx)
+            n += len(idx)
+        sched.step()
+        losses.append(tot / max(1, n))
+    model.eval()
+    return losses

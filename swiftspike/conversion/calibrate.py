@@ -1,0 +1,109 @@
+r"""Per-layer threshold / spike-amplitude calibration for ANN-to-SNN conversion.
+
+A converted layer is an IF neuron with soft reset, threshold :math:`\theta`, whose spikes carry the
+value :math:`A` (spike amplitude) and whose input current is shifted by :math:`b` each step. Driven
+by a constant input :math:`x` for :math:`T` steps from :math:`v_0 = 0` it fires
+:math:`n = \mathrm{clip}(\lfloor T (x + b) / \theta \rfloor, 0, T)` spikes, so its time-averaged output
+is the staircase
+
+.. math:: g_T(x; \theta, A, b) = \frac{A}{T}\,\mathrm{clip}\!\left(\left\lfloor \frac{T (x + b)}{\theta} \right\rfloor, 0, T\right).
+
+The ANN layer it replaces outputs :math:`\mathrm{clip}(x, 0, \mu)`. Methods:
+
+* ``max``: :math:`\theta = A =` the largest calibration activation (classic weight/threshold balancing);
+* ``percentile``: :math:`\theta = A =` the ``p``-th percentile (99.9 by default) of the activations;
+* ``uniform-optimal``: :math:`\theta = A = \mu`, :math:`b = \theta / (2T)` -- optimal when the
+  pre-activations are uniform on :math:`[0, \mu]` (rounding instead of flooring);
+* ``distribution-aware``: :math:`(\theta, A)` minimising
+  :math:`\mathbb{E}[(\mathrm{clip}(x, 0, \mu) - g_T(x; \theta, A))^2]` over the *measured* pre-activations
+  (:func:`fit_threshold_amplitude`; for each :math:`\theta` on a grid the best :math:`A` is closed-form).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
+
+METHODS = ("max", "percentile", "uniform-optimal", "distribution-aware")
+
+
+@dataclass
+class LayerCalibration:
+    """Threshold ``theta``, spike amplitude ``amplitude`` and per-step input shift ``shift`` of one layer."""
+
+    theta: float
+    amplitude: float
+    shift: float = 0.0
+
+
+def staircase(x: torch.Tensor, T: int, theta: float, amplitude: float, shift: float = 0.0) -> torch.Tensor:
+    r"""Time-averaged output :math:`g_T(x; \theta, A, b)` of a soft-reset IF neuron under constant input ``x``."""
+    check_positive_int(T, "T")
+    check_positive(theta, "theta")
+    n = torch.floor(T * (x + shift) / theta + 1e-6).clamp(0, T)
+    return amplitude * n / T
+
+
+def calibration_error(x: torch.Tensor, mu: float, T: int, cal: LayerCalibration) -> float:
+    r""":math:`\mathbb{E}[(\mathrm{clip}(x, 0, \mu) - g_T(x))^2]` over the samples in ``x``."""
+    target = x.clamp(0, mu)
+    return float(((target - staircase(x, T, cal.theta, cal.amplitude, cal.shift)) ** 2).mean())
+
+
+def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
+                            target: Optional[torch.Tensor] = None) -> LayerCalibration:
+    r"""Distribution-aware fit: :math:`\min_{\theta, A} \mathbb{E}[(y - g_T(x; \theta, A))^2]`.
+
+    ``x``: measured pre-activations (any shape); ``y = target`` (default :math:`\mathrm{clip}(x, 0, \mu)`).
+    :math:`\theta` is searched on a grid over :math:`(0, 1.5\,\mu]`; for fixed :math:`\theta` with
+    :math:`r = n/T` the optimum is :math:`A = \sum y r / \sum r^2`.
+    """
+    x = x.detach().reshape(-1).float()
+    y = x.clamp(0, mu) if target is None else target.detach().reshape(-1).float()
+    if y.shape != x.shape:
+        raise SwiftSpikeError("fit_threshold_amplitude: target must have as many values as x")
+    best = LayerCalibration(float(mu), float(mu))
+    best_err = calibration_error(x, mu, T, best) if target is None else float(((y - staircase(x, T, mu, mu)) ** 2).mean())
+    for theta in torch.linspace(1.5 * mu / n_grid, 1.5 * mu, n_grid).tolist():
+        r = torch.floor(T * x / theta + 1e-6).clamp(0, T) / T
+        rr = float((r * r).sum())
+        if rr == 0:
+            continue
+        a = float((y * r).sum()) / rr
+        if a <= 0:
+            continue
+        err = float(((y - a * r) ** 2).mean())
+        if err < best_err:
+            best_err, best = err, LayerCalibration(theta, a)
+    return best
+
+
+def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile: float = 99.9,
+                    target: Optional[torch.Tensor] = None) -> LayerCalibration:
+    """Calibrate one layer from its pre-activations ``x`` (samples of the layer's input current)."""
+    choose("calibration method", method, METHODS)
+    check_tensor(x, "calibration activations")
+    check_positive(mu, "mu")
+    check_positive_int(T, "T")
+    if x.numel() == 0:
+        raise SwiftSpikeError("calibration needs at least one activation sample")
+    act = x.detach().reshape(-1).float().clamp(0, mu)
+    if method == "max":
+        th = float(act.max())
+        th = th if th > 0 else float(mu)
+        return LayerCalibration(th, th)
+    if method == "percentile":
+        if not 0 < percentile <= 100:
+            raise SwiftSpikeError(f"percentile must be in (0, 100], got {percentile}")
+        pos = act[act > 0]
+        if pos.numel() == 0:
+            return LayerCalibration(float(mu), float(mu))
+        k = max(1, int(round(percentile / 100 * pos.numel())))
+        th = float(pos.kthvalue(min(k, pos.numel())).values)
+        return LayerCalibration(th, th)
+    if method == "uniform-optimal":
+        return LayerCalibration(float(mu), float(mu), float(mu) / (2 * T))
+    return fit_threshold_amplitude(x, mu, T, target=target)

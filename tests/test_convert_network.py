@@ -1,0 +1,218 @@
+import json
+import subprocess
+import sys
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build_ann, convert, fold_bn,
+                                   make_trainable, train_ann)
+from swiftspike.conversion.energy import measure, to_report
+from swiftspike.conversion.finetune import finetune, snn_accuracy
+from swiftspike.conversion.study import load_ann, save_ann
+from swiftspike.data.datasets import load_digits
+from swiftspike.errors import SwiftSpikeError
+from swiftspike.metrics.energy import ENERGY_TABLES
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(flatten=False)
+
+
+@pytest.fixture(scope="module")
+def conv_ann(digits):
+    torch.manual_seed(0)
+    ann = build_ann("conv", digits.input_shape, 10)
+    train_ann(ann, digits.x_train, digits.y_train, epochs=3, show_progress=False)
+    return ann
+
+
+def _bn_randomise(net):
+    g = torch.Generator().manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g))
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.randn(n, generator=g))
+            m.bias.data.copy_(torch.randn(n, generator=g))
+
+
+def test_bn_folding_is_exact():
+    torch.manual_seed(0)
+    conv, bn = nn.Conv2d(3, 5, 3, padding=1), nn.BatchNorm2d(5)
+    lin, bn1 = nn.Linear(6, 4, bias=False), nn.BatchNorm1d(4)
+    for l, b in ((conv, bn), (lin, bn1)):
+        _bn_randomise(b)
+        b.eval()
+        x = torch.randn(7, 3, 8, 8) if l is conv else torch.randn(7, 6)
+        assert torch.allclose(fold_bn(l, b)(x), b(l(x)), atol=1e-5)
+    with pytest.raises(SwiftSpikeError):
+        fold_bn(bn, conv)
+
+
+@pytest.mark.parametrize("model", ["conv", "resnet-tiny", "mlp"])
+def test_traced_ann_mode_equals_ann(model):
+    torch.manual_seed(0)
+    ann = build_ann(model, (1, 8, 8), 10).eval()
+    _bn_randomise(ann)
+    x = torch.rand(16, 1, 8, 8)
+    snn = convert(ann, x, T=1, method="max")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in snn.modules())  # all folded
+    snn.set_mode("ann")
+    with torch.no_grad():
+        assert torch.allclose(snn(x, T=1), ann(x), atol=1e-4)
+        assert torch.allclose(snn(x, T=3), ann(x), atol=1e-4)  # time folding is exact for ANN mode
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_many_time_steps_reproduce_ann_outputs(conv_ann, digits, method):
+    x = digits.x_test[:64]
+    with torch.no_grad():
+        ref = conv_ann(x)
+        snn = convert(conv_ann, digits.x_train[:128], T=128, method=method)
+        out = snn(x)
+    rel = (out - ref).norm() / ref.norm()
+    assert rel < 0.15, rel
+    assert (out.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
+
+
+def test_hidden_rate_equals_clipped_activation_within_one_over_T():
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Linear(10, 50), ClippedReLU(2.0), nn.Linear(50, 3)).eval()
+    x = torch.randn(256, 10)
+    T = 64
+    for method in ("max", "uniform-optimal"):
+        snn = convert(ann, x, T=T, method=method)
+        act = snn.spike_layers[0]
+        rec = {}
+        h = act.register_forward_hook(lambda m, i, o: rec.setdefault("o", o))
+        with torch.no_grad():
+            snn(x)
+        h.remove()
+        rate = rec["o"].reshape(T, 256, 50).mean(0)
+        ref = ann[1](ann[0](x))
+        assert (rate - ref).abs().max() <= act.calibration.amplitude / T + 1e-5
+
+
+def test_distribution_aware_beats_max_at_T2(conv_ann, digits):
+    accs = {}
+    for method in ("max", "distribution-aware"):
+        snn = convert(conv_ann, digits.x_train[:256], T=2, method=method)
+        accs[method] = snn_accuracy(snn, digits.x_test, digits.y_test, 2)
+    assert accs["distribution-aware"] > accs["max"] + 0.1, accs
+
+
+def test_energy_on_hand_counted_network():
+    ann = nn.Sequential(nn.Linear(4, 3), ClippedReLU(4.0), nn.Linear(3, 2)).eval()
+    with torch.no_grad():
+        ann[0].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0.5, 0, 0, 0], [-1.0, 0, 0, 0]]))
+        ann[0].bias.zero_()
+        ann[2].weight.fill_(1.0)
+        ann[2].bias.zero_()
+    x = torch.tensor([[1.0, 0, 0, 0]])
+    snn = convert(ann, x, T=2, method="max")
+    snn.spike_layers[0].set_calibration(LayerCalibration(theta=1.0, amplitude=1.0))
+    m = measure(snn, x, torch.tensor([0]), T=2, table="45nm-fp32")
+    # hidden pre-activations 1.0, 0.5, -1.0 over 2 steps -> 2 + 1 + 0 spikes
+    assert m["spikes_per_sample"] == 3
+    assert m["spike_rate_per_layer"]["spike0"] == pytest.approx(1.0)
+    assert m["flops_per_layer"] == {"0": 12, "2": 6}
+    t = ENERGY_TABLES["45nm-fp32"]
+    assert m["ann_energy_j"] == pytest.approx(18 * t.e_mac)
+    assert m["energy_j"] == pytest.approx(12 * t.e_mac + 1.0 * 6 * t.e_ac)
+    assert m["energy_ratio_vs_ann"] == pytest.approx(18 * 4.6 / (12 * 4.6 + 6 * 0.9))
+    r = to_report(m)
+    assert r.acs == pytest.approx(6.0) and r.energy_table == "45nm-fp32"
+
+
+def test_finetune_trains_thresholds_and_leak(conv_ann, digits):
+    snn = convert(conv_ann, digits.x_train[:128], T=2, method="distribution-aware")
+    make_trainable(snn)
+    loss = nn.functional.cross_entropy(snn(digits.x_train[:64]), digits.y_train[:64])
+    loss.backward()
+    for a in snn.spike_layers:
+        assert a.neuron.v_threshold.grad is not None and a.neuron.v_threshold.grad.abs() > 0
+        assert a.neuron.tau.grad is not None and a.neuron.tau.grad.abs() > 0
+        assert a.amplitude.grad.abs() > 0
+    snn2 = convert(conv_ann, digits.x_train[:128], T=1, method="distribution-aware")
+    before = snn_accuracy(snn2, digits.x_train[:400], digits.y_train[:400], 1)
+    losses = finetune(snn2, digits.x_train[:400], digits.y_train[:400], T=1, epochs=3, lr=1e-3, show_progress=False)
+    assert losses[-1] < losses[0]
+    assert snn_accuracy(snn2, digits.x_train[:400], digits.y_train[:400], 1) > before
+
+
+def test_maxpool_and_residual_convert(digits):
+    torch.manual_seed(0)
+    ann = build_ann("resnet-tiny", digits.input_shape, 10)
+    train_ann(ann, digits.x_train[:300], digits.y_train[:300], epochs=1, show_progress=False)
+    snn = convert(ann, digits.x_train[:64], T=64, method="max")
+    with torch.no_grad():
+        assert (snn(digits.x_test[:64]).argmax(1) == ann(digits.x_test[:64]).argmax(1)).float().mean() > 0.8
+
+
+def test_convert_bad_inputs(conv_ann, digits):
+    with pytest.raises(SwiftSpikeError):
+        convert(conv_ann, digits.x_train[:8], T=0)
+    with pytest.raises(SwiftSpikeError):
+        convert(conv_ann, digits.x_train[:8], method="nope")
+    with pytest.raises(SwiftSpikeError):
+        convert(conv_ann, torch.full((4, 1, 8, 8), float("nan")))
+    with pytest.raises(SwiftSpikeError):
+        convert(nn.Sequential(nn.Linear(4, 4), nn.Sigmoid()), torch.rand(2, 4))
+    with pytest.raises(SwiftSpikeError):
+        convert(nn.Sequential(nn.Linear(4, 4)), torch.rand(2, 4))
+    with pytest.raises(SwiftSpikeError):
+        build_ann("vgg-small", (64,), 10)
+    with pytest.raises(SwiftSpikeError):
+        build_ann("alexnet", (1, 8, 8), 10)
+
+
+def test_ann_checkpoint_roundtrip_and_errors(conv_ann, tmp_path):
+    p = save_ann(tmp_path / "ann.pt", conv_ann, "conv", (1, 8, 8), 10)
+    net = load_ann(p, "conv", (1, 8, 8), 10)
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(net(x), conv_ann(x))
+    torch.save(conv_ann.state_dict(), tmp_path / "sd.pt")
+    with torch.no_grad():
+        assert torch.allclose(load_ann(tmp_path / "sd.pt", "conv", (1, 8, 8), 10)(x), conv_ann(x))
+    with pytest.raises(SwiftSpikeError):
+        load_ann(tmp_path / "sd.pt", "mlp", (1, 8, 8), 10)
+    with pytest.raises(SwiftSpikeError):
+        load_ann(p, "conv", (1, 28, 28), 10)
+    with pytest.raises(SwiftSpikeError):
+        load_ann(tmp_path / "missing.pt", "conv", (1, 8, 8), 10)
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(SwiftSpikeError):
+        load_ann(tmp_path / "bad.pt", "conv", (1, 8, 8), 10)
+
+
+def _cli(*args):
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "swiftspike", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_convert_study_digits(tmp_path):
+    r = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--times", "1,2,32",
+             "--ft-times", "2", "--ft-limit", "300", "--quiet", "--json", "--plot", str(tmp_path),
+             "--save-ann", str(tmp_path / "ann.pt"))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(res["methods"]) == set(METHODS)
+    assert set(res["methods"]["max"]) == {"1", "2", "32"}
+    assert abs(res["methods"]["max"]["32"]["accuracy"] - res["ann_accuracy"]) < 0.1
+    assert res["finetuned"]["2"]["energy_ratio_vs_ann"] > 0
+    assert len(res["plots"]) == 2 and all(os.path.exists(p) for p in res["plots"])
+    r2 = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--ann-checkpoint", str(tmp_path / "ann.pt"),
+              "--times", "2", "--ft-times", "", "--methods", "max", "--quiet", "--json")
+    assert r2.returncode == 0, r2.stderr
+    res2 = json.loads(r2.stdout.strip().splitlines()[-1])
+    assert res2["ann_accuracy"] == pytest.approx(res["ann_accuracy"]) and not res2["ann_trained"]
+    bad = _cli("convert-study", "--times", "0,2", "--quiet")
+    assert bad.returncode == 2 and "error" in bad.stderr
+    bad = _cli("convert-study", "--methods", "median", "--model", "mlp", "--quiet")
+    assert bad.returncode == 2 and "median" in bad.stderr
