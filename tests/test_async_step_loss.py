@@ -91,3 +91,6 @@ def test_step_loss_bad_input():
         StudyConfig(loss="bogus").validate()
     with pytest.raises(SwiftSpikeError):
         StudyConfig(loss="per-step", early=float("nan")).validate()
+    with pytest.raises(SwiftSpikeError):
+        StudyConfig(async_spike_reg=-1.0).validate()
+    StudyConfig(loss="per-step", early=2.0, async_spike_reg=1.0).validate()  # valid combination

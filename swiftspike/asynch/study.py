@@ -49,6 +49,7 @@ class StudyConfig:
     refractory_dropout: float = 0.0
     loss: str = "count"
     early: float = 0.0
+    async_spike_reg: Optional[float] = None  # None: spike_reg
     seed: int = 0
     progress: bool = False
 
@@ -65,6 +66,8 @@ class StudyConfig:
         choose("loss", self.loss, ASYNC_LOSSES)
         if not (self.early >= 0 and math.isfinite(self.early)):
             raise SwiftSpikeError(f"early must be a finite number >= 0, got {self.early}")
+        if self.async_spike_reg is not None and not (self.async_spike_reg >= 0 and math.isfinite(self.async_spike_reg)):
+            raise SwiftSpikeError(f"async_spike_reg must be a finite number >= 0, got {self.async_spike_reg}")
         if self.loss != "count" and self.truncate:
             raise SwiftSpikeError("the per-step loss is not available with truncated training; drop --truncate")
         if self.test_limit is not None and self.test_limit <= 0:
@@ -154,7 +157,8 @@ def _train(kind: str, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Enco
                                epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                                show_progress=cfg.progress)
         return model, hist
-    tc = TrainConfig(epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=cfg.spike_reg,
+    reg = cfg.spike_reg if cfg.async_spike_reg is None else cfg.async_spike_reg
+    tc = TrainConfig(epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=reg,
                      seed=cfg.seed, progress=cfg.progress)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     if cfg.loss == "per-step":

@@ -34,7 +34,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         async_epochs=args.async_epochs if args.async_epochs is not None else args.epochs,
         batch_size=args.batch_size, lr=args.lr, spike_reg=args.spike_reg, finetune=args.finetune,
         truncate=args.truncate, input_mode=args.input_mode, refractory_dropout=args.refractory_dropout,
-        loss=args.loss, early=args.early,
+        loss=args.loss, early=args.early, async_spike_reg=args.async_spike_reg,
         seed=args.seed, progress=not args.quiet,
     )
     res = run_study(cfg)
@@ -74,4 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "every forward step (averaged over steps: learn to be right early)")
     p.add_argument("--early", type=float, default=0.0,
                    help="with --loss per-step: weight exp(-early * j/n) on forward step j of n (0 = plain average)")
+    p.add_argument("--async-spike-reg", type=float,
+                   help="spike-count regulariser weight for the async trainings only (default: --spike-reg)")
     p.set_defaults(func=cmd_study)
