@@ -273,6 +273,7 @@ class AsyncConfig:
     refractory_dropout: float = 0.0
     max_steps_per_frame: int = 10_000
     record_synops: bool = False
+    record_step_outputs: bool = False
 
     def validate(self) -> "AsyncConfig":
         check_positive_int(self.F, "F")
@@ -299,6 +300,11 @@ class AsyncRecord(RunRecord):
 
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
     frame_steps: Optional[torch.Tensor] = None  # [T, B]
+    # with ``record_step_outputs``: running output after every forward step of the batch loop
+    # ``[S, B, C]`` (differentiable; spike counts so far, or the LI membrane) and ``[S, B]`` masks of
+    # the samples that took that step
+    step_outputs: Optional[torch.Tensor] = None
+    step_mask: Optional[torch.Tensor] = None
 
 
 class AsyncState:
@@ -320,9 +326,14 @@ class AsyncState:
         self.queue_max = torch.zeros(B, dtype=torch.float64, device=device)
         self.truncated = torch.zeros(B, dtype=torch.float64, device=device)
         self.max_emitted = torch.zeros(B, dtype=torch.float64, device=device)
+        self.run_out: Optional[torch.Tensor] = None  # differentiable running output (record_step_outputs)
+        self.step_outputs: list[torch.Tensor] = []
+        self.step_mask: list[torch.Tensor] = []
 
     def detach_(self) -> None:
         self.v = self.v.detach()
+        if self.run_out is not None:
+            self.run_out = self.run_out.detach()
         if self.score is not None:
             self.score = self.score.detach()
 
@@ -450,6 +461,13 @@ class AsyncEngine:
             else:
                 st.score = v[:, o_sl].detach()
             self._track(st, sd[:, o_sl], n_sp, y, st.score, busy | do_settle)
+            if cfg.record_step_outputs:
+                if out_pop.spiking:
+                    st.run_out = out_s if st.run_out is None else st.run_out + out_s
+                else:
+                    st.run_out = v[:, o_sl]
+                st.step_outputs.append(st.run_out)
+                st.step_mask.append(busy | do_settle)
             # emit at most F per sample
             sel = select_top(qm, prio, cfg.F)
             e = q * sel.to(dt)
@@ -568,6 +586,9 @@ class AsyncEngine:
             "truncated_frames": st.truncated, "max_emitted": st.max_emitted,
         }
         rec.frame_steps = torch.stack(fsteps)
+        if self.cfg.record_step_outputs and st.step_outputs:
+            rec.step_outputs = torch.stack(st.step_outputs)
+            rec.step_mask = torch.stack(st.step_mask)
         return rec
 
 

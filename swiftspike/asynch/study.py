@@ -22,7 +22,7 @@ from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.trainer import TrainConfig, Trainer, batches, seed_everything, sync_runner
 from .engine import AsyncConfig, AsyncEngine, as_graph
-from .training import async_runner, finite_mean, train_truncated
+from .training import ASYNC_LOSSES, StepLossTrainer, async_runner, finite_mean, train_truncated
 
 EXECUTIONS = ("sync", "random", "momentum")
 TRAININGS = ("sync", "async-random", "async-momentum")
@@ -47,6 +47,9 @@ class StudyConfig:
     truncate: bool = False
     input_mode: str = "start"
     refractory_dropout: float = 0.0
+    loss: str = "count"
+    early: float = 0.0
+    async_spike_reg: Optional[float] = None  # None: spike_reg
     seed: int = 0
     progress: bool = False
 
@@ -60,6 +63,13 @@ class StudyConfig:
                     refractory_dropout=self.refractory_dropout).validate()
         if not self.lr > 0 or self.spike_reg < 0:
             raise SwiftSpikeError(f"lr must be > 0 and spike_reg >= 0, got lr={self.lr}, spike_reg={self.spike_reg}")
+        choose("loss", self.loss, ASYNC_LOSSES)
+        if not (self.early >= 0 and math.isfinite(self.early)):
+            raise SwiftSpikeError(f"early must be a finite number >= 0, got {self.early}")
+        if self.async_spike_reg is not None and not (self.async_spike_reg >= 0 and math.isfinite(self.async_spike_reg)):
+            raise SwiftSpikeError(f"async_spike_reg must be a finite number >= 0, got {self.async_spike_reg}")
+        if self.loss != "count" and self.truncate:
+            raise SwiftSpikeError("the per-step loss is not available with truncated training; drop --truncate")
         if self.test_limit is not None and self.test_limit <= 0:
             raise SwiftSpikeError(f"test_limit must be a positive integer, got {self.test_limit}")
         return self
@@ -147,10 +157,15 @@ def _train(kind: str, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Enco
                                epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                                show_progress=cfg.progress)
         return model, hist
-    tc = TrainConfig(epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=cfg.spike_reg,
+    reg = cfg.spike_reg if cfg.async_spike_reg is None else cfg.async_spike_reg
+    tc = TrainConfig(epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, spike_reg=reg,
                      seed=cfg.seed, progress=cfg.progress)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    hist = Trainer(model, encoder, tc, runner=async_runner(cfg.F, sched, generator=gen, **acfg)).fit(data)
+    if cfg.loss == "per-step":
+        runner = async_runner(cfg.F, sched, generator=gen, record_step_outputs=True, **acfg)
+        hist = StepLossTrainer(model, encoder, tc, runner=runner, early=cfg.early).fit(data)
+    else:
+        hist = Trainer(model, encoder, tc, runner=async_runner(cfg.F, sched, generator=gen, **acfg)).fit(data)
     return model, hist
 
 

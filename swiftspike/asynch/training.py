@@ -9,10 +9,24 @@ top-``F`` choice) is a detached mask and is not differentiated. Two ways to trai
 * :func:`train_truncated`: per-frame (truncated) optimisation; the state is detached at frame
   boundaries and each frame's loss is back-propagated at once, so memory holds one frame's graph.
   The frame loss is :math:`\mathrm{CE}(\sum_{t' \le t} o_{t'}, y)/T` on the running output counts.
+
+Losses: ``count`` (default, :math:`\mathrm{CE}(\sum_t o_t, y)` on the final counts) or ``per-step``
+(:func:`per_step_loss`): the cross-entropy of the *running* output after every forward step, averaged
+over each sample's forward steps, so the network is pushed to be right early, not just at the end:
+
+.. math::
+
+    L = \frac{1}{B}\sum_b \frac{\sum_j w_{bj}\,\mathrm{CE}(r_{bj}, y_b)}{\sum_j w_{bj}}, \qquad
+    w_{bj} = e^{-\gamma\, j / n_b}
+
+where :math:`r_{bj}` is sample *b*'s output spike count so far (or LI membrane) after its *j*-th forward
+step, :math:`n_b` its number of forward steps and :math:`\gamma \ge 0` (``early``) tilts the weight
+toward early steps (``0``: plain average).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
@@ -25,7 +39,7 @@ from ..errors import SwiftSpikeError, check_positive, check_positive_int
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
 from ..training.progress import progress
-from ..training.trainer import batches, seed_everything
+from ..training.trainer import Trainer, batches, seed_everything
 from .engine import AsyncConfig, AsyncEngine, AsyncRecord, as_graph
 
 
@@ -41,6 +55,54 @@ def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: Optional
 
     run.config = cfg  # type: ignore[attr-defined]
     return run
+
+
+ASYNC_LOSSES = ("count", "per-step")
+
+
+def per_step_loss(rec: AsyncRecord, y: torch.Tensor, early: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the running output after every forward step, averaged per sample (see module doc).
+
+    ``rec`` must come from an engine with ``record_step_outputs=True``."""
+    if rec.step_outputs is None or rec.step_mask is None:
+        raise SwiftSpikeError("per-step loss needs a record made with record_step_outputs=True")
+    if not early >= 0 or not math.isfinite(early):
+        raise SwiftSpikeError(f"early must be a finite number >= 0, got {early!r}")
+    S, B, C = rec.step_outputs.shape
+    if y.shape != (B,):
+        raise SwiftSpikeError(f"targets must have shape [{B}], got {tuple(y.shape)}")
+    ce = Fn.cross_entropy(rec.step_outputs.reshape(S * B, C), y.repeat(S), reduction="none").view(S, B)
+    w = rec.step_mask.to(ce.dtype)
+    if early > 0:
+        j = w.cumsum(0) - 1  # the sample's own forward-step index
+        n = w.sum(0, keepdim=True).clamp(min=1)
+        w = w * torch.exp(-early * j / n)
+    per_sample = (ce * w).sum(0) / w.sum(0).clamp(min=1e-12)
+    return per_sample.mean()
+
+
+@dataclass
+class StepLossTrainer(Trainer):
+    """:class:`~swiftspike.training.Trainer` whose loss is :func:`per_step_loss` (``early``) on the record of
+    an :func:`async_runner` made with ``record_step_outputs=True``; checkpoints, spike regulariser and
+    progress work as in the base class."""
+
+    early: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        cfg = getattr(self.runner, "config", None)
+        if cfg is None or not getattr(cfg, "record_step_outputs", False):
+            raise SwiftSpikeError("StepLossTrainer needs async_runner(..., record_step_outputs=True)")
+        inner = self.runner
+        last: dict[str, AsyncRecord] = {}
+
+        def runner(model: nn.Module, x: torch.Tensor) -> AsyncRecord:
+            last["rec"] = inner(model, x)
+            return last["rec"]
+
+        self.runner = runner
+        self.loss_fn = lambda out, y: per_step_loss(last["rec"], y, self.early)
 
 
 def load_weights(model: nn.Module, path: str) -> nn.Module:

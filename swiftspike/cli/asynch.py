@@ -34,6 +34,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         async_epochs=args.async_epochs if args.async_epochs is not None else args.epochs,
         batch_size=args.batch_size, lr=args.lr, spike_reg=args.spike_reg, finetune=args.finetune,
         truncate=args.truncate, input_mode=args.input_mode, refractory_dropout=args.refractory_dropout,
+        loss=args.loss, early=args.early, async_spike_reg=args.async_spike_reg,
         seed=args.seed, progress=not args.quiet,
     )
     res = run_study(cfg)
@@ -68,4 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="inputs at frame start, or queued with the network's spikes")
     p.add_argument("--refractory-dropout", type=float, default=0.0,
                    help="async training only: probability that a spike does not lock its neuron for the frame")
+    p.add_argument("--loss", default="count", choices=("count", "per-step"),
+                   help="async trainings: cross-entropy of the final counts, or of the running output after "
+                        "every forward step (averaged over steps: learn to be right early)")
+    p.add_argument("--early", type=float, default=0.0,
+                   help="with --loss per-step: weight exp(-early * j/n) on forward step j of n (0 = plain average)")
+    p.add_argument("--async-spike-reg", type=float,
+                   help="spike-count regulariser weight for the async trainings only (default: --spike-reg)")
     p.set_defaults(func=cmd_study)
