@@ -3,9 +3,11 @@ surrogate-gradient fine-tuning, energy estimates). See docs/conversion.md."""
 from .ann import MODELS, ClippedReLU, ann_accuracy, build_ann, train_ann
 from .calibrate import METHODS, LayerCalibration, calibrate_layer, calibration_error, fit_threshold_amplitude, staircase
 from .convert import ConvertedSNN, SpikeAct, convert, fold_bn, make_trainable
+from .energy import measure, to_report
+from .finetune import finetune, snn_accuracy
 
 __all__ = [
     "MODELS", "ClippedReLU", "ann_accuracy", "build_ann", "train_ann", "METHODS", "LayerCalibration",
     "calibrate_layer", "calibration_error", "fit_threshold_amplitude", "staircase", "ConvertedSNN", "SpikeAct",
-    "convert", "fold_bn", "make_trainable",
+    "convert", "fold_bn", "make_trainable", "measure", "to_report", "finetune", "snn_accuracy",
 ]
