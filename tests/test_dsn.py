@@ -7,7 +7,6 @@ import torch
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.neurons import DSN, expand_integer_spikes, integer_spike, reset, spike_time_metrics
 from swiftspike.neurons.factory import make_neuron
-from swiftspike.neurons.dsn import DSNState, dsn_membrane, dsn_membrane_serial
 from swiftspike.neurons.scan import auto_chunk, linear_scan, linear_scan_serial
 
 

@@ -50,7 +50,6 @@ from ..engines.sync import LayerSpikes, RunRecord
 from ..errors import SwiftSpikeError, check_positive_int, check_time_major, choose, to_time_major
 from ..metrics.synops import SynOps, fanout_ops, is_synaptic
 from ..neurons.modules import LI, LIF, SpikingModule
-from ..neurons.surrogate import get_surrogate
 from .schedulers import Scheduler, get_scheduler, select_top
 
 LINEAR_PRE_OPS = (nn.Flatten, nn.Unflatten, nn.AvgPool1d, nn.AvgPool2d, nn.Identity, nn.Dropout)

@@ -20,7 +20,7 @@ from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..metrics.energy import energy
 from ..models import build_model, default_spec
 from ..neurons.modules import reset
-from ..training.trainer import TrainConfig, Trainer, batches, seed_everything, sync_runner
+from ..training.trainer import TrainConfig, Trainer, seed_everything, sync_runner
 from .engine import AsyncConfig, AsyncEngine, as_graph
 from .training import ASYNC_LOSSES, StepLossTrainer, async_runner, finite_mean, train_truncated
 

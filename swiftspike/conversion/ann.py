@@ -7,7 +7,7 @@ the network really needs -- the range an SNN layer must later cover with a few s
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -98,14 +98,51 @@ def build_ann(name: str, input_shape: Sequence[int], n_classes: int, mu: float =
                          nn.Linear(16 * (h // 2) * (w // 2), n_classes))
 
 
-def ann_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
-    """Top-1 accuracy of ``model`` (put in eval mode) on ``x``, ``y``."""
-    model.eval()
+def batched_accuracy(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                     batch_size: int = 512) -> float:
+    """Top-1 accuracy of ``forward`` (logits) on ``x``, ``y`` without gradients, ``batch_size`` at a time."""
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+            correct += (forward(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
     return correct / max(1, len(x))
+
+
+def ann_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """Top-1 accuracy of ``model`` (put in eval mode) on ``x``, ``y``."""
+    model.eval()
+    return batched_accuracy(model, x, y, batch_size)
+
+
+def fit_cross_entropy(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                      y: torch.Tensor, opt: torch.optim.Optimizer, *, epochs: int, batch_size: int, seed: int,
+                      desc: str, after_step: Callable[[], None] | None = None,
+                      show_progress: bool = True) -> list[float]:
+    """Minimise the cross-entropy of ``forward(x)`` with ``opt`` over shuffled mini-batches (permutation
+    seeded by ``seed``), cosine learning-rate schedule over ``epochs``; ``after_step`` runs without gradients
+    after every update (clamps). Leaves ``model`` in eval mode; returns the mean loss per epoch."""
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for ep in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x), generator=g)
+        tot, n = 0.0, 0
+        for i in progress(range(0, len(x), batch_size), desc=f"{desc} {ep + 1}/{epochs}", enabled=show_progress):
+            idx = perm[i:i + batch_size]
+            loss = F.cross_entropy(forward(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                with torch.no_grad():
+                    after_step()
+            tot += loss.item() * len(idx)
+            n += len(idx)
+        sched.step()
+        losses.append(tot / max(1, n))
+    model.eval()
+    return losses
 
 
 def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 5, batch_size: int = 64,
@@ -121,25 +158,10 @@ def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int
     others = [p for n, p in model.named_parameters() if not n.endswith("mu")]
     opt = torch.optim.Adam([{"params": others, "weight_decay": weight_decay},
                             {"params": mus, "weight_decay": mu_decay}], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    for ep in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x), generator=g)
-        tot, n = 0.0, 0
-        for i in progress(range(0, len(x), batch_size), desc=f"ANN epoch {ep + 1}/{epochs}", enabled=show_progress):
-            idx = perm[i:i + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for p in mus:
-                    p.clamp_(min=1e-2)
-            tot += loss.item() * len(idx)
-            n += len(idx)
-        sched.step()
-        losses.append(tot / max(1, n))
-    model.eval()
-    return losses
+
+    def clamp_mu() -> None:
+        for p in mus:
+            p.clamp_(min=1e-2)
+
+    return fit_cross_entropy(model, model, x, y, opt, epochs=epochs, batch_size=batch_size, seed=seed,
+                             desc="ANN epoch", after_step=clamp_mu, show_progress=show_progress)

@@ -8,22 +8,17 @@ time-averaged output of the accumulating readout, direct input encoding.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import check_positive, check_positive_int
-from ..training.progress import progress
 from ..training.trainer import seed_everything
+from .ann import batched_accuracy, fit_cross_entropy
 from .convert import ConvertedSNN, make_trainable
 
 
 def snn_accuracy(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, batch_size: int = 256) -> float:
     """Top-1 accuracy of ``snn`` run for ``T`` steps."""
     snn.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            correct += (snn(x[i:i + batch_size], T=T).argmax(1) == y[i:i + batch_size]).sum().item()
-    return correct / max(1, len(x))
+    return batched_accuracy(lambda xb: snn(xb, T=T), x, y, batch_size)
 
 
 def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2, epochs: int = 1,
@@ -40,28 +35,12 @@ def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2,
     snn.T = T
     params = [p for p in snn.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    for ep in range(epochs):
-        snn.train()
-        perm = torch.randperm(len(x), generator=g)
-        tot, n = 0.0, 0
-        for i in progress(range(0, len(x), batch_size), desc=f"fine-tune T={T} {ep + 1}/{epochs}",
-                          enabled=show_progress):
-            idx = perm[i:i + batch_size]
-            loss = F.cross_entropy(snn(x[idx], T=T), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for a in snn.spike_layers:
-                    a.neuron.v_threshold.clamp_(min=1e-3)
-                    if a.neuron.tau.requires_grad:
-                        a.neuron.tau.clamp_(min=1.0)
-            tot += loss.item() * len(idx)
-            n += len(idx)
-        sched.step()
-        losses.append(tot / max(1, n))
-    snn.eval()
-    return losses
+
+    def clamp() -> None:
+        for a in snn.spike_layers:
+            a.neuron.v_threshold.clamp_(min=1e-3)
+            if a.neuron.tau.requires_grad:
+                a.neuron.tau.clamp_(min=1.0)
+
+    return fit_cross_entropy(snn, lambda xb: snn(xb, T=T), x, y, opt, epochs=epochs, batch_size=batch_size,
+                             seed=seed, desc=f"fine-tune T={T}", after_step=clamp, show_progress=show_progress)

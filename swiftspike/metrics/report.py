@@ -45,7 +45,6 @@ def decision_latency(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def first_spike_step(output: torch.Tensor) -> torch.Tensor:
     """Per-sample first step (1-based) at which any output neuron spiked; ``nan`` if none did."""
     any_spike = (output.flatten(2) != 0).any(2)  # [T, B]
-    T = any_spike.shape[0]
     idx = torch.where(any_spike.any(0), any_spike.float().argmax(0).float() + 1, torch.tensor(float("nan")))
     return idx
 

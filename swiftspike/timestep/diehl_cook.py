@@ -24,7 +24,7 @@ compete with each other); ``train_batch = 1`` is the exact online rule.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
 import torch

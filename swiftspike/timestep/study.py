@@ -16,7 +16,6 @@ Latency: ``T`` steps of ``dt`` per sample (ms of simulated presentation) and mea
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 

@@ -153,7 +153,7 @@ class Trainer:
         self.model.train()
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         torch.manual_seed(cfg.seed * 7919 + epoch)  # encoder noise, dropout
-        total, correct, loss_sum, n = 0.0, 0, 0.0, 0
+        correct, loss_sum, n = 0, 0.0, 0
         n_batches = (len(data.x_train) + cfg.batch_size - 1) // cfg.batch_size
         bar = progress(batches(data.x_train, data.y_train, cfg.batch_size, gen), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                        total=n_batches, enabled=cfg.progress)
