@@ -16,7 +16,7 @@ from torch import nn
 from ..cli.common import add_output_flags, emit
 from ..errors import SwiftSpikeError
 from ..neurons.modules import LIF
-from .timing import time_call
+from .timing import time_interleaved
 
 BETA = 0.9
 
@@ -76,25 +76,27 @@ PEERS = {"swiftspike": _swiftspike, "snntorch": _snntorch, "spikingjelly": _spik
 
 def bench_lif(sizes=(256, 1024, 4096), steps=(100, 500), batch: int = 16, repeats: int = 3,
               peers=("snntorch", "spikingjelly")) -> dict[str, Any]:
-    """Median forward+backward seconds per implementation and size; ratios peer / swiftspike."""
+    """Median forward+backward seconds per implementation and size (runs interleaved across
+    implementations); ratios peer / swiftspike."""
     rows = []
     for T in steps:
         for n in sizes:
             torch.manual_seed(0)
             x = torch.rand(T, batch, n)
             row: dict[str, Any] = {"T": T, "N": n, "B": batch, "seconds": {}, "ratio_vs_swiftspike": {}}
+            runs = {}
             for name in ("swiftspike", *peers):
-                make = PEERS[name]
-                fn = make(n)
+                fn = PEERS[name](n)
                 if fn is None:
-                    row["seconds"][name] = None
                     continue
 
                 def step(fn=fn):
                     xx = x.clone().requires_grad_(True)
                     fn(xx).sum().backward()
 
-                row["seconds"][name] = time_call(step, repeats=repeats)
+                runs[name] = step
+            timed = time_interleaved(runs, repeats=repeats)
+            row["seconds"] = {name: timed.get(name) for name in ("swiftspike", *peers)}
             ours = row["seconds"]["swiftspike"]
             for name in peers:
                 s = row["seconds"].get(name)
