@@ -11,6 +11,7 @@ from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build
                                    make_trainable, train_ann)
 from swiftspike.conversion.energy import measure, to_report
 from swiftspike.conversion.finetune import finetune, snn_accuracy
+from swiftspike.conversion import study
 from swiftspike.conversion.study import load_ann, save_ann
 from swiftspike.data.datasets import load_digits
 from swiftspike.errors import SwiftSpikeError
@@ -189,6 +190,19 @@ def test_ann_checkpoint_roundtrip_and_errors(conv_ann, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(SwiftSpikeError):
         load_ann(tmp_path / "bad.pt", "conv", (1, 8, 8), 10)
+
+
+def test_trained_ann_is_handed_out_before_the_conversion_sweep(digits, monkeypatch):
+    """An interruption during the (long) conversion sweep must not lose the trained ANN."""
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "convert", interrupted)
+    got = []
+    with pytest.raises(KeyboardInterrupt):
+        study.run_study(digits, model="mlp", epochs=1, times=(2,), ft_times=(), show_progress=False,
+                        log=lambda *a: None, on_ann_trained=got.append)
+    assert len(got) == 1 and isinstance(got[0], nn.Module)
 
 
 def _cli(*args):

@@ -28,12 +28,18 @@ def cmd_convert_study(args: argparse.Namespace) -> int:
     if args.ann_checkpoint:
         ann = load_ann(args.ann_checkpoint, args.model, data.input_shape, data.n_classes)
     methods = METHODS if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
-    log = (lambda *a, **k: None) if args.quiet else print
+    log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    saved = []
+
+    def save(net) -> None:
+        saved.append(str(save_ann(args.save_ann, net, args.model, data.input_shape, data.n_classes)))
+        log(f"ANN saved to {saved[-1]}")
     res = run_study(data, model=args.model, ann=ann, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     times=_ints(args.times), methods=methods, ft_times=_ints(args.ft_times) if args.ft_times else [],
                     ft_epochs=args.ft_epochs, ft_lr=args.ft_lr, ft_limit=args.ft_limit,
                     calib_samples=args.calib_samples, percentile=args.percentile, test_limit=args.test_limit,
-                    energy_table=args.energy_table, seed=args.seed, show_progress=not args.quiet, log=log)
+                    energy_table=args.energy_table, seed=args.seed, show_progress=not args.quiet, log=log,
+                    on_ann_trained=save if args.save_ann else None)
     plots = []
     d = plot_dir(args)
     if d is not None:
@@ -47,9 +53,8 @@ def cmd_convert_study(args: argparse.Namespace) -> int:
         plots.append(str(curves_plot(ratios, d / "convert_energy_ratio_vs_T.png", x=res["times"], logx=True,
                                      ylabel="E_ANN / E_SNN", title="energy ratio vs T")))
     res["plots"] = plots
-    if args.save_ann:
-        res["saved_ann"] = str(save_ann(args.save_ann, res.pop("_ann"), args.model, data.input_shape, data.n_classes))
-    res.pop("_ann", None)
+    if saved:
+        res["saved_ann"] = saved[-1]
     emit(args, res, None if args.quiet else table_text(res))
     return 0
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -61,8 +61,11 @@ def run_study(data, *, model: str = "vgg-small", ann: Optional[nn.Module] = None
               methods: Sequence[str] = METHODS, ft_times: Sequence[int] = (1, 2), ft_epochs: int = 1,
               ft_lr: float = 1e-4, ft_limit: Optional[int] = None, calib_samples: int = 512,
               percentile: float = 99.9, test_limit: Optional[int] = 2000, energy_table: str = "45nm-fp32",
-              seed: int = 0, show_progress: bool = True, log=print) -> dict[str, Any]:
-    """Train (unless ``ann`` is given) and convert; returns a JSON-ready dict (see docs/conversion.md)."""
+              seed: int = 0, show_progress: bool = True, log=print,
+              on_ann_trained: Optional[Callable[[nn.Module], Any]] = None) -> dict[str, Any]:
+    """Train (unless ``ann`` is given) and convert; returns a JSON-ready dict (see docs/conversion.md).
+    ``on_ann_trained(ann)`` runs as soon as a freshly trained ANN is ready (e.g. to save it before the
+    long conversion sweep, so an interruption does not lose the training)."""
     choose("model", model, MODELS)
     for m in methods:
         choose("calibration method", m, METHODS)
@@ -78,6 +81,8 @@ def run_study(data, *, model: str = "vgg-small", ann: Optional[nn.Module] = None
         ann = build_ann(model, data.input_shape, data.n_classes)
         train_ann(ann, data.x_train, data.y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                   show_progress=show_progress)
+        if on_ann_trained is not None:
+            on_ann_trained(ann)
     ann.eval()
     ann_acc = ann_accuracy(ann, xte, yte)
     mus = [float(m.mu.detach()) for m in ann.modules() if hasattr(m, "mu") and isinstance(getattr(m, "mu"), torch.Tensor)]
@@ -110,7 +115,6 @@ def run_study(data, *, model: str = "vgg-small", ann: Optional[nn.Module] = None
         "dataset": data.name, "model": model, "ann_trained": trained, "ann_accuracy": ann_acc, "mu": mus,
         "n_test": len(xte), "n_train": len(data.x_train), "times": list(times), "ft_times": list(ft_times),
         "energy_table": energy_table, "ann_energy_j": ann_energy, "methods": results, "finetuned": finetuned,
-        "_ann": ann,
         "settings": {"epochs": epochs, "ft_epochs": ft_epochs, "ft_lr": ft_lr, "calib_samples": calib_samples,
                      "percentile": percentile, "seed": seed},
     }
