@@ -97,6 +97,9 @@ def test_sync_execution_in_study_equals_run_sync_accuracy(tmp_path):
     rep = evaluate(other, Fixed(), data.x_test, data.y_test, batch_size=64)
     res = evaluate_execution(other, xe, data.y_test, execution="sync", F=4, stop="quiescence")
     assert res["accuracy"] == pytest.approx(rep.accuracy)
+    gated = evaluate_execution(other, xe, data.y_test, execution="sync-gate", F=10**6, stop="quiescence")
+    assert gated["spikes_per_sample"] == pytest.approx(res["spikes_per_sample"])  # unlimited F: gate = sync
+    assert gated["accuracy"] == pytest.approx(res["accuracy"])
     with pytest.raises(SwiftSpikeError, match="does not match"):
         load_weights(_model(hidden=[8]), str(path))
 
@@ -108,12 +111,13 @@ def test_study_config_and_cli(capsys):
                "--hidden", "12", "--epochs", "1", "--F", "4", "--json", "--quiet"])
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert len(res["results"]) == 18
+    assert len(res["results"]) == 24  # 3 trainings x 4 executions x 2 stop rules
     r = res["results"]["async-momentum|momentum|quiescence"]
     for key in ("accuracy", "spikes_per_sample", "steps_to_decision", "spikes_to_decision", "spikes_to_first_output"):
         assert key in r
-    assert set(res["ratios"]) == {"async-random|quiescence", "async-random|first_output",
-                                  "async-momentum|quiescence", "async-momentum|first_output"}
+    assert set(res["ratios"]) == set(res["ratios_vs_sync_gate"]) == {
+        "async-random|quiescence", "async-random|first_output", "async-momentum|quiescence",
+        "async-momentum|first_output"}
     for bad in (["--F", "0"], ["--k", "-1"], ["--T", "0"], ["--refractory-dropout", "1.5"], ["--hidden", "0"],
                 ["--dataset", "nope"]):
         assert main(["async-study", *bad, "--quiet"]) == 2
