@@ -94,7 +94,8 @@ class SpikeAct(nn.Module):
 
     @property
     def calibration(self) -> LayerCalibration:
-        return LayerCalibration(float(self.neuron.v_threshold), float(self.amplitude), float(self.shift))
+        return LayerCalibration(*(float(torch.as_tensor(v).detach()) for v in
+                                  (self.neuron.v_threshold, self.amplitude, self.shift)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = self.T
