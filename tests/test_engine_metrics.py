@@ -96,6 +96,21 @@ def test_decision_latency_hand_made():
     assert r.accuracy_per_step == [0.5, 0.5, 0.5, 1.0]
 
 
+def test_analog_readout_scores_are_the_running_mean_like_the_membrane_loss():
+    # class 0 leads on average (3, 3, -1 -> mean 5/3 vs 1), class 1 only at the last step
+    out = torch.tensor([[3.0, 1.0], [3.0, 1.0], [-1.0, 1.0]]).view(3, 1, 2)
+    y = torch.tensor([0])
+    scores = running_scores(out, False)
+    assert torch.allclose(scores[:, 0], torch.tensor([[3.0, 1.0], [3.0, 1.0], [5.0 / 3, 1.0]]))
+    assert scores[-1].argmax(1).item() == out.mean(0).argmax(1).item() == 0  # what ce_membrane_loss trains
+    rec = RunRecord(output=out)
+    rec.output_spiking = False
+    b = ReportBuilder()
+    b.add(rec, y)
+    r = b.build()
+    assert r.accuracy == 1.0 and r.latency_steps == 1.0
+
+
 def test_never_correct_latency_is_T_plus_one():
     out = torch.zeros(3, 1, 2)
     out[:, 0, 1] = 1

@@ -1,8 +1,9 @@
 """One :class:`Report` for every capability, plus the decision/latency metrics behind it.
 
 Latency to decision (``latency_steps``): at each step ``t`` the network's running prediction is the
-arg-max of its *cumulative* output (spike counts summed up to ``t``, or the membrane of an analog
-readout, which already integrates). A sample's latency is the first step (1-based) from which the
+arg-max of its *cumulative* output: spike counts summed up to ``t``, or for an analog (membrane)
+readout the running mean of the membrane up to ``t`` (so the final prediction is the arg-max of the
+time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's latency is the first step (1-based) from which the
 prediction is the correct class and stays correct to the end; ties with another class count as
 undecided. The mean is over samples classified correctly at the end.
 """
@@ -20,8 +21,12 @@ from .energy import energy, energy_ratio, get_energy_table
 
 
 def running_scores(output: torch.Tensor, spiking: bool) -> torch.Tensor:
-    """Cumulative class evidence ``[T, B, C]`` from an output ``[T, B, C]``."""
-    return output.cumsum(0) if spiking else output
+    r"""Cumulative class evidence ``[T, B, C]`` from an output ``[T, B, C]``: running spike counts, or the
+    running mean of an analog readout, :math:`\bar u_t = \frac1t \sum_{t' \le t} u_{t'}`."""
+    if spiking:
+        return output.cumsum(0)
+    steps = torch.arange(1, output.shape[0] + 1, dtype=output.dtype, device=output.device)
+    return output.cumsum(0) / steps.view(-1, *([1] * (output.dim() - 1)))
 
 
 def correct_per_step(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,13 @@
-"""Run a trained model on sequences much longer than it was trained on, and time metrics of DSN layers.
+r"""Run a trained model on sequences much longer than it was trained on, and time metrics of DSN layers.
 
 ``long_sequence_eval(model, data, encoder_name, T, factor, mode)`` evaluates the test split at
 ``factor`` times the training length ``T``:
 
 * ``mode='stream'`` (default): ``factor`` test samples are played back to back as ONE sequence of
   ``factor * T`` steps, without resetting any neuron in between, and every sample is classified from
-  its own ``T``-step window (spike count of a spiking readout; for an analog accumulator readout its
-  rise over the window, i.e. its final value had the window started fresh, which is what the report's
-  accuracy uses). With ``factor=1`` this is exactly the ordinary test accuracy. A neuron whose state drifts or blows up over long sequences loses accuracy here.
+  its own ``T``-step window (spike count of a spiking readout; for an analog ``LI`` readout the mean
+  over the window of its value had the window started fresh, :math:`u_t - \beta^t u_{\text{carried}}`,
+  which is what the report's accuracy uses). With ``factor=1`` this is exactly the ordinary test accuracy. A neuron whose state drifts or blows up over long sequences loses accuracy here.
 * ``mode='stretch'``: each sample slowed down ``factor`` times (every step repeated, see
   :func:`swiftspike.data.sequential.stretch_time`); static data is encoded with ``factor * T`` steps.
 
@@ -26,7 +26,7 @@ from ..data.sequential import stretch_time
 from ..engines.sync import RunRecord
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..neurons.dsn import DSN
-from ..neurons.modules import reset
+from ..neurons.modules import LI, reset
 from .trainer import evaluate, sync_runner
 
 
@@ -62,6 +62,8 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     correct, total, finite, spikes = 0, 0, True, 0.0
     all_scores = []
     per_window = torch.zeros(factor)
+    readouts = [mod for mod in model.modules() if isinstance(mod, LI)]
+    beta = float(readouts[-1].beta) if readouts else 1.0
     try:
         for i in range(0, n, batch_size * factor):
             xb = data.x_test[i:min(n, i + batch_size * factor)]
@@ -80,9 +82,10 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
             w = out.reshape(factor, T, m, -1)
             if rec.output_spiking:
                 scores = w.sum(1)
-            else:  # rise of the analog readout over each window (its final value on a fresh start)
-                prev = torch.cat([torch.zeros_like(w[:1, -1]), w[:-1, -1]])
-                scores = w[:, -1] - prev
+            else:  # the window's running mean had the readout started fresh, as the report scores it
+                prev = torch.cat([torch.zeros_like(w[:1, -1]), w[:-1, -1]])  # carried in from the window before
+                decay = beta ** torch.arange(1, T + 1, dtype=w.dtype, device=w.device)
+                scores = (w - decay.view(1, T, 1, 1) * prev.unsqueeze(1)).mean(1)
             all_scores.append(scores.transpose(0, 1).reshape(m * factor, -1))  # back to sample order
             pred = scores.argmax(-1)  # [factor, m]
             hit = pred == y.t()
