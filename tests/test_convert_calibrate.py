@@ -5,6 +5,7 @@ import torch
 
 from swiftspike.conversion import (METHODS, LayerCalibration, calibrate_layer, calibration_error,
                                    fit_threshold_amplitude, staircase)
+from swiftspike.conversion.calibrate import if_spike_counts
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.neurons import IF
 
@@ -17,6 +18,44 @@ def test_staircase_equals_soft_reset_if_neuron(T):
     s = neuron((x + shift).expand(T, -1).contiguous())
     sim = amp * s.mean(0)
     assert torch.allclose(sim, staircase(x, T, theta, amp, shift), atol=1e-6)
+
+
+@pytest.mark.parametrize("T", [1, 2, 5])
+def test_if_spike_counts_match_the_if_module_and_the_staircase_on_constant_input(T):
+    g = torch.Generator().manual_seed(T)
+    x_steps = torch.rand(T, 3000, generator=g) * 3.0 - 0.5
+    neuron = IF(v_threshold=0.7, reset="soft")
+    assert torch.equal(if_spike_counts(x_steps, 0.7), neuron(x_steps).sum(0))
+    const = x_steps[0].expand(T, -1)
+    assert torch.allclose(if_spike_counts(const, 0.7) / T, staircase(x_steps[0], T, 0.7, 1.0), atol=1e-6)
+
+
+def test_late_input_spikes_less_than_its_mean_suggests():
+    # mean current theta over T=2, but all of it arrives at step 2: the staircase says 2 spikes, IF fires 1
+    x_steps = torch.tensor([[0.0], [2.0]])
+    assert float(staircase(x_steps.mean(0), 2, 1.0, 1.0) * 2) == 2.0
+    assert float(if_spike_counts(x_steps, 1.0)) == 1.0
+
+
+def test_temporal_fit_has_lower_real_error_on_spike_train_inputs():
+    """Fitted on the time course, (theta, A) beat the constant-current fit when judged by the real IF output."""
+    T, mu = 2, 1.0
+    g = torch.Generator().manual_seed(0)
+    late = torch.rand(20000, generator=g) < 0.5  # half of the samples get their whole input at step 2
+    total = torch.rand(20000, generator=g) * 1.2
+    x_steps = torch.stack([torch.where(late, 0.0, total / 2), torch.where(late, total, total / 2)])
+    x = x_steps.mean(0)
+    y = x.clamp(0, mu)
+
+    def real_error(cal):
+        out = cal.amplitude * if_spike_counts(x_steps, cal.theta) / T
+        return float(((y - out) ** 2).mean())
+
+    flat = fit_threshold_amplitude(x, mu, T)
+    temporal = fit_threshold_amplitude(x, mu, T, x_steps=x_steps)
+    assert real_error(temporal) < 0.9 * real_error(flat)
+    with pytest.raises(SwiftSpikeError):
+        fit_threshold_amplitude(x, mu, T, x_steps=x_steps[:1])
 
 
 @pytest.mark.parametrize("dist", ["half-normal", "exponential"])

@@ -17,6 +17,10 @@ The ANN layer it replaces outputs :math:`\mathrm{clip}(x, 0, \mu)`. Methods:
 * ``distribution-aware``: :math:`(\theta, A)` minimising
   :math:`\mathbb{E}[(\mathrm{clip}(x, 0, \mu) - g_T(x; \theta, A))^2]` over the *measured* pre-activations
   (:func:`fit_threshold_amplitude`; for each :math:`\theta` on a grid the best :math:`A` is closed-form).
+  When the layer's input is a spike train rather than a constant current (every layer after the
+  first in a converted network), :func:`if_spike_counts` replaces the staircase: the spike count of
+  the real soft-reset IF neuron on the measured time-resolved input (an input arriving only at the
+  last step cannot make a spike at the first).
 """
 from __future__ import annotations
 
@@ -47,6 +51,21 @@ def staircase(x: torch.Tensor, T: int, theta: float, amplitude: float, shift: fl
     return amplitude * n / T
 
 
+def if_spike_counts(x_steps: torch.Tensor, theta: float) -> torch.Tensor:
+    r"""Spike counts of soft-reset IF neurons (:math:`v_0 = 0`) driven by ``x_steps`` (``[T, ...]``):
+    :math:`h_t = v_{t-1} + x_t,\ s_t = [h_t \ge \theta],\ v_t = h_t - \theta s_t`. For a constant input
+    this equals the staircase count :math:`\mathrm{clip}(\lfloor T x/\theta \rfloor, 0, T)`."""
+    check_positive(theta, "theta")
+    v = torch.zeros_like(x_steps[0])
+    n = torch.zeros_like(x_steps[0])
+    for xt in x_steps:
+        v = v + xt
+        s = (v >= theta * (1 - 1e-6)).to(v.dtype)
+        v = v - theta * s
+        n = n + s
+    return n
+
+
 def calibration_error(x: torch.Tensor, mu: float, T: int, cal: LayerCalibration) -> float:
     r""":math:`\mathbb{E}[(\mathrm{clip}(x, 0, \mu) - g_T(x))^2]` over the samples in ``x``."""
     target = x.clamp(0, mu)
@@ -54,12 +73,15 @@ def calibration_error(x: torch.Tensor, mu: float, T: int, cal: LayerCalibration)
 
 
 def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
-                            target: Optional[torch.Tensor] = None) -> LayerCalibration:
+                            target: Optional[torch.Tensor] = None,
+                            x_steps: Optional[torch.Tensor] = None) -> LayerCalibration:
     r"""Distribution-aware fit: :math:`\min_{\theta, A} \mathbb{E}[(y - g_T(x; \theta, A))^2]`.
 
     ``x``: measured pre-activations (any shape); ``y = target`` (default :math:`\mathrm{clip}(x, 0, \mu)`).
     :math:`\theta` is searched on a grid over :math:`(0, 1.5\,\mu]`; for fixed :math:`\theta` with
-    :math:`r = n/T` the optimum is :math:`A = \sum y r / \sum r^2`.
+    :math:`r = n/T` the optimum is :math:`A = \sum y r / \sum r^2`. ``x_steps`` (``[T, *x.shape]``, the
+    time-resolved input whose mean is ``x``) makes ``n`` the spike count of the real IF neuron on that
+    input (:func:`if_spike_counts`) instead of the constant-input staircase.
     """
     x = x.detach().reshape(-1).float()
     y = x.clamp(0, mu) if target is None else target.detach().reshape(-1).float()
@@ -67,8 +89,16 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
         raise SwiftSpikeError("fit_threshold_amplitude: target must have as many values as x")
     best = LayerCalibration(float(mu), float(mu))
     best_err = calibration_error(x, mu, T, best) if target is None else float(((y - staircase(x, T, mu, mu)) ** 2).mean())
+    if x_steps is not None:
+        x_steps = x_steps.detach().reshape(x_steps.shape[0], -1).float()
+        if x_steps.shape != (T, x.numel()):
+            raise SwiftSpikeError(f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], "
+                                  f"got {tuple(x_steps.shape)}")
     for theta in torch.linspace(1.5 * mu / n_grid, 1.5 * mu, n_grid).tolist():
-        r = torch.floor(T * x / theta + 1e-6).clamp(0, T) / T
+        if x_steps is None:
+            r = torch.floor(T * x / theta + 1e-6).clamp(0, T) / T
+        else:
+            r = if_spike_counts(x_steps, theta) / T
         rr = float((r * r).sum())
         if rr == 0:
             continue
@@ -82,7 +112,7 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
 
 
 def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile: float = 99.9,
-                    target: Optional[torch.Tensor] = None) -> LayerCalibration:
+                    target: Optional[torch.Tensor] = None, x_steps: Optional[torch.Tensor] = None) -> LayerCalibration:
     """Calibrate one layer from its pre-activations ``x`` (samples of the layer's input current)."""
     choose("calibration method", method, METHODS)
     check_tensor(x, "calibration activations")
@@ -106,4 +136,4 @@ def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile:
         return LayerCalibration(th, th)
     if method == "uniform-optimal":
         return LayerCalibration(float(mu), float(mu), float(mu) / (2 * T))
-    return fit_threshold_amplitude(x, mu, T, target=target)
+    return fit_threshold_amplitude(x, mu, T, target=target, x_steps=x_steps)

@@ -83,6 +83,8 @@ class SpikeAct(nn.Module):
         self.mode = "snn"
         self.record_input = False
         self.recorded: Optional[torch.Tensor] = None
+        self.record_steps = False  # with record_input: also keep the time-resolved input [T, B, ...]
+        self.recorded_steps: Optional[torch.Tensor] = None
         self.spike_count: Optional[torch.Tensor] = None  # spikes per sample (last run)
         self.n_neurons = 0
 
@@ -104,6 +106,7 @@ class SpikeAct(nn.Module):
         xt = x.reshape(T, x.shape[0] // T, *x.shape[1:])
         if self.record_input:
             self.recorded = xt.mean(0).detach()
+            self.recorded_steps = xt.detach() if self.record_steps else None
         if self.mode == "ann":
             return x.clamp(0, float(self.mu))
         self.neuron.reset_state()
@@ -256,14 +259,17 @@ class ConvertedSNN(nn.Module):
 
 
 def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",
-            percentile: float = 99.9, sequential: bool = True, max_samples: int = 200_000) -> ConvertedSNN:
+            percentile: float = 99.9, sequential: bool = True, max_samples: int = 200_000,
+            temporal_max_T: int = 8) -> ConvertedSNN:
     """Convert ``ann`` to a :class:`ConvertedSNN` that runs for ``T`` steps, calibrating every spiking
     layer with ``method`` (one of :data:`~swiftspike.conversion.calibrate.METHODS`) on ``calib_x``
     (a batch of training inputs, ``[B, ...]``).
 
     With ``sequential=True`` (distribution-aware only), layer ``l`` is fitted on the time-averaged input
     current it receives *in the SNN* with layers ``< l`` already converted, against the clipped ANN
-    activation as target, so errors of earlier layers are compensated. ANN ReLUs without a ceiling get
+    activation as target, so errors of earlier layers are compensated; for ``T <= temporal_max_T`` the
+    fit uses the real IF spike counts on that input's time course (spike timing matters most at small
+    T; above it the constant-current staircase is used, which saves memory). ANN ReLUs without a ceiling get
     :math:`\\mu` = the largest calibration activation.
     """
     choose("calibration method", method, METHODS)
@@ -295,11 +301,17 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
         idx = torch.randperm(n, generator=g)[:max_samples] if n > max_samples else None
         mu = float(a.mu)
         if method == "distribution-aware" and sequential and i > 0:
+            a.record_steps = T <= temporal_max_T
             with torch.no_grad():
                 snn(calib_x, T=T)  # layers < i spike, layers >= i are still ANN
             x_in = a.recorded
+            steps = None
+            if a.record_steps:
+                steps = a.recorded_steps.reshape(T, -1)
+                steps = steps if idx is None else steps[:, idx]
             cal = calibrate_layer(method, sub(x_in, idx), mu, T, percentile,
-                                  target=sub(ann_pre[i], idx).clamp(0, mu))
+                                  target=sub(ann_pre[i], idx).clamp(0, mu), x_steps=steps)
+            a.record_steps, a.recorded_steps = False, None
         else:
             cal = calibrate_layer(method, sub(ann_pre[i], idx), mu, T, percentile)
         a.set_calibration(cal)
