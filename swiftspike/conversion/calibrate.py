@@ -30,6 +30,8 @@ from typing import Optional
 import torch
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
+from ..neurons.functional import lif_init_state, lif_multistep
+from ..neurons.surrogate import Rectangular
 
 METHODS = ("max", "percentile", "uniform-optimal", "distribution-aware")
 
@@ -53,17 +55,15 @@ def staircase(x: torch.Tensor, T: int, theta: float, amplitude: float, shift: fl
 
 def if_spike_counts(x_steps: torch.Tensor, theta: float) -> torch.Tensor:
     r"""Spike counts of soft-reset IF neurons (:math:`v_0 = 0`) driven by ``x_steps`` (``[T, ...]``):
-    :math:`h_t = v_{t-1} + x_t,\ s_t = [h_t \ge \theta],\ v_t = h_t - \theta s_t`. For a constant input
-    this equals the staircase count :math:`\mathrm{clip}(\lfloor T x/\theta \rfloor, 0, T)`."""
+    :math:`h_t = v_{t-1} + x_t,\ s_t = [h_t \ge \theta],\ v_t = h_t - \theta s_t` -- the library's own
+    :func:`~swiftspike.neurons.functional.lif_multistep` with :math:`\beta = 1`, so the fit counts exactly
+    what the converted layer will fire. For a constant input this is the staircase count
+    :math:`\mathrm{clip}(\lfloor T x/\theta \rfloor, 0, T)`."""
     check_positive(theta, "theta")
-    v = torch.zeros_like(x_steps[0])
-    n = torch.zeros_like(x_steps[0])
-    for xt in x_steps:
-        v = v + xt
-        s = (v >= theta * (1 - 1e-6)).to(v.dtype)
-        v = v - theta * s
-        n = n + s
-    return n
+    with torch.no_grad():
+        spikes, _ = lif_multistep(x_steps, lif_init_state(x_steps[0]), beta=1.0, v_threshold=theta,
+                                  surrogate=Rectangular(theta), soft_reset=True)
+    return spikes.sum(0)
 
 
 def calibration_error(x: torch.Tensor, mu: float, T: int, cal: LayerCalibration) -> float:
