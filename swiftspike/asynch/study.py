@@ -37,8 +37,8 @@ class StudyConfig:
     limit: Optional[int] = None
     test_limit: Optional[int] = 300
     T: int = 8
-    hidden: list[int] = field(default_factory=lambda: [64])
-    F: int = 8
+    hidden: list[int] = field(default_factory=lambda: [64, 64, 64])
+    F: int = 2
     k: int = 0
     epochs: int = 4
     async_epochs: int = 4

@@ -30,7 +30,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         raise SwiftSpikeError(f"--hidden sizes must be positive, got {args.hidden}")
     cfg = StudyConfig(
         dataset=args.dataset, path=args.path, limit=args.limit, test_limit=args.test_limit or None, T=args.T,
-        hidden=args.hidden or [64], F=args.F, k=args.k, epochs=args.epochs,
+        hidden=args.hidden or StudyConfig().hidden, F=args.F, k=args.k, epochs=args.epochs,
         async_epochs=args.async_epochs if args.async_epochs is not None else args.epochs,
         batch_size=args.batch_size, lr=args.lr, spike_reg=args.spike_reg, finetune=args.finetune,
         truncate=args.truncate, input_mode=args.input_mode, refractory_dropout=args.refractory_dropout,
@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_flags(p)
     p.add_argument("--T", type=int, default=8,
                    help="frames per sample: static data is rate-coded into T frames, longer sequences are summed into T frames")
-    p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths (default 64)")
-    p.add_argument("--F", type=int, default=8, help="forward group size: spikes emitted per sample per forward step")
+    p.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths (default 64 64 64: asynchrony matters from the second layer on)")
+    p.add_argument("--F", type=int, default=2, help="forward group size: spikes emitted per sample per forward step")
     p.add_argument("--k", type=int, default=0, help="stop rule 'first_output': forward steps after the first output spike")
     p.add_argument("--epochs", type=int, default=20, help="epochs of layer-synchronous training")
     p.add_argument("--async-epochs", type=int, help="epochs of async training (default: --epochs)")
