@@ -87,18 +87,19 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     y = x.clamp(0, mu) if target is None else target.detach().reshape(-1).float()
     if y.shape != x.shape:
         raise SwiftSpikeError("fit_threshold_amplitude: target must have as many values as x")
-    best = LayerCalibration(float(mu), float(mu))
-    best_err = calibration_error(x, mu, T, best) if target is None else float(((y - staircase(x, T, mu, mu)) ** 2).mean())
     if x_steps is not None:
         x_steps = x_steps.detach().reshape(x_steps.shape[0], -1).float()
         if x_steps.shape != (T, x.numel()):
             raise SwiftSpikeError(f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], "
                                   f"got {tuple(x_steps.shape)}")
+
+    def rate(theta: float) -> torch.Tensor:  # n / T under the chosen spike-count model
+        return staircase(x, T, theta, 1.0) if x_steps is None else if_spike_counts(x_steps, theta) / T
+
+    best = LayerCalibration(float(mu), float(mu))
+    best_err = float(((y - mu * rate(mu)) ** 2).mean())  # the start (theta = A = mu), same count model
     for theta in torch.linspace(1.5 * mu / n_grid, 1.5 * mu, n_grid).tolist():
-        if x_steps is None:
-            r = torch.floor(T * x / theta + 1e-6).clamp(0, T) / T
-        else:
-            r = if_spike_counts(x_steps, theta) / T
+        r = rate(theta)
         rr = float((r * r).sum())
         if rr == 0:
             continue
