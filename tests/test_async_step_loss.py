@@ -5,7 +5,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from swiftspike.asynch import run_async
-from swiftspike.asynch.study import StudyConfig
+from swiftspike.studies.asynch import StudyConfig
 from swiftspike.asynch.training import StepLossTrainer, async_runner, per_step_loss
 from swiftspike.data.datasets import load_dataset
 from swiftspike.data.encoders import RateEncoder

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from swiftspike.asynch import AsyncConfig, run_async
-from swiftspike.asynch.study import StudyConfig, evaluate_execution
+from swiftspike.studies.asynch import StudyConfig, evaluate_execution
 from swiftspike.asynch.training import async_runner, load_weights, train_truncated
 from swiftspike.cli import main
 from swiftspike.data.datasets import load_dataset

@@ -11,9 +11,9 @@ from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build
                                    make_trainable, train_ann)
 from swiftspike.conversion.energy import measure, to_report
 from swiftspike.conversion.finetune import finetune, snn_accuracy
-from swiftspike.conversion import study
-from swiftspike.conversion.study import load_ann, save_ann
-from swiftspike.data.datasets import load_digits
+from swiftspike.studies import conversion as study
+from swiftspike.conversion.ann import load_ann, save_ann
+from swiftspike.data import load_digits
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.metrics.energy import ENERGY_TABLES
 

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from swiftspike import IF, LIF, SNN, SwiftSpikeError, reset, run_sync
-from swiftspike.engines.sync import RunRecord
+from swiftspike.metrics import RunRecord
 from swiftspike.metrics import (ENERGY_TABLES, ReportBuilder, count_synops, decision_latency, energy,
                                 first_spike_step, get_energy_table, running_scores)
 

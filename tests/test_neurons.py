@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from swiftspike import SNN, SwiftSpikeError, reset, run_step
-from swiftspike.neurons import (IF, LIF, ATan, FastSigmoid, LIFState, Rectangular, Sigmoid, Triangular,
+from swiftspike.neurons import (IF, LIF, ATan, FastSigmoid, HardReset, LIFParameters, LIFState, SoftReset, Rectangular, Sigmoid, Triangular,
                                 get_surrogate, lif_multistep)
 
 SURROGATES = [ATan(2.0), FastSigmoid(5.0), Sigmoid(4.0), Rectangular(0.8), Triangular(0.7)]
@@ -90,8 +90,8 @@ def test_fused_gradients_equal_reference(soft, detach, chunk, monkeypatch):
     weights = torch.randn(25, 3, 6)
     grads = []
     for fused in (True, False):
-        s, st = lif_multistep(x, LIFState(v0), beta=beta, v_threshold=th, surrogate=ATan(), v_reset=-0.1,
-                              soft_reset=soft, detach_reset=detach, fused=fused)
+        p = LIFParameters(beta, th, SoftReset() if soft else HardReset(-0.1), 0, ATan(), detach)
+        s, st = lif_multistep(x, LIFState(v0), p, fused=fused)
         ((s * weights).sum() + (st.v ** 2).sum()).backward()
         grads.append([s.detach()] + [t.grad.clone() for t in (x, v0, beta, th)])
         for t in (x, v0, beta, th):

@@ -46,9 +46,10 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..engines.sync import LayerSpikes, RunRecord
+from ..metrics.record import LayerSpikes, RunRecord, SynOps
 from ..errors import SwiftSpikeError, check_positive_int, check_time_major, choose, to_time_major
-from ..metrics.synops import SynOps, fanout_ops, is_synaptic
+from ..metrics.synops import fanout_ops, is_synaptic
+from ..neurons.functional import SoftReset
 from ..neurons.modules import LI, LIF, SpikingModule
 from .schedulers import Scheduler, get_scheduler, select_top
 
@@ -213,7 +214,7 @@ class AsyncGraph(nn.Module):
             if isinstance(m, LIF):
                 ths.append(m.v_threshold.to(device=device, dtype=dtype).reshape(()).expand(n))
                 resets.append(torch.full((n,), m.v_reset, dtype=dtype, device=device))
-                softs.append(torch.full((n,), m.reset_mode == "soft", device=device))
+                softs.append(torch.full((n,), isinstance(m.reset_mechanism, SoftReset), device=device))
                 spk.append(torch.ones(n, dtype=torch.bool, device=device))
             else:
                 ths.append(torch.full((n,), math.inf, dtype=dtype, device=device))
@@ -285,25 +286,6 @@ class AsyncConfig:
             raise SwiftSpikeError(f"refractory_dropout must be in [0, 1), got {self.refractory_dropout!r}")
         check_positive_int(self.max_steps_per_frame, "max_steps_per_frame")
         return self
-
-
-@dataclass
-class AsyncRecord(RunRecord):
-    """:class:`RunRecord` plus per-sample asynchronous metrics in ``stats`` (``[B]`` tensors).
-
-    ``stats`` keys: ``spikes`` (network spikes), ``steps`` (forward steps), ``spikes_to_first_output``,
-    ``steps_to_first_output``, ``spikes_to_first_correct`` (before the first spike of the target class;
-    ``nan`` if none), ``steps_to_decision`` / ``spikes_to_decision`` (from which the running prediction is
-    correct for good; ``nan`` if never), ``queue_mean``, ``queue_max``, ``max_emitted`` (most events emitted in one step), ``truncated_frames``.
-    """
-
-    stats: dict[str, torch.Tensor] = field(default_factory=dict)
-    frame_steps: Optional[torch.Tensor] = None  # [T, B]
-    # with ``record_step_outputs``: running output after every forward step of the batch loop
-    # ``[S, B, C]`` (differentiable; spike counts so far, or the LI membrane) and ``[S, B]`` masks of
-    # the samples that took that step
-    step_outputs: Optional[torch.Tensor] = None
-    step_mask: Optional[torch.Tensor] = None
 
 
 class AsyncState:
@@ -543,7 +525,7 @@ class AsyncEngine:
         st.dec_spikes = torch.where(became, st.spikes, torch.where(ok, st.dec_spikes, torch.full_like(st.dec_spikes, math.nan)))
         st.correct_prev = torch.where(stepped, ok, st.correct_prev)
 
-    def run(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, *, truncate: bool = False) -> AsyncRecord:
+    def run(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, *, truncate: bool = False) -> RunRecord:
         """Run all frames of ``x`` (``[T, B, *input_shape]``); ``y`` enables correct-decision metrics."""
         g = self.g
         check_time_major(x, "input", min_ndim=2)
@@ -567,7 +549,7 @@ class AsyncEngine:
             fsteps.append(s)
         out = torch.stack(outs)
         lay = torch.stack(layers)  # [T, B, P]
-        rec = AsyncRecord(output=out, output_spiking=g.populations[g.output].spiking)
+        rec = RunRecord(output=out, output_spiking=g.populations[g.output].spiking)
         for i, p in enumerate(g.populations):
             if p.spiking:
                 rec.layers.append(LayerSpikes(p.name, lay[:, :, i], p.size))
@@ -625,7 +607,7 @@ def as_graph(net: "nn.Module", input_shape: Sequence[int]) -> AsyncGraph:
 
 def run_async(net: nn.Module, x: torch.Tensor, *, F: int = 8, scheduler: "str | Scheduler" = "momentum",
               y: Optional[torch.Tensor] = None, batch_first: bool = False, generator: Optional[torch.Generator] = None,
-              truncate: bool = False, **kw: Any) -> AsyncRecord:
+              truncate: bool = False, **kw: Any) -> RunRecord:
     """Run ``net`` (an ``SNN``/``nn.Sequential`` or :class:`AsyncGraph`) asynchronously over ``x`` ``[T, B, ...]``.
 
     Extra keywords go to :class:`AsyncConfig` (``input_mode``, ``stop``, ``k``, ``sync_gate``,

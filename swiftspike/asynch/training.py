@@ -33,22 +33,23 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..data.encoders import Encoder
 from ..errors import SwiftSpikeError, check_positive, check_positive_int
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
 from ..training.progress import progress
 from ..training.trainer import Trainer, batches, seed_everything
-from .engine import AsyncConfig, AsyncEngine, AsyncRecord, as_graph
+from ..metrics.record import RunRecord
+from .engine import AsyncConfig, AsyncEngine, as_graph
 
 
 def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: Optional[torch.Generator] = None,
-                 **kw: Any) -> Callable[[nn.Module, torch.Tensor], AsyncRecord]:
-    """A ``runner(model, x) -> AsyncRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``."""
+                 **kw: Any) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
+    """A ``runner(model, x) -> RunRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``."""
     cfg = AsyncConfig(F=F, scheduler=scheduler, **kw).validate()
 
-    def run(model: nn.Module, x: torch.Tensor) -> AsyncRecord:
+    def run(model: nn.Module, x: torch.Tensor) -> RunRecord:
         x = x.float() if not x.is_floating_point() else x
         g = as_graph(model, tuple(x.shape[2:]))
         return AsyncEngine(g, cfg, generator=generator).run(x)
@@ -60,7 +61,7 @@ def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: Optional
 ASYNC_LOSSES = ("count", "per-step")
 
 
-def per_step_loss(rec: AsyncRecord, y: torch.Tensor, early: float = 0.0) -> torch.Tensor:
+def per_step_loss(rec: RunRecord, y: torch.Tensor, early: float = 0.0) -> torch.Tensor:
     """Cross-entropy of the running output after every forward step, averaged per sample (see module doc).
 
     ``rec`` must come from an engine with ``record_step_outputs=True``."""
@@ -95,9 +96,9 @@ class StepLossTrainer(Trainer):
         if cfg is None or not getattr(cfg, "record_step_outputs", False):
             raise SwiftSpikeError("StepLossTrainer needs async_runner(..., record_step_outputs=True)")
         inner = self.runner
-        last: dict[str, AsyncRecord] = {}
+        last: dict[str, RunRecord] = {}
 
-        def runner(model: nn.Module, x: torch.Tensor) -> AsyncRecord:
+        def runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
             last["rec"] = inner(model, x)
             return last["rec"]
 

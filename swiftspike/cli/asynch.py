@@ -24,7 +24,7 @@ def _plots(args: argparse.Namespace, res: dict) -> list[str]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from ..asynch.study import StudyConfig, run_study, study_table
+    from ..studies.asynch import StudyConfig, run_study, study_table
 
     if args.hidden is not None and any(h <= 0 for h in args.hidden):
         raise SwiftSpikeError(f"--hidden sizes must be positive, got {args.hidden}")

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from ..data.datasets import Dataset, load_dataset
+from ..data.dataset import Dataset
+from ..data.datasets import load_dataset
 from ..data.encoders import ENCODERS, make_encoder
 from ..engines.sync import run_sync
 from ..errors import SwiftSpikeError

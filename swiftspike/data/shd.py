@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import SwiftSpikeError, check_positive_int
-from .datasets import Dataset, _need
+from .dataset import Dataset, need_module
 from .events import EVENT_DTYPE, frames_from_streams, pick_subset
 from .paths import PathLike, need_file, resolve_dir
 
@@ -26,7 +26,7 @@ _HINT = (" (download shd_train.h5 and shd_test.h5 from the Heidelberg SHD page y
 
 
 def _open(path: Path):
-    h5py = _need("h5py")
+    h5py = need_module("h5py")
     try:
         return h5py.File(path, "r")
     except OSError as e:

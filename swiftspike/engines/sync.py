@@ -8,36 +8,13 @@ synchronisation that the asynchronous engine removes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
-
 import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_time_major, to_time_major
-from ..metrics.synops import SynOps, count_synops, is_synaptic
+from ..metrics.record import LayerSpikes, RunRecord
+from ..metrics.synops import count_synops, is_synaptic
 from ..neurons.modules import SpikingModule
-
-
-@dataclass
-class LayerSpikes:
-    """Spikes of one neuron layer: ``per_step`` is ``[T, B]`` spike counts; ``n_neurons`` per sample;
-    ``spikes`` the full ``[T, B, ...]`` train when recorded with ``record_spikes``."""
-
-    name: str
-    per_step: torch.Tensor
-    n_neurons: int
-    spikes: Optional[torch.Tensor] = None
-
-
-@dataclass
-class RunRecord:
-    """What :func:`run_sync` observed: the output plus per-layer spikes and synaptic ops."""
-
-    output: torch.Tensor
-    layers: list[LayerSpikes] = field(default_factory=list)
-    synops: list[SynOps] = field(default_factory=list)
-    output_spiking: bool = True
 
 
 def _layers(net: nn.Module):

@@ -103,7 +103,7 @@ class Report:
 
 
 class ReportBuilder:
-    """Accumulates :class:`~swiftspike.engines.sync.RunRecord` batches into a :class:`Report`."""
+    """Accumulates :class:`~swiftspike.metrics.record.RunRecord` batches into a :class:`Report`."""
 
     def __init__(self, energy_table: str = "45nm-fp32") -> None:
         self.table = get_energy_table(energy_table).name

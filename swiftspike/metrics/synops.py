@@ -10,21 +10,11 @@ non-zero mask with a kernel of ones (``out_channels / groups`` outputs per cover
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass
-class SynOps:
-    """Per-sample counts for one synaptic layer, summed over time."""
-
-    name: str
-    acs: torch.Tensor  # [B]
-    macs: torch.Tensor  # [B]
-    dense_macs: float  # one ANN pass of this layer, per sample
+from .record import SynOps
 
 
 def is_synaptic(m: nn.Module) -> bool:

@@ -1,26 +1,135 @@
-r"""Pure LIF/IF dynamics with explicit state (Norse style).
+r"""The one neuron kernel: pure charge / fire / reset functions with explicit state (Norse style).
+
+Every spiking neuron in swiftspike (the LIF/IF modules, LIF without reset, the converted IF layers,
+the asynchronous engine's masked step and the Diehl & Cook network) goes through the functions in
+this module; nothing else charges, fires or resets a membrane.
 
 Discrete leaky integrate-and-fire, resting potential 0, per step ``t``:
 
 .. math::
 
-    h_t &= \beta\, v_{t-1} + x_t, \qquad \beta = e^{-dt/\tau} \quad(\beta = 1 \text{ for IF}) \\
-    s_t &= H(h_t - v_\text{threshold}) \\
-    v_t &= \begin{cases} h_t (1 - s_t) + v_\text{reset}\, s_t & \text{hard reset} \\
-                         h_t - v_\text{threshold}\, s_t & \text{soft reset (subtraction)} \end{cases}
+    h_t &= \beta\, v_{t-1} + x_t, \qquad \beta = e^{-dt/\tau} \quad(\beta = 1 \text{ for IF})
+        && \text{(charge)} \\
+    s_t &= H(h_t - v_\text{threshold}) && \text{(fire)} \\
+    v_t &= \begin{cases} h_t (1 - s_t) + v_\text{reset}\, s_t & \text{HardReset} \\
+                         h_t - v_\text{threshold}\, s_t & \text{SoftReset (subtraction)} \\
+                         h_t & \text{NoReset} \end{cases} && \text{(reset)}
 
-With ``refractory_steps = r > 0`` a neuron that fires is clamped to ``v_reset`` and ignores input
-for the next ``r`` steps. ``lif_step`` is the reference (autograd through every op);
-``lif_multistep`` runs ``T`` steps and, without refractoriness, uses a fused autograd function with
-a hand-written BPTT backward that gives the same values and gradients with far fewer graph nodes.
+**Refractory period** (one definition for every neuron): with ``refractory_steps = r > 0`` a neuron
+that fires is *refractory* for the next ``r`` steps, during which it neither integrates (its membrane
+is held at the reset value, input is discarded) nor fires.
+
+Parameters travel as one :class:`LIFParameters` and state as one :class:`LIFState`. ``lif_step`` is
+the reference (autograd through every op); ``lif_multistep`` runs ``T`` steps and, without
+refractoriness, uses a fused autograd function with a hand-written BPTT backward that gives the same
+values and gradients with far fewer graph nodes. :func:`lif_masked_step` is the step of the
+event-driven engine: only the neurons an event reached are charged and evaluated.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Union
 
 import torch
 
-from .surrogate import Surrogate
+from ..errors import SwiftSpikeError
+from .surrogate import ATan, Surrogate
+
+Scalar = Union[torch.Tensor, float]
+
+
+# -- reset mechanisms ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HardReset:
+    r"""After a spike the membrane is set to ``v_reset``: :math:`v = h(1-s) + v_\text{reset} s`."""
+
+    v_reset: float = 0.0
+    name = "hard"
+
+    def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        return h * (1 - s) + self.v_reset * s
+
+    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        """Value path without autograd (``fired`` is boolean)."""
+        return h.masked_fill(fired, self.v_reset)
+
+    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
+                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        r""":math:`\partial v/\partial h` and :math:`\partial v/\partial v_\text{threshold}` through the surrogate
+        ``sg`` (``detach``: the reset is not differentiated)."""
+        if detach:
+            return 1.0 - s, torch.zeros_like(h)
+        return (1.0 - s) + (self.v_reset - h) * sg, (h - self.v_reset) * sg
+
+
+@dataclass(frozen=True)
+class SoftReset:
+    r"""Reset by subtraction: :math:`v = h - v_\text{threshold}\, s` (keeps the residual charge)."""
+
+    name = "soft"
+
+    def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        return h - v_threshold * s
+
+    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        return h - v_threshold * fired.to(h.dtype)
+
+    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
+                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        if detach:
+            return torch.ones_like(h), -s
+        return 1.0 - v_threshold * sg, v_threshold * sg - s
+
+
+@dataclass(frozen=True)
+class NoReset:
+    r"""The membrane is never reset: :math:`v = h` (a linear recurrence; spikes are read off it)."""
+
+    name = "none"
+
+    def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        return h
+
+    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
+        return h
+
+    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
+                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.ones_like(h), torch.zeros_like(h)
+
+
+Reset = Union[HardReset, SoftReset, NoReset]
+RESETS = ("hard", "soft", "none")
+
+
+def make_reset(spec: "str | Reset", v_reset: float = 0.0) -> Reset:
+    """A reset object from a name (``hard`` to ``v_reset``, ``soft``, ``none``) or an existing object."""
+    if isinstance(spec, (HardReset, SoftReset, NoReset)):
+        return spec
+    if spec == "hard":
+        return HardReset(float(v_reset))
+    if spec == "soft":
+        return SoftReset()
+    if spec == "none":
+        return NoReset()
+    raise SwiftSpikeError(f"unknown reset {spec!r}; choose one of: {', '.join(RESETS)}")
+
+
+# -- parameters and state --------------------------------------------------------------------------
+class LIFParameters(NamedTuple):
+    r"""Everything that defines an LIF/IF neuron's step.
+
+    ``beta`` (:math:`e^{-dt/\tau}`, 1 for IF) and ``v_threshold`` are scalars or tensors broadcastable
+    to the state (per-neuron arrays, adaptive thresholds); ``reset`` is a :data:`Reset` object;
+    ``refractory_steps`` the steps a neuron stays silent after firing; ``surrogate`` the backward of the
+    Heaviside; ``detach_reset`` stops gradients through the reset."""
+
+    beta: Scalar = 1.0
+    v_threshold: Scalar = 1.0
+    reset: Reset = HardReset()
+    refractory_steps: int = 0
+    surrogate: Surrogate = ATan()
+    detach_reset: bool = False
 
 
 class LIFState(NamedTuple):
@@ -30,46 +139,60 @@ class LIFState(NamedTuple):
     refrac: Optional[torch.Tensor] = None
 
 
-def lif_init_state(like: torch.Tensor, refractory: bool = False) -> LIFState:
-    """Zero state shaped like one time step ``like`` (``[B, ...]``)."""
-    v = torch.zeros_like(like)
+def lif_init_state(like: torch.Tensor, refractory: bool = False, v0: float = 0.0) -> LIFState:
+    """State shaped like one time step ``like`` (``[B, ...]``), membrane at ``v0``."""
+    v = torch.full_like(like, v0) if v0 else torch.zeros_like(like)
     return LIFState(v, torch.zeros_like(like, dtype=torch.int32) if refractory else None)
 
 
-def lif_step(
-    x: torch.Tensor,
-    state: LIFState,
-    *,
-    beta: "torch.Tensor | float",
-    v_threshold: "torch.Tensor | float",
-    surrogate: Surrogate,
-    v_reset: float = 0.0,
-    soft_reset: bool = False,
-    refractory_steps: int = 0,
-    detach_reset: bool = False,
-) -> tuple[torch.Tensor, LIFState]:
-    """One LIF step. Returns ``(spikes, new_state)``; see the module docstring for equations."""
-    h = beta * state.v + x
-    if refractory_steps > 0:
-        refrac = state.refrac if state.refrac is not None else torch.zeros_like(x, dtype=torch.int32)
-        active = refrac == 0
-        h = torch.where(active, h, torch.full_like(h, v_reset))
-        s = surrogate(h - v_threshold) * active.to(h.dtype)
-    else:
-        refrac = None
-        s = surrogate(h - v_threshold)
-    sr = s.detach() if detach_reset else s
-    if soft_reset:
-        v = h - v_threshold * sr
-    else:
-        v = h * (1 - sr) + v_reset * sr
-    if refractory_steps > 0:
-        fired = s.detach() > 0
-        refrac = torch.where(fired, torch.full_like(refrac, refractory_steps), (refrac - 1).clamp(min=0))
+# -- the three parts of a step ---------------------------------------------------------------------
+def charge(v: torch.Tensor, x: torch.Tensor, beta: Scalar) -> torch.Tensor:
+    r"""Leak and integrate: :math:`h = \beta v + x`."""
+    return beta * v + x
+
+
+def fire(h: torch.Tensor, v_threshold: Scalar, surrogate: Surrogate) -> torch.Tensor:
+    r"""Spikes :math:`s = H(h - v_\text{threshold})` with the surrogate gradient in the backward pass."""
+    return surrogate(h - v_threshold)
+
+
+def reset_membrane(h: torch.Tensor, s: torch.Tensor, p: LIFParameters) -> torch.Tensor:
+    """Membrane after the reset of pre-reset potential ``h`` given spikes ``s``."""
+    sr = s.detach() if p.detach_reset else s
+    return p.reset(h, sr, p.v_threshold)
+
+
+def lif_step(x: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+    """One step; returns ``(spikes, new_state)``. See the module docstring for the equations."""
+    h = charge(state.v, x, p.beta)
+    if p.refractory_steps <= 0:
+        s = fire(h, p.v_threshold, p.surrogate)
+        return s, LIFState(reset_membrane(h, s, p), None)
+    refrac = state.refrac if state.refrac is not None else torch.zeros_like(x, dtype=torch.int32)
+    active = refrac == 0
+    # refractory: no integration (membrane held at the value the reset left) and no spike
+    h = torch.where(active, h, state.v)
+    s = fire(h, p.v_threshold, p.surrogate) * active.to(h.dtype)
+    v = reset_membrane(h, s, p)
+    fired = s.detach() > 0
+    refrac = torch.where(fired, torch.full_like(refrac, p.refractory_steps), (refrac - 1).clamp(min=0))
     return s, LIFState(v, refrac)
 
 
-def _as_tensor(value: "torch.Tensor | float", like: torch.Tensor) -> torch.Tensor:
+def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor,
+                    evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The event-driven step: only some neurons are charged with their leak and only some evaluated.
+
+    :math:`h = \beta v + x` where ``leak`` (else :math:`h = v + x`), :math:`s = H(h - v_\text{th})`
+    where ``evaluate`` (else 0), then the reset. Neurons with ``x = 0``, no leak and no evaluation keep
+    their membrane. Returns ``(spikes, new_v)``."""
+    beta = p.beta
+    h = torch.where(leak, charge(v, x, beta), v + x)
+    s = fire(h, p.v_threshold, p.surrogate) * evaluate.to(h.dtype)
+    return s, reset_membrane(h, s, p)
+
+
+def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.to(dtype=like.dtype, device=like.device)
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
@@ -85,7 +208,7 @@ class _FusedLIF(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, v0, beta, th, v_reset, soft, detach_reset, surrogate):  # type: ignore[override]
+    def forward(ctx, x, v0, beta, th, reset, detach_reset, surrogate):  # type: ignore[override]
         T = x.shape[0]
         h_all = torch.empty_like(x)
         fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
@@ -99,15 +222,15 @@ class _FusedLIF(torch.autograd.Function):
             else:
                 torch.addcmul(x[t], b, v, out=h)
             s = torch.ge(h, th, out=fired[t])
-            v = h - th * s if soft else h.masked_fill(s, v_reset)
+            v = reset.after_spike(h, s, th)
         ctx.save_for_backward(h_all, v0, beta, th)
-        ctx.cfg = (v_reset, soft, detach_reset, surrogate)
+        ctx.cfg = (reset, detach_reset, surrogate)
         return fired.to(x.dtype), v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[override]
         h_all, v0, beta, th = ctx.saved_tensors
-        v_reset, soft, detach_reset, surrogate = ctx.cfg
+        reset, detach_reset, surrogate = ctx.cfg
         T = h_all.shape[0]
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
         if grad_s is None:
@@ -125,10 +248,7 @@ class _FusedLIF(torch.autograd.Function):
             h = h_all[t0:t1]
             s = (h >= th).to(h.dtype)
             sg = surrogate.derivative(h - th)
-            if soft:
-                dvdh = torch.ones_like(h) if detach_reset else 1.0 - th * sg
-            else:
-                dvdh = (1.0 - s) if detach_reset else (1.0 - s) + (v_reset - h) * sg
+            dvdh, dvdth = reset.jacobians(h, s, sg, th, detach_reset)
             gs = grad_s[t0:t1]
             c = gs * sg  # direct contribution of each step's spike output
             g_out = gh[t0:t1]
@@ -142,69 +262,46 @@ class _FusedLIF(torch.autograd.Function):
                 gv = torch.empty_like(h)
                 gv[:-1] = g_out[1:] * beta
                 gv[-1] = g_next_v if g_next_v is not None else 0.0
-                if soft:
-                    dvdth = -s if detach_reset else th * sg - s
-                    g_th += (gv * dvdth - gs * sg).sum(0)
-                else:
-                    g_th += (gv * (h - v_reset) * sg - gs * sg).sum(0) if not detach_reset else (-gs * sg).sum(0)
+                g_th += (gv * dvdth - gs * sg).sum(0)
             if need_beta:
                 v_prev = torch.empty_like(h)
-                v_prev[0] = v0 if t0 == 0 else _reset_value(h_all[t0 - 1], th, v_reset, soft)
+                prev_h = h_all[t0 - 1] if t0 > 0 else None
+                v_prev[0] = v0 if prev_h is None else reset.after_spike(prev_h, prev_h >= th, th)
                 if n > 1:
-                    v_prev[1:] = _reset_value(h[:-1], th, v_reset, soft)
+                    v_prev[1:] = reset.after_spike(h[:-1], h[:-1] >= th, th)
                 g_beta += (g_out * v_prev).sum(0)
             g_next_v = g_out[0] * beta
         gb = g_beta.sum_to_size(beta.shape) if need_beta else None
         gt = g_th.sum_to_size(th.shape) if need_th else None
-        return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None, None
+        return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None
 
 
 _CHUNK_ELEMS = 1 << 17  # elements per backward chunk (~0.5 MB per float32 temporary)
 
 
-def _reset_value(h: torch.Tensor, th: torch.Tensor, v_reset: float, soft: bool) -> torch.Tensor:
-    """Membrane after the threshold/reset of pre-reset potential ``h``."""
-    fired = h >= th
-    return h - th * fired.to(h.dtype) if soft else h.masked_fill(fired, v_reset)
+def lif_multistep(x: torch.Tensor, state: LIFState, p: LIFParameters, *,
+                  fused: bool = True) -> tuple[torch.Tensor, LIFState]:
+    """Run ``T = x.shape[0]`` steps over time-major ``x`` (``[T, B, ...]``).
 
-
-def lif_multistep(
-    x: torch.Tensor,
-    state: LIFState,
-    *,
-    beta: "torch.Tensor | float",
-    v_threshold: "torch.Tensor | float",
-    surrogate: Surrogate,
-    v_reset: float = 0.0,
-    soft_reset: bool = False,
-    refractory_steps: int = 0,
-    detach_reset: bool = False,
-    fused: bool = True,
-) -> tuple[torch.Tensor, LIFState]:
-    """Run ``T = x.shape[0]`` LIF steps over time-major ``x`` (``[T, B, ...]``).
-
-    Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop.
-    """
-    if fused and refractory_steps == 0:
-        b = _as_tensor(beta, x)
-        th = _as_tensor(v_threshold, x)
-        spikes, v = _FusedLIF.apply(x, state.v, b, th, float(v_reset), soft_reset, detach_reset, surrogate)
+    Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop."""
+    if fused and p.refractory_steps <= 0:
+        b = _as_tensor(p.beta, x)
+        th = _as_tensor(p.v_threshold, x)
+        spikes, v = _FusedLIF.apply(x, state.v, b, th, p.reset, p.detach_reset, p.surrogate)
         return spikes, LIFState(v, None)
     out = []
     for t in range(x.shape[0]):
-        s, state = lif_step(
-            x[t], state, beta=beta, v_threshold=v_threshold, surrogate=surrogate, v_reset=v_reset,
-            soft_reset=soft_reset, refractory_steps=refractory_steps, detach_reset=detach_reset,
-        )
+        s, state = lif_step(x[t], state, p)
         out.append(s)
     return torch.stack(out), state
 
 
-def li_multistep(x: torch.Tensor, v0: torch.Tensor, beta: "torch.Tensor | float") -> torch.Tensor:
-    r"""Non-spiking leaky integrator readout: :math:`v_t = \beta v_{t-1} + x_t`; returns all ``v_t``."""
+def li_multistep(x: torch.Tensor, v0: torch.Tensor, beta: Scalar) -> torch.Tensor:
+    r"""Non-spiking leaky integrator readout: :math:`v_t = \beta v_{t-1} + x_t` (:func:`charge` only);
+    returns all ``v_t``."""
     out = torch.empty_like(x)
     v = v0
     for t in range(x.shape[0]):
-        v = beta * v + x[t]
+        v = charge(v, x[t], beta)
         out[t] = v
     return out

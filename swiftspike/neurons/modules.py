@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_tensor, choose
-from .functional import LIFState, li_multistep, lif_multistep, lif_step
+from .functional import LIFParameters, LIFState, Reset, li_multistep, lif_multistep, lif_step, make_reset
 from .surrogate import Surrogate, get_surrogate
 
 
@@ -45,7 +45,8 @@ class LIF(SpikingModule):
         tau: membrane time constant in units of ``dt``; :math:`\beta = e^{-dt/\tau}`.
         v_threshold: firing threshold.
         v_reset: value after a hard reset.
-        reset: ``'hard'`` (to ``v_reset``) or ``'soft'`` (subtract ``v_threshold``).
+        reset: ``'hard'`` (to ``v_reset``), ``'soft'`` (subtract ``v_threshold``), ``'none'``, or a
+            :data:`~swiftspike.neurons.functional.Reset` object.
         refractory_steps: steps a neuron stays silent after firing.
         surrogate: name or :class:`Surrogate` object for the backward pass.
         learn_tau / learn_threshold: make ``tau`` / ``v_threshold`` trainable parameters.
@@ -59,7 +60,7 @@ class LIF(SpikingModule):
         tau: float = 5.0,
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
-        reset: str = "hard",
+        reset: "str | Reset" = "hard",
         refractory_steps: int = 0,
         surrogate: "str | Surrogate | None" = "atan",
         learn_tau: bool = False,
@@ -69,7 +70,7 @@ class LIF(SpikingModule):
         dt: float = 1.0,
     ) -> None:
         super().__init__(step_mode)
-        self.reset_mode = choose("reset", reset, ("hard", "soft"))
+        self.reset_mechanism: Reset = make_reset(reset, v_reset)
         if isinstance(refractory_steps, bool) or not isinstance(refractory_steps, int) or refractory_steps < 0:
             raise SwiftSpikeError(f"refractory_steps must be an integer >= 0, got {refractory_steps!r}")
         self.refractory_steps = refractory_steps
@@ -104,12 +105,11 @@ class LIF(SpikingModule):
     def reset_state(self) -> None:
         self.state = None
 
-    def _kwargs(self) -> dict:
-        return dict(
-            beta=self.beta, v_threshold=self.v_threshold, surrogate=self.surrogate,
-            v_reset=self.v_reset, soft_reset=self.reset_mode == "soft",
-            refractory_steps=self.refractory_steps, detach_reset=self.detach_reset,
-        )
+    @property
+    def params(self) -> LIFParameters:
+        """The layer's parameters for the kernel in :mod:`swiftspike.neurons.functional`."""
+        return LIFParameters(self.beta, self.v_threshold, self.reset_mechanism, self.refractory_steps,
+                             self.surrogate, self.detach_reset)
 
     def _init(self, like: torch.Tensor) -> LIFState:
         if self.state is not None and self.state.v.shape == like.shape:
@@ -126,23 +126,23 @@ class LIF(SpikingModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
             check_tensor(x, "neuron input", min_ndim=1, finite=False)
-            s, self.state = lif_step(x, self._init(x), **self._kwargs())
+            s, self.state = lif_step(x, self._init(x), self.params)
             return s
         check_tensor(x, "neuron input", min_ndim=2, finite=False)
         if x.shape[0] == 0:
             raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
-        s, self.state = lif_multistep(x, self._init(x[0]), **self._kwargs())
+        s, self.state = lif_multistep(x, self._init(x[0]), self.params)
         return s
 
     def extra_repr(self) -> str:
-        return (f"tau={float(self.tau):g}, v_threshold={float(self.v_threshold):g}, reset={self.reset_mode}, "
+        return (f"tau={float(self.tau):g}, v_threshold={float(self.v_threshold):g}, reset={self.reset_mechanism.name}, "
                 f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}")
 
 
 class IF(LIF):
     """Integrate-and-fire (no leak, :math:`\\beta = 1`); same arguments as :class:`LIF` minus ``tau``."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: str = "hard", **kwargs) -> None:
+    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: "str | Reset" = "hard", **kwargs) -> None:
         if "tau" in kwargs or "learn_tau" in kwargs:
             raise SwiftSpikeError("IF neurons have no tau; use LIF for a leak")
         super().__init__(tau=math.inf, v_threshold=v_threshold, v_reset=v_reset, reset=reset, **kwargs)

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..data.encoders import make_encoder
 from ..data.sequential import stretch_time
-from ..engines.sync import RunRecord
+from ..metrics.record import RunRecord
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..neurons.dsn import DSN
 from ..neurons.modules import LI, reset

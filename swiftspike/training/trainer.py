@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..data.encoders import Encoder
-from ..engines.sync import RunRecord, run_sync
+from ..engines.sync import run_sync
+from ..metrics.record import RunRecord
 from ..errors import SwiftSpikeError, check_positive, check_positive_int
 from ..metrics.report import Report, ReportBuilder
 from ..neurons.modules import reset

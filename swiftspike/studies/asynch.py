@@ -16,15 +16,16 @@ from typing import Any, Optional
 
 import torch
 
-from ..data.datasets import Dataset, load_dataset
+from ..data.dataset import Dataset
+from ..data.datasets import load_dataset
 from ..data.encoders import Encoder, RateEncoder, SequenceEncoder
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..metrics.energy import energy
 from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.trainer import TrainConfig, Trainer, seed_everything, sync_runner
-from .engine import AsyncConfig, AsyncEngine, as_graph
-from .training import ASYNC_LOSSES, StepLossTrainer, async_runner, finite_mean, train_truncated
+from ..asynch.engine import AsyncConfig, AsyncEngine, as_graph
+from ..asynch.training import ASYNC_LOSSES, StepLossTrainer, async_runner, finite_mean, train_truncated
 
 EXECUTIONS = ("sync", "random", "momentum", "sync-gate")
 TRAININGS = ("sync", "async-random", "async-momentum")

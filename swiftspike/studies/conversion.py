@@ -1,59 +1,18 @@
 """The conversion study: ANN -> SNN with every calibration at several T, fine-tuning at T in {1, 2}."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import nn
 
+from ..conversion.ann import MODELS, ann_accuracy, build_ann, train_ann
+from ..conversion.calibrate import METHODS
+from ..conversion.convert import convert
+from ..conversion.energy import measure
+from ..conversion.finetune import finetune
 from ..errors import SwiftSpikeError, check_positive_int, choose
-from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.trainer import seed_everything
-from .ann import MODELS, ann_accuracy, build_ann, train_ann
-from .calibrate import METHODS
-from .convert import convert
-from .energy import measure
-from .finetune import finetune
-
-
-def save_ann(path: "str | os.PathLike", model: nn.Module, name: str, input_shape: Sequence[int], n_classes: int,
-             meta: Optional[dict] = None) -> Path:
-    """Save a zoo ANN as a swiftspike checkpoint (``kind='conversion-ann'``)."""
-    return save_checkpoint(path, {"kind": "conversion-ann", "model": name, "input_shape": list(input_shape),
-                                  "n_classes": int(n_classes), "state_dict": model.state_dict(), "meta": meta or {}})
-
-
-def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], n_classes: int) -> nn.Module:
-    """Load an ANN: a checkpoint from :func:`save_ann`, a ``torch.save``-d ``nn.Module``, or a bare
-    ``state_dict`` for the zoo model ``model``."""
-    p = Path(path)
-    if not p.is_file():
-        raise SwiftSpikeError(f"ANN checkpoint not found: {p}")
-    try:
-        data = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise SwiftSpikeError(f"ANN checkpoint {p} is corrupt or unreadable ({type(e).__name__})") from None
-    if isinstance(data, nn.Module):
-        return data.eval()
-    if isinstance(data, dict) and data.get("kind") == "conversion-ann":
-        data = load_checkpoint(p)
-        if list(data["input_shape"]) != list(input_shape) or int(data["n_classes"]) != int(n_classes):
-            raise SwiftSpikeError(f"ANN checkpoint {p} was made for input {tuple(data['input_shape'])} with "
-                                  f"{data['n_classes']} classes, the dataset has {tuple(input_shape)} and {n_classes}")
-        net = build_ann(data["model"], input_shape, n_classes)
-        state = data["state_dict"]
-    elif isinstance(data, dict) and all(isinstance(v, torch.Tensor) for v in data.values()):
-        net = build_ann(model, input_shape, n_classes)
-        state = data
-    else:
-        raise SwiftSpikeError(f"{p} holds neither an nn.Module, a state_dict nor a swiftspike ANN checkpoint")
-    try:
-        net.load_state_dict(state)
-    except RuntimeError:
-        raise SwiftSpikeError(f"the weights in {p} do not fit model {model!r} for this dataset") from None
-    return net.eval()
 
 
 def run_study(data, *, model: str = "vgg-small", ann: Optional[nn.Module] = None, epochs: int = 4,
