@@ -154,3 +154,31 @@ def test_run_sync_bad_inputs(bad, msg):
 def test_run_sync_rejects_non_sequential():
     with pytest.raises(SwiftSpikeError, match="Sequential"):
         run_sync(nn.Linear(2, 2), torch.zeros(2, 1, 2))
+
+
+def test_mixed_batch_synops_equal_sum_of_per_sample_in_both_engines():
+    """A binary sample is charged ACs and an analog one MACs, whatever shares the batch (sync == async)."""
+    from swiftspike import LIF, SNN, reset, run_sync
+    from swiftspike.asynch import run_async
+
+    torch.manual_seed(0)
+    net = SNN(nn.Linear(12, 16), LIF(tau=3.0), nn.Linear(16, 5), LIF(tau=3.0))
+    T = 4
+    binary = (torch.rand(T, 1, 12) < 0.4).float()
+    analog = torch.rand(T, 1, 12) * (torch.rand(T, 1, 12) < 0.5)
+    mixed = torch.cat([binary, analog], 1)
+
+    def ops(run, x):
+        reset(net)
+        rec = run(x)
+        return (torch.stack([so.acs for so in rec.synops]).sum(0), torch.stack([so.macs for so in rec.synops]).sum(0))
+
+    for run in (lambda x: run_sync(net, x, record=True), lambda x: run_async(net, x, F=64, record_synops=True)):
+        acs, macs = ops(run, mixed)
+        a_bin, m_bin = ops(run, binary)
+        a_ana, m_ana = ops(run, analog)
+        assert torch.equal(acs, torch.cat([a_bin, a_ana])) and torch.equal(macs, torch.cat([m_bin, m_ana]))
+        assert float(m_bin[0]) == 0.0 and float(macs[1]) > 0  # the binary sample pays no MAC
+    s_acs, s_macs = ops(lambda x: run_sync(net, x, record=True), mixed)
+    a_acs, a_macs = ops(lambda x: run_async(net, x, F=64, record_synops=True), mixed)
+    assert torch.equal(s_acs, a_acs) and torch.equal(s_macs, a_macs)

@@ -48,7 +48,7 @@ from torch import nn
 
 from ..metrics.record import LayerSpikes, RunRecord, SynOps
 from ..errors import SwiftSpikeError, check_positive_int, check_time_major, choose, to_time_major
-from ..metrics.synops import fanout_ops, is_synaptic
+from ..metrics.synops import event_ops, fanout_ops, is_synaptic
 from ..neurons.functional import SoftReset
 from ..neurons.modules import LI, LIF, SpikingModule
 from .schedulers import Scheduler, get_scheduler, select_top
@@ -243,9 +243,9 @@ class AsyncGraph(nn.Module):
                 z = m(z)
             if synops is not None:
                 with torch.no_grad():
-                    ops = fanout_ops(c.syn, z)
-                    binary = bool(((z == 0) | (z == 1)).all())
-                    synops[ci][0 if binary else 1] += ops
+                    acs, macs = event_ops(c.syn, z)
+                    synops[ci][0] += acs
+                    synops[ci][1] += macs
             syn = c.syn
             if isinstance(syn, nn.Linear):
                 y = Fn.linear(z, syn.weight)

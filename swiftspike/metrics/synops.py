@@ -1,8 +1,9 @@
 """Synaptic-operation counting.
 
-An input element that is non-zero costs one operation per synapse it drives (its fan-out). When
-every input value is 0 or 1 the operations are accumulates (ACs: add the weight); otherwise they
-are multiply-accumulates (MACs). Zeros cost nothing (event-driven). The same layer run once as an
+An input element that is non-zero costs one operation per synapse it drives (its fan-out). The kind
+is decided per sample and per input value: an element equal to 1 (a binary spike) costs accumulates
+(ACs: add the weight), any other non-zero value costs multiply-accumulates (MACs). Zeros cost nothing
+(event-driven). A binary sample is therefore charged ACs whatever else shares its batch. The same layer run once as an
 ANN costs ``dense_macs`` = every input times its fan-out, computed once per sample.
 
 Linear: fan-out = ``out_features``. Conv: exact, border-aware count obtained by convolving the
@@ -28,12 +29,23 @@ def is_binary(x: torch.Tensor) -> bool:
 @torch.no_grad()
 def fanout_ops(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Operations triggered by the non-zero entries of ``x`` (``[N, ...]`` layer input), per row."""
-    mask = (x != 0).to(torch.float32)
+    return _fanout(m, (x != 0).to(torch.float32))
+
+
+@torch.no_grad()
+def event_ops(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(acs, macs)`` per row of ``x`` (``[N, ...]`` layer input): the fan-out of the entries equal to 1
+    and of the other non-zero entries."""
+    ones = x == 1
+    return _fanout(m, ones.to(torch.float32)), _fanout(m, ((x != 0) & ~ones).to(torch.float32))
+
+
+def _fanout(m: nn.Module, mask: torch.Tensor) -> torch.Tensor:
     if isinstance(m, nn.Linear):
         return mask.flatten(1).sum(1) * m.out_features
     if isinstance(m, (nn.Conv1d, nn.Conv2d)):
         conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-        ones = torch.ones((1, m.in_channels, *m.kernel_size), device=x.device)
+        ones = torch.ones((1, m.in_channels, *m.kernel_size), device=mask.device)
         cover = conv(mask, ones, stride=m.stride, padding=m.padding, dilation=m.dilation)
         return cover.flatten(1).sum(1) * (m.out_channels // m.groups)
     raise TypeError(f"not a synaptic layer: {type(m).__name__}")
@@ -48,7 +60,5 @@ def dense_macs(m: nn.Module, x_one: torch.Tensor) -> float:
 def count_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
     """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``)."""
     T, B = x.shape[:2]
-    ops = fanout_ops(m, x.flatten(0, 1)).view(T, B).sum(0)
-    zero = torch.zeros_like(ops)
-    binary = is_binary(x)
-    return SynOps(name, ops if binary else zero, zero if binary else ops, dense_macs(m, x[0, :1]))
+    acs, macs = event_ops(m, x.flatten(0, 1))
+    return SynOps(name, acs.view(T, B).sum(0), macs.view(T, B).sum(0), dense_macs(m, x[0, :1]))
