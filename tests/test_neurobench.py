@@ -13,7 +13,7 @@ def test_membrane_updates_hand_counted():
     fires and is reset to 0 in one step did not change (NeuroBench's definition)."""
     net = SNN(IF(v_threshold=1.0))
     x = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.25]]).view(4, 1, 3)
-    rec = run_sync(net, x, record_neurons=True)
+    rec = run_sync(net, x, record_neurobench=True)
     (act,) = rec.neurons
     # neuron 0: v = .5, .5 (same), 0 (fired, reset), 0 (same) -> 1 + 0 + 1 + 0
     # neuron 1: always 0 -> 1;  neuron 2: 0, 0 (fired, reset to 0: unchanged), 0, .25 -> 1 + 0 + 0 + 1
@@ -23,13 +23,13 @@ def test_membrane_updates_hand_counted():
 
 
 @pytest.mark.parametrize("refractory", [0, 2])
-def test_record_neurons_keeps_the_values(refractory):
+def test_record_neurobench_keeps_the_values(refractory):
     torch.manual_seed(0)
     net = SNN(nn.Linear(6, 9), LIF(tau=4.0, refractory_steps=refractory), nn.Linear(9, 3), LI(tau=5.0))
     x = torch.rand(7, 4, 6) * 2
     a = run_sync(net, x, record=True)
     reset(net)
-    b = run_sync(net, x, record_neurons=True)
+    b = run_sync(net, x, record_neurobench=True)
     assert torch.allclose(a.output, b.output, atol=1e-6) and torch.equal(a.layers[0].per_step, b.layers[0].per_step)
     assert [n.name for n in b.neurons] == ["1:LIF", "3:LI"]
     assert all(n.membrane_updates is not None for n in b.neurons)
@@ -74,8 +74,12 @@ def test_report_neurobench_equals_neurobench_harness():
     pytest.importorskip("neurobench")
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint, ParameterCount
-    from neurobench.metrics.workload import (ActivationSparsity, ClassificationAccuracy, MembraneUpdates,
-                                             SynapticOperations)
+    from neurobench.metrics.workload import (
+        ActivationSparsity,
+        ClassificationAccuracy,
+        MembraneUpdates,
+        SynapticOperations,
+    )
     from neurobench.models import TorchModel
     from neurobench.processors.postprocessors import ChooseMaxCount
     from torch.utils.data import DataLoader, TensorDataset
@@ -94,7 +98,7 @@ def test_report_neurobench_equals_neurobench_harness():
     b = ReportBuilder(model=net)
     for xb, yb in loader:
         reset(net)
-        b.add(run_sync(net, xb, batch_first=True, record_neurons=True), yb)
+        b.add(run_sync(net, xb, batch_first=True, record_neurobench=True), yb)
     ours = b.build().neurobench
 
     assert set(ours) == set(theirs)

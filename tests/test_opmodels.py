@@ -6,13 +6,23 @@ import pytest
 import torch
 from torch import nn
 
-from swiftspike import IF, LIF, SNN, SwiftSpikeError, reset, run_sync
+from swiftspike import LIF, SNN, SwiftSpikeError, reset, run_sync
 from swiftspike.conversion import convert
 from swiftspike.conversion.ann import ClippedReLU
 from swiftspike.conversion.energy import measure, running_readout
-from swiftspike.metrics import (ENERGY_TABLES, LayerSpikes, ReportBuilder, RunRecord, analytical_energy,
-                                analytical_synops, event_synops, layer_flops, neuron_updates, operation_costs,
-                                record_op_counts)
+from swiftspike.metrics import (
+    ENERGY_TABLES,
+    LayerSpikes,
+    ReportBuilder,
+    RunRecord,
+    analytical_energy,
+    analytical_synops,
+    event_synops,
+    layer_flops,
+    neuron_updates,
+    operation_costs,
+    record_op_counts,
+)
 from swiftspike.timestep.diehl_cook import OpCounts
 from swiftspike.timestep.study import costs, energy_per_sample
 
@@ -149,7 +159,7 @@ def test_async_records_with_stats_through_the_same_builder():
     assert "ClassificationAccuracy" in r.neurobench and "SynapticOperations" not in r.neurobench
     assert r.to_json()  # nested dicts with nan are JSON-safe
     reset(net)
-    sync = run_sync(net, x, record=True)
+    sync = run_sync(net, x, record_neurobench=True)
     b2 = ReportBuilder()
     b2.add(sync, y)
     assert "SynapticOperations" in b2.build().neurobench
@@ -164,6 +174,10 @@ def test_trainer_evaluate_still_builds_one_report():
     x, y = torch.rand(20, 10), torch.arange(20) % 3
     r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8)
     assert r.n_samples == 20 and r.op_model == "event" and r.time_steps == 4
-    assert set(r.neurobench) == {"ClassificationAccuracy", "SynapticOperations"}
+    assert set(r.neurobench) == {"ClassificationAccuracy"}  # plain records: no NeuroBench workload counts
+    runner = lambda m, xb: run_sync(m, xb, record_neurobench=True)  # noqa: E731
+    r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8, runner=runner)
+    assert set(r.neurobench) == {"ClassificationAccuracy", "SynapticOperations", "ActivationSparsity",
+                                 "MembraneUpdates"}
     assert r.neurobench["SynapticOperations"]["Effective_MACs"] == 0  # rate-coded input is binary
-    assert r.neurobench["SynapticOperations"]["Effective_ACs"] == pytest.approx(r.acs)
+    assert r.neurobench["SynapticOperations"]["Effective_ACs"] == pytest.approx(r.acs)  # no zero weights

@@ -65,16 +65,17 @@ def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: 
             builder.add(rec, yb)
             out = running_readout(rec.output)
             acc_steps += (out.argmax(-1) == yb).float().sum(1)
-            correct += (out[-1].argmax(-1) == yb).sum().item()
+            correct += int((out[-1].argmax(-1) == yb).sum())
             for so in rec.synops:
+                assert so.events is not None  # analytical records carry their measured events
                 events[so.name] = events.get(so.name, 0.0) + float(so.events.sum())
                 n_in[so.name], flops[so.name] = so.n_pre, int(so.dense_macs)
             n += len(xb)
     names = list(flops)
-    rate_in = {nm: input_rate(events[nm], n, n_in[nm]) for nm in names}
+    rate_in = {nm: float(input_rate(events[nm], n, n_in[nm])) for nm in names}
     e_ann = energy(sum(flops.values()), 0, tab)
     first = names[0]
-    acs = sum(analytical_ops(rate_in[nm], flops[nm]) for nm in names[1:])
+    acs = sum(float(analytical_ops(rate_in[nm], flops[nm])) for nm in names[1:])
     e_snn = energy(flops[first], acs, tab)
     order = [a.layer_name for a in snn.spike_layers]  # report layers in module order
     spikes = {k: builder.layer_spikes[k] for k in order if k in builder.layer_spikes}

@@ -63,6 +63,7 @@ def run_neuron_recorded(m: SpikingModule, h: torch.Tensor) -> tuple[torch.Tensor
         for t in range(h.shape[0]):
             outs.append(m(h[t]))
             v = membrane(m)
+            assert v is not None, "a neuron layer with a membrane has one after a step"
             if prev is None:
                 updates += v[0].numel()
             else:
@@ -79,24 +80,25 @@ def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: Optional[torch.
 
 
 def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
-             record_spikes: bool = False, record_neurons: bool = False):
+             record_spikes: bool = False, record_neurobench: bool = False):
     """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
 
     Returns the output tensor ``[T, B, ...]``, or a :class:`RunRecord` when ``record`` (or
-    ``record_spikes``, which also keeps every layer's spike train) is set. ``record_neurons`` also fills
-    ``RunRecord.neurons`` with NeuroBench's activity of every activation layer (non-zero outputs, and
-    membrane updates of LIF/IF/LI layers, which then run one step at a time; same values).
+    ``record_spikes``, which also keeps every layer's spike train) is set. ``record_neurobench`` also
+    records what NeuroBench's workload metrics need: ``RunRecord.neurons`` (non-zero outputs of every
+    activation layer, membrane updates of LIF/IF/LI layers, which then run one step at a time; same
+    values) and NeuroBench's effective operations in every ``SynOps``.
     Neuron state persists between calls; use :func:`swiftspike.reset` between samples.
     """
     x = check_time_major(to_time_major(x, batch_first), "input")
-    record = record or record_spikes or record_neurons
+    record = record or record_spikes or record_neurobench
     layers = _layers(net)
     rec = RunRecord(output=x)
     h = x
     last_spiking = True
     for name, m in layers:
         if isinstance(m, SpikingModule):
-            if record_neurons:
+            if record_neurobench:
                 updates = None
                 if has_membrane(m):
                     h, updates = run_neuron_recorded(m, h)
@@ -111,9 +113,9 @@ def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_fir
                 rec.layers.append(LayerSpikes(f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
         else:
             if record and is_synaptic(m):
-                rec.synops.append(event_synops(name, m, h.detach()))
+                rec.synops.append(event_synops(name, m, h.detach(), neurobench=record_neurobench))
             h = apply_stateless(m, h)
-            if record_neurons and is_activation(m):
+            if record_neurobench and is_activation(m):
                 rec.neurons.append(_activity(name, m, h, None))
             last_spiking = last_spiking and not is_synaptic(m)
     if not record:

@@ -15,7 +15,7 @@ updates. :class:`SwiftSpikeModel` is a ``NeuroBenchModel`` that
 
 Nothing in NeuroBench is patched: the behaviour lives in the wrapper and its hooks.
 swiftspike's own numbers under NeuroBench's names come from
-``ReportBuilder(model=net)`` over ``run_sync(..., record_neurons=True)`` records (``Report.neurobench``).
+``ReportBuilder(model=net)`` over ``run_sync(..., record_neurobench=True)`` records (``Report.neurobench``).
 
 Imports: ``neurobench`` 2.3.0 installed with ``--no-deps``; the modules used here import ``snntorch``
 and ``tqdm`` (nothing else beyond torch and numpy: not torchaudio, numba, llvmlite or tonic).
@@ -33,7 +33,7 @@ from ..errors import SwiftSpikeError
 from ..metrics.neurobench import has_membrane, membrane
 from ..neurons.modules import SpikingModule, reset
 
-__all__ = ["SwiftSpikeModel", "SwiftSpikeNeuronHook", "neurobench_model"]
+__all__ = ["neurobench_model"]  # and SwiftSpikeModel, SwiftSpikeNeuronHook (module __getattr__)
 
 
 @lru_cache(maxsize=None)
@@ -64,8 +64,9 @@ def _classes() -> tuple[type, type]:
 
         def hook_fn(self, layer: nn.Module, input: tuple, output: torch.Tensor) -> None:
             self.activation_outputs.append(output)
-            if has_membrane(layer):
-                self.post_fire_mem_potential.append(membrane(layer).detach().clone())
+            v = membrane(layer) if has_membrane(layer) else None
+            if v is not None:
+                self.post_fire_mem_potential.append(v.detach().clone())
 
     class _Model(NeuroBenchModel):
         """A swiftspike network (``nn.Sequential`` / :class:`~swiftspike.SNN`) as a ``NeuroBenchModel``."""

@@ -54,11 +54,19 @@ def is_activation(m: nn.Module) -> bool:
 
 
 # -- synaptic operations -------------------------------------------------------------------------
+def weight(m: nn.Module) -> torch.Tensor:
+    """The weight tensor of a Linear/Conv layer."""
+    w = getattr(m, "weight", None)
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"{type(m).__name__} has no weight tensor")
+    return w
+
+
 def effective_ops(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """NeuroBench's effective operations of synaptic layer ``m`` per row of ``x`` (``[N, ...]``): the
     non-zero inputs times the non-zero weights they drive (the bias is no synaptic operation)."""
     mask = (x != 0).to(torch.float64)
-    w = (m.weight != 0).to(torch.float64)
+    w = (weight(m) != 0).to(torch.float64)
     with torch.no_grad():
         if isinstance(m, nn.Linear):
             return mask.flatten(1) @ w.sum(0)
@@ -111,8 +119,8 @@ def connection_sparsity(model: nn.Module) -> Optional[float]:
     zeros = total = 0
     for m in model.modules():
         if m is not model and isinstance(m, NB_CONNECTIONS) and not list(m.children()):
-            zeros += int((m.weight == 0).sum())
-            total += m.weight.numel()
+            zeros += int((weight(m) == 0).sum())
+            total += weight(m).numel()
     # NeuroBench divides an integer tensor by an int (float32 result) before rounding
     return round((torch.tensor(zeros) / total).item(), 4) if total else None
 

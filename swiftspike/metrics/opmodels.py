@@ -47,7 +47,7 @@ from torch import nn
 
 from ..errors import SwiftSpikeError
 from .energy import EnergyTable, get_energy_table
-from .neurobench import effective_ops, spiking_rows
+from .neurobench import effective_ops, spiking_rows, weight
 from .record import RunRecord, SynOps
 from .synops import dense_macs, event_ops
 
@@ -60,20 +60,23 @@ LEARNING_OPERATIONS = ("trace_update", "weight_update", "norm_op")
 
 # -- counted from events ---------------------------------------------------------------------------
 @torch.no_grad()
-def event_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
+def event_synops(name: str, m: nn.Module, x: torch.Tensor, *, neurobench: bool = False) -> SynOps:
     """The event-counted model for synaptic layer ``m`` and its time-major input ``x`` (``[T, B, ...]``):
-    ACs and MACs per sample (see the module docstring), ``dense_macs``, and NeuroBench's effective
-    operations and binary flag per sample (:mod:`swiftspike.metrics.neurobench`)."""
+    ACs and MACs per sample (see the module docstring) and ``dense_macs``; with ``neurobench`` also
+    NeuroBench's effective operations and binary flag per sample (:mod:`swiftspike.metrics.neurobench`)."""
     T, B = x.shape[:2]
     rows = x.flatten(0, 1)
     acs, macs = event_ops(m, rows)
     acs, macs = acs.view(T, B).sum(0), macs.view(T, B).sum(0)
-    if bool((m.weight == 0).any()):
+    dense = dense_macs(m, x[0, :1])
+    if not neurobench:
+        return SynOps(name, acs, macs, dense, "event")
+    if bool((weight(m) == 0).any()):
         effective = effective_ops(m, rows).view(T, B).sum(0).to(acs.dtype)
     else:  # every weight non-zero: NeuroBench's count is the fan-out of the non-zero inputs
         effective = acs + macs
     spiking = spiking_rows(rows).view(T, B).all(0)
-    return SynOps(name, acs, macs, dense_macs(m, x[0, :1]), "event", effective=effective, spiking=spiking)
+    return SynOps(name, acs, macs, dense, "event", effective=effective, spiking=spiking)
 
 
 # -- analytical ------------------------------------------------------------------------------------
@@ -110,7 +113,7 @@ def analytical_synops(name: str, events: torch.Tensor, n_pre: int, dense: float,
     if n_pre <= 0:
         raise SwiftSpikeError(f"layer {name!r} needs at least one input element, got n_pre={n_pre}")
     ev = events.detach().to(torch.float64)
-    ops = analytical_ops(input_rate(ev, 1, n_pre), float(dense))
+    ops = ev / n_pre * float(dense)  # analytical_ops(input_rate(ev, 1, n_pre), dense)
     zero = torch.zeros_like(ev)
     acs, macs = (zero, torch.full_like(ev, float(dense))) if static_analog else (ops, zero)
     return SynOps(name, acs, macs, float(dense), "analytical", events=ev, n_pre=int(n_pre))

@@ -36,7 +36,8 @@ class SynOps:
     * ``dense_macs``: one ANN pass of the layer per sample (every input times its fan-out);
     * ``events`` / ``n_pre`` (analytical model): non-zero inputs per sample over the run, and the
       number of input elements of one step (the measured rate is ``events / n_pre``);
-    * ``effective`` / ``spiking`` (NeuroBench's synaptic operations, filled by the event model):
+    * ``effective`` / ``spiking`` (NeuroBench's synaptic operations, filled by the event model when
+      asked, ``run_sync(..., record_neurobench=True)``):
       ``[B]`` non-zero inputs times the *non-zero* weights they drive, and ``[B]`` bool, every input
       value of the sample is in {-1, 0, 1} (NeuroBench then counts the layer call's operations as ACs).
     """
@@ -75,7 +76,7 @@ class RunRecord:
     * ``output``: ``[T, B, C]`` output per time step (spikes of a spiking readout, or the value of an
       analog readout, see ``output_spiking``);
     * ``layers``: spikes per neuron layer; ``synops``: operations per synaptic layer;
-    * ``neurons``: NeuroBench activity per activation layer (``run_sync(..., record_neurons=True)``);
+    * ``neurons``: NeuroBench activity per activation layer (``run_sync(..., record_neurobench=True)``);
     * ``stats``: further per-sample ``[B]`` observables of an executor (e.g. the asynchronous engine's
       forward steps, spikes and steps to decision);
     * ``frame_steps``: ``[T, B]`` forward steps per frame (event-driven executors);
