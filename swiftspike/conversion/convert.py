@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive_int, check_tensor, choose
+from ..metrics.record import RunRecord
 from ..neurons.modules import IF, LI, LIF
 from ..neurons.surrogate import Rectangular
 from .ann import ClippedReLU
@@ -257,7 +258,7 @@ class ConvertedSNN(nn.Module):
             return acc / steps
         return acc[-1] / T
 
-    def run(self, x: torch.Tensor, T: Optional[int] = None):
+    def run(self, x: torch.Tensor, T: Optional[int] = None) -> RunRecord:
         r"""Run ``T`` steps (default ``self.T``) on static ``x`` ``[B, ...]`` (direct encoding) and return a
         :class:`~swiftspike.metrics.record.RunRecord`:
 
@@ -271,7 +272,7 @@ class ConvertedSNN(nn.Module):
           values included).
         """
         from ..metrics.opmodels import analytical_synops, layer_flops
-        from ..metrics.record import LayerSpikes, RunRecord
+        from ..metrics.record import LayerSpikes
         from ..metrics.synops import is_synaptic
 
         T = self.T if T is None else check_positive_int(T, "T")
