@@ -1,16 +1,18 @@
-"""Event streams, frame binning and the SHD / N-MNIST / DVS Gesture readers on fixture files."""
+"""Event streams, frame binning and the SHD / N-MNIST / DVS Gesture readers on fixture files: eager
+loaders, lazy map-style datasets (equal to the loaders), Tonic's dtypes and Tonic's ToFrame on our events."""
 import h5py
 import numpy as np
 import pytest
 import torch
 
 from swiftspike.data import load_dataset
-from swiftspike.data.dvs import load_dvs_gesture, read_dvs_gesture_npy
+from swiftspike.data.dvs import DVSGestureDataset, load_dvs_gesture, read_dvs_gesture_npy
 from swiftspike.data.events import (
-    EVENT_DTYPE, downsample_events, events_to_frames, frames_from_streams, make_events, pick_subset,
+    DVS_GESTURE_DTYPE, NMNIST_DTYPE, SHD_DTYPE, ToFrames, downsample_events, events_to_frames, frames_from_streams,
+    make_events, pick_subset,
 )
-from swiftspike.data.nmnist import decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
-from swiftspike.data.shd import load_shd, read_shd
+from swiftspike.data.nmnist import NMNISTDataset, decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
+from swiftspike.data.shd import SHDDataset, load_shd, read_shd, shd_frames
 from swiftspike.errors import SwiftSpikeError
 
 
@@ -87,7 +89,7 @@ def write_shd(path, samples=SHD_SAMPLES):
 def test_read_shd_exact(tmp_path):
     write_shd(tmp_path / "s.h5")
     streams, labels = read_shd(tmp_path / "s.h5")
-    assert labels.tolist() == [7, 19, 0] and streams[0].dtype == EVENT_DTYPE
+    assert labels.tolist() == [7, 19, 0] and streams[0].dtype == SHD_DTYPE
     expect_us = np.round(SHD_SAMPLES[0][0].astype(np.float64) * 1e6).astype(np.int64)
     assert streams[0]["t"].tolist() == expect_us.tolist()
     assert expect_us[1] == 1500  # float16(0.0015) = 0.0015001297 s, upcast before scaling
@@ -260,3 +262,126 @@ def test_dvs_bad_input(tmp_path, monkeypatch):
     np.save(tmp_path / "ibmGestureTrain" / "user01_fluorescent" / "11.npy", np.zeros((1, 4)))
     with pytest.raises(SwiftSpikeError, match="label"):
         load_dvs_gesture(tmp_path)
+
+
+# ---------------------------------------------------------------- Tonic's layout, lazy datasets
+@pytest.fixture(scope="module")
+def tonic():
+    """tonic 1.7 (GPL-3.0, called, never copied); importing it needs pbr, requests, importRosbag, expelliarmus."""
+    return pytest.importorskip("tonic", reason="tonic (optional) is not installed or cannot be imported")
+
+
+def test_reader_dtypes_are_tonics(tmp_path, tonic):
+    assert SHD_DTYPE == tonic.datasets.SHD.dtype and NMNIST_DTYPE == tonic.datasets.NMNIST.dtype
+    assert DVS_GESTURE_DTYPE == tonic.datasets.DVSGesture.dtype
+    assert SHDDataset.sensor_size == tonic.datasets.SHD.sensor_size
+    assert NMNISTDataset.sensor_size == tonic.datasets.NMNIST.sensor_size
+    assert DVSGestureDataset.sensor_size == tonic.datasets.DVSGesture.sensor_size
+    (tmp_path / "a.bin").write_bytes(nmnist_bytes(NM_ROWS))
+    ours = read_nmnist_file(tmp_path / "a.bin")
+    theirs = tonic.io.read_mnist_file(str(tmp_path / "a.bin"), dtype=tonic.datasets.NMNIST.dtype)
+    assert ours.dtype == theirs.dtype and all(np.array_equal(ours[f], theirs[f]) for f in ours.dtype.names)
+
+
+def _stack(ds):
+    xs, ys = zip(*(ds[i] for i in range(len(ds))))
+    return torch.stack(xs), torch.tensor(ys)
+
+
+def test_lazy_datasets_equal_eager_loaders(tmp_path):
+    (tmp_path / "shd").mkdir()
+    write_shd(tmp_path / "shd" / "shd_train.h5")
+    write_shd(tmp_path / "shd" / "shd_test.h5", SHD_SAMPLES[:2])
+    write_nmnist_tree(tmp_path / "nm")
+    write_dvs_tree(tmp_path / "dvs")
+    cases = [
+        (load_shd, SHDDataset, tmp_path / "shd", dict(n_bins=4, channel_factor=3, binary=True)),
+        (load_shd, SHDDataset, tmp_path / "shd", dict(n_bins=5, duration_us=500_000)),
+        (load_nmnist, NMNISTDataset, tmp_path / "nm", dict(n_bins=3)),
+        (load_nmnist, NMNISTDataset, tmp_path / "nm", dict(n_bins=2, duration_us=None)),
+        (load_dvs_gesture, DVSGestureDataset, tmp_path / "dvs", dict(n_bins=2, spatial_factor=4)),
+        (load_dvs_gesture, DVSGestureDataset, tmp_path / "dvs", dict(n_bins=4, duration_us=2000, spatial_factor=8)),
+    ]
+    for load, Lazy, root, kw in cases:
+        eager = load(root, limit_train=2, seed=1, **kw)
+        tr = Lazy(root, "train", limit=2, seed=1, **kw)
+        te = Lazy(root, "test", **kw)
+        assert len(tr) == 2 and len(te) == len(eager.y_test)
+        for ds, x, y in ((tr, eager.x_train, eager.y_train), (te, eager.x_test, eager.y_test)):
+            lx, ly = _stack(ds)
+            assert torch.equal(lx, x) and torch.equal(ly, y), (Lazy.__name__, kw)
+        # a DataLoader batches the same tensors
+        loader = torch.utils.data.DataLoader(tr, batch_size=2)
+        bx, by = next(iter(loader))
+        assert torch.equal(bx, eager.x_train) and torch.equal(by, eager.y_train)
+        events, label = Lazy(root, "train", transform=None)[0]
+        assert isinstance(events, np.ndarray) and events.dtype.names is not None and isinstance(label, int)
+
+
+def test_shd_dataset_reads_lazily_and_in_workers(tmp_path):
+    bad = SHD_SAMPLES[:2] + [(np.array([0.1], np.float16), np.array([700], np.uint16), 3)]  # sample 2 corrupt
+    write_shd(tmp_path / "shd_train.h5", bad)
+    write_shd(tmp_path / "shd_test.h5", SHD_SAMPLES)
+    with pytest.raises(SwiftSpikeError, match="channel"):
+        load_shd(tmp_path, n_bins=4)  # the eager loader reads everything
+    ds = SHDDataset(tmp_path, n_bins=4)  # only the labels are read up front
+    assert ds.targets == [7, 19, 3] and ds[1][0][2, 10] == 1
+    with pytest.raises(SwiftSpikeError, match="channel"):
+        ds[2]
+    ok = SHDDataset(tmp_path, "test", n_bins=4, target_transform=lambda y: y + 100)
+    loader = torch.utils.data.DataLoader(ok, batch_size=3, num_workers=2)  # one HDF5 handle per worker
+    bx, by = next(iter(loader))
+    want = frames_from_streams(read_shd(tmp_path / "shd_test.h5")[0], 3, transform=shd_frames(n_bins=4))
+    assert torch.equal(bx, want) and by.tolist() == [107, 119, 100]
+
+
+def test_lazy_dataset_bad_input(tmp_path, monkeypatch):
+    write_nmnist_tree(tmp_path)
+    ds = NMNISTDataset(tmp_path, n_bins=2)
+    assert ds[-1][1] == ds[len(ds) - 1][1]
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+    with pytest.raises(TypeError):
+        ds["0"]
+    with pytest.raises(SwiftSpikeError, match="transform"):
+        NMNISTDataset(tmp_path, transform="tonic")
+    with pytest.raises(SwiftSpikeError, match="split"):
+        NMNISTDataset(tmp_path, "valid")
+    with pytest.raises(SwiftSpikeError, match="n_bins"):
+        DVSGestureDataset(tmp_path / "nowhere", n_bins=0)  # options checked before any file is touched
+    monkeypatch.delenv("SWIFTSPIKE_SHD", raising=False)
+    monkeypatch.delenv("SWIFTSPIKE_DATA", raising=False)
+    with pytest.raises(SwiftSpikeError, match="SWIFTSPIKE_SHD"):
+        SHDDataset()
+    (tmp_path / "Train" / "3" / "00001.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(SwiftSpikeError, match="corrupt"):
+        NMNISTDataset(tmp_path)[1]
+
+
+def test_tonic_to_frame_equals_our_binning(tmp_path, tonic):
+    """Tonic's ToFrame on swiftspike's events (fixed windows from 0 / from the first event) gives the
+    frames swiftspike bins itself, for all three readers."""
+    T = tonic.transforms
+    write_shd(tmp_path / "shd_train.h5")
+    write_nmnist_tree(tmp_path / "nm")
+    write_dvs_tree(tmp_path / "dvs")
+    shd = SHDDataset(tmp_path, n_bins=4)
+    shd_tonic = SHDDataset(tmp_path, transform=T.ToFrame(sensor_size=SHDDataset.sensor_size, time_window=250_000,
+                                                          start_time=0, end_time=1_000_000))
+    for i in range(2):  # (sample 2 is empty, which Tonic's slicer cannot take)
+        ours, theirs = shd[i][0], shd_tonic[i][0]
+        assert theirs.shape == (4, 1, 700) and torch.equal(torch.from_numpy(theirs[:, 0]).float(), ours)
+    nm = NMNISTDataset(tmp_path / "nm", n_bins=3)
+    nm_tonic = NMNISTDataset(tmp_path / "nm", transform=T.ToFrame(sensor_size=NMNISTDataset.sensor_size,
+                                                                    time_window=100_000, start_time=0, end_time=300_000))
+    for i in range(len(nm)):
+        assert torch.equal(torch.from_numpy(nm_tonic[i][0]).float(), nm[i][0])
+    dvs = DVSGestureDataset(tmp_path / "dvs", n_bins=4, duration_us=4000, spatial_factor=1)
+    for i in range(len(dvs)):
+        ev, _ = DVSGestureDataset(tmp_path / "dvs", transform=None)[i]
+        t0 = int(ev["t"][0])
+        fr = T.ToFrame(sensor_size=DVSGestureDataset.sensor_size, time_window=1000, start_time=t0, end_time=t0 + 4000)(ev)
+        assert torch.equal(torch.from_numpy(fr).float(), dvs[i][0])
+    # and a Tonic transform composes with ours: Tonic's ToFrame after Tonic's Denoise on our events
+    pipe = T.Compose([T.Denoise(filter_time=10_000), ToFrames(NMNISTDataset.sensor_size, n_bins=3, t_end=300_000)])
+    assert NMNISTDataset(tmp_path / "nm", transform=pipe)[0][0].shape == (3, 2, 34, 34)

@@ -6,13 +6,16 @@ from .encoders import (
     DirectEncoder, Encoder, LatencyEncoder, RateEncoder, SequenceEncoder, delta_encode, direct_encode,
     latency_encode, make_encoder, rate_encode,
 )
-from .dvs import list_dvs_gesture, load_dvs_gesture, read_dvs_gesture_npy
-from .events import EVENT_DTYPE, downsample_events, events_to_frames, make_events, stack_frames
+from .dvs import DVSGestureDataset, dvs_frames, list_dvs_gesture, load_dvs_gesture, read_dvs_gesture_npy
+from .events import (
+    DVS_GESTURE_DTYPE, EVENT_DTYPE, NMNIST_DTYPE, SHD_DTYPE, EventDataset, ToFrames, downsample_events,
+    events_to_frames, make_events, stack_frames,
+)
 from .idx import read_idx
-from .nmnist import decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
+from .nmnist import NMNISTDataset, decode_nmnist, list_nmnist, load_nmnist, nmnist_frames, read_nmnist_file
 from .mnist import load_fashion_mnist, load_mnist5k
 from .randman import RANDMAN_DEFAULTS, RandomManifold, load_randman, make_randman, randman_to_dense
-from .shd import load_shd, read_shd
+from .shd import SHDDataset, load_shd, read_shd, shd_frames
 
 __all__ = [
     "DATASETS", "Dataset", "load_dataset", "load_digits", "split_shuffled",
@@ -20,7 +23,9 @@ __all__ = [
     "rate_encode", "latency_encode", "direct_encode", "delta_encode",
     "read_idx", "load_mnist5k", "load_fashion_mnist",
     "RANDMAN_DEFAULTS", "RandomManifold", "make_randman", "randman_to_dense", "load_randman",
-    "EVENT_DTYPE", "make_events", "events_to_frames", "stack_frames", "downsample_events",
-    "read_shd", "load_shd", "decode_nmnist", "read_nmnist_file", "list_nmnist", "load_nmnist",
-    "read_dvs_gesture_npy", "list_dvs_gesture", "load_dvs_gesture",
+    "EVENT_DTYPE", "SHD_DTYPE", "NMNIST_DTYPE", "DVS_GESTURE_DTYPE", "make_events", "events_to_frames",
+    "stack_frames", "downsample_events", "ToFrames", "EventDataset",
+    "read_shd", "load_shd", "shd_frames", "SHDDataset",
+    "decode_nmnist", "read_nmnist_file", "list_nmnist", "load_nmnist", "nmnist_frames", "NMNISTDataset",
+    "read_dvs_gesture_npy", "list_dvs_gesture", "load_dvs_gesture", "dvs_frames", "DVSGestureDataset",
 ]

@@ -3,19 +3,20 @@
 Each clip is a numpy array with columns ``(x, y, p, t)``, ``t`` in milliseconds, on a 128 x 128
 sensor with two polarities; 11 classes (10 gestures + "other"). Folder layout:
 ``<root>/ibmGestureTrain/user<NN>_<lighting>/<label>.npy`` and ``<root>/ibmGestureTest/...``;
-``root`` is ``path`` or ``$SWIFTSPIKE_DVS_GESTURE``.
+``root`` is ``path`` or ``$SWIFTSPIKE_DVS_GESTURE``. :func:`load_dvs_gesture` bins a split into memory;
+:class:`DVSGestureDataset` reads one clip per item.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
-from ..errors import SwiftSpikeError, check_positive_int
+from ..errors import SwiftSpikeError, check_positive_int, choose
 from .dataset import Dataset
-from .events import EVENT_DTYPE, downsample_events, frames_from_streams, pick_subset
+from .events import DVS_GESTURE_DTYPE, EventDataset, ToFrames, frames_from_streams, pick_subset
 from .paths import PathLike, resolve_dir
 
 DVS_GESTURE_ENV = "SWIFTSPIKE_DVS_GESTURE"
@@ -25,7 +26,8 @@ _HINT = " (unpack the preprocessed clips so that ibmGestureTrain/ and ibmGesture
 
 
 def read_dvs_gesture_npy(path: PathLike) -> np.ndarray:
-    """Read one clip (columns x, y, p, t[ms]) into an :data:`EVENT_DTYPE` array with ``t`` in µs."""
+    """Read one clip (columns x, y, p, t[ms]) into Tonic's DVS Gesture events
+    (:data:`~swiftspike.data.events.DVS_GESTURE_DTYPE`: ``x, y`` int16, ``p`` bool, ``t`` µs, rounded)."""
     p = Path(path)
     if not p.is_file():
         raise SwiftSpikeError(f"DVS Gesture file {p} does not exist")
@@ -41,7 +43,7 @@ def read_dvs_gesture_npy(path: PathLike) -> np.ndarray:
     if a.size and (x.min() < 0 or x.max() >= DVS_SENSOR[0] or y.min() < 0 or y.max() >= DVS_SENSOR[1]
                    or not np.isin(pol, (0, 1)).all()):
         raise SwiftSpikeError(f"{p} is corrupt: coordinates outside 128x128 or polarity not 0/1")
-    ev = np.zeros(len(a), dtype=EVENT_DTYPE)
+    ev = np.zeros(len(a), dtype=DVS_GESTURE_DTYPE)
     ev["x"], ev["y"], ev["p"] = x, y, pol
     ev["t"] = np.round(t.astype(np.float64) * 1000.0).astype(np.int64)
     return ev
@@ -62,30 +64,67 @@ def list_dvs_gesture(root: PathLike, split: str = "train") -> list[tuple[Path, i
     return items
 
 
-def load_dvs_gesture(path: Optional[PathLike] = None, *, n_bins: int = 20, duration_us: Optional[int] = None,
-                     spatial_factor: int = 4, limit_train: Optional[int] = None, limit_test: Optional[int] = None,
-                     seed: int = 0, binary: bool = False) -> Dataset:
-    """DVS Gesture as frames ``[N, n_bins, 2, 128/f, 128/f]`` (``f = spatial_factor``, sum pooling).
-
-    Each clip's window starts at its first event; it spans ``duration_us`` when given (later events
-    dropped) or else the clip's own length, split into ``n_bins`` equal bins.
-    """
+def dvs_frames(n_bins: int = 20, duration_us: Optional[int] = None, spatial_factor: int = 4,
+               binary: bool = False) -> ToFrames:
+    """The binning of :func:`load_dvs_gesture`: pixels sum-pooled by ``spatial_factor``, the window starting
+    at the clip's first event and spanning ``duration_us`` or the clip's own length, in ``n_bins`` bins;
+    output ``[n_bins, 2, 128/f, 128/f]``."""
     check_positive_int(n_bins, "n_bins")
     check_positive_int(spatial_factor, "spatial_factor")
     if duration_us is not None:
         check_positive_int(duration_us, "duration_us")
+    side = -(-DVS_SENSOR[0] // spatial_factor)
+    return ToFrames((side, side, 2), n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary, align_start=True,
+                    downsample=spatial_factor)
+
+
+def _root(path: Optional[PathLike]) -> Path:
     root = resolve_dir(path, env=DVS_GESTURE_ENV, subdir="dvs-gesture", what="DVS Gesture folder", hint=_HINT)
     if (root / "DVSGesture").is_dir() and not (root / "ibmGestureTrain").is_dir():
         root = root / "DVSGesture"
-    side = -(-DVS_SENSOR[0] // spatial_factor)
-    sensor = (side, side, 2)
+    return root
+
+
+def load_dvs_gesture(path: Optional[PathLike] = None, *, n_bins: int = 20, duration_us: Optional[int] = None,
+                     spatial_factor: int = 4, limit_train: Optional[int] = None, limit_test: Optional[int] = None,
+                     seed: int = 0, binary: bool = False) -> Dataset:
+    """DVS Gesture as frames ``[N, n_bins, 2, 128/f, 128/f]`` (``f = spatial_factor``, sum pooling), in memory.
+
+    Each clip's window starts at its first event; it spans ``duration_us`` when given (later events
+    dropped) or else the clip's own length, split into ``n_bins`` equal bins.
+    """
+    fr = dvs_frames(n_bins, duration_us, spatial_factor, binary)
+    root = _root(path)
 
     def frames(items):
-        streams = (downsample_events(read_dvs_gesture_npy(f), spatial_factor) for f, _ in items)
-        x = frames_from_streams(streams, len(items), sensor, n_bins=n_bins, t_start=0, t_end=duration_us,
-                                binary=binary, align_start=True)
+        x = frames_from_streams((read_dvs_gesture_npy(f) for f, _ in items), len(items), transform=fr)
         return x, torch.tensor([lab for _, lab in items], dtype=torch.long)
 
     xtr, ytr = frames(pick_subset(list_dvs_gesture(root, "train"), limit_train, seed))
     xte, yte = frames(pick_subset(list_dvs_gesture(root, "test"), limit_test, seed))
     return Dataset("dvs-gesture", xtr, ytr, xte, yte, DVS_CLASSES, temporal=True)
+
+
+class DVSGestureDataset(EventDataset):
+    """DVS Gesture as a map-style ``torch`` dataset that reads one ``.npy`` clip per item.
+
+    ``dataset[i]`` is ``(transform(events), label)``: by default (``transform="frames"``) the frames of
+    :func:`load_dvs_gesture` with the same options, with ``transform=None`` Tonic-style events
+    (:data:`~swiftspike.data.events.DVS_GESTURE_DTYPE`), or any callable such as a Tonic transform.
+    ``split`` is ``"train"`` or ``"test"``; ``limit`` draws that many clips with ``seed`` (the ones
+    :func:`load_dvs_gesture` draws). Only the file list is built up front.
+    """
+
+    sensor_size = DVS_SENSOR
+    n_classes = DVS_CLASSES
+
+    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
+                 target_transform: Optional[Callable] = None, n_bins: int = 20, duration_us: Optional[int] = None,
+                 spatial_factor: int = 4, binary: bool = False, limit: Optional[int] = None, seed: int = 0) -> None:
+        choose("DVS Gesture split", split, ("train", "test"))
+        frames = dvs_frames(n_bins, duration_us, spatial_factor, binary)
+        self.files = pick_subset(list_dvs_gesture(_root(path), split), limit, seed)
+        super().__init__([lab for _, lab in self.files], transform, target_transform, frames)
+
+    def events(self, index: int) -> np.ndarray:
+        return read_dvs_gesture_npy(self.files[index][0])

@@ -1,8 +1,10 @@
 """Event streams as structured numpy arrays and their binning into dense frames.
 
-An event stream is a 1-D numpy structured array of :data:`EVENT_DTYPE` with fields
-``t`` (int64, microseconds), ``x``, ``y`` (int16 pixel / channel) and ``p`` (int8 polarity 0/1).
-1-D sensors such as the SHD cochlea use ``x`` as the channel and ``y = 0``.
+An event stream is a 1-D numpy structured array with fields ``t`` (microseconds), ``x`` and, for 2-D
+sensors, ``y`` (pixel / channel) and ``p`` (polarity 0/1), the layout Tonic uses, so Tonic's transforms
+apply to it. The file readers return Tonic's own dtypes (:data:`SHD_DTYPE`, :data:`NMNIST_DTYPE`,
+:data:`DVS_GESTURE_DTYPE`); :func:`make_events` builds the generic :data:`EVENT_DTYPE`. 1-D sensors such
+as the SHD cochlea use ``x`` as the channel.
 
 :func:`events_to_frames` counts events in time bins: bin ``k`` covers
 ``[t_start + k*w, t_start + (k+1)*w)`` with ``w = bin_us`` or ``(t_end - t_start) / n_bins``,
@@ -10,7 +12,7 @@ giving ``[T, P, H, W]`` for a ``(W, H, P)`` sensor or ``[T, W]`` for a 1-D ``(W,
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +20,10 @@ import torch
 from ..errors import SwiftSpikeError, check_positive_int
 
 EVENT_DTYPE = np.dtype([("t", np.int64), ("x", np.int16), ("y", np.int16), ("p", np.int8)])
+#: Tonic's event dtypes (``tonic.datasets.SHD/NMNIST/DVSGesture.dtype``), returned by swiftspike's readers.
+SHD_DTYPE = np.dtype([("t", np.int64), ("x", np.int64), ("p", np.int64)])
+NMNIST_DTYPE = np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+DVS_GESTURE_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("p", bool), ("t", np.int64)])
 
 
 def make_events(t, x, y=None, p=None) -> np.ndarray:
@@ -114,6 +120,82 @@ def stack_frames(streams: Sequence[np.ndarray], sensor_size: Sequence[int], **kw
     return torch.stack([events_to_frames(ev, sensor_size, **kw) for ev in streams])
 
 
+class ToFrames:
+    """A transform (callable on one event stream) that bins it with :func:`events_to_frames`.
+
+    ``downsample`` first integer-divides ``x`` (and ``y``) by that factor (a sum pool); with
+    ``align_start`` the window starts at the stream's first event instead of ``t_start`` (``t_end``
+    moves with it). Other keywords as in :func:`events_to_frames`. The eager loaders and the lazy
+    datasets of SHD, N-MNIST and DVS Gesture bin through the same object, so both give the same frames.
+    """
+
+    def __init__(self, sensor_size: Sequence[int], *, n_bins: Optional[int] = None, bin_us: Optional[int] = None,
+                 t_start: int = 0, t_end: Optional[int] = None, binary: bool = False, align_start: bool = False,
+                 downsample: int = 1, dtype: torch.dtype = torch.float32) -> None:
+        check_positive_int(downsample, "spatial factor")
+        self.sensor_size = tuple(int(s) for s in sensor_size)
+        self.kw: dict[str, Any] = {"n_bins": n_bins, "bin_us": bin_us, "t_start": t_start, "t_end": t_end, "binary": binary,
+                   "dtype": dtype}
+        self.align_start = align_start
+        self.downsample = downsample
+
+    def __call__(self, events: np.ndarray) -> torch.Tensor:
+        ev = downsample_events(events, self.downsample) if self.downsample > 1 else events
+        kw = dict(self.kw)
+        if self.align_start and len(ev):
+            kw["t_start"] = int(ev["t"].min())
+            if kw["t_end"] is not None:
+                kw["t_end"] = kw["t_start"] + (kw["t_end"] - self.kw["t_start"])
+        return events_to_frames(ev, self.sensor_size, **kw)
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in self.kw.items() if v is not None and k != "dtype")
+        return f"ToFrames(sensor_size={self.sensor_size}, {opts}, align_start={self.align_start}, downsample={self.downsample})"
+
+
+class EventDataset(torch.utils.data.Dataset):
+    """Base of the lazy event-file datasets: a map-style ``torch.utils.data.Dataset`` whose item ``i`` is
+    ``(transform(events_i), target_transform(label_i))``, reading only recording ``i`` from disk.
+
+    ``transform``: ``"frames"`` (the dataset's own binning, the same frames as its eager loader), ``None``
+    (the Tonic-style structured events) or any callable on events (e.g. a Tonic transform). Subclasses set
+    ``sensor_size`` (Tonic's ``(W, H, P)``) and ``n_classes`` and implement :meth:`events`.
+    """
+
+    sensor_size: tuple[int, int, int] = (1, 1, 1)
+    n_classes: int = 0
+
+    def __init__(self, targets: Sequence[int], transform: Any, target_transform: Optional[Callable],
+                 frames: ToFrames) -> None:
+        if isinstance(transform, str) and transform != "frames":
+            raise SwiftSpikeError(f"transform must be 'frames', None or a callable, got {transform!r}")
+        if transform is not None and not isinstance(transform, str) and not callable(transform):
+            raise SwiftSpikeError(f"transform must be 'frames', None or a callable, got {type(transform).__name__}")
+        self.targets = list(targets)
+        self.frames = frames
+        self.transform = frames if isinstance(transform, str) else transform
+        self.target_transform = target_transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def events(self, index: int) -> np.ndarray:  # pragma: no cover - overridden
+        """Read recording ``index`` (0 <= index < len) as a structured event array."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__} indices must be integers, got {type(index).__name__}")
+        n = len(self)
+        i = int(index) + n if index < 0 else int(index)
+        if not 0 <= i < n:
+            raise IndexError(f"index {index} is out of range for {type(self).__name__} of length {n}")
+        ev = self.events(i)
+        x = ev if self.transform is None else self.transform(ev)
+        y = self.targets[i]
+        return x, (y if self.target_transform is None else self.target_transform(y))
+
+
 def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
     """All ``items``, or ``limit`` of them drawn without replacement with ``seed`` (kept in order)."""
     items = list(items)
@@ -124,20 +206,20 @@ def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
     return [items[i] for i in idx]
 
 
-def frames_from_streams(streams, n: int, sensor_size: Sequence[int], *, align_start: bool = False,
-                        **bin_kw) -> torch.Tensor:
-    """Bin ``n`` streams (any iterable, consumed one at a time to save memory) into ``[n, T, ...]``.
+def frames_from_streams(streams, n: int, sensor_size: Optional[Sequence[int]] = None, *, align_start: bool = False,
+                        transform: Optional[ToFrames] = None, **bin_kw) -> torch.Tensor:
+    """Bin ``n`` streams (any iterable, consumed one at a time to save memory) into ``[n, T, ...]`` with
+    ``transform`` (a :class:`ToFrames`), or one built from ``sensor_size``, ``align_start`` and ``bin_kw``.
 
     With ``align_start`` each stream's window starts at its first event instead of ``t_start``.
     """
+    if transform is None:
+        if sensor_size is None:
+            raise SwiftSpikeError("frames_from_streams needs a sensor_size or a transform")
+        transform = ToFrames(sensor_size, align_start=align_start, **bin_kw)
     out: Optional[torch.Tensor] = None
     for i, ev in enumerate(streams):
-        kw = dict(bin_kw)
-        if align_start and len(ev):
-            kw["t_start"] = int(ev["t"].min())
-            if kw.get("t_end") is not None:
-                kw["t_end"] = kw["t_start"] + (kw["t_end"] - bin_kw.get("t_start", 0))
-        fr = events_to_frames(ev, sensor_size, **kw)
+        fr = transform(ev)
         if out is None:
             out = torch.zeros((n, *fr.shape), dtype=fr.dtype)
         if fr.shape != out.shape[1:]:

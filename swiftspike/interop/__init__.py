@@ -1,1 +1,1 @@
-"""Adapters to other tools (optional extras, imported lazily): NeuroBench's benchmark harness."""
+"""Adapters to other tools (optional extras, imported lazily): NeuroBench's benchmark harness, NIR export/import."""

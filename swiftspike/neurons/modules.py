@@ -135,7 +135,8 @@ class LIF(SpikingModule):
         return s
 
     def extra_repr(self) -> str:
-        return (f"tau={float(self.tau):g}, v_threshold={float(self.v_threshold):g}, reset={self.reset_mechanism.name}, "
+        f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"  # noqa: E731
+        return (f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
                 f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}")
 
 
