@@ -50,6 +50,7 @@ def test_bench_restores_the_thread_count_and_validates_its_config():
     before = torch.get_num_threads()
     run(LIFBenchConfig(peers=(), threads=1, **TINY))
     assert torch.get_num_threads() == before
-    for bad in (dict(sizes=()), dict(repeats=0), dict(beta=1.0), dict(tolerance=-0.1), dict(peers=("nope",))):
+    for bad in (dict(sizes=()), dict(repeats=0), dict(beta=1.0), dict(tolerance=-0.1), dict(peers=("nope",)),
+                dict(clock="sundial")):
         with pytest.raises(SwiftSpikeError):
             run(LIFBenchConfig(**dict(TINY, **bad)))

@@ -27,7 +27,8 @@ differently, and snnTorch / Norse fire on ``>`` instead of ``>=``: near-threshol
 Before timing, every peer's spikes are compared with swiftspike's on the full input; a peer whose
 fraction of differing spikes exceeds ``tolerance`` is reported as disagreeing and not timed.
 
-Timings (median of ``repeats`` interleaved runs, after ``warmup``; ``threads`` torch threads): the Linear
+Timings (median of ``repeats`` interleaved runs, after ``warmup``; ``threads`` torch threads; ``clock`` wall or,
+on a shared machine with one thread, the process's CPU time): the Linear
 layer alone (forward + weight gradient: the floor, the neuron cannot make the matmul faster), each
 library's neuron alone on the precomputed current, and each library end to end (Linear -> neuron,
 forward + backward). Ratios: ``neuron_speedup`` = peer neuron time / swiftspike neuron time (> 1: swiftspike
@@ -45,7 +46,7 @@ import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive_int
-from .timing import time_interleaved
+from .timing import CLOCKS, time_interleaved
 
 PEERS = ("snntorch", "spikingjelly", "norse")
 
@@ -66,6 +67,7 @@ class LIFBenchConfig:
     tolerance: float = 1e-4
     seed: int = 0
     device: str = "cpu"
+    clock: str = "wall"
 
     def validate(self) -> "LIFBenchConfig":
         for name in ("sizes", "steps"):
@@ -82,6 +84,10 @@ class LIFBenchConfig:
             raise SwiftSpikeError(f"beta must lie in (0, 1), got {self.beta}")
         if not math.isfinite(self.v_threshold) or self.v_threshold <= 0:
             raise SwiftSpikeError(f"v_threshold must be a finite number > 0, got {self.v_threshold}")
+        if self.clock not in CLOCKS:
+            raise SwiftSpikeError(f"unknown clock {self.clock!r}; choose one of: {', '.join(CLOCKS)}")
+        if self.clock == "cpu" and torch.device(self.device).type != "cpu":
+            raise SwiftSpikeError("clock 'cpu' measures this process's CPU time and cannot see GPU work; use 'wall'")
         if not 0.0 <= self.tolerance < 1.0:
             raise SwiftSpikeError(f"tolerance must lie in [0, 1), got {self.tolerance}")
         try:
@@ -278,7 +284,7 @@ def _measure(T: int, n: int, cfg: LIFBenchConfig, peers: dict[str, Peer], device
 
         fns[f"{name}:neuron"] = neuron
         fns[f"{name}:e2e"] = e2e
-    timed = time_interleaved(fns, repeats=cfg.repeats, warmup=cfg.warmup)
+    timed = time_interleaved(fns, repeats=cfg.repeats, warmup=cfg.warmup, clock=cfg.clock)
     row["ms"] = {k: 1e3 * v for k, v in timed.items()}
     floor = timed.get("linear")
     ours = timed.get("swiftspike:neuron")
@@ -331,7 +337,7 @@ def table(result: dict[str, Any]) -> str:
     """The result as a text table: one line per (T, N, library)."""
     m = result["machine"]
     lines = [f"bench lif: {m['cpu']}, {m['platform']}, torch {m['torch']}, {m['threads']} thread(s); "
-             f"median of {result['config']['repeats']} interleaved runs; forward + backward",
+             f"median of {result['config']['repeats']} interleaved runs ({result['config']['clock']} time); forward + backward",
              f"{'T':>5} {'N':>6}  {'library':<13} {'neuron ms':>10} {'e2e ms':>9} {'e2e/floor':>9} "
              f"{'neuron: peer/swiftspike':>23}  spikes vs swiftspike"]
     for r in result["rows"]:

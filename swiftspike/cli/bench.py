@@ -14,7 +14,8 @@ def _cmd_lif(args: argparse.Namespace) -> int:
 
     cfg = LIFBenchConfig(sizes=tuple(args.sizes), steps=tuple(args.steps), batch=args.batch, repeats=args.repeats,
                          warmup=args.warmup, threads=args.threads, peers=tuple(args.peers), beta=args.beta,
-                         tolerance=args.tolerance, seed=args.seed, device=args.device)
+                         tolerance=args.tolerance, seed=args.seed, device=args.device,
+                         clock=args.clock)
     res = run(cfg)
     emit(args, res, table(res))
     return 0
@@ -39,6 +40,8 @@ def _register_lif(bsub: argparse._SubParsersAction) -> None:
                    help="largest fraction of differing spikes still counted as agreement (float rounding)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="cpu, cuda, ... (never a silent fallback)")
+    p.add_argument("--clock", default=d.clock, choices=["wall", "cpu"],
+                   help="wall time, or this process's CPU time (steadier on a shared machine; one thread, CPU only)")
     add_output_flags(p, plots=False)
     p.set_defaults(func=_cmd_lif)
 
