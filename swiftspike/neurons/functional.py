@@ -69,7 +69,10 @@ class HardReset:
         through the surrogate ``sg`` (``detach``: the reset is not differentiated). Fresh tensors."""
         if detach:
             return 1.0 - s, (torch.zeros_like(h) if need_th else None)
-        dvdh = torch.addcmul(1.0 - s, self.v_reset - h, sg)
+        if self.v_reset == 0.0:
+            dvdh = torch.addcmul(1.0 - s, h, sg, value=-1)
+        else:
+            dvdh = torch.addcmul(1.0 - s, self.v_reset - h, sg)
         return dvdh, ((h - self.v_reset) * sg if need_th else None)
 
 
@@ -234,12 +237,12 @@ def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, t
     h_buf = None if h_all is not None else torch.empty_like(x[0])
     v_buf = torch.empty_like(x[0])
     v = v0
-    for t in range(T):
-        h = h_all[t] if h_all is not None else h_buf
+    hs = h_all.unbind(0) if h_all is not None else (h_buf,) * T
+    for x_t, h, s in zip(x.unbind(0), hs, spikes.unbind(0)):
         # charge as beta * v + x with two roundings, exactly as charge() (a fused multiply-add would
         # round once and give membranes that differ from lif_step's in the last bit)
-        torch.mul(v, beta, out=h).add_(x[t])
-        s = torch.ge(h, th, out=spikes[t])
+        torch.mul(v, beta, out=h).add_(x_t)
+        torch.ge(h, th, out=s)
         v = reset.after_spike(h, s, th, out=v_buf)
     return spikes, v
 
@@ -268,6 +271,7 @@ class _FusedLIF(torch.autograd.Function):
         T = h_all.shape[0]
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
         gh = torch.empty_like(h_all)
+        b = float(beta) if beta.dim() == 0 else None  # a scalar decay folds into the recurrence's multiply-add
         g_beta = torch.zeros_like(h_all[0]) if need_beta else None
         g_th = torch.zeros_like(h_all[0]) if need_th else None
         # the adjoint flowing into v_{t1-1} from the step after the current chunk
@@ -287,10 +291,15 @@ class _FusedLIF(torch.autograd.Function):
             if g_next_v is not None:
                 g_out[n - 1].addcmul_(g_next_v, dvdh[n - 1])
             if n > 1:
-                a = dvdh[:n - 1].mul_(beta)  # dv_t/dh_t * dh_{t+1}/dv_t
+                # g_t += (dv_t/dh_t) (dh_{t+1}/dv_t) g_{t+1}, with dh_{t+1}/dv_t = beta
                 g = g_out[n - 1]
-                for i in range(n - 2, -1, -1):
-                    g = g_out[i].addcmul_(a[i], g)
+                if b is not None:
+                    for i in range(n - 2, -1, -1):
+                        g = g_out[i].addcmul_(dvdh[i], g, value=b)
+                else:
+                    a = dvdh[:n - 1].mul_(beta)
+                    for i in range(n - 2, -1, -1):
+                        g = g_out[i].addcmul_(a[i], g)
             if need_th:
                 # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
                 gv = torch.empty_like(h)
