@@ -155,7 +155,7 @@ def test_refractory_neuron_neither_integrates_nor_fires_with_shipped_policies(po
     covered = False
     for T in sorted(pol.table):
         p = pol.params_for(T, base)
-        r = int(round(p.refrac / p.dt))
+        r = round(p.refrac / p.dt)
         net = DiehlCook(100, 1, p, seed=T)  # one excitatory neuron: no lateral inhibition, theta = 0
         s = net.run(torch.ones(1, 100), 120, record=True).layers[0].spikes[:, 0, 0]
         t_spk = s.nonzero().flatten()

@@ -153,7 +153,8 @@ def _snntorch(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
 
 
 def _spikingjelly(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
-    from spikingjelly.activation_based import functional, neuron as sj_neuron, surrogate
+    from spikingjelly.activation_based import functional, surrogate
+    from spikingjelly.activation_based import neuron as sj_neuron
 
     node = sj_neuron.LIFNode(tau=1.0 / (1.0 - cfg.beta), decay_input=False, v_threshold=cfg.v_threshold,
                              v_reset=0.0, surrogate_function=surrogate.ATan(), step_mode="m").to(device)
@@ -336,10 +337,11 @@ def run(cfg: Optional[LIFBenchConfig] = None, *, builders: Optional[Mapping[str,
 def table(result: dict[str, Any]) -> str:
     """The result as a text table: one line per (T, N, library)."""
     m = result["machine"]
-    lines = [f"bench lif: {m['cpu']}, {m['platform']}, torch {m['torch']}, {m['threads']} thread(s); "
-             f"median of {result['config']['repeats']} interleaved runs ({result['config']['clock']} time); forward + backward",
-             f"{'T':>5} {'N':>6}  {'library':<13} {'neuron ms':>10} {'e2e ms':>9} {'e2e/floor':>9} "
-             f"{'neuron: peer/swiftspike':>23}  spikes vs swiftspike"]
+    cfg = result["config"]
+    lines = [(f"bench lif: {m['cpu']}, {m['platform']}, torch {m['torch']}, {m['threads']} thread(s); "
+              f"median of {cfg['repeats']} interleaved runs ({cfg['clock']} time); forward + backward"),
+             (f"{'T':>5} {'N':>6}  {'library':<13} {'neuron ms':>10} {'e2e ms':>9} {'e2e/floor':>9} "
+              f"{'neuron: peer/swiftspike':>23}  spikes vs swiftspike")]
     for r in result["rows"]:
         ms = r["ms"]
         if "linear" in ms:

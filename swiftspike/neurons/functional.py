@@ -230,14 +230,13 @@ def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, t
                        h_all: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
     written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
-    so a step costs three ops (charge, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
+    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
     receives every pre-reset membrane (needed by the backward pass); without it one buffer is reused."""
     T = x.shape[0]
     spikes = torch.empty_like(x)
-    h_buf = None if h_all is not None else torch.empty_like(x[0])
     v_buf = torch.empty_like(x[0])
     v = v0
-    hs = h_all.unbind(0) if h_all is not None else (h_buf,) * T
+    hs = h_all.unbind(0) if h_all is not None else (torch.empty_like(x[0]),) * T
     for x_t, h, s in zip(x.unbind(0), hs, spikes.unbind(0)):
         # charge as beta * v + x with two roundings, exactly as charge() (a fused multiply-add would
         # round once and give membranes that differ from lif_step's in the last bit)
@@ -250,7 +249,7 @@ def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, t
 class _FusedLIF(torch.autograd.Function):
     """T-step LIF without refractoriness.
 
-    Forward: :func:`_lif_forward_values` (three in-place ops per step, no allocation). Backward:
+    Forward: :func:`_lif_forward_values` (four in-place ops per step, no allocation). Backward:
     everything that does not depend on the recurrence (surrogate derivatives, reset Jacobians,
     parameter gradients) is computed for a chunk of steps at once; only the linear adjoint recurrence
     ``g_t = c_t + a_t g_{t+1}`` (one fused multiply-add per step) runs step by step.

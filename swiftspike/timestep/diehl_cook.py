@@ -170,10 +170,10 @@ class DiehlCook:
         ``beta = exp(-dt/tau)``, refractory periods rounded to whole steps."""
         theta = self.theta if theta is None else theta
         exc = LIFParameters(beta=math.exp(-p.dt / p.tau), v_threshold=p.threshold_gap + theta,
-                            reset=HardReset(p.v_reset - p.v_rest), refractory_steps=int(round(p.refrac / p.dt)))
+                            reset=HardReset(p.v_reset - p.v_rest), refractory_steps=round(p.refrac / p.dt))
         inh = LIFParameters(beta=math.exp(-p.dt / p.tau_inh), v_threshold=p.v_threshold_inh - p.v_rest_inh,
                             reset=HardReset(p.v_reset_inh - p.v_rest_inh),
-                            refractory_steps=int(round(p.refrac_inh / p.dt)))
+                            refractory_steps=round(p.refrac_inh / p.dt))
         return exc, inh
 
     def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
