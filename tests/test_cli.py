@@ -99,11 +99,13 @@ def test_help_everywhere(capsys):
 
 
 def test_bench_lif_tiny(capsys):
-    assert main(["bench", "lif", "--sizes", "8", "--steps", "5", "--repeats", "1", "--json"]) == 0
+    assert main(["bench", "lif", "--sizes", "8", "--steps", "5", "--repeats", "1", "--warmup", "0", "--json"]) == 0
     res = last_json(capsys)
     row = res["rows"][0]
-    assert row["seconds"]["swiftspike"] > 0
-    assert set(row["ratio_vs_swiftspike"]) == {"snntorch", "spikingjelly"}
+    assert row["ms"]["swiftspike:neuron"] > 0 and row["ms"]["linear"] > 0
+    assert set(row["neuron_speedup"]) == {"snntorch", "spikingjelly", "norse"}
+    assert res["machine"]["threads"] == 1
+    assert main(["bench", "lif", "--sizes", "0"]) == 2
 
 
 def test_train_on_user_event_files_with_bins(tmp_path, capsys):

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from swiftspike import SNN, SwiftSpikeError, reset, run_step
-from swiftspike.neurons import (IF, LIF, ATan, FastSigmoid, HardReset, LIFParameters, LIFState, SoftReset, Rectangular, Sigmoid, Triangular,
+from swiftspike.neurons import (IF, LI, LIF, ATan, FastSigmoid, HardReset, LIFParameters, LIFState, NoReset, Rectangular, Sigmoid,
+                                SoftReset, Triangular,
                                 get_surrogate, lif_multistep)
 
 SURROGATES = [ATan(2.0), FastSigmoid(5.0), Sigmoid(4.0), Rectangular(0.8), Triangular(0.7)]
@@ -177,3 +178,77 @@ def test_bad_neuron_inputs():
     lif(torch.zeros(3, 2, 3))
     with pytest.raises(SwiftSpikeError, match="reset"):
         lif(torch.zeros(3, 4, 3))  # state of another shape
+
+
+# -- one kernel: fused path == step loop, NoReset via the scan, bad values ------------------------------
+@pytest.mark.parametrize("reset", [HardReset(0.0), HardReset(-0.2), SoftReset()], ids=["hard0", "hard-0.2", "soft"])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_fused_forward_is_bit_identical_to_the_step_loop(reset, per_neuron):
+    torch.manual_seed(4)
+    x = torch.randn(120, 6, 32) * 1.3
+    beta = torch.rand(32) * 0.5 + 0.5 if per_neuron else torch.tensor(0.8187)
+    p = LIFParameters(beta, torch.tensor(0.9), reset)
+    ref_s, ref = lif_multistep(x, LIFState(torch.zeros(6, 32)), p, fused=False)
+    val_s, val = lif_multistep(x, LIFState(torch.zeros(6, 32)), p)  # value path (no gradients)
+    grd_s, grd = lif_multistep(x.clone().requires_grad_(), LIFState(torch.zeros(6, 32)), p)  # autograd function
+    assert ref_s.sum() > 100
+    for s, st in ((val_s, val), (grd_s, grd)):
+        assert torch.equal(s, ref_s) and torch.equal(st.v, ref.v)
+
+
+def test_noreset_runs_on_the_scan_with_the_step_loops_spikes_and_gradients():
+    torch.manual_seed(5)
+    x = (torch.randn(70, 3, 5) * 0.6).requires_grad_()  # T = 70 > one scan chunk
+    v0 = (torch.randn(3, 5) * 0.2).requires_grad_()
+    beta = torch.tensor(0.85, requires_grad=True)
+    th = torch.full((5,), 0.7, requires_grad=True)
+    w = torch.randn(70, 3, 5)
+    out = []
+    for fused in (True, False):
+        s, st = lif_multistep(x, LIFState(v0), LIFParameters(beta, th, NoReset()), fused=fused)
+        ((s * w).sum() + (st.v ** 2).sum()).backward()
+        out.append([s.detach(), st.v.detach()] + [t.grad.clone() for t in (x, v0, beta, th)])
+        for t in (x, v0, beta, th):
+            t.grad = None
+    (s1, v1, *g1), (s2, v2, *g2) = out
+    assert torch.equal(s1, s2) and s1.sum() > 0
+    assert torch.allclose(v1, v2, atol=1e-5)
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5) and a.abs().sum() > 0
+
+
+def test_lif_noreset_module_is_the_kernel_with_noreset():
+    from swiftspike.neurons import LIFNoReset
+
+    n = LIFNoReset(tau=3.0, v_threshold=0.5)
+    assert isinstance(n.reset_mechanism, NoReset) and n.params.reset == NoReset()
+    x = torch.randn(40, 2, 3)
+    ref, _ = lif_multistep(x, LIFState(torch.zeros(2, 3)), n.params, fused=False)
+    assert torch.equal(n(x), ref)
+
+
+def test_all_finite_is_exact():
+    from swiftspike.errors import all_finite
+
+    x = torch.rand(50, 7)
+    assert all_finite(x) and all_finite(torch.zeros(0)) and all_finite(torch.tensor([1, 2]))
+    for bad in (math.nan, math.inf, -math.inf):
+        y = x.clone()
+        y[13, 4] = bad
+        assert not all_finite(y)
+    assert all_finite(torch.tensor([3e38, 3e38]))  # large but finite: no false alarm from overflow
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: LIF(), (4, 2, 3)), (lambda: LIF(step_mode="s"), (2, 3)), (lambda: IF(reset="soft"), (4, 2, 3)),
+    (lambda: LIF(refractory_steps=2), (4, 2, 3)), (lambda: LI(), (4, 2, 3)), (lambda: LI(step_mode="s"), (2, 3)),
+    (lambda: __import__("swiftspike.neurons", fromlist=["LIFNoReset"]).LIFNoReset(), (4, 2, 3)),
+    (lambda: __import__("swiftspike.neurons", fromlist=["PSN"]).PSN(4), (4, 2, 3)),
+    (lambda: __import__("swiftspike.neurons", fromlist=["SlidingPSN"]).SlidingPSN(), (4, 2, 3)),
+], ids=["lif", "lif-s", "if", "lif-refrac", "li", "li-s", "lif-noreset", "psn", "sliding-psn"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_or_inf_into_a_neuron_module_is_a_clear_error(make, shape, bad):
+    x = torch.rand(shape)
+    x.view(-1)[3] = bad
+    with pytest.raises(SwiftSpikeError, match="NaN or inf"):
+        make()(x)

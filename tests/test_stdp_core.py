@@ -1,12 +1,17 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from swiftspike.errors import SwiftSpikeError
+from swiftspike.metrics import ReportBuilder, RunRecord
 from swiftspike.timestep import (DCParams, DiehlCook, OpCounts, apply_update, assign_labels, energy_per_sample,
                                  normalize_columns, predict, scale_knobs, stdp_update, trace_step)
+from swiftspike.timestep.policy import EnhancementPolicy
 from swiftspike.timestep.study import costs
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_trace_step_hand_computed():
@@ -93,12 +98,75 @@ def test_inference_is_exactly_batched():
     p = DCParams(input_rate=1000.0)
     net = DiehlCook(50, 8, p, seed=1)
     x = _binary_inputs(3, 50)
-    both, c, _ = net.run(x, 30)
+    rec = net.run(x, 30, record=True)
+    both = rec.layers[0].spikes
+    assert both.sum() > 0
     for i in range(3):
-        one, _, _ = net.run(x[i:i + 1], 30)
-        assert torch.equal(one, both[i:i + 1])
+        one = net.run(x[i:i + 1], 30, record=True).layers[0].spikes
+        assert torch.equal(one, both[:, i:i + 1])
+    c = OpCounts.from_record(rec)
     assert c.samples == 3 and c.steps == 30 and c.trace_updates == 0
     assert c.synops == pytest.approx(c.input_spikes * 8 + c.exc_spikes + c.inh_spikes * 7)
+
+
+def test_run_returns_the_one_run_record():
+    p = DCParams(input_rate=1000.0)
+    net = DiehlCook(50, 8, p, seed=1)
+    x = _binary_inputs(4, 50, seed=2)
+    rec = net.run(x, 25, record=True)
+    assert isinstance(rec, RunRecord) and rec.output.shape == (25, 4, 0)  # no labels yet: no class evidence
+    exc, inh = rec.layers
+    assert (exc.name, exc.n_neurons, inh.name) == ("exc", 8, "inh")
+    assert torch.equal(exc.per_step, exc.spikes.sum(2))
+    # synaptic events per sample, all accumulates
+    n_in = x.sum(1) * 25
+    acs = {so.name: so.acs for so in rec.synops}
+    assert torch.allclose(acs["input->exc"], n_in * 8)
+    assert torch.allclose(acs["exc->inh"], exc.per_step.sum(0))
+    assert torch.allclose(acs["inh->exc"], inh.per_step.sum(0) * 7)
+    assert all(float(so.macs.sum()) == 0 for so in rec.synops)
+    assert torch.equal(rec.stats["exc_spikes"], exc.per_step.sum(0))
+    # with labels the output is per-step class evidence whose running arg-max is predict()'s class
+    net.assign(x, torch.tensor([0, 1, 2, 3]), 25)
+    rec = net.run(x, 25)
+    assert rec.output.shape == (25, 4, 10)
+    pred, _ = net.predict(x, 25)
+    scores = rec.output.sum(0)
+    top2 = scores.topk(2, dim=1).values
+    decided = top2[:, 0] > top2[:, 1]
+    assert decided.any()
+    assert torch.equal(scores.argmax(1)[decided], pred[decided])
+    # the one metrics path reads it like any other executor's record
+    rb = ReportBuilder()
+    rb.add(rec, pred)
+    rep = rb.build()
+    assert rep.accuracy == pytest.approx(float(decided.float().mean()))  # ties count as undecided there
+    assert rep.spikes_per_layer["exc"] == pytest.approx(float(rec.layers[0].per_step.sum()) / 4)
+    assert rep.synops == pytest.approx(sum(float(so.acs.sum()) for so in rec.synops) / 4)
+
+
+@pytest.mark.parametrize("policy_file", ["topspark_policy_mnist5k_n400.json", "topspark_policy_fmnist_n400.json"])
+def test_refractory_neuron_neither_integrates_nor_fires_with_shipped_policies(policy_file):
+    """Before the one kernel, a refractory excitatory neuron was still compared with its threshold, so
+    with a threshold gap below v_reset - v_rest (the MNIST policy at T = 50: 4.91 mV < 5 mV) it fired on
+    every step after its first spike. Now spikes are at least refrac + 1 steps apart."""
+    pol = EnhancementPolicy.load(DOCS / policy_file)
+    base = DCParams(theta_plus=0.2)  # the topspark CLI's baseline, to which the policies are applied
+    covered = False
+    for T in sorted(pol.table):
+        p = pol.params_for(T, base)
+        r = round(p.refrac / p.dt)
+        net = DiehlCook(100, 1, p, seed=T)  # one excitatory neuron: no lateral inhibition, theta = 0
+        s = net.run(torch.ones(1, 100), 120, record=True).layers[0].spikes[:, 0, 0]
+        t_spk = s.nonzero().flatten()
+        assert len(t_spk) >= 3, f"{policy_file} T={T}: the input must drive the neuron to fire repeatedly"
+        assert int(t_spk.diff().min()) >= r + 1, f"{policy_file} T={T}: a spike inside the refractory period"
+        if p.threshold_gap < p.v_reset - p.v_rest and r >= 1:
+            covered = True
+            # the reset value lies above the threshold, yet the neuron is silent while refractory
+            assert len(t_spk) <= -(-120 // (r + 1)) and float(s[int(t_spk[0]):].mean()) < 0.5
+    if "mnist5k" in policy_file:
+        assert covered, "the MNIST policy has a threshold gap below v_reset - v_rest (T = 50)"
 
 
 def test_learning_keeps_bounds_and_normalisation_inference_changes_nothing():
@@ -107,7 +175,8 @@ def test_learning_keeps_bounds_and_normalisation_inference_changes_nothing():
     w0, th0 = net.W.clone(), net.theta.clone()
     net.run(x, 20)
     assert torch.equal(net.W, w0) and torch.equal(net.theta, th0)
-    counts, c, _ = net.run(x, 40, learn=True)
+    rec = net.run(x, 40, learn=True, record=True)
+    counts, c = rec.layers[0].spikes.sum(0), OpCounts.from_record(rec)
     assert counts.sum() > 0, "the test needs some excitatory spikes"
     assert not torch.equal(net.W, w0)
     assert net.W.min() >= 0 and net.W.max() <= 1

@@ -1,17 +1,56 @@
-"""``swiftspike bench ...``: each benchmark module registers one sub-command here."""
+"""``swiftspike bench ...``: each benchmark registers one sub-command here; ``bench lif`` is parsed here and
+measured by :mod:`swiftspike.bench.lif` (which parses nothing itself)."""
 from __future__ import annotations
 
 import argparse
 
 from ..bench import asynch as bench_asynch
-from ..bench import lif as bench_lif
 from ..bench import parallel as bench_parallel
+from .common import add_output_flags, emit
+
+
+def _cmd_lif(args: argparse.Namespace) -> int:
+    from ..bench.lif import LIFBenchConfig, run, table
+
+    cfg = LIFBenchConfig(sizes=tuple(args.sizes), steps=tuple(args.steps), batch=args.batch, repeats=args.repeats,
+                         warmup=args.warmup, threads=args.threads, peers=tuple(args.peers), beta=args.beta,
+                         tolerance=args.tolerance, seed=args.seed, device=args.device,
+                         clock=args.clock)
+    res = run(cfg)
+    emit(args, res, table(res))
+    return 0
+
+
+def _register_lif(bsub: argparse._SubParsersAction) -> None:
+    from ..bench.lif import PEERS, LIFBenchConfig
+
+    d = LIFBenchConfig()
+    p = bsub.add_parser("lif", help="forward+backward of Linear->LIF vs snnTorch, SpikingJelly and Norse",
+                        description="Time Linear->LIF (forward + backward) against peer libraries in the same run, "
+                                    "with the same weights and input, after checking that their spikes agree.")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes), help="layer widths N")
+    p.add_argument("--steps", type=int, nargs="+", default=list(d.steps), help="time steps T")
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--repeats", type=int, default=d.repeats, help="timed runs per contestant (median, interleaved)")
+    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed runs per contestant first")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
+    p.add_argument("--peers", nargs="*", default=list(d.peers), help=f"peer libraries ({' '.join(PEERS)})")
+    p.add_argument("--beta", type=float, default=d.beta, help="membrane decay per step (0.875: exact in binary)")
+    p.add_argument("--tolerance", type=float, default=d.tolerance,
+                   help="largest fraction of differing spikes still counted as agreement (float rounding)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="cpu, cuda, ... (never a silent fallback)")
+    p.add_argument("--clock", default=d.clock, choices=["wall", "cpu"],
+                   help="wall time, or this process's CPU time (steadier on a shared machine; one thread, CPU only)")
+    add_output_flags(p, plots=False)
+    p.set_defaults(func=_cmd_lif)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks against peer libraries (timings as ratios)",
                        description="Benchmarks. Timings are reported as ratios against peers measured in the same run.")
     bsub = p.add_subparsers(dest="bench", metavar="BENCH")
-    for module in (bench_lif, bench_asynch, bench_parallel):
+    _register_lif(bsub)
+    for module in (bench_asynch, bench_parallel):
         module.register(bsub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

@@ -39,6 +39,13 @@ Scalar = Union[torch.Tensor, float]
 
 
 # -- reset mechanisms ----------------------------------------------------------------------------
+def _sub_scaled(h: torch.Tensor, s: torch.Tensor, k: Scalar, out: Optional[torch.Tensor]) -> torch.Tensor:
+    """``h - k * s`` in one op (``k`` a number or a tensor broadcastable to ``h``)."""
+    if isinstance(k, torch.Tensor):
+        return torch.addcmul(h, s, k, value=-1, out=out) if out is not None else torch.addcmul(h, s, k, value=-1)
+    return torch.add(h, s, alpha=-float(k), out=out) if out is not None else torch.add(h, s, alpha=-float(k))
+
+
 @dataclass(frozen=True)
 class HardReset:
     r"""After a spike the membrane is set to ``v_reset``: :math:`v = h(1-s) + v_\text{reset} s`."""
@@ -49,17 +56,24 @@ class HardReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h * (1 - s) + self.v_reset * s
 
-    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
-        """Value path without autograd (``fired`` is boolean)."""
-        return h.masked_fill(fired, self.v_reset)
+    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
+                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Value path without autograd for spikes ``s`` in {0, 1} (any float dtype), written into ``out``
+        when given. Bit-identical to :meth:`__call__`: ``h - h s`` is exactly 0 where ``s = 1``."""
+        v = torch.addcmul(h, h, s, value=-1, out=out) if out is not None else torch.addcmul(h, h, s, value=-1)
+        return v.add_(s, alpha=self.v_reset) if self.v_reset != 0.0 else v
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        r""":math:`\partial v/\partial h` and :math:`\partial v/\partial v_\text{threshold}` through the surrogate
-        ``sg`` (``detach``: the reset is not differentiated)."""
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        r""":math:`\partial v/\partial h` and (``need_th``) :math:`\partial v/\partial v_\text{threshold}`
+        through the surrogate ``sg`` (``detach``: the reset is not differentiated). Fresh tensors."""
         if detach:
-            return 1.0 - s, torch.zeros_like(h)
-        return (1.0 - s) + (self.v_reset - h) * sg, (h - self.v_reset) * sg
+            return 1.0 - s, (torch.zeros_like(h) if need_th else None)
+        if self.v_reset == 0.0:
+            dvdh = torch.addcmul(1.0 - s, h, sg, value=-1)
+        else:
+            dvdh = torch.addcmul(1.0 - s, self.v_reset - h, sg)
+        return dvdh, ((h - self.v_reset) * sg if need_th else None)
 
 
 @dataclass(frozen=True)
@@ -71,31 +85,35 @@ class SoftReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h - v_threshold * s
 
-    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
-        return h - v_threshold * fired.to(h.dtype)
+    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
+                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return _sub_scaled(h, s, v_threshold, out)
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         if detach:
-            return torch.ones_like(h), -s
-        return 1.0 - v_threshold * sg, v_threshold * sg - s
+            return torch.ones_like(h), (-s if need_th else None)
+        return 1.0 - v_threshold * sg, (v_threshold * sg - s if need_th else None)
 
 
 @dataclass(frozen=True)
 class NoReset:
-    r"""The membrane is never reset: :math:`v = h` (a linear recurrence; spikes are read off it)."""
+    r"""The membrane is never reset: :math:`v = h` (a linear recurrence; spikes are read off it).
+
+    :func:`lif_multistep` solves it with the parallel :func:`~swiftspike.neurons.scan.linear_scan`."""
 
     name = "none"
 
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h
 
-    def after_spike(self, h: torch.Tensor, fired: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
-        return h
+    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
+                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return out.copy_(h) if out is not None else h
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.ones_like(h), torch.zeros_like(h)
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        return torch.ones_like(h), (torch.zeros_like(h) if need_th else None)
 
 
 Reset = Union[HardReset, SoftReset, NoReset]
@@ -146,18 +164,29 @@ def lif_init_state(like: torch.Tensor, refractory: bool = False, v0: float = 0.0
 
 
 # -- the three parts of a step ---------------------------------------------------------------------
+def _needs_grad(*ts: object) -> bool:
+    """Whether autograd records an op on these (tensors that require grad, grad mode on)."""
+    return torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in ts)
+
+
 def charge(v: torch.Tensor, x: torch.Tensor, beta: Scalar) -> torch.Tensor:
     r"""Leak and integrate: :math:`h = \beta v + x`."""
     return beta * v + x
 
 
 def fire(h: torch.Tensor, v_threshold: Scalar, surrogate: Surrogate) -> torch.Tensor:
-    r"""Spikes :math:`s = H(h - v_\text{threshold})` with the surrogate gradient in the backward pass."""
+    r"""Spikes :math:`s = H(h - v_\text{threshold})` with the surrogate gradient in the backward pass
+    (without gradients, one comparison)."""
+    if not _needs_grad(h, v_threshold):
+        return torch.ge(h, v_threshold).to(h.dtype)
     return surrogate(h - v_threshold)
 
 
 def reset_membrane(h: torch.Tensor, s: torch.Tensor, p: LIFParameters) -> torch.Tensor:
-    """Membrane after the reset of pre-reset potential ``h`` given spikes ``s``."""
+    """Membrane after the reset of pre-reset potential ``h`` given spikes ``s`` (without gradients, the
+    reset object's bit-identical in-place value path)."""
+    if not _needs_grad(h, s, p.v_threshold):
+        return p.reset.after_spike(h, s, p.v_threshold)
     sr = s.detach() if p.detach_reset else s
     return p.reset(h, sr, p.v_threshold)
 
@@ -172,10 +201,9 @@ def lif_step(x: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.
     active = refrac == 0
     # refractory: no integration (membrane held at the value the reset left) and no spike
     h = torch.where(active, h, state.v)
-    s = fire(h, p.v_threshold, p.surrogate) * active.to(h.dtype)
+    s = fire(h, p.v_threshold, p.surrogate) * active
     v = reset_membrane(h, s, p)
-    fired = s.detach() > 0
-    refrac = torch.where(fired, torch.full_like(refrac, p.refractory_steps), (refrac - 1).clamp(min=0))
+    refrac = torch.where(s.detach() > 0, p.refractory_steps, (refrac - 1).clamp_(min=0))
     return s, LIFState(v, refrac)
 
 
@@ -198,44 +226,51 @@ def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
+def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset,
+                       h_all: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
+    written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
+    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
+    receives every pre-reset membrane (needed by the backward pass); without it one buffer is reused."""
+    T = x.shape[0]
+    spikes = torch.empty_like(x)
+    v_buf = torch.empty_like(x[0])
+    v = v0
+    hs = h_all.unbind(0) if h_all is not None else (torch.empty_like(x[0]),) * T
+    for x_t, h, s in zip(x.unbind(0), hs, spikes.unbind(0)):
+        # charge as beta * v + x with two roundings, exactly as charge() (a fused multiply-add would
+        # round once and give membranes that differ from lif_step's in the last bit)
+        torch.mul(v, beta, out=h).add_(x_t)
+        torch.ge(h, th, out=s)
+        v = reset.after_spike(h, s, th, out=v_buf)
+    return spikes, v
+
+
 class _FusedLIF(torch.autograd.Function):
     """T-step LIF without refractoriness.
 
-    Forward: one sequential loop of ~3 in-place ops per step. Backward: everything that does not
-    depend on the recurrence (surrogate derivatives, reset Jacobians, parameter gradients) is
-    computed for all steps at once; only the linear adjoint recurrence
-    ``g_t = c_t + d_t * g_{t+1}`` runs step by step.
+    Forward: :func:`_lif_forward_values` (four in-place ops per step, no allocation). Backward:
+    everything that does not depend on the recurrence (surrogate derivatives, reset Jacobians,
+    parameter gradients) is computed for a chunk of steps at once; only the linear adjoint recurrence
+    ``g_t = c_t + a_t g_{t+1}`` (one fused multiply-add per step) runs step by step.
     """
 
     @staticmethod
     def forward(ctx, x, v0, beta, th, reset, detach_reset, surrogate):  # type: ignore[override]
-        T = x.shape[0]
         h_all = torch.empty_like(x)
-        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-        scalar_beta = beta.dim() == 0
-        b = float(beta) if scalar_beta else beta
-        v = v0
-        for t in range(T):
-            h = h_all[t]
-            if scalar_beta:
-                torch.add(x[t], v, alpha=b, out=h)
-            else:
-                torch.addcmul(x[t], b, v, out=h)
-            s = torch.ge(h, th, out=fired[t])
-            v = reset.after_spike(h, s, th)
-        ctx.save_for_backward(h_all, v0, beta, th)
+        spikes, v = _lif_forward_values(x, v0, beta, th, reset, h_all)
+        ctx.save_for_backward(h_all, spikes, v0, beta, th)
         ctx.cfg = (reset, detach_reset, surrogate)
-        return fired.to(x.dtype), v
+        return spikes, v
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[override]
-        h_all, v0, beta, th = ctx.saved_tensors
+        h_all, spikes, v0, beta, th = ctx.saved_tensors
         reset, detach_reset, surrogate = ctx.cfg
         T = h_all.shape[0]
         need_x, need_v0, need_beta, need_th = ctx.needs_input_grad[:4]
-        if grad_s is None:
-            grad_s = torch.zeros_like(h_all)
         gh = torch.empty_like(h_all)
+        b = float(beta) if beta.dim() == 0 else None  # a scalar decay folds into the recurrence's multiply-add
         g_beta = torch.zeros_like(h_all[0]) if need_beta else None
         g_th = torch.zeros_like(h_all[0]) if need_th else None
         # the adjoint flowing into v_{t1-1} from the step after the current chunk
@@ -245,30 +280,40 @@ class _FusedLIF(torch.autograd.Function):
         L = max(1, _CHUNK_ELEMS // max(1, h_all[0].numel()))
         for t1 in range(T, 0, -L):
             t0 = max(0, t1 - L)
-            h = h_all[t0:t1]
-            s = (h >= th).to(h.dtype)
-            sg = surrogate.derivative(h - th)
-            dvdh, dvdth = reset.jacobians(h, s, sg, th, detach_reset)
-            gs = grad_s[t0:t1]
-            c = gs * sg  # direct contribution of each step's spike output
-            g_out = gh[t0:t1]
             n = t1 - t0
-            g = c[n - 1] if g_next_v is None else torch.addcmul(c[n - 1], g_next_v, dvdh[n - 1])
-            g_out[n - 1] = g
-            for i in range(n - 2, -1, -1):
-                g = torch.addcmul(c[i], dvdh[i] * beta, g, out=g_out[i])
+            h = h_all[t0:t1]
+            s = spikes[t0:t1]
+            sg = surrogate.derivative(h - th)
+            dvdh, dvdth = reset.jacobians(h, s, sg, th, detach_reset, need_th)
+            # direct contribution of each step's spike output (written into gh, then updated in place)
+            g_out = torch.mul(grad_s[t0:t1], sg, out=gh[t0:t1]) if grad_s is not None else gh[t0:t1].zero_()
+            if g_next_v is not None:
+                g_out[n - 1].addcmul_(g_next_v, dvdh[n - 1])
+            if n > 1:
+                # g_t += (dv_t/dh_t) (dh_{t+1}/dv_t) g_{t+1}, with dh_{t+1}/dv_t = beta
+                g = g_out[n - 1]
+                if b is not None:
+                    for i in range(n - 2, -1, -1):
+                        g = g_out[i].addcmul_(dvdh[i], g, value=b)
+                else:
+                    a = dvdh[:n - 1].mul_(beta)
+                    for i in range(n - 2, -1, -1):
+                        g = g_out[i].addcmul_(a[i], g)
             if need_th:
                 # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
                 gv = torch.empty_like(h)
-                gv[:-1] = g_out[1:] * beta
+                torch.mul(g_out[1:], beta, out=gv[:-1])
                 gv[-1] = g_next_v if g_next_v is not None else 0.0
-                g_th += (gv * dvdth - gs * sg).sum(0)
+                gs_sg = torch.mul(grad_s[t0:t1], sg) if grad_s is not None else 0.0
+                g_th += (gv * dvdth - gs_sg).sum(0)
             if need_beta:
                 v_prev = torch.empty_like(h)
-                prev_h = h_all[t0 - 1] if t0 > 0 else None
-                v_prev[0] = v0 if prev_h is None else reset.after_spike(prev_h, prev_h >= th, th)
+                if t0 > 0:
+                    reset.after_spike(h_all[t0 - 1], spikes[t0 - 1], th, out=v_prev[0])
+                else:
+                    v_prev[0] = v0
                 if n > 1:
-                    v_prev[1:] = reset.after_spike(h[:-1], h[:-1] >= th, th)
+                    reset.after_spike(h[:-1], s[:-1], th, out=v_prev[1:])
                 g_beta += (g_out * v_prev).sum(0)
             g_next_v = g_out[0] * beta
         gb = g_beta.sum_to_size(beta.shape) if need_beta else None
@@ -283,10 +328,27 @@ def lif_multistep(x: torch.Tensor, state: LIFState, p: LIFParameters, *,
                   fused: bool = True) -> tuple[torch.Tensor, LIFState]:
     """Run ``T = x.shape[0]`` steps over time-major ``x`` (``[T, B, ...]``).
 
-    Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop."""
-    if fused and p.refractory_steps <= 0:
+    Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop. How the
+    steps run is chosen here and only here:
+
+    * refractory neurons, ``fused=False`` or code being traced by ``torch.compile``: the
+      :func:`lif_step` loop (plain tensor ops, which the compiler fuses itself);
+    * :class:`NoReset`: the membrane is a linear recurrence, solved in parallel over time by
+      :func:`~swiftspike.neurons.scan.linear_scan`, and the spikes are read off it;
+    * otherwise the fused step loop: without gradients only the value path (no stored membranes),
+      with gradients the custom autograd function with its hand-written backward.
+    """
+    if fused and p.refractory_steps <= 0 and not torch.compiler.is_compiling():
         b = _as_tensor(p.beta, x)
         th = _as_tensor(p.v_threshold, x)
+        if isinstance(p.reset, NoReset):
+            from .scan import linear_scan
+
+            v_all = linear_scan(torch.log(b).expand(x.shape), x, state.v)
+            return fire(v_all, th, p.surrogate), LIFState(v_all[-1].clone(), None)
+        if not _needs_grad(x, state.v, b, th):
+            spikes, v = _lif_forward_values(x, state.v, b, th, p.reset, None)
+            return spikes, LIFState(v, None)
         spikes, v = _FusedLIF.apply(x, state.v, b, th, p.reset, p.detach_reset, p.surrogate)
         return spikes, LIFState(v, None)
     out = []

@@ -13,8 +13,16 @@ import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_tensor, choose
-from .functional import LIFParameters, LIFState, Reset, li_multistep, lif_multistep, lif_step, make_reset
+from .functional import LIFParameters, LIFState, Reset, charge, li_multistep, lif_multistep, lif_step, make_reset
 from .surrogate import Surrogate, get_surrogate
+
+
+def check_multistep_input(x: torch.Tensor) -> None:
+    """Once per call of a multi-step neuron layer: a time-major tensor ``[T, B, ...]`` with ``T >= 1`` and
+    (eager mode) no NaN/inf, checked in one pass before the time loop (see :func:`~swiftspike.errors.all_finite`)."""
+    check_tensor(x, "neuron input", min_ndim=2)
+    if x.shape[0] == 0:
+        raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
 
 
 class SpikingModule(nn.Module):
@@ -125,12 +133,10 @@ class LIF(SpikingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
-            check_tensor(x, "neuron input", min_ndim=1, finite=False)
+            check_tensor(x, "neuron input", min_ndim=1)
             s, self.state = lif_step(x, self._init(x), self.params)
             return s
-        check_tensor(x, "neuron input", min_ndim=2, finite=False)
-        if x.shape[0] == 0:
-            raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
+        check_multistep_input(x)
         s, self.state = lif_multistep(x, self._init(x[0]), self.params)
         return s
 
@@ -177,9 +183,11 @@ class LI(SpikingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
+            check_tensor(x, "neuron input", min_ndim=1)
             v0 = self.v if self.v is not None else torch.zeros_like(x)
-            self.v = self.beta * v0 + x
+            self.v = charge(v0, x, self.beta)
             return self.v
+        check_multistep_input(x)
         v0 = self.v if self.v is not None else torch.zeros_like(x[0])
         out = li_multistep(x, v0, self.beta)
         self.v = out[-1]

@@ -9,7 +9,8 @@ r"""Parallel spiking neuron baselines and a reset-free LIF.
   :math:`H_t = \sum_{j=0}^{k-1} w_j X_{t-k+1+j}`, :math:`S_t = \Theta(H_t - b)`: any ``T``, runs
   serially with the last ``k - 1`` inputs as state.
 * :class:`LIFNoReset` -- LIF whose membrane is never reset, :math:`v_t = \beta v_{t-1} + x_t`,
-  :math:`s_t = \Theta(v_t - v_\text{threshold})`: a linear recurrence solved with the chunked scan.
+  :math:`s_t = \Theta(v_t - v_\text{threshold})`: the one neuron kernel with ``NoReset()`` (a linear
+  recurrence, solved by the kernel with the chunked scan).
 
 All are :class:`~swiftspike.neurons.modules.SpikingModule` layers over time-major ``[T, B, ...]``
 input, using a surrogate (ATan by default) for the backward pass of the step function.
@@ -23,15 +24,9 @@ import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor
-from .modules import SpikingModule
-from .scan import linear_scan
+from .functional import NoReset
+from .modules import LIF, SpikingModule, check_multistep_input
 from .surrogate import Surrogate, get_surrogate
-
-
-def _check_multistep(x: torch.Tensor) -> None:
-    check_tensor(x, "neuron input", min_ndim=2, finite=False)
-    if x.shape[0] == 0:
-        raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
 
 
 def psn_membrane(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -64,7 +59,7 @@ class PSN(SpikingModule):
         return self.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_multistep(x)
+        check_multistep_input(x)
         if x.shape[0] != self.T:
             raise SwiftSpikeError(f"{type(self).__name__} was built for T={self.T} steps, got T={x.shape[0]}")
         h = psn_membrane(x, self.effective_weight().to(x.dtype))
@@ -125,10 +120,10 @@ class SlidingPSN(SpikingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
-            check_tensor(x, "neuron input", min_ndim=1, finite=False)
+            check_tensor(x, "neuron input", min_ndim=1)
             xs = x.unsqueeze(0)
         else:
-            _check_multistep(x)
+            check_multistep_input(x)
             xs = x
         T = xs.shape[0]
         xp = torch.cat([self._window(xs[0]), xs])
@@ -144,40 +139,18 @@ class SlidingPSN(SpikingModule):
         return f"k={self.k}, surrogate={self.surrogate!r}"
 
 
-class LIFNoReset(SpikingModule):
+class LIFNoReset(LIF):
     r"""LIF without reset, :math:`v_t = \beta v_{t-1} + x_t`, :math:`s_t = \Theta(v_t - v_\text{threshold})`,
-    :math:`\beta = e^{-dt/\tau}`; the membrane is solved in parallel by the chunked scan (``'m'``) or
-    stepped (``'s'``); state carried across calls."""
+    :math:`\beta = e^{-dt/\tau}`: the kernel of :mod:`~swiftspike.neurons.functional` with
+    :class:`~swiftspike.neurons.functional.NoReset` (which solves the membrane in parallel over time with
+    the chunked scan in ``'m'`` mode); state carried across calls."""
 
     def __init__(self, tau: float = 5.0, v_threshold: float = 1.0, surrogate: "str | Surrogate | None" = "atan",
                  step_mode: str = "m", dt: float = 1.0) -> None:
-        super().__init__(step_mode)
-        self.tau = check_positive(tau, "tau")
-        self.dt = check_positive(dt, "dt")
-        self.v_threshold = float(v_threshold)
-        self.surrogate = get_surrogate(surrogate)
-        self.v: Optional[torch.Tensor] = None
+        super().__init__(tau=check_positive(tau, "tau"), v_threshold=v_threshold, reset=NoReset(),
+                         surrogate=surrogate, step_mode=step_mode, dt=dt)
 
-    def reset_state(self) -> None:
-        self.v = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_beta = -self.dt / self.tau
-        if self.step_mode == "s":
-            check_tensor(x, "neuron input", min_ndim=1, finite=False)
-            v0 = self.v if self.v is not None else torch.zeros_like(x)
-            self.v = math.exp(log_beta) * v0 + x
-            return self.surrogate(self.v - self.v_threshold)
-        _check_multistep(x)
-        v0 = self.v if self.v is not None else torch.zeros_like(x[0])
-        if v0.shape != x.shape[1:]:
-            raise SwiftSpikeError(
-                f"LIFNoReset got per-step shape {tuple(x.shape[1:])} but holds state of shape {tuple(v0.shape)}; "
-                "call swiftspike.reset(net) between sequences"
-            )
-        v = linear_scan(torch.full_like(x, log_beta), x, v0)
-        self.v = v[-1]
-        return self.surrogate(v - self.v_threshold)
-
-    def extra_repr(self) -> str:
-        return f"tau={self.tau:g}, v_threshold={self.v_threshold:g}, reset=none"
+    @property
+    def v(self) -> Optional[torch.Tensor]:
+        """The membrane after the last step (``None`` before the first call)."""
+        return None if self.state is None else self.state.v

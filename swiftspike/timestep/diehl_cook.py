@@ -2,11 +2,22 @@
 
 Inputs: ``F`` Bernoulli/Poisson spike trains, ``p = input_rate * dt / 1000 * pixel`` per step
 (pixel in [0, 1]; 128 Hz max by default). Excitatory layer (``N`` adaptive-threshold LIF neurons,
-current-based synapses), one step of ``dt`` ms::
+current-based synapses). Both layers run on the one neuron kernel
+(:func:`swiftspike.neurons.functional.lif_step`, parameters from :meth:`DiehlCook.layer_params`), with the
+membrane measured from the resting potential, ``u = v - v_rest``; one step of ``dt`` ms::
 
-    v <- v_rest + (v - v_rest) exp(-dt/tau) + s_in @ W - w_inh * (sum(s_inh) - s_inh_self)
-    spike if v > v_rest + threshold_gap + theta;  v <- v_reset;  refractory for ``refrac`` ms
+    h = exp(-dt/tau) u + s_in @ W - w_inh * (sum(s_inh) - s_inh_self)      (charge)
+    s = [h >= threshold_gap + theta]                                      (fire)
+    u <- v_reset - v_rest where s                                         (hard reset)
+    refractory for round(refrac / dt) steps after a spike: the membrane is held (no leak, input
+    discarded) and the neuron cannot fire
     learning only: theta <- theta exp(-dt/tau_theta) + theta_plus * spikes
+
+Refractory semantics are the kernel's one definition. Before it, a neuron in its refractory period
+still leaked and was still compared with its threshold, so a neuron whose threshold gap is below
+``v_reset - v_rest`` (5 mV by default; the shipped MNIST policy at T = 50 uses 4.9 mV) fired on every
+step after its first spike. The kernel fires at ``h >= threshold`` where the earlier code used ``>``;
+with continuous membranes the two differ only on exact ties.
 
 Inhibitory layer: ``N`` LIF neurons, exc -> inh one-to-one (weight ``w_exc_inh``), inh -> exc to all
 but the own partner (``w_inh``, the lateral inhibition strength). The input weights ``W [F, N]`` live
@@ -30,6 +41,8 @@ from typing import Any, Optional
 import torch
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor
+from ..metrics.record import LayerSpikes, RunRecord, SynOps
+from ..neurons.functional import HardReset, LIFParameters, lif_init_state, lif_step
 from ..training.progress import progress
 from .stdp import RULES, apply_update, assign_labels, normalize_columns, predict, stdp_update, trace_step
 
@@ -97,6 +110,21 @@ class OpCounts:
     inh_spikes: float = 0.0
     wall_s: float = 0.0
 
+    @classmethod
+    def from_record(cls, rec: RunRecord) -> "OpCounts":
+        """Totals over the batch of a :meth:`DiehlCook.run` record (``synops`` from ``rec.synops``, the rest
+        from ``rec.stats``)."""
+        st = rec.stats
+        T, B = rec.output.shape[:2]
+
+        def tot(k: str) -> float:
+            return float(st[k].sum())
+
+        return cls(samples=B, steps=T, synops=sum(float(so.acs.sum() + so.macs.sum()) for so in rec.synops),
+                   neuron_updates=tot("neuron_updates"), trace_updates=tot("trace_updates"),
+                   weight_updates=tot("weight_updates"), norm_ops=tot("norm_ops"), input_spikes=tot("input_spikes"),
+                   exc_spikes=tot("exc_spikes"), inh_spikes=tot("inh_spikes"), wall_s=tot("wall_s"))
+
     def add(self, o: "OpCounts") -> None:
         for k, v in asdict(o).items():
             if k != "steps":
@@ -135,10 +163,38 @@ class DiehlCook:
         return x
 
     # ------------------------------------------------------------------------------------------
+    def layer_params(self, p: DCParams, theta: Optional[torch.Tensor] = None) -> tuple[LIFParameters, LIFParameters]:
+        """The excitatory and inhibitory layers as parameters of the one neuron kernel, in membrane
+        coordinates relative to each layer's resting potential (so the kernel's rest 0 applies): threshold
+        ``threshold_gap + theta`` (exc) / ``v_threshold_inh - v_rest_inh``, hard reset to ``v_reset - v_rest``,
+        ``beta = exp(-dt/tau)``, refractory periods rounded to whole steps."""
+        theta = self.theta if theta is None else theta
+        exc = LIFParameters(beta=math.exp(-p.dt / p.tau), v_threshold=p.threshold_gap + theta,
+                            reset=HardReset(p.v_reset - p.v_rest), refractory_steps=round(p.refrac / p.dt))
+        inh = LIFParameters(beta=math.exp(-p.dt / p.tau_inh), v_threshold=p.v_threshold_inh - p.v_rest_inh,
+                            reset=HardReset(p.v_reset_inh - p.v_rest_inh),
+                            refractory_steps=round(p.refrac_inh / p.dt))
+        return exc, inh
+
     def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
-            record: bool = False) -> tuple[torch.Tensor, OpCounts, Optional[torch.Tensor]]:
-        """Present the batch ``x [B, F]`` for ``T`` steps. Returns spike counts ``[B, N]``, the
-        operation counts and (``record``) the excitatory spikes ``[T, B, N]``."""
+            record: bool = False) -> RunRecord:
+        """Present the batch ``x [B, F]`` for ``T`` steps (learning with ``learn``) and return the
+        :class:`~swiftspike.metrics.record.RunRecord`:
+
+        * ``output`` ``[T, B, C]``: per-step class evidence, each excitatory spike voting for its neuron's
+          label with weight 1 / (neurons with that label), so the running sum's arg-max is :meth:`predict`'s
+          class; ``[T, B, 0]`` before labels are assigned;
+        * ``layers``: ``exc`` and ``inh`` spikes per step (``record``: the full excitatory train ``[T, B, N]``);
+        * ``synops``: synaptic events per sample (all accumulates): input -> exc (fan-out ``N``), exc -> inh
+          (1), inh -> exc (``N - 1``);
+        * ``stats``: per-sample ``[B]`` counts of the STDP cost model (see :meth:`OpCounts.from_record`).
+        """
+        return self._run(x, T, learn=learn, params=params, record=record)[1]
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
+             record: bool = False) -> tuple[torch.Tensor, RunRecord]:
+        """:meth:`run`, also returning the excitatory spike counts ``[B, N]``."""
         import time
 
         check_positive_int(T, "T")
@@ -149,38 +205,34 @@ class DiehlCook:
         prob = (x * (p.input_rate * p.dt / 1000.0)).clamp_(0, 1)
         s_in_all = (torch.rand(T, B, F, generator=self.gen, dtype=self.dtype) < prob).to(self.dtype)
         drive_all = None if learn else (s_in_all.reshape(T * B, F) @ self.W).reshape(T, B, N)
-        de, di = math.exp(-p.dt / p.tau), math.exp(-p.dt / p.tau_inh)
         dth = math.exp(-p.dt / p.tau_theta)
-        r_e, r_i = int(round(p.refrac / p.dt)), int(round(p.refrac_inh / p.dt))
-        v = torch.full((B, N), p.v_rest, dtype=self.dtype)
-        vi = torch.full((B, N), p.v_rest_inh, dtype=self.dtype)
-        ref = torch.zeros(B, N, dtype=torch.int32)
-        refi = torch.zeros(B, N, dtype=torch.int32)
+        exc, inh = self.layer_params(p)
+        like = torch.zeros(B, N, dtype=self.dtype)
+        st_e = lif_init_state(like, refractory=exc.refractory_steps > 0)
+        st_i = lif_init_state(like, refractory=inh.refractory_steps > 0)
         s_inh = torch.zeros(B, N, dtype=self.dtype)
         x_pre = torch.zeros(B, F, dtype=self.dtype)
         x_post = torch.zeros(B, N, dtype=self.dtype)
         counts = torch.zeros(B, N, dtype=self.dtype)
-        rec = torch.zeros(T, B, N, dtype=torch.bool) if record else None
-        c = OpCounts(samples=B, steps=T)
-        n_inh = 0.0
+        exc_per_step = torch.zeros(T, B, dtype=self.dtype)
+        inh_per_step = torch.zeros(T, B, dtype=self.dtype)
+        vote = self._vote_matrix()
+        output = torch.zeros(T, B, 0 if vote is None else vote.shape[1], dtype=self.dtype)
+        rec = torch.zeros(T, B, N, dtype=self.dtype) if record else None
+        n_norm = 0
         for t in range(T):
             s_in = s_in_all[t]
             drive = drive_all[t] if drive_all is not None else s_in @ self.W
-            inh = p.w_inh * (s_inh.sum(1, keepdim=True) - s_inh)
-            v = p.v_rest + (v - p.v_rest) * de
-            v = torch.where(ref > 0, v, v + drive - inh)
-            s = (v > p.v_rest + p.threshold_gap + self.theta).to(self.dtype)
-            v = torch.where(s > 0, torch.full_like(v, p.v_reset), v)
-            ref = torch.where(s > 0, torch.full_like(ref, r_e), (ref - 1).clamp_min(0))
-            vi = p.v_rest_inh + (vi - p.v_rest_inh) * di
-            vi = torch.where(refi > 0, vi, vi + p.w_exc_inh * s)
-            s_inh = (vi > p.v_threshold_inh).to(self.dtype)
-            vi = torch.where(s_inh > 0, torch.full_like(vi, p.v_reset_inh), vi)
-            refi = torch.where(s_inh > 0, torch.full_like(refi, r_i), (refi - 1).clamp_min(0))
+            lateral = p.w_inh * (s_inh.sum(1, keepdim=True) - s_inh)  # inh -> every exc neuron but its partner
+            s, st_e = lif_step(drive - lateral, st_e, exc)
+            s_inh, st_i = lif_step(p.w_exc_inh * s, st_i, inh)
             counts += s
-            n_inh += float(s_inh.sum())
+            torch.sum(s, 1, out=exc_per_step[t])
+            torch.sum(s_inh, 1, out=inh_per_step[t])
+            if vote is not None:
+                torch.matmul(s, vote, out=output[t])
             if rec is not None:
-                rec[t] = s > 0
+                rec[t] = s
             if learn:
                 x_pre = trace_step(x_pre, s_in, p.tau_pre, p.dt)
                 x_post = trace_step(x_post, s, p.tau_post, p.dt)
@@ -195,19 +247,36 @@ class DiehlCook:
                         dw = stdp_update(self.W, s_in, s, x_pre, x_post, p.nu_pre, p.nu_post, "soft")
                     apply_update(self.W, dw)
                     normalize_columns(self.W, self.norm_total)
-                    c.norm_ops += F * N
+                    n_norm += 1
                 self.theta = self.theta * dth + p.theta_plus * s.sum(0)
-        n_in = float(s_in_all.sum())
-        n_exc = float(counts.sum())
-        c.input_spikes, c.exc_spikes, c.inh_spikes = n_in, n_exc, n_inh
-        # event-driven synaptic operations: input fan-out N, exc -> own inh neuron, inh -> N-1 exc
-        c.synops = n_in * N + n_exc * 1 + n_inh * (N - 1)
-        c.neuron_updates = 2.0 * N * B * T
+                exc = exc._replace(v_threshold=p.threshold_gap + self.theta)
+        n_in = s_in_all.sum((0, 2))
+        n_exc, n_inh = exc_per_step.sum(0), inh_per_step.sum(0)
+        zero = torch.zeros(B, dtype=self.dtype)
+        full = torch.full((B,), 1.0, dtype=self.dtype)
+        stats = {"input_spikes": n_in, "exc_spikes": n_exc, "inh_spikes": n_inh,
+                 "neuron_updates": full * (2.0 * N * T)}  # exc + inh, every step
         if learn:
-            c.trace_updates = float((F + N) * B * T) + N * T  # pre/post traces + theta decay
-            c.weight_updates = n_in * N + n_exc * F  # depression at pre spikes, potentiation at post spikes
-        c.wall_s = time.perf_counter() - t0
-        return counts, c, rec
+            # pre/post traces per sample + the theta decay shared by the batch; depression at pre spikes,
+            # potentiation at post spikes; one F x N normalisation per learning step, shared by the batch
+            stats["trace_updates"] = full * ((F + N) * T + N * T / B)
+            stats["weight_updates"] = n_in * N + n_exc * F
+            stats["norm_ops"] = full * (F * N * n_norm / B)
+        else:
+            stats.update(trace_updates=zero, weight_updates=zero.clone(), norm_ops=zero.clone())
+        stats["wall_s"] = full * ((time.perf_counter() - t0) / B)
+        layers = [LayerSpikes("exc", exc_per_step, N, rec), LayerSpikes("inh", inh_per_step, N)]
+        synops = [SynOps("input->exc", n_in * N, zero.clone(), float(F * N)),
+                  SynOps("exc->inh", n_exc * 1.0, zero.clone(), float(N)),
+                  SynOps("inh->exc", n_inh * (N - 1), zero.clone(), float(N * (N - 1)))]
+        return counts, RunRecord(output=output, layers=layers, synops=synops, output_spiking=True, stats=stats)
+
+    def _vote_matrix(self) -> Optional[torch.Tensor]:
+        """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as :func:`.stdp.predict`)."""
+        if self.labels is None:
+            return None
+        onehot = torch.nn.functional.one_hot(self.labels.long(), self.n_classes).to(self.dtype)
+        return onehot / onehot.sum(0).clamp_min(1)
 
     # ------------------------------------------------------------------------------------------
     def fit(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 1, epochs: int = 1,
@@ -221,9 +290,9 @@ class DiehlCook:
         for _ in range(epochs):
             all_counts = []
             for i in progress(range(0, len(x), batch), desc=f"stdp T={T}", enabled=show):
-                cnt, c, _ = self.run(x[i:i + batch], T, learn=True, params=params)
+                cnt, rec = self._run(x[i:i + batch], T, learn=True, params=params)
                 all_counts.append(cnt)
-                total.add(c)
+                total.add(OpCounts.from_record(rec))
         self.labels = assign_labels(torch.cat(all_counts), y[:len(x)], self.n_classes)
         return total
 
@@ -239,9 +308,9 @@ class DiehlCook:
         total = OpCounts(steps=T)
         out = []
         for i in range(0, len(x), batch):
-            cnt, c, _ = self.run(x[i:i + batch], T, params=params)
+            cnt, rec = self._run(x[i:i + batch], T, params=params)
             out.append(cnt)
-            total.add(c)
+            total.add(OpCounts.from_record(rec))
         return torch.cat(out), total
 
     def predict(self, x: torch.Tensor, T: int, *, batch: int = 256,
