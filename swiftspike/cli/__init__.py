@@ -6,7 +6,7 @@ import sys
 from typing import Optional, Sequence
 
 from ..errors import SwiftSpikeError
-from . import asynch, baseline, bench, convert, topspark
+from . import asynch, baseline, bench, convert, topspark, tune
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="swiftspike 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (baseline, bench, asynch, convert, topspark):
+    for module in (baseline, bench, asynch, convert, topspark, tune):
         module.register(sub)
     return parser
 
