@@ -86,8 +86,15 @@ def test_queued_inputs_and_sync_gate_equal_sync(sched):
     assert any(not torch.equal(a.per_step, c.per_step) for a, c in zip(ref.layers, free.layers))
 
 
-def test_engine_matches_naive_reference_with_small_F():
+@pytest.mark.parametrize("ties", [False, True])
+def test_engine_matches_naive_reference_with_small_F(ties):
     net = _fc(5, widths=(12, 16, 16, 6)).double()
+    if ties:  # quantised weights: many equal membranes, ties broken by the lower index in both
+        with torch.no_grad():
+            for m in net:
+                if isinstance(m, nn.Linear):
+                    m.weight.copy_(torch.round(m.weight * 2) / 2)
+                    m.bias.zero_()
     g = AsyncGraph.from_sequential(net, (12,))
     x = (torch.rand(5, 3, 12) < 0.5).double()
     ref_counts, ref_steps, done = naive_reference(g, x, F=3)

@@ -195,12 +195,12 @@ class AsyncEngine:
         if active is not None:
             x_t = x_t * active[:, None].to(dt)
         Q = N + (g.n_in if ctx.q_off == 0 else 0)
-        key = torch.full((B, Q), -math.inf, dtype=dt, device=dev)
+        key = torch.full((B, Q), -math.inf, dtype=self.sched.dtype or dt, device=dev)
         q = torch.zeros(B, Q, dtype=dt, device=dev) if ctx.valued else None
         if ctx.q_off == 0:  # queued inputs
             assert q is not None
             q = torch.cat([x_t, q[:, g.n_in:]], 1)
-            prio = self.sched.input_priority(x_t.detach(), self.gen).to(dt)
+            prio = self.sched.input_priority(x_t.detach(), self.gen).to(key.dtype)
             key[:, :g.n_in] = torch.where(x_t != 0, prio, key[:, :g.n_in])
             pend = torch.zeros(B, N, dtype=dt, device=dev)
             hit = torch.zeros(B, P, dtype=torch.bool, device=dev)
@@ -379,7 +379,7 @@ class AsyncEngine:
         dt = fs.pend.dtype
         if self.sched.redraw:
             queued = fs.key > -math.inf
-            fs.key = torch.where(queued, self.sched.redraw_priority(fs.key, self.gen).to(dt), fs.key)
+            fs.key = torch.where(queued, self.sched.redraw_priority(fs.key, self.gen), fs.key)
         if self.cfg.F >= Q:
             idx = torch.arange(Q, device=fs.key.device).expand(B, Q)
             ok = fs.key > -math.inf
@@ -461,7 +461,7 @@ class AsyncEngine:
         else:
             fs.first_out = torch.where(out_any & torch.isnan(fs.first_out), fs.steps, fs.first_out)
             stop_now = (fs.steps - fs.first_out >= cfg.k) & fs.active
-            fs.frame_cut = fs.frame_cut | stop_now
+            fs.frame_cut = fs.frame_cut | (stop_now & fs.busy)  # cut while something was still moving
         fs.active = fs.active & ~stop_now
         act = fs.active[:, None]
         fs.key = fs.key.masked_fill(~act, -math.inf)

@@ -27,6 +27,8 @@ class Scheduler:
 
     name = "scheduler"
     redraw = False
+    #: dtype of the priorities (``None``: the input's dtype)
+    dtype: Optional[torch.dtype] = None
 
     def priority(self, h: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover

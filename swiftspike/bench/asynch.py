@@ -48,6 +48,7 @@ class IndexTieMomentum(Scheduler):
     """Momentum order without noise, ties broken by the lower index (as the naive heap does)."""
 
     name = "momentum"
+    dtype = torch.float64
 
     def priority(self, h, generator=None):
         idx = torch.arange(h.shape[-1], device=h.device, dtype=torch.float64)

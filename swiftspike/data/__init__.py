@@ -7,6 +7,7 @@ from .encoders import (
     latency_encode, make_encoder, rate_encode,
 )
 from .dvs import list_dvs_gesture, load_dvs_gesture, read_dvs_gesture_npy
+from .emulator import EMULATED, emulate, emulate_frames, load_emulated
 from .events import EVENT_DTYPE, downsample_events, events_to_frames, make_events, stack_frames
 from .idx import read_idx
 from .nmnist import decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
@@ -23,4 +24,5 @@ __all__ = [
     "EVENT_DTYPE", "make_events", "events_to_frames", "stack_frames", "downsample_events",
     "read_shd", "load_shd", "decode_nmnist", "read_nmnist_file", "list_nmnist", "load_nmnist",
     "read_dvs_gesture_npy", "list_dvs_gesture", "load_dvs_gesture",
+    "EMULATED", "emulate", "emulate_frames", "load_emulated",
 ]
