@@ -6,7 +6,6 @@ from torch import nn
 
 from swiftspike import LIF, IF, reset
 from swiftspike.asynch import AsyncConfig, AsyncEngine, AsyncGraph, run_async, select_top
-from swiftspike.asynch.schedulers import MomentumScheduler
 from swiftspike.bench.asynch import IndexTieMomentum, naive_reference
 from swiftspike.engines.sync import run_sync
 from swiftspike.errors import SwiftSpikeError

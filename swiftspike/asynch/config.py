@@ -95,8 +95,9 @@ class AsyncConfig:
             scheduler = RandomScheduler(redraw=True)
         elif scheduler == "momentum":
             scheduler = MomentumScheduler()
-        base = dict(F=F, scheduler=scheduler, input_mode="start", refractory_dropout=refractory_dropout,
-                    refractory_dropout_eval=True, refractory_clamp=True)
+        base: dict[str, Any] = dict(F=F, scheduler=scheduler, input_mode="start",
+                                    refractory_dropout=refractory_dropout, refractory_dropout_eval=True,
+                                    refractory_clamp=True)
         base.update(over)
         try:
             return cls(**base).validate()

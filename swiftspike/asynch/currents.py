@@ -218,6 +218,7 @@ def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
     if isinstance(syn, nn.Linear):
         return syn.weight.t().contiguous()
     p = plan.on(syn.weight.device)
+    assert p.conv_widx is not None and p.conv_valid is not None
     w = syn.weight.reshape(-1)[p.conv_widx]
     return w * p.conv_valid.to(w.dtype)
 
@@ -229,6 +230,7 @@ def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: tor
     bag starts ``0, K, 2K, ...`` (made when not given)."""
     p = plan.on(local.device)
     if p.pmap is not None:
+        assert p.pscale is not None
         val = val * p.pscale.to(val.dtype)[local]
         local = p.pmap[local].clamp(min=0)
     B, K = local.shape
@@ -237,6 +239,7 @@ def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: tor
             offsets = torch.arange(0, B * K, K, device=local.device)
         return torch.embedding_bag(table, local.reshape(-1), offsets, False, 0, False,
                                    val.reshape(-1).to(table.dtype), False)[0]
+    assert p.conv_tgt is not None
     rows = table[local] * val.to(table.dtype)[:, :, None]  # [B, K, fan]
     tgt = p.conv_tgt[local].reshape(B, -1)
     out = rows.new_zeros(B, p.n_out + 1)

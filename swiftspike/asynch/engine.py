@@ -449,6 +449,8 @@ class AsyncEngine:
         cfg = self.cfg
         if fs.active is None:
             return
+        assert fs.steps is not None and fs.steps_total is not None and fs.first_out is not None
+        assert fs.first_out_total is not None and fs.frame_cut is not None
         out_any = sd[:, ctx.out].any(1)
         step = stepping.to(torch.float64)
         fs.steps = fs.steps + step

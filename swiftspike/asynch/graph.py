@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as Fn
@@ -212,7 +212,7 @@ class AsyncGraph(nn.Module):
                 groups.append(KernelGroup(p.start, p.start + p.size, None, p.neuron.beta.to(device=device, dtype=dtype)))
                 members.append([p])
                 continue
-            prm: LIFParameters = p.neuron.params
+            prm: LIFParameters = cast(LIF, p.neuron).params
             last = groups[-1] if groups else None
             if last is not None and last.params is not None and last.stop == p.start and \
                     last.params.reset == prm.reset and last.params.detach_reset == prm.detach_reset and \
@@ -225,7 +225,7 @@ class AsyncGraph(nn.Module):
         for grp, ps in zip(groups, members):
             if grp.params is None:
                 continue
-            prms = [p.neuron.params for p in ps]
+            prms = [cast(LIF, p.neuron).params for p in ps]
             if len(ps) == 1:
                 beta, th = (torch.as_tensor(prms[0].beta).to(device=device, dtype=dtype),
                             torch.as_tensor(prms[0].v_threshold).to(device=device, dtype=dtype))

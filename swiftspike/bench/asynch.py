@@ -27,7 +27,7 @@ import math
 import os
 import platform
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from ..asynch.engine import AsyncEngine
 from ..asynch.graph import INPUT, AsyncGraph
 from ..asynch.schedulers import Scheduler
 from ..errors import SwiftSpikeError, check_positive, check_positive_int
-from ..neurons.functional import HardReset, NoReset, SoftReset
+from ..neurons.functional import NoReset, SoftReset
 from ..neurons.modules import LIF
 
 GRID = 2.0 ** -12
@@ -73,7 +73,7 @@ def naive_reference(g: AsyncGraph, x: torch.Tensor, F: int, *, max_seconds: floa
     sizes = [p.size for p in g.populations]
     beta, th, resets = [], [], []
     for p in g.populations:
-        prm = p.neuron.params
+        prm = cast(LIF, p.neuron).params
         beta += [float(prm.beta)] * p.size
         th += [float(prm.v_threshold)] * p.size
         resets += [prm.reset] * p.size

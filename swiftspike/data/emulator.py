@@ -26,7 +26,7 @@ N-MNIST reader (by default the first saccade only, 10 ms frames: ``T = 10``).
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -107,11 +107,11 @@ def emulate(images, *, threshold: float = 0.3, log_eps: float = 0.1, dt_us: int 
     if times[-1] != n_saccades * saccade_us:
         times = np.append(times, n_saccades * saccade_us)
     offs = saccade_offsets(times, saccade_us, path)
-    L_prev = np.log(render(img, *offs[0], sensor=(H, W)) + log_eps)
+    L_prev = np.log(render(img, offs[0, 0], offs[0, 1], sensor=(H, W)) + log_eps)
     ref = L_prev.copy()
     chunks: list[tuple[np.ndarray, ...]] = []
     for k in range(1, len(times)):
-        L = np.log(render(img, *offs[k], sensor=(H, W)) + log_eps)
+        L = np.log(render(img, offs[k, 0], offs[k, 1], sensor=(H, W)) + log_eps)
         d = L - ref
         n = np.floor(np.abs(d) / threshold).astype(np.int64)
         nz = np.nonzero(n)
@@ -190,7 +190,7 @@ def load_emulated(name: str, *, path: Optional[str] = None, seed: int = 0, limit
         d = load_mnist5k(seed=seed, flatten=False).subset(n_train=limit_train, n_test=limit_test)
     else:
         d = load_fashion_mnist(path, limit_train=limit_train, limit_test=limit_test, flatten=False)
-    kw = dict(first_saccade=first_saccade, bin_us=bin_us, n_bins=n_bins, binary=binary, threshold=threshold,
-              log_eps=log_eps)
+    kw: dict[str, Any] = dict(first_saccade=first_saccade, bin_us=bin_us, n_bins=n_bins, binary=binary,
+                              threshold=threshold, log_eps=log_eps)
     return Dataset(name, emulate_frames(d.x_train, **kw), d.y_train, emulate_frames(d.x_test, **kw), d.y_test,
                    d.n_classes, temporal=True)
