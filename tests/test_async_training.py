@@ -124,15 +124,6 @@ def test_study_config_and_cli(capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_bench_async_cli(capsys):
-    rc = main(["bench", "async", "--T", "2", "--hidden", "16", "--batch", "2", "--F-list", "2", "--batches", "2",
-               "--sizes", "16", "--ref-batch", "1", "--repeats", "1", "--json", "--quiet"])
-    assert rc == 0
-    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert res["engine_steps_per_s"] > 0 and res["reference_steps_per_s"] > 0
-    assert len(res["scaling_F"]) == 1 and len(res["scaling_batch"]) == 1 and len(res["scaling_size"]) == 1
-
-
 @pytest.mark.parametrize("density", [0.05, 0.4])
 def test_gradients_equal_sync_engine_at_large_F(density):
     """Unlayered backprop at F >= width is BPTT of the sync engine: same loss, same gradients."""

@@ -1,6 +1,16 @@
-"""Asynchronous execution without layer synchronisation, and unlayered training."""
-from .engine import AsyncConfig, AsyncEngine, AsyncGraph, as_graph, run_async
-from .schedulers import MomentumScheduler, RandomScheduler, Scheduler, get_scheduler, select_top
+"""Asynchronous execution without layer synchronisation, and unlayered training.
 
-__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "as_graph", "run_async",
-           "MomentumScheduler", "RandomScheduler", "Scheduler", "get_scheduler", "select_top"]
+Modules: :mod:`.graph` (populations and connections), :mod:`.state` (what a sample carries),
+:mod:`.currents` (dense and event-gathered synaptic currents), :mod:`.engine` (the forward-step loop),
+:mod:`.tracking` (metrics), :mod:`.schedulers`, :mod:`.config` (options and protocol presets),
+:mod:`.training` (unlayered training)."""
+from .config import ASYNCTORCH_NEURON, PROTOCOLS, AsyncConfig
+from .engine import AsyncEngine, run_async
+from .graph import AsyncGraph, as_graph
+from .schedulers import MomentumScheduler, RandomScheduler, Scheduler, get_scheduler, select_top, select_top_indices
+from .state import AsyncState
+from .tracking import frame_latency
+
+__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "as_graph", "run_async", "frame_latency",
+           "ASYNCTORCH_NEURON", "PROTOCOLS",
+           "MomentumScheduler", "RandomScheduler", "Scheduler", "get_scheduler", "select_top", "select_top_indices"]

@@ -1,322 +1,86 @@
 r"""Event-driven asynchronous engine (no layer synchronisation), vectorised over the batch.
 
-**Graph.** Neurons live in *populations* (any shape) that share one flat index space; inputs take
-the first ``n_in`` indices of the event queue. A *connection* maps the spikes of a source (the input
-or any population, itself included) through optional linear pre-ops (Flatten, AvgPool, Identity,
-Dropout) and one ``nn.Linear`` / ``nn.Conv1d`` / ``nn.Conv2d`` into a destination population, so
-feed-forward, skip and recurrent wiring all work. :meth:`AsyncGraph.from_sequential` compiles a
-swiftspike ``SNN``; the modules are shared, so training the graph trains the ``SNN``.
+The graph (:mod:`~swiftspike.asynch.graph`) holds populations and connections; the state
+(:mod:`~swiftspike.asynch.state`) what a sample carries between frames; the currents
+(:mod:`~swiftspike.asynch.currents`) turn emitted events into input currents, densely or gathered from the
+emitting neurons' weight columns; :mod:`~swiftspike.asynch.tracking` the metrics.
 
-**Frames and forward steps.** Input is binned into frames (one frame = one time step of the sync
-engine). A frame runs forward steps until quiescence. Each neuron gets its leak and bias once per
-frame, together with its first input event of the frame (or at the settle step if none arrives):
+**Frames and forward steps.** Input is binned into frames (one frame = one time step of the sync engine).
+A frame runs forward steps until quiescence. Each forward step of :meth:`AsyncEngine.run_frame` is
 
-.. math::
+1. *integrate*: the pending currents enter the membranes; a neuron takes its leak and bias once per frame,
+   together with the first event that reaches its population (or when its population is *settled*),
+   :math:`h = \beta v + (I + b)`; later events give :math:`h = v + I`;
+2. *fire*: neurons an event reached and that are not refractory are evaluated, :math:`s = H(h - v_{th})`,
+   and reset -- all through :func:`~swiftspike.neurons.functional.lif_masked_step` with each population's
+   ``LIFParameters`` (an LI readout is charge-only); a spike makes its neuron refractory for the rest of
+   the frame (unless refractory dropout lets it go);
+3. *queue*: the spikes enter a per-sample queue with a scheduler priority;
+4. *emit*: at most ``F`` queued events per sample leave the queue and become the next step's currents;
+5. *stop bookkeeping*: stop rules end a sample (``first_output``) or its frame (``frame_first_output``);
+6. *metrics*: each step leaves a small trace that :func:`~swiftspike.asynch.tracking.close_frame` folds
+   into the run's observables at the end of the frame.
 
-    h = I + b + \beta v \quad\text{(first event of the frame)}, \qquad h = v + I \quad\text{(later events)}
+When a sample has an empty queue and no pending current, the lowest population not yet reached in this
+frame is settled (leak + bias, threshold) so that a neuron driven by its bias alone still fires as in the
+sync engine; the frame ends when nothing is left to settle. With ``F`` at least the widest layer the wave
+moves one layer per step and the engine reproduces :func:`~swiftspike.engines.sync.run_sync` spike for
+spike, with the same loss and gradients under autograd.
 
-A neuron evaluates its threshold only when an event (non-zero current) reaches it, and at most
-once per frame it may fire (per-frame refractoriness): :math:`s = H(h - v_\text{th})`, then hard
-reset :math:`v = h(1-s) + v_\text{reset}s` or soft :math:`v = h - v_\text{th}s`. Spikes enter a
-per-sample queue with a scheduler priority; each step emits at most ``F`` of them per sample, and
-the emitted spikes become the currents of the next step. When a sample has an empty queue and no
-pending current, neurons not yet reached in this frame are *settled* (leak + bias, threshold); if
-none fires the frame is over. Because the sync engine computes exactly :math:`h = \beta v + W s + b`
-per step, with ``F`` at least the widest layer the wave moves one layer per step and the engine
-reproduces :func:`~swiftspike.engines.sync.run_sync` spike for spike (see docs/async.md for the
-rare bias-only corner case).
-
-**Inputs** either inject all their currents at frame start (``input_mode='start'``) or enter the
-queue with the network's spikes (``'queued'``), competing for the ``F`` slots.
-
-**Stop rules**: ``'quiescence'`` (run every frame to the end) or ``'first_output'`` (a sample stops
-``k`` forward steps after its first output spike).
-
-**Sync gate** (``sync_gate=True``): a population evaluates thresholds only once every population
-before it (construction order) has no queued spikes, pending currents or pending evaluations —
-layer synchronisation emulated inside the asynchronous engine.
+**Gradients.** Every op is differentiable; which events a scheduler emits is a detached choice. A neuron
+that is evaluated but does not fire sends a zero-valued event that carries its surrogate gradient (as
+every neuron's :math:`s_t` enters :math:`W s_t` in the sync engine's BPTT); such a "ghost" current that
+reaches a population not yet reached in the frame is held and enters with the leak.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as Fn
-from torch import nn
 
+from ..errors import SwiftSpikeError, check_time_major, to_time_major
 from ..metrics.record import LayerSpikes, RunRecord, SynOps
-from ..errors import SwiftSpikeError, check_positive_int, check_time_major, choose, to_time_major
-from ..metrics.synops import event_ops, fanout_ops, is_synaptic
-from ..neurons.functional import SoftReset
-from ..neurons.modules import LI, LIF, SpikingModule
-from .schedulers import Scheduler, get_scheduler, select_top
+from ..metrics.synops import event_ops, fanout_ops
+from ..neurons.functional import li_masked_step, lif_masked_step
+from .config import AsyncConfig
+from .currents import (GatherPlan, connection_input, dense_currents, gather_plan, gathered_currents,
+                       weight_table)
+from .graph import INPUT, LINEAR_PRE_OPS, AsyncGraph, Connection, KernelGroup, Population, as_graph
+from .schedulers import Scheduler, get_scheduler
+from .state import FRAME_STATS, AsyncState, FrameState, StepTrace
+from .tracking import close_frame
 
-LINEAR_PRE_OPS = (nn.Flatten, nn.Unflatten, nn.AvgPool1d, nn.AvgPool2d, nn.Identity, nn.Dropout)
-INPUT = -1
+__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "Connection", "INPUT", "LINEAR_PRE_OPS",
+           "Population", "as_graph", "run_async"]
 
-
-@dataclass
-class Population:
-    """A group of neurons: ``neuron`` is an LIF/IF (spiking) or LI (analog readout) module."""
-
-    name: str
-    neuron: nn.Module
-    shape: tuple[int, ...]
-    start: int = 0
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def spiking(self) -> bool:
-        return bool(getattr(self.neuron, "emits_spikes", True))
+#: ``currents='auto'`` gathers a connection when its source has at least this many neurons per event
+#: slot (``n_src >= GATHER_RATIO * F``); below, one dense product is cheaper.
+GATHER_RATIO = 4
 
 
 @dataclass
-class Connection:
-    """``dst += syn(pre(spikes of src))`` without bias; the bias goes in once per frame."""
+class _Context:
+    """Per-run tables (built from the parameters once per run, or per frame under truncation)."""
 
-    src: int
-    dst: int
-    syn: nn.Module
-    pre: tuple[nn.Module, ...] = ()
-
-
-class AsyncGraph(nn.Module):
-    """A graph of neuron populations and synaptic connections over one flat index space."""
-
-    def __init__(self, input_shape: Sequence[int]) -> None:
-        super().__init__()
-        self.input_shape = tuple(int(s) for s in input_shape)
-        if not self.input_shape or min(self.input_shape) <= 0:
-            raise SwiftSpikeError(f"input_shape must be non-empty and positive, got {list(input_shape)}")
-        self.populations: list[Population] = []
-        self.connections: list[Connection] = []
-        self._mods = nn.ModuleList()
-        self.output: int = -1
-
-    # -- construction --------------------------------------------------------------------------
-    @property
-    def n_in(self) -> int:
-        return math.prod(self.input_shape)
-
-    @property
-    def n_neurons(self) -> int:
-        return sum(p.size for p in self.populations)
-
-    def add_population(self, name: str, neuron: nn.Module, shape: Sequence[int]) -> int:
-        """Add a population of ``neuron`` (LIF/IF/LI module) with per-sample ``shape``; returns its index."""
-        if not isinstance(neuron, (LIF, LI)):
-            raise SwiftSpikeError(f"population {name!r} needs an LIF, IF or LI neuron, got {type(neuron).__name__}")
-        if isinstance(neuron, LIF) and neuron.refractory_steps:
-            raise SwiftSpikeError("the async engine has per-frame refractoriness; use refractory_steps=0")
-        shape = tuple(int(s) for s in shape)
-        self.populations.append(Population(name, neuron, shape, self.n_neurons))
-        self._mods.append(neuron)
-        self.output = len(self.populations) - 1
-        return self.output
-
-    def _shape(self, idx: int) -> tuple[int, ...]:
-        return self.input_shape if idx == INPUT else self.populations[idx].shape
-
-    def connect(self, src: int, dst: int, syn: nn.Module, pre: Sequence[nn.Module] = ()) -> None:
-        """Connect source ``src`` (``-1`` = input, else a population index) to population ``dst``."""
-        if not is_synaptic(syn):
-            raise SwiftSpikeError(f"a connection needs nn.Linear or nn.Conv1d/2d, got {type(syn).__name__}")
-        for m in pre:
-            if not isinstance(m, LINEAR_PRE_OPS):
-                raise SwiftSpikeError(
-                    f"{type(m).__name__} is not linear in the spikes; the async engine accepts only "
-                    "Flatten, AvgPool, Identity and Dropout before a synaptic layer")
-        if not (src == INPUT or 0 <= src < len(self.populations)) or not 0 <= dst < len(self.populations):
-            raise SwiftSpikeError(f"connection {src}->{dst} refers to a missing population")
-        try:
-            with torch.no_grad():
-                z = torch.zeros(1, *self._shape(src), dtype=syn.weight.dtype, device=syn.weight.device)
-                for m in pre:
-                    z = m(z)
-                out = syn(z)
-        except RuntimeError as e:
-            raise SwiftSpikeError(f"connection {src}->{dst} does not fit: {str(e).splitlines()[0]}") from None
-        if tuple(out.shape[1:]) != self.populations[dst].shape:
-            raise SwiftSpikeError(
-                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, population has {self.populations[dst].shape}")
-        self.connections.append(Connection(src, dst, syn, tuple(pre)))
-        self._mods.append(syn)
-        for m in pre:
-            self._mods.append(m)
-
-    @classmethod
-    def from_sequential(cls, net: nn.Module, input_shape: Sequence[int]) -> "AsyncGraph":
-        """Compile a layered ``nn.Sequential`` (e.g. a swiftspike ``SNN``) into a graph sharing its modules."""
-        if not isinstance(net, nn.Sequential):
-            raise SwiftSpikeError(f"from_sequential expects an nn.Sequential, got {type(net).__name__}")
-        g = cls(input_shape)
-        src, pre, syn = INPUT, [], None
-        shape = g.input_shape
-        for name, m in net.named_children():
-            if isinstance(m, SpikingModule):
-                if syn is None:
-                    raise SwiftSpikeError(f"neuron layer {name} has no synaptic layer before it")
-                try:
-                    with torch.no_grad():
-                        z = torch.zeros(1, *shape, dtype=syn.weight.dtype, device=syn.weight.device)
-                        for p in pre:
-                            z = p(z)
-                        out_shape = tuple(syn(z).shape[1:])
-                except RuntimeError as e:
-                    raise SwiftSpikeError(
-                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}") from None
-                dst = g.add_population(f"{name}:{type(m).__name__}", m, out_shape)
-                g.connect(src, dst, syn, pre)
-                src, pre, syn, shape = dst, [], None, out_shape
-            elif is_synaptic(m):
-                if syn is not None:
-                    raise SwiftSpikeError(f"layer {name}: two synaptic layers without a neuron layer between them")
-                syn = m
-            elif isinstance(m, LINEAR_PRE_OPS) and syn is None:
-                pre.append(m)
-            else:
-                raise SwiftSpikeError(
-                    f"layer {name} ({type(m).__name__}) is not supported by the async engine "
-                    "(allowed: Linear/Conv, LIF/IF/LI, and Flatten/AvgPool/Identity/Dropout before a synaptic layer)")
-        if syn is not None or pre or not g.populations:
-            raise SwiftSpikeError("the network must end with a neuron layer")
-        return g
-
-    # -- pieces used by the engine ------------------------------------------------------------
-    def bias(self, dtype, device) -> torch.Tensor:
-        """Per-neuron bias ``[N]``: the sum of the biases of every connection into each neuron."""
-        b = torch.zeros(self.n_neurons, dtype=dtype, device=device)
-        parts = []
-        for c in self.connections:
-            if c.syn.bias is None:
-                continue
-            p = self.populations[c.dst]
-            bb = c.syn.bias.to(dtype)
-            full = bb.view(-1, *([1] * (len(p.shape) - 1))).expand(p.shape).reshape(-1) if len(p.shape) > 1 else bb
-            parts.append((p.start, p.size, full))
-        for start, size, full in parts:
-            b = b + Fn.pad(full, (start, self.n_neurons - start - size))
-        return b
-
-    def neuron_params(self, dtype, device):
-        """Per-neuron ``beta, v_threshold, v_reset, soft`` ``[N]`` and the spiking mask."""
-        betas, ths, resets, softs, spk = [], [], [], [], []
-        for p in self.populations:
-            n = p.size
-            m = p.neuron
-            beta = m.beta.to(device=device, dtype=dtype)
-            betas.append(beta.reshape(()).expand(n) if beta.dim() == 0 else beta.reshape(-1).expand(n))
-            if isinstance(m, LIF):
-                ths.append(m.v_threshold.to(device=device, dtype=dtype).reshape(()).expand(n))
-                resets.append(torch.full((n,), m.v_reset, dtype=dtype, device=device))
-                softs.append(torch.full((n,), isinstance(m.reset_mechanism, SoftReset), device=device))
-                spk.append(torch.ones(n, dtype=torch.bool, device=device))
-            else:
-                ths.append(torch.full((n,), math.inf, dtype=dtype, device=device))
-                resets.append(torch.zeros(n, dtype=dtype, device=device))
-                softs.append(torch.zeros(n, dtype=torch.bool, device=device))
-                spk.append(torch.zeros(n, dtype=torch.bool, device=device))
-        return torch.cat(betas), torch.cat(ths), torch.cat(resets), torch.cat(softs), torch.cat(spk)
-
-    def slice_of(self, idx: int) -> slice:
-        if idx == INPUT:
-            return slice(0, self.n_in)
-        p = self.populations[idx]
-        return slice(self.n_in + p.start, self.n_in + p.start + p.size)
-
-    def currents(self, events: torch.Tensor, synops: Optional[list] = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Currents ``[B, N]`` caused by emitted ``events`` ``[B, n_in + N]`` (no bias), and the
-        ``[B, P]`` mask of populations that received at least one event."""
-        B = events.shape[0]
-        parts: list[Optional[torch.Tensor]] = [None] * len(self.populations)
-        hit = torch.zeros(B, len(self.populations), dtype=torch.bool, device=events.device)
-        for ci, c in enumerate(self.connections):
-            src = events[:, self.slice_of(c.src)]
-            hit[:, c.dst] |= (src.detach() != 0).any(1)
-            z = src.reshape(B, *self._shape(c.src))
-            for m in c.pre:
-                z = m(z)
-            if synops is not None:
-                with torch.no_grad():
-                    acs, macs = event_ops(c.syn, z)
-                    synops[ci][0] += acs
-                    synops[ci][1] += macs
-            syn = c.syn
-            if isinstance(syn, nn.Linear):
-                y = Fn.linear(z, syn.weight)
-            elif isinstance(syn, nn.Conv2d):
-                y = Fn.conv2d(z, syn.weight, None, syn.stride, syn.padding, syn.dilation, syn.groups)
-            else:
-                y = Fn.conv1d(z, syn.weight, None, syn.stride, syn.padding, syn.dilation, syn.groups)
-            y = y.reshape(B, -1)
-            parts[c.dst] = y if parts[c.dst] is None else parts[c.dst] + y
-        full = [parts[i] if parts[i] is not None else events.new_zeros(B, p.size)
-                for i, p in enumerate(self.populations)]
-        return torch.cat(full, dim=1), hit
-
-
-@dataclass
-class AsyncConfig:
-    """Engine settings. ``F``: forward group size (spikes emitted per sample per forward step)."""
-
-    F: int = 8
-    scheduler: "str | Scheduler" = "momentum"
-    input_mode: str = "start"
-    stop: str = "quiescence"
-    k: int = 0
-    sync_gate: bool = False
-    refractory_dropout: float = 0.0
-    max_steps_per_frame: int = 10_000
-    record_synops: bool = False
-    record_step_outputs: bool = False
-
-    def validate(self) -> "AsyncConfig":
-        check_positive_int(self.F, "F")
-        get_scheduler(self.scheduler)
-        choose("input_mode", self.input_mode, ("start", "queued"))
-        choose("stop rule", self.stop, ("quiescence", "first_output"))
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 0:
-            raise SwiftSpikeError(f"k must be an integer >= 0, got {self.k!r}")
-        if not 0.0 <= float(self.refractory_dropout) < 1.0:
-            raise SwiftSpikeError(f"refractory_dropout must be in [0, 1), got {self.refractory_dropout!r}")
-        check_positive_int(self.max_steps_per_frame, "max_steps_per_frame")
-        return self
-
-
-class AsyncState:
-    """Per-sample engine state carried between frames (explicit, so truncated training can detach it)."""
-
-    def __init__(self, B: int, N: int, M: int, dtype, device) -> None:
-        self.v = torch.zeros(B, N, dtype=dtype, device=device)
-        self.stopped = torch.zeros(B, dtype=torch.bool, device=device)
-        self.steps = torch.zeros(B, dtype=torch.float64, device=device)
-        self.spikes = torch.zeros(B, dtype=torch.float64, device=device)
-        self.first_out_step = torch.full((B,), math.nan, dtype=torch.float64, device=device)
-        self.first_out_spikes = torch.full((B,), math.nan, dtype=torch.float64, device=device)
-        self.first_correct_spikes = torch.full((B,), math.nan, dtype=torch.float64, device=device)
-        self.dec_step = torch.full((B,), math.nan, dtype=torch.float64, device=device)
-        self.dec_spikes = torch.full((B,), math.nan, dtype=torch.float64, device=device)
-        self.correct_prev = torch.zeros(B, dtype=torch.bool, device=device)
-        self.score = None  # running class evidence [B, C]
-        self.queue_sum = torch.zeros(B, dtype=torch.float64, device=device)
-        self.queue_max = torch.zeros(B, dtype=torch.float64, device=device)
-        self.truncated = torch.zeros(B, dtype=torch.float64, device=device)
-        self.max_emitted = torch.zeros(B, dtype=torch.float64, device=device)
-        self.run_out: Optional[torch.Tensor] = None  # differentiable running output (record_step_outputs)
-        self.step_outputs: list[torch.Tensor] = []
-        self.step_mask: list[torch.Tensor] = []
-
-    def detach_(self) -> None:
-        self.v = self.v.detach()
-        if self.run_out is not None:
-            self.run_out = self.run_out.detach()
-        if self.score is not None:
-            self.score = self.score.detach()
+    grad: bool
+    valued: bool  # queued events need their values (gradients, queued inputs, repeated spikes)
+    groups: list[KernelGroup]
+    bias: Optional[torch.Tensor]
+    pon: torch.Tensor  # [N] population of each neuron
+    spk: Optional[torch.Tensor]  # [N] spiking neurons (None: all are)
+    out: slice
+    out_spiking: bool
+    q_off: int  # flat index of queue entry 0 (n_in when the inputs are not queued)
+    entry_src: torch.Tensor  # [Q] 0 = input, p + 1 = population p
+    entry_local: torch.Tensor  # [Q] index within its source
+    dense: list[int]  # connections run densely in forward steps
+    gather: list[int]  # connections gathered in forward steps
+    plans: dict[int, GatherPlan]
+    tables: dict[int, torch.Tensor]
+    cache: dict
 
 
 class AsyncEngine:
@@ -326,207 +90,413 @@ class AsyncEngine:
                  generator: Optional[torch.Generator] = None) -> None:
         self.g = graph
         self.cfg = (config or AsyncConfig()).validate()
-        self.sched = get_scheduler(self.cfg.scheduler)
+        self.sched: Scheduler = get_scheduler(self.cfg.scheduler)
         self.gen = generator
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- set-up --------------------------------------------------------------------------------
     def init_state(self, B: int, dtype=torch.float32, device="cpu") -> AsyncState:
         return AsyncState(B, self.g.n_neurons, self.g.n_in + self.g.n_neurons, dtype, device)
 
-    def _pop_index(self, device) -> torch.Tensor:
-        """Population id per queue entry (``0`` = input, ``p + 1`` = population ``p``)."""
-        ids = [torch.zeros(self.g.n_in, dtype=torch.long)]
-        ids += [torch.full((p.size,), i + 1, dtype=torch.long) for i, p in enumerate(self.g.populations)]
-        return torch.cat(ids).to(device)
+    def _needs_grad(self, x: torch.Tensor) -> bool:
+        return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.g.parameters()))
 
+    def _dropout_on(self) -> bool:
+        cfg = self.cfg
+        return cfg.refractory_dropout > 0 and (cfg.refractory_dropout_eval or torch.is_grad_enabled())
+
+    def _context(self, st: AsyncState, x_t: torch.Tensor) -> _Context:
+        grad = self._needs_grad(x_t)
+        ctx = st.context
+        if ctx is not None and ctx.grad == grad:
+            return ctx
+        g, cfg = self.g, self.cfg
+        dt, dev = x_t.dtype, x_t.device
+        pops = g.populations
+        pon = torch.cat([torch.full((p.size,), i, dtype=torch.long) for i, p in enumerate(pops)]).to(dev)
+        spk = None
+        if not all(p.spiking for p in pops):
+            spk = torch.cat([torch.full((p.size,), p.spiking, dtype=torch.bool) for p in pops]).to(dev)
+        out_pop = pops[g.output]
+        queued = cfg.input_mode == "queued"
+        ids = ([torch.zeros(g.n_in, dtype=torch.long)] if queued else []) + \
+              [torch.full((p.size,), i + 1, dtype=torch.long) for i, p in enumerate(pops)]
+        loc = ([torch.arange(g.n_in)] if queued else []) + [torch.arange(p.size) for p in pops]
+        dense, gather, plans, tables = [], [], {}, {}
+        for ci, c in enumerate(g.connections):
+            if c.src == INPUT and not queued:
+                continue  # input currents enter once, at frame start
+            plan = self._plan(ci, grad)
+            if plan is None:
+                dense.append(ci)
+            else:
+                gather.append(ci)
+                plans[ci] = plan
+                tables[ci] = weight_table(c.syn, plan).to(dt)
+        ctx = _Context(grad, grad or queued or self._dropout_on(), g.kernel_groups(dt, dev),
+                       g.bias(dt, dev) if g.has_bias() else None, pon, spk,
+                       slice(out_pop.start, out_pop.start + out_pop.size), out_pop.spiking,
+                       0 if queued else g.n_in, torch.cat(ids).to(dev), torch.cat(loc).to(dev),
+                       dense, gather, plans, tables, {})
+        st.context = ctx
+        return ctx
+
+    def _plan(self, ci: int, grad: bool) -> Optional[GatherPlan]:
+        """Gather plan of connection ``ci`` if this run gathers it, else ``None`` (dense)."""
+        mode = self.cfg.currents
+        c = self.g.connections[ci]
+        if mode == "dense" or any(isinstance(m, torch.nn.Dropout) and m.training and m.p > 0 for m in c.pre):
+            return None
+        if mode == "auto" and (grad or self.g.size_of(c.src) < GATHER_RATIO * self.cfg.F):
+            return None
+        return gather_plan(self.g, ci)
+
+    def current_paths(self, grad: bool = False) -> dict[str, str]:
+        """How each connection's currents are computed in forward steps (``'dense'`` or ``'gather'``) in a run
+        with or without gradients; input connections with ``input_mode='start'`` enter at frame start (dense)."""
+        res = {}
+        for ci, c in enumerate(self.g.connections):
+            if c.src == INPUT and self.cfg.input_mode == "start":
+                continue
+            res[f"{c.src}->{c.dst}"] = "dense" if self._plan(ci, grad) is None else "gather"
+        return res
+
+    # -- one frame -----------------------------------------------------------------------------
     def run_frame(self, st: AsyncState, x_t: torch.Tensor, y: Optional[torch.Tensor] = None,
                   synops: Optional[list] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Advance every sample by one frame on input ``x_t`` (``[B, n_in]``).
 
         Returns ``(output [B, C], layer_spikes [B, P], steps [B])`` for the frame: output-population spike
         counts (spiking readout, differentiable) or its membrane (LI readout)."""
-        g, cfg = self.g, self.cfg
-        B, dev, dt = x_t.shape[0], x_t.device, x_t.dtype
-        N, n_in = g.n_neurons, g.n_in
-        M = n_in + N
-        beta, th, v_reset, soft, spk = g.neuron_params(dt, dev)
-        bias = g.bias(dt, dev)
-        out_pop = g.populations[g.output]
-        o_sl = slice(out_pop.start, out_pop.start + out_pop.size)
-        P = len(g.populations)
-        pop_id = self._pop_index(dev)  # [M]
-        pop_of_neuron = pop_id[n_in:] - 1  # [N]
-        training = bool(cfg.refractory_dropout > 0 and torch.is_grad_enabled())
-
-        active = ~st.stopped
-        act_col = active[:, None]
-        v = st.v
-        fresh = act_col.expand(B, N).clone()
-        fired = torch.zeros(B, N, dtype=torch.bool, device=dev)
-        needs = torch.zeros(B, N, dtype=torch.bool, device=dev)
-        q = torch.zeros(B, M, dtype=dt, device=dev)  # queued event values (keep the graph)
-        qm = torch.zeros(B, M, dtype=torch.bool, device=dev)
-        prio = torch.zeros(B, M, dtype=dt, device=dev)
-        x_t = x_t * act_col.to(dt)
-        if cfg.input_mode == "start":
-            ev = Fn.pad(x_t, (0, N))
-            pend, hit = g.currents(ev, synops)
+        ctx = self._context(st, x_t)
+        fs = self._begin_frame(st, ctx, x_t, synops)
+        tr = StepTrace()
+        for _ in range(self.cfg.max_steps_per_frame):
+            status = self._status(fs)
+            if status is None:
+                break
+            stepping, settle, leak_any = status
+            x, leak, evaluate = self._integrate(fs, ctx, settle, leak_any)
+            s, sd, h = self._fire(fs, ctx, x, leak, evaluate)
+            self._queue(fs, ctx, s, sd, h)
+            self._record(st, fs, ctx, tr, s, sd, stepping)
+            self._emit(fs, ctx, tr, s, sd, evaluate, synops)
+            self._stop(st, fs, ctx, sd, stepping)
         else:
-            qm[:, :n_in] = x_t != 0
-            q = Fn.pad(x_t, (0, N))
-            prio[:, :n_in] = self.sched.input_priority(x_t.detach(), self.gen)
+            st.truncated += fs.busy.to(torch.float64)
+        return self._end_frame(st, fs, ctx, tr, y)
+
+    def _begin_frame(self, st: AsyncState, ctx: _Context, x_t: torch.Tensor,
+                     synops: Optional[list]) -> FrameState:
+        """Working state of a new frame; with ``input_mode='start'`` the input currents of the whole frame."""
+        g = self.g
+        B, dev, dt = x_t.shape[0], x_t.device, x_t.dtype
+        N, P = g.n_neurons, len(g.populations)
+        active = None if self.cfg.stop == "quiescence" else ~st.stopped
+        if active is not None:
+            x_t = x_t * active[:, None].to(dt)
+        Q = N + (g.n_in if ctx.q_off == 0 else 0)
+        key = torch.full((B, Q), -math.inf, dtype=self.sched.dtype or dt, device=dev)
+        q = torch.zeros(B, Q, dtype=dt, device=dev) if ctx.valued else None
+        if ctx.q_off == 0:  # queued inputs
+            assert q is not None
+            q = torch.cat([x_t, q[:, g.n_in:]], 1)
+            prio = self.sched.input_priority(x_t.detach(), self.gen).to(key.dtype)
+            key[:, :g.n_in] = torch.where(x_t != 0, prio, key[:, :g.n_in])
             pend = torch.zeros(B, N, dtype=dt, device=dev)
             hit = torch.zeros(B, P, dtype=torch.bool, device=dev)
-        touch = hit[:, pop_of_neuron]
-        pop_first = torch.tensor([p.start for p in g.populations], device=dev)
-        out_acc = torch.zeros(B, out_pop.size, dtype=dt, device=dev)
-        layer_acc = torch.zeros(B, P, dtype=dt, device=dev)
-        steps = torch.zeros(B, dtype=torch.float64, device=dev)
-        ones_spk = spk[None, :]
-        held: Optional[torch.Tensor] = None
-        th_soft = th.nan_to_num(0.0, posinf=0.0)  # LI readouts have th = inf and never fire
-
-        for _ in range(cfg.max_steps_per_frame):
-            busy = (qm.any(1) | touch.any(1) | needs.any(1)) & active
-            do_settle = ~busy & fresh.any(1) & active
-            if not bool((busy | do_settle).any()):
-                break
-            steps += (busy | do_settle).to(torch.float64)
-            # integrate: leak + bias with the first event of the frame
-            first = touch & fresh
-            # settle the lowest-index population that has not been reached in this frame
-            fresh_pop = fresh[:, pop_first]  # [B, P] (a population is fresh as a whole)
-            lowest = fresh_pop & (fresh_pop.cumsum(1) == 1)
-            settle = lowest[:, pop_of_neuron] & do_settle[:, None]
-            lb = bias + beta * v
-            if held is not None:  # zero-valued gradient carriers that reached not-yet-woken neurons
-                lb = lb + held
-            h = torch.where(first, pend + lb, v + pend)
-            h = torch.where(settle, lb + pend, h)  # pend is zero here; it may carry gradient
-            if pend.requires_grad:
-                wait = fresh & ~first & ~settle
-                carry = pend * wait.to(dt)
-                held = carry if held is None else torch.where(wait, held + carry, torch.zeros_like(carry))
-                h = torch.where(wait, v, h)
-            fresh = fresh & ~first & ~settle
-            needs = (needs | touch | settle) & ones_spk & ~fired
-            allowed = needs
-            if cfg.sync_gate:
-                busy_pop = torch.zeros(B, P + 1, dtype=torch.float32, device=dev)
-                busy_pop.index_add_(1, pop_id, qm.float())
-                busy_pop[:, 1:].index_add_(1, pop_of_neuron, (needs | touch).float())
-                blocked = (busy_pop.cumsum(1) - busy_pop) > 0  # an earlier population is busy
-                allowed = needs & ~blocked[:, 1:][:, pop_of_neuron]
-            s = self._spike(h, th) * allowed.to(dt)
-            sd = s.detach() > 0
-            needs = needs & ~allowed
-            v = torch.where(soft[None, :], h - th_soft * s, h * (1 - s) + v_reset * s)
-            if training:
-                keep = _rand_like(sd, dt, self.gen) >= cfg.refractory_dropout
-                fired = fired | (sd & keep)
-            else:
-                fired = fired | sd
-            # queue the new spikes
-            q = q + Fn.pad(s, (n_in, 0))
-            qm = qm | Fn.pad(sd, (n_in, 0))
-            new_prio = self.sched.priority(h.detach(), self.gen)
-            prio = torch.where(Fn.pad(sd, (n_in, 0)), Fn.pad(new_prio, (n_in, 0)), prio)
-            # metrics for this step
-            n_sp = sd.sum(1).to(torch.float64)
-            out_s = s[:, o_sl]
-            if out_pop.spiking:
-                out_acc = out_acc + out_s
-            layer_acc = layer_acc + self._per_pop(s, P, pop_of_neuron)
-            if out_pop.spiking:
-                st.score = out_s.detach() if st.score is None else st.score + out_s.detach()
-            else:
-                st.score = v[:, o_sl].detach()
-            self._track(st, sd[:, o_sl], n_sp, y, st.score, busy | do_settle)
-            if cfg.record_step_outputs:
-                if out_pop.spiking:
-                    st.run_out = out_s if st.run_out is None else st.run_out + out_s
-                else:
-                    st.run_out = v[:, o_sl]
-                st.step_outputs.append(st.run_out)
-                st.step_mask.append(busy | do_settle)
-            # emit at most F per sample
-            sel = select_top(qm, prio, cfg.F)
-            e = q * sel.to(dt)
-            q = q * (~sel).to(dt)
-            qm = qm & ~sel
-            qlen = qm.sum(1).to(torch.float64)
-            st.max_emitted = torch.maximum(st.max_emitted, sel.sum(1).to(torch.float64))
-            st.queue_sum += qlen
-            st.queue_max = torch.maximum(st.queue_max, qlen)
-            ghosts = h.requires_grad
-            if ghosts:
-                # evaluated neurons that did not fire send a zero-valued event that carries their
-                # surrogate gradient (as every neuron's s_t does in the sync engine's BPTT)
-                e = e + Fn.pad(s * (~sd).to(dt), (n_in, 0))
-            if ghosts or bool(sel.any()):
-                pend, hit = g.currents(e, synops)
-                touch = hit[:, pop_of_neuron] & act_col
-            else:
-                pend, touch = torch.zeros_like(pend), torch.zeros_like(touch)
-            # stop rule
-            if cfg.stop == "first_output":
-                stop_now = (st.steps - st.first_out_step >= cfg.k) & active
-                if bool(stop_now.any()):
-                    active = active & ~stop_now
-                    act_col = active[:, None]
-                    st.stopped = st.stopped | stop_now
-                    qm = qm & act_col
-                    touch = touch & act_col
-                    needs = needs & act_col
-                    fresh = fresh & act_col
-                    pend = pend * act_col.to(dt)
+            busy = (x_t != 0).any(1)
         else:
-            st.truncated += ((qm.any(1) | touch.any(1) | needs.any(1)) & active).to(torch.float64)
-        st.v = v
-        out = out_acc if out_pop.spiking else v[:, o_sl]
-        return out, layer_acc, steps
+            parts, hits = dense_currents(g, {INPUT: x_t}, synops=synops)
+            pend, hit = self._assemble(parts, hits, B, dt, dev)
+            busy = hit.any(1)
+        fresh = torch.ones(B, P, dtype=torch.bool, device=dev) if active is None else \
+            active[:, None].expand(B, P).clone()
+        fs = FrameState(v=st.v, active=active, fresh=fresh, locked=torch.zeros(B, N, dtype=torch.bool, device=dev),
+                        key=key, q=q, pend=pend, hit=hit, busy=busy, s_acc=torch.zeros(B, N, dtype=dt, device=dev))
+        if self.cfg.sync_gate:
+            fs.needs = torch.zeros(B, N, dtype=torch.bool, device=dev)
+        if active is not None:
+            fs.steps = torch.zeros(B, dtype=torch.float64, device=dev)
+            fs.first_out = torch.full((B,), math.nan, dtype=torch.float64, device=dev)
+            fs.steps_total = st.steps.clone()
+            fs.first_out_total = st.first_out_step.clone()
+            fs.frame_cut = torch.zeros(B, dtype=torch.bool, device=dev)
+        return fs
 
-    def _spike(self, h: torch.Tensor, th: torch.Tensor) -> torch.Tensor:
-        """Heaviside with each population's surrogate gradient."""
-        parts = []
-        for p in self.g.populations:
-            sl = slice(p.start, p.start + p.size)
-            if p.spiking:
-                parts.append(p.neuron.surrogate(h[:, sl] - th[sl]))
+    def _assemble(self, parts: list[Optional[torch.Tensor]], hits: list, B: int, dt, dev,
+                  cache: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``pend`` ``[B, N]`` and ``hit`` ``[B, P]`` from per-population currents and hit masks (zero blocks
+        come from ``cache``; nothing writes into ``pend`` in place)."""
+        cache = {} if cache is None else cache
+
+        def zeros(shape, dtype):
+            k = ("zeros", shape, dtype)
+            if k not in cache:
+                cache[k] = torch.zeros(shape, dtype=dtype, device=dev)
+            return cache[k]
+
+        pops = self.g.populations
+        full = [p if p is not None else zeros((B, pop.size), dt) for p, pop in zip(parts, pops)]
+        cols = [h if h is not None else zeros((B,), torch.bool) for h in hits]
+        pend = full[0] if len(full) == 1 else torch.cat(full, 1)
+        return pend, torch.stack(cols, 1)
+
+    def _status(self, fs: FrameState) -> Optional[tuple[torch.Tensor, Optional[torch.Tensor], bool]]:
+        """Which samples take this forward step, which of them settle a population, and whether any
+        population takes its leak -- one host synchronisation; ``None`` when the frame is over."""
+        busy = fs.busy
+        if not fs.fresh_left:  # every population has been reached: no settling, no leak
+            return (busy, None, False) if bool(busy.any()) else None
+        settle = fs.fresh.any(1) & ~busy
+        any_busy, any_settle, any_fresh, any_leak = torch.stack(
+            (busy.any(), settle.any(), fs.fresh.any(), (fs.hit & fs.fresh).any())).tolist()
+        fs.fresh_left = any_fresh
+        if not (any_busy or any_settle):
+            return None
+        if any_settle:
+            return busy | settle, settle, True
+        return busy, None, any_leak
+
+    # 1. integrate
+    def _integrate(self, fs: FrameState, ctx: _Context, settle: Optional[torch.Tensor], leak_any: bool
+                   ) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        """Inputs of the kernel: currents ``x`` (plus the bias with the leak), the leak mask (``None``: no
+        neuron leaks) and the evaluation mask ``[B, N]``."""
+        fresh = fs.fresh
+        reached = fs.hit
+        if settle is not None:  # the lowest population not yet reached in this frame
+            reached = reached | (fresh & (fresh.cumsum(1) == 1) & settle[:, None])
+        leak = None
+        if leak_any:
+            leak_pop = reached & fresh
+            fs.fresh = fresh & ~leak_pop
+            leak = leak_pop[:, ctx.pon]
+        x = fs.pend
+        if ctx.grad:
+            # zero-valued ghost currents that reach a population before its first real event wait (held)
+            wait = fs.fresh[:, ctx.pon]
+            wait_f = wait.to(x.dtype)
+            x = x * (1 - wait_f)
+            if fs.held is not None and leak is not None:
+                x = x + fs.held * leak.to(x.dtype)
+            fs.held = torch.where(wait, (fs.held if fs.held is not None else 0) + fs.pend * wait_f,
+                                  torch.zeros_like(fs.pend))
+        if ctx.bias is not None and leak is not None:
+            x = torch.where(leak, x + ctx.bias, x)
+        if self.cfg.refractory_clamp:
+            x = x.masked_fill(fs.locked, 0.0)
+        touched = reached[:, ctx.pon]
+        if ctx.spk is not None:
+            touched = touched & ctx.spk
+        if fs.needs is None:
+            return x, leak, touched & ~fs.locked
+        needs = (fs.needs | touched) & ~fs.locked
+        allowed = needs & ~self._gate_blocked(fs, ctx, needs)
+        fs.needs = needs & ~allowed
+        return x, leak, allowed
+
+    def _gate_blocked(self, fs: FrameState, ctx: _Context, needs: torch.Tensor) -> torch.Tensor:
+        """Sync gate: ``[B, N]`` neurons of populations behind a population with queued spikes, pending
+        currents or pending evaluations."""
+        B, P = fs.hit.shape
+        busy_pop = torch.zeros(B, P + 1, dtype=torch.float32, device=needs.device)
+        busy_pop.index_add_(1, ctx.entry_src, (fs.key > -math.inf).float())
+        busy_pop[:, 1:].index_add_(1, ctx.pon, (needs | fs.hit[:, ctx.pon]).float())
+        blocked = (busy_pop.cumsum(1) - busy_pop) > 0
+        return blocked[:, 1:][:, ctx.pon]
+
+    # 2. fire
+    def _fire(self, fs: FrameState, ctx: _Context, x: torch.Tensor, leak: Optional[torch.Tensor],
+              evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Charge, fire and reset through the neuron kernel; returns ``(s, fired mask, h)``."""
+        v = fs.v
+        whole = len(ctx.groups) == 1
+        parts_s, parts_v, parts_h = [], [], []
+        for grp in ctx.groups:
+            sl = slice(grp.start, grp.stop)
+            if whole:
+                xg, vg, lg, eg = x, v, leak, evaluate
             else:
-                parts.append(torch.zeros_like(h[:, sl]))
-        return torch.cat(parts, 1)
+                xg, vg, eg = x[:, sl], v[:, sl], evaluate[:, sl]
+                lg = None if leak is None else leak[:, sl]
+            if grp.params is None:  # LI readout: charge only
+                vn = li_masked_step(xg, vg, grp.beta, leak=lg)
+                sg, hg = torch.zeros_like(vn), vn
+            else:
+                sg, vn, hg = lif_masked_step(xg, vg, grp.params, leak=lg, evaluate=eg)
+            parts_s.append(sg)
+            parts_v.append(vn)
+            parts_h.append(hg)
+        if whole:
+            s, v, h = parts_s[0], parts_v[0], parts_h[0]
+        else:
+            s, v, h = torch.cat(parts_s, 1), torch.cat(parts_v, 1), torch.cat(parts_h, 1)
+        sd = (s.detach() if ctx.grad else s) > 0
+        if self._dropout_on():  # a spike locks its neuron only with probability 1 - p
+            fs.locked = fs.locked | (sd & (_rand_like(sd, x.dtype, self.gen) >= self.cfg.refractory_dropout))
+        else:
+            fs.locked = fs.locked | sd
+        if self.cfg.refractory_clamp:
+            v = v.masked_fill(fs.locked, 0.0)
+        fs.v = v
+        return s, sd, h
 
-    @staticmethod
-    def _per_pop(s: torch.Tensor, P: int, pop_of_neuron: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(s.shape[0], P, dtype=s.dtype, device=s.device)
-        return out.index_add(1, pop_of_neuron, s)
+    # 3. queue
+    def _queue(self, fs: FrameState, ctx: _Context, s: torch.Tensor, sd: torch.Tensor, h: torch.Tensor) -> None:
+        """New spikes enter the queue with their priority (a neuron that fires again before its event left
+        adds to its value)."""
+        prio = self.sched.priority(h.detach(), self.gen).to(fs.key.dtype)
+        if ctx.q_off == 0:
+            n_in = self.g.n_in
+            s, sd, prio = Fn.pad(s, (n_in, 0)), Fn.pad(sd, (n_in, 0)), Fn.pad(prio, (n_in, 0))
+        fs.key = torch.where(sd, prio, fs.key)
+        if fs.q is not None:
+            # only real spikes are queued; the ghosts of evaluated silent neurons travel at once (_emit)
+            fs.q = fs.q + (s * sd.to(s.dtype) if ctx.grad else s)
 
-    def _track(self, st: AsyncState, out_sd, n_sp, y, score, stepped) -> None:
-        """Update first-output / first-correct / decision metrics after one forward step."""
-        st.steps += stepped.to(torch.float64)
-        spikes_before = st.spikes.clone()
-        st.spikes += n_sp
-        any_out = out_sd.any(1)
-        newly = any_out & torch.isnan(st.first_out_step)
-        st.first_out_step = torch.where(newly, st.steps, st.first_out_step)
-        st.first_out_spikes = torch.where(newly, spikes_before, st.first_out_spikes)
-        if y is None:
+    # 6. metrics (per step; folded at the end of the frame)
+    def _record(self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace, s: torch.Tensor,
+                sd: torch.Tensor, stepping: torch.Tensor) -> None:
+        tr.stepped.append(stepping)
+        tr.spikes.append(sd.sum(1))
+        tr.out.append(sd[:, ctx.out] if ctx.out_spiking else fs.v[:, ctx.out].detach())
+        fs.s_acc = fs.s_acc + s if ctx.grad else fs.s_acc.add_(s)
+        if self.cfg.record_step_outputs:
+            if ctx.out_spiking:
+                o = s[:, ctx.out]
+                st.run_out = o if st.run_out is None else st.run_out + o
+            else:
+                st.run_out = fs.v[:, ctx.out]
+            st.step_outputs.append(st.run_out)
+            st.step_mask.append(stepping)
+
+    # 4. emit
+    def _emit(self, fs: FrameState, ctx: _Context, tr: StepTrace, s: torch.Tensor, sd: torch.Tensor,
+              evaluate: torch.Tensor, synops: Optional[list]) -> None:
+        """At most ``F`` events per sample leave the queue; their currents are the next step's input."""
+        g = self.g
+        B, Q = fs.key.shape
+        dt = fs.pend.dtype
+        if self.sched.redraw:
+            queued = fs.key > -math.inf
+            fs.key = torch.where(queued, self.sched.redraw_priority(fs.key, self.gen), fs.key)
+        if self.cfg.F >= Q:
+            idx = torch.arange(Q, device=fs.key.device).expand(B, Q)
+            ok = fs.key > -math.inf
+        else:
+            top, idx = fs.key.topk(self.cfg.F, dim=1)
+            ok = top > -math.inf
+        val = fs.q.gather(1, idx) if fs.q is not None else ok.to(dt)
+        if self.cfg.F >= Q:
+            fs.key = torch.full_like(fs.key, -math.inf)
+            fs.q = None if fs.q is None else torch.zeros_like(fs.q)
+        else:
+            fs.key = fs.key.scatter_(1, idx, -math.inf)
+            fs.q = None if fs.q is None else fs.q.scatter(1, idx, 0.0)
+        qlen = (fs.key > -math.inf).sum(1)
+        tr.qlen.append(qlen)
+        tr.emitted.append(ok.sum(1))
+        e: Optional[torch.Tensor] = None
+        ghosts = None
+        if ctx.grad:
+            ghosts = evaluate & ~sd  # evaluated silent neurons: zero-valued events with surrogate gradients
+            if ctx.q_off == 0:
+                ghosts = Fn.pad(ghosts, (g.n_in, 0))
+        if ctx.dense or (synops is not None and ctx.gather) or ghosts is not None:
+            e = torch.zeros(B, Q, dtype=dt, device=idx.device).scatter(1, idx, val)
+            if ghosts is not None:
+                e = e + (Fn.pad(s, (g.n_in, 0)) if ctx.q_off == 0 else s) * ghosts.to(dt)
+        parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+        hits: list = [None] * len(g.populations)
+        if e is not None and (ctx.dense or synops is not None):
+            sources = self._sources(e, ctx)
+            if ctx.dense:
+                parts, hits = dense_currents(g, sources, conns=ctx.dense, synops=synops)
+            if synops is not None and ctx.gather:
+                _count_synops(g, sources, ctx.gather, synops)
+        if ctx.gather:
+            if ghosts is not None:  # the emitted events and the ghosts, as one list
+                assert e is not None
+                em = (e.detach() != 0) | ghosts
+                K = max(1, int(em.sum(1).max()))
+                idx = em.to(torch.uint8).topk(K, dim=1).indices
+                val = e.gather(1, idx)
+            gp, gh = gathered_currents(g, idx, val, conns=ctx.gather, plans=ctx.plans, tables=ctx.tables,
+                                       entry_src=ctx.entry_src, entry_local=ctx.entry_local, cache=ctx.cache)
+            parts = [a if b is None else (b if a is None else a + b) for a, b in zip(parts, gp)]
+            hits = [a if b is None else (b if a is None else a | b) for a, b in zip(hits, gh)]
+        fs.pend, fs.hit = self._assemble(parts, hits, B, dt, idx.device, ctx.cache)
+        busy = (qlen > 0) | fs.hit.any(1)
+        if fs.needs is not None:
+            busy = busy | fs.needs.any(1)
+        fs.busy = busy
+
+    def _sources(self, e: torch.Tensor, ctx: _Context) -> dict[int, torch.Tensor]:
+        """Dense event tensors per source from queue-space events ``e`` ``[B, Q]``."""
+        g = self.g
+        src: dict[int, torch.Tensor] = {}
+        if ctx.q_off == 0:
+            src[INPUT] = e[:, :g.n_in]
+        base = g.n_in - ctx.q_off
+        for i, p in enumerate(g.populations):
+            src[i] = e[:, base + p.start: base + p.start + p.size]
+        return src
+
+    # 5. stop bookkeeping
+    def _stop(self, st: AsyncState, fs: FrameState, ctx: _Context, sd: torch.Tensor, stepping: torch.Tensor) -> None:
+        """Stop rules: end a sample (``first_output``) or its frame (``frame_first_output``) ``k`` forward
+        steps after its (frame's) first output spike; a stopped sample's queue and currents are dropped."""
+        cfg = self.cfg
+        if fs.active is None:
             return
-        yi = y.view(-1, 1)
-        hit = out_sd.gather(1, yi).squeeze(1) & torch.isnan(st.first_correct_spikes)
-        st.first_correct_spikes = torch.where(hit, spikes_before, st.first_correct_spikes)
-        sc = score.detach()
-        tgt = sc.gather(1, yi).squeeze(1)
-        others = sc.scatter(1, yi, -math.inf).max(1).values
-        ok = tgt > others
-        became = ok & ~st.correct_prev & stepped
-        st.dec_step = torch.where(became, st.steps, torch.where(ok, st.dec_step, torch.full_like(st.dec_step, math.nan)))
-        st.dec_spikes = torch.where(became, st.spikes, torch.where(ok, st.dec_spikes, torch.full_like(st.dec_spikes, math.nan)))
-        st.correct_prev = torch.where(stepped, ok, st.correct_prev)
+        assert fs.steps is not None and fs.steps_total is not None and fs.first_out is not None
+        assert fs.first_out_total is not None and fs.frame_cut is not None
+        out_any = sd[:, ctx.out].any(1)
+        step = stepping.to(torch.float64)
+        fs.steps = fs.steps + step
+        if cfg.stop == "first_output":
+            fs.steps_total = fs.steps_total + step
+            fs.first_out_total = torch.where(out_any & torch.isnan(fs.first_out_total), fs.steps_total,
+                                             fs.first_out_total)
+            stop_now = (fs.steps_total - fs.first_out_total >= cfg.k) & fs.active
+            st.stopped = st.stopped | stop_now
+        else:
+            fs.first_out = torch.where(out_any & torch.isnan(fs.first_out), fs.steps, fs.first_out)
+            stop_now = (fs.steps - fs.first_out >= cfg.k) & fs.active
+            fs.frame_cut = fs.frame_cut | (stop_now & fs.busy)  # cut while something was still moving
+        fs.active = fs.active & ~stop_now
+        act = fs.active[:, None]
+        fs.key = fs.key.masked_fill(~act, -math.inf)
+        if fs.q is not None:
+            fs.q = fs.q * act.to(fs.q.dtype)
+        fs.hit = fs.hit & act
+        fs.fresh = fs.fresh & act
+        if fs.needs is not None:
+            fs.needs = fs.needs & act
+        fs.pend = fs.pend * act.to(fs.pend.dtype)
+        fs.busy = fs.busy & fs.active
 
+    def _end_frame(self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace,
+                   y: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The frame's output, spikes per population and forward steps; metrics folded into ``st``."""
+        st.v = fs.v
+        close_frame(st, tr, y, ctx.out_spiking)
+        if fs.frame_cut is not None:
+            st.frames_cut = st.frames_cut + fs.frame_cut.to(torch.float64)
+        B = fs.v.shape[0]
+        layer = torch.zeros(B, len(self.g.populations), dtype=fs.s_acc.dtype, device=fs.v.device)
+        layer = layer.index_add(1, ctx.pon, fs.s_acc)
+        out = fs.s_acc[:, ctx.out] if ctx.out_spiking else fs.v[:, ctx.out]
+        steps = torch.stack(tr.stepped).to(torch.float64).sum(0) if tr.stepped else \
+            torch.zeros(B, dtype=torch.float64, device=fs.v.device)
+        return out, layer, steps
+
+    # -- a whole run ---------------------------------------------------------------------------
     def run(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, *, truncate: bool = False) -> RunRecord:
-        """Run all frames of ``x`` (``[T, B, *input_shape]``); ``y`` enables correct-decision metrics."""
+        """Run all frames of ``x`` (``[T, B, *input_shape]``); ``y`` enables correct-class metrics.
+
+        ``stats`` holds ``[B]`` per-sample observables and ``[T, B]`` per-frame ones (keys ``frame_*``, see
+        :mod:`~swiftspike.asynch.tracking`)."""
         g = self.g
         check_time_major(x, "input", min_ndim=2)
         T, B = x.shape[:2]
@@ -543,9 +513,9 @@ class AsyncEngine:
         for t in range(T):
             if truncate:
                 st.detach_()
-            o, l, s = self.run_frame(st, x[t].reshape(B, -1), y, synops)
+            o, lay, s = self.run_frame(st, x[t].reshape(B, -1), y, synops)
             outs.append(o)
-            layers.append(l)
+            layers.append(lay)
             fsteps.append(s)
         out = torch.stack(outs)
         lay = torch.stack(layers)  # [T, B, P]
@@ -565,12 +535,25 @@ class AsyncEngine:
             "steps_to_decision": st.dec_step, "spikes_to_decision": st.dec_spikes,
             "queue_mean": st.queue_sum / total_steps, "queue_max": st.queue_max,
             "truncated_frames": st.truncated, "max_emitted": st.max_emitted,
+            "frames_cut": st.frames_cut,
         }
+        for key in FRAME_STATS:
+            rec.stats[key] = torch.stack(st.frame[key])
         rec.frame_steps = torch.stack(fsteps)
         if self.cfg.record_step_outputs and st.step_outputs:
             rec.step_outputs = torch.stack(st.step_outputs)
             rec.step_mask = torch.stack(st.step_mask)
         return rec
+
+
+def _count_synops(g: AsyncGraph, sources: dict[int, torch.Tensor], conns: list[int], synops: list) -> None:
+    """Synaptic operations of gathered connections, counted exactly as the dense path does."""
+    with torch.no_grad():
+        for ci in conns:
+            c = g.connections[ci]
+            acs, macs = event_ops(c.syn, connection_input(g, c, sources[c.src]))
+            synops[ci][0] += acs
+            synops[ci][1] += macs
 
 
 def _rand_like(mask: torch.Tensor, dtype, gen: Optional[torch.Generator]) -> torch.Tensor:
@@ -580,44 +563,29 @@ def _rand_like(mask: torch.Tensor, dtype, gen: Optional[torch.Generator]) -> tor
 
 
 def _pre_ones(g: AsyncGraph, c: Connection) -> torch.Tensor:
-    z = torch.ones(1, *g._shape(c.src), dtype=c.syn.weight.dtype, device=c.syn.weight.device)
+    z = torch.ones(1, *g.shape_of(c.src), dtype=c.syn.weight.dtype, device=c.syn.weight.device)
     with torch.no_grad():
         for m in c.pre:
             z = m(z)
     return z
 
 
-_GRAPHS: "dict[int, tuple[Any, AsyncGraph]]" = {}
-
-
-def as_graph(net: "nn.Module", input_shape: Sequence[int]) -> AsyncGraph:
-    """``net`` itself when it is an :class:`AsyncGraph`, else its compiled (and cached) graph."""
-    if isinstance(net, AsyncGraph):
-        return net
-    key = (id(net), tuple(input_shape))
-    hit = _GRAPHS.get(key)  # type: ignore[arg-type]
-    if hit is not None and hit[0]() is net:
-        return hit[1]
-    import weakref
-
-    g = AsyncGraph.from_sequential(net, input_shape)
-    _GRAPHS[key] = (weakref.ref(net), g)  # type: ignore[index]
-    return g
-
-
-def run_async(net: nn.Module, x: torch.Tensor, *, F: int = 8, scheduler: "str | Scheduler" = "momentum",
+def run_async(net: "torch.nn.Module", x: torch.Tensor, *, F: int = 8, scheduler: "str | Scheduler" = "momentum",
               y: Optional[torch.Tensor] = None, batch_first: bool = False, generator: Optional[torch.Generator] = None,
-              truncate: bool = False, **kw: Any) -> RunRecord:
+              truncate: bool = False, config: Optional[AsyncConfig] = None, **kw: Any) -> RunRecord:
     """Run ``net`` (an ``SNN``/``nn.Sequential`` or :class:`AsyncGraph`) asynchronously over ``x`` ``[T, B, ...]``.
 
     Extra keywords go to :class:`AsyncConfig` (``input_mode``, ``stop``, ``k``, ``sync_gate``,
-    ``refractory_dropout``, ``max_steps_per_frame``, ``record_synops``)."""
+    ``refractory_dropout``, ``refractory_dropout_eval``, ``refractory_clamp``, ``currents``,
+    ``max_steps_per_frame``, ``record_synops``, ``record_step_outputs``); or pass a whole ``config`` (then
+    ``F``, ``scheduler`` and ``kw`` are ignored), e.g. ``AsyncConfig.asynctorch(F=16)``."""
     x = check_time_major(to_time_major(x, batch_first), "input", min_ndim=2)
     if not x.is_floating_point():
         x = x.float()
     g = as_graph(net, x.shape[2:])
-    try:
-        cfg = AsyncConfig(F=F, scheduler=scheduler, **kw)
-    except TypeError as e:
-        raise SwiftSpikeError(f"unknown async engine option: {e}") from None
-    return AsyncEngine(g, cfg, generator=generator).run(x, y, truncate=truncate)
+    if config is None:
+        try:
+            config = AsyncConfig(F=F, scheduler=scheduler, **kw)
+        except TypeError as e:
+            raise SwiftSpikeError(f"unknown async engine option: {e}") from None
+    return AsyncEngine(g, config, generator=generator).run(x, y, truncate=truncate)

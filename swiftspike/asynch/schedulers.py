@@ -1,10 +1,12 @@
 """Schedulers: which queued spikes a sample emits in the next forward step.
 
 A scheduler gives every queued event a *priority* when it enters the queue; each forward step
-emits the (at most) ``F`` queued events of highest priority per sample (:func:`select_top`).
+emits the (at most) ``F`` queued events of highest priority per sample (:func:`select_top_indices`).
 Priorities are never differentiated.
 
-* ``random``: uniform random priority, :math:`p \\sim U(0, 1)`.
+* ``random``: uniform random priority, :math:`p \\sim U(0, 1)`, drawn at enqueue; with ``redraw=True``
+  every queued event draws a fresh priority at every forward step (as the asynctorch random
+  scheduler), so an event that waited has a new chance at each step.
 * ``momentum``: the membrane value at the moment of crossing, :math:`p = h + \\epsilon u`,
   :math:`u \\sim U(0, 1)` a tiny tie-break; input events use their value (intensity).
 """
@@ -20,15 +22,22 @@ SCHEDULERS = ("random", "momentum")
 
 
 class Scheduler:
-    """Base class: ``priority(h, generator)`` for network spikes, ``input_priority(x, generator)``."""
+    """Base class: ``priority(h, generator)`` for network spikes, ``input_priority(x, generator)``; a
+    scheduler with ``redraw = True`` gets ``redraw_priority(prio, generator)`` before every selection."""
 
     name = "scheduler"
+    redraw = False
+    #: dtype of the priorities (``None``: the input's dtype)
+    dtype: Optional[torch.dtype] = None
 
     def priority(self, h: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
 
     def input_priority(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         return self.priority(x, generator)
+
+    def redraw_priority(self, prio: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        return prio
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -41,12 +50,21 @@ def _rand(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Ten
 
 
 class RandomScheduler(Scheduler):
-    """Uniform random order."""
+    """Uniform random order; ``redraw=True`` draws new priorities for every queued event at every step."""
 
     name = "random"
 
+    def __init__(self, redraw: bool = False) -> None:
+        self.redraw = bool(redraw)
+
     def priority(self, h, generator=None):
         return _rand(h, generator)
+
+    def redraw_priority(self, prio, generator=None):
+        return _rand(prio, generator) if self.redraw else prio
+
+    def __repr__(self) -> str:
+        return f"RandomScheduler(redraw={self.redraw})"
 
 
 class MomentumScheduler(Scheduler):
@@ -69,13 +87,19 @@ def get_scheduler(name: "str | Scheduler") -> Scheduler:
     return RandomScheduler() if name == "random" else MomentumScheduler()
 
 
-def select_top(queued: torch.Tensor, prio: torch.Tensor, F: int) -> torch.Tensor:
-    """Boolean mask ``[B, M]`` of the at most ``F`` queued entries of highest priority per row."""
-    M = queued.shape[1]
+def select_top_indices(queued: torch.Tensor, prio: torch.Tensor, F: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The at most ``F`` queued entries of highest priority per row of ``[B, M]``: indices ``[B, K]``
+    (``K = min(F, M)``) and a mask ``[B, K]`` of those that are really queued (rows with fewer than ``F``
+    queued entries are padded with unqueued indices)."""
+    B, M = queued.shape
     if F >= M:
-        return queued.clone()
+        return torch.arange(M, device=queued.device).expand(B, M), queued
     p = torch.where(queued, prio, torch.full_like(prio, -torch.inf))
     idx = p.topk(F, dim=1).indices
-    sel = torch.zeros_like(queued)
-    sel.scatter_(1, idx, True)
-    return sel & queued
+    return idx, queued.gather(1, idx)
+
+
+def select_top(queued: torch.Tensor, prio: torch.Tensor, F: int) -> torch.Tensor:
+    """Boolean mask ``[B, M]`` of the at most ``F`` queued entries of highest priority per row."""
+    idx, ok = select_top_indices(queued, prio, F)
+    return torch.zeros_like(queued).scatter(1, idx, ok)

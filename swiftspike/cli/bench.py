@@ -3,6 +3,7 @@ measured by :mod:`swiftspike.bench.lif` (which parses nothing itself)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..bench import asynch as bench_asynch
 from ..bench import parallel as bench_parallel
@@ -46,11 +47,42 @@ def _register_lif(bsub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_lif)
 
 
+def _cmd_bench_async(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    res = bench_asynch.run(batches=args.batches, widths=args.widths, F_list=args.F_list, T=args.T, n_in=args.n_in,
+                           repeats=args.repeats, ref_batch=args.ref_batch, budget_s=args.budget_s, seed=args.seed,
+                           threads=args.threads or None, progress=progress)
+    emit(args, res, None if args.json and args.quiet else bench_asynch.table(res))
+    return 0
+
+
+def _register_async(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("async", help="async engine vs dense engine vs naive Python loop (sample-steps/s)",
+                       description="Forward steps per second of the async engine (events gathered from the "
+                                   "emitting neurons' weight columns) against the same engine with dense "
+                                   "currents and a naive per-step Python loop, over batch, width and F, with "
+                                   "interleaved repeats; checks that all three give identical spikes.")
+    add_output_flags(p, plots=False)
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256], metavar="B")
+    p.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1024, 4096], metavar="W",
+                   help="hidden layer widths of the n_in-W-W-10 network")
+    p.add_argument("--F-list", dest="F_list", type=int, nargs="+", default=[1, 4, 16, 64], metavar="F")
+    p.add_argument("--T", type=int, default=2, help="frames per sample")
+    p.add_argument("--n-in", dest="n_in", type=int, default=64, help="input size")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timed repeats (median)")
+    p.add_argument("--ref-batch", type=int, default=1, help="samples the naive loop runs")
+    p.add_argument("--budget-s", dest="budget_s", type=float, default=30.0,
+                   help="skip an executor of a configuration whose predicted time exceeds this")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_bench_async)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks against peer libraries (timings as ratios)",
                        description="Benchmarks. Timings are reported as ratios against peers measured in the same run.")
     bsub = p.add_subparsers(dest="bench", metavar="BENCH")
     _register_lif(bsub)
-    for module in (bench_asynch, bench_parallel):
-        module.register(bsub)
+    _register_async(bsub)
+    bench_parallel.register(bsub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

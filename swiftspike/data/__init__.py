@@ -11,6 +11,7 @@ from .events import (
     DVS_GESTURE_DTYPE, EVENT_DTYPE, NMNIST_DTYPE, SHD_DTYPE, EventDataset, ToFrames, downsample_events,
     events_to_frames, make_events, stack_frames,
 )
+from .emulator import EMULATED, emulate, emulate_frames, load_emulated
 from .idx import read_idx
 from .nmnist import NMNISTDataset, decode_nmnist, list_nmnist, load_nmnist, nmnist_frames, read_nmnist_file
 from .mnist import load_fashion_mnist, load_mnist5k
@@ -28,4 +29,5 @@ __all__ = [
     "read_shd", "load_shd", "shd_frames", "SHDDataset",
     "decode_nmnist", "read_nmnist_file", "list_nmnist", "load_nmnist", "nmnist_frames", "NMNISTDataset",
     "read_dvs_gesture_npy", "list_dvs_gesture", "load_dvs_gesture", "dvs_frames", "DVSGestureDataset",
+    "EMULATED", "emulate", "emulate_frames", "load_emulated",
 ]

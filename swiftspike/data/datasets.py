@@ -7,6 +7,7 @@ from ..errors import SwiftSpikeError
 from .dataset import Dataset
 from .digits import load_digits
 from .dvs import load_dvs_gesture
+from .emulator import EMULATED, load_emulated
 from .mnist import load_fashion_mnist, load_mnist5k
 from .nmnist import load_nmnist
 from .randman import load_randman
@@ -15,7 +16,7 @@ from .shd import load_shd
 
 
 #: Names accepted by :func:`load_dataset`.
-DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture")
+DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture", "nmnist-sim", "fashion-sim")
 
 
 def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit: Optional[int] = None,
@@ -28,7 +29,9 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
       ``/usr/share/datasets/fashion-mnist`` (``limit_test``);
     * ``randman`` -- generated spike-timing set ``[N, T, units]`` (any :func:`make_randman` argument);
     * ``shd``, ``nmnist``, ``dvs-gesture`` -- event files you provide (``path`` or env var), binned into
-      ``n_bins`` frames (see :mod:`swiftspike.data.shd`, ``nmnist``, ``dvs``).
+      ``n_bins`` frames (see :mod:`swiftspike.data.shd`, ``nmnist``, ``dvs``);
+    * ``nmnist-sim``, ``fashion-sim`` -- MNIST-5k / Fashion-MNIST turned into N-MNIST-like event frames by
+      an event-camera emulator (an emulation, not N-MNIST; :mod:`swiftspike.data.emulator`).
 
     ``flatten`` applies to static image sets (``[N, F]`` instead of ``[N, C, H, W]``); other
     keyword arguments go to the dataset's loader and unknown ones raise :class:`SwiftSpikeError`.
@@ -61,6 +64,9 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
             loader = load_dvs_gesture
             opts = common + ("spatial_factor",)
         d = loader(path, limit_train=limit, seed=seed, **_pick(name, kw, opts))
+    elif name in EMULATED:
+        d = load_emulated(name, path=path, seed=seed, limit_train=limit, **_pick(name, kw, (
+            "limit_test", "first_saccade", "bin_us", "n_bins", "binary", "threshold", "log_eps")))
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:

@@ -207,17 +207,31 @@ def lif_step(x: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.
     return s, LIFState(v, refrac)
 
 
-def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor,
-                    evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: Optional[torch.Tensor]) -> torch.Tensor:
+    r"""The charge of the event-driven step, alone (the LI readout): :math:`h = \beta v + x` where ``leak``,
+    else :math:`h = v + x` (a neuron takes its leak once per frame, with its first event); ``leak=None``:
+    no neuron leaks."""
+    if leak is None:
+        return v + x
+    return torch.where(leak, charge(v, x, beta), v + x)
+
+
+def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: Optional[torch.Tensor],
+                    evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The event-driven step: only some neurons are charged with their leak and only some evaluated.
 
-    :math:`h = \beta v + x` where ``leak`` (else :math:`h = v + x`), :math:`s = H(h - v_\text{th})`
-    where ``evaluate`` (else 0), then the reset. Neurons with ``x = 0``, no leak and no evaluation keep
-    their membrane. Returns ``(spikes, new_v)``."""
-    beta = p.beta
-    h = torch.where(leak, charge(v, x, beta), v + x)
-    s = fire(h, p.v_threshold, p.surrogate) * evaluate.to(h.dtype)
-    return s, reset_membrane(h, s, p)
+    :math:`h = \beta v + x` where ``leak`` (else :math:`h = v + x`, :func:`li_masked_step`),
+    :math:`s = H(h - v_\text{th})` where ``evaluate`` (else 0), then the reset. Neurons with ``x = 0``, no
+    leak and no evaluation keep their membrane. Returns ``(spikes, new_v, h)``; ``h`` (the membrane before
+    the reset) is what the momentum scheduler ranks spikes by. Without autograd the same values are
+    computed on the value path of the reset object (fewer ops)."""
+    h = li_masked_step(x, v, p.beta, leak=leak)
+    th = p.v_threshold
+    if not (torch.is_grad_enabled() and (h.requires_grad or (isinstance(th, torch.Tensor) and th.requires_grad))):
+        fired = (h >= th) & evaluate
+        return fired.to(h.dtype), p.reset.after_spike(h, fired, th), h
+    s = fire(h, th, p.surrogate) * evaluate.to(h.dtype)
+    return s, reset_membrane(h, s, p), h
 
 
 def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
