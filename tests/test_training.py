@@ -111,7 +111,9 @@ def test_losses_known_values():
     assert ce_rate_loss(out, y) == pytest.approx(float(per_step))
 
 
-@pytest.mark.parametrize("cfg", [dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="mse"), dict(spike_reg=-1.0)])
+@pytest.mark.parametrize("cfg", [dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="mse"),
+                                 dict(spike_reg=-1.0),
+                                 dict(spike_reg=float("nan"))])
 def test_bad_train_config(cfg):
     with pytest.raises(SwiftSpikeError):
         TrainConfig(**cfg).validate()

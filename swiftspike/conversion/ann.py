@@ -202,7 +202,8 @@ def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], 
                 raise SwiftSpikeError(f"{p} holds pickled Python objects (e.g. a whole nn.Module), refused without "
                                       "running them; save the model's state_dict instead, or load it with "
                                       "trust_pickle=True if you trust the file") from None
-            warnings.warn(f"unpickling {p} with weights_only=False: this runs any code stored in the file", stacklevel=2)
+            warnings.warn(f"unpickling {p} with weights_only=False: this runs any code stored in the file",
+                          stacklevel=2)
             data = torch.load(p, map_location="cpu", weights_only=False)
     else:
         raise SwiftSpikeError(f"ANN checkpoint {p} is corrupt or unreadable")

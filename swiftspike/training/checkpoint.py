@@ -164,6 +164,9 @@ def clean_stale_temps(path: "str | os.PathLike") -> list[Path]:
 def _write(tmp: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write the safetensors file ``tmp`` and force it to disk."""
     need_safetensors().save_file(tensors, str(tmp), metadata=metadata)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # as an ordinary new file, not private like a temporary one
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
 

@@ -95,8 +95,7 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool = 
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(RunModule(model), device_ids=ids, find_unused_parameters=find_unused_parameters,
-               broadcast_buffers=False)
+    return DDP(RunModule(model), device_ids=ids, find_unused_parameters=find_unused_parameters)
 
 
 def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:

@@ -75,8 +75,9 @@ def evaluate_checkpoint(path: "str | os.PathLike", data: Any = None, *, encoder:
     cfg, meta, run = ck.get("config") or {}, ck.get("meta") or {}, ck.get("run") or {}
     set_threads(threads if threads is not None else run.get("threads"))
     if data is None:
-        data = load_dataset(meta.get("dataset", "digits"), path=meta.get("path"), seed=meta.get("seed", cfg.get("seed", 0)),
-                            flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
+        data = load_dataset(meta.get("dataset", "digits"), path=meta.get("path"),
+                            seed=meta.get("seed", cfg.get("seed", 0)), flatten=meta.get("flatten", True),
+                            **meta.get("data_kwargs", {}))
     enc = encoder_from_info(ck.get("encoder") or {}, name=encoder, T=T)
     if getattr(data, "temporal", False):
         enc = SequenceEncoder(data.x_test.shape[1])

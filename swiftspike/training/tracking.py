@@ -48,7 +48,8 @@ def need_tensorboard():
 class MetricsLogger:
     """Writes one record per epoch to a JSON-lines file and, with ``log_dir``, to TensorBoard."""
 
-    def __init__(self, path: "Optional[str | os.PathLike]" = None, log_dir: "Optional[str | os.PathLike]" = None) -> None:
+    def __init__(self, path: "Optional[str | os.PathLike]" = None,
+                 log_dir: "Optional[str | os.PathLike]" = None) -> None:
         self.path = Path(path) if path else None
         self.log_dir = Path(log_dir) if log_dir else None
         self._writer = None
@@ -77,7 +78,10 @@ class MetricsLogger:
                     continue
                 if not math.isfinite(float(v)):
                     continue
-                group, name = ("val", k[4:]) if k.startswith("val_") else ("train", k[6:] if k.startswith("train_") else k)
+                if k.startswith("val_"):
+                    group, name = "val", k[4:]
+                else:
+                    group, name = "train", k[6:] if k.startswith("train_") else k
                 self._writer.add_scalar(f"{group}/{name}", float(v), step)
             self._writer.flush()
 

@@ -100,7 +100,8 @@ def spike_penalty(rec: RunRecord) -> torch.Tensor:
 
 
 def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                             "python": random.getstate()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -501,7 +502,8 @@ class Trainer:
         self.load(path, check=True)
         self.resumed_from = self.start_epoch
         if self.start_epoch >= cfg.epochs:
-            self._say(f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); nothing to train")
+            self._say(f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); "
+                      "nothing to train")
         else:
             self._say(f"resuming from {path} after epoch {self.start_epoch} of {cfg.epochs}")
 
