@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive_int, check_tensor, choose
+from ..metrics.record import RunRecord
 from ..neurons.modules import IF, LI, LIF
 from ..neurons.surrogate import Rectangular
 from .ann import ClippedReLU
@@ -256,6 +257,49 @@ class ConvertedSNN(nn.Module):
             steps = torch.arange(1, T + 1, dtype=acc.dtype, device=acc.device).reshape(T, *([1] * (acc.dim() - 1)))
             return acc / steps
         return acc[-1] / T
+
+    def run(self, x: torch.Tensor, T: Optional[int] = None) -> RunRecord:
+        r"""Run ``T`` steps (default ``self.T``) on static ``x`` ``[B, ...]`` (direct encoding) and return a
+        :class:`~swiftspike.metrics.record.RunRecord`:
+
+        * ``output``: the readout's input at every step ``[T, B, C]``, ``output_spiking=False`` (its running
+          mean is ``forward(x, T, per_step=True)``, its mean over ``T`` is ``forward(x, T)``);
+        * ``layers``: spikes of every :class:`SpikeAct` layer per step;
+        * ``synops``: the analytical operation counts
+          (:func:`~swiftspike.metrics.opmodels.analytical_synops`) of every Conv/Linear layer: the first
+          (in module order) sees the static analog image, :math:`F_1` MACs once; every later one
+          :math:`\zeta_l F_l` ACs at its measured input rate (non-zero inputs, amplitudes and pooled
+          values included).
+        """
+        from ..metrics.opmodels import analytical_synops, layer_flops
+        from ..metrics.record import LayerSpikes
+        from ..metrics.synops import is_synaptic
+
+        T = self.T if T is None else check_positive_int(T, "T")
+        seen: dict[str, tuple[torch.Tensor, int, int]] = {}
+        spikes: list[LayerSpikes] = []
+        readout_in: list[torch.Tensor] = []
+
+        def synaptic_hook(mod: nn.Module, inp: tuple, out: torch.Tensor, name: str) -> None:
+            xi = inp[0].detach()
+            events = (xi != 0).reshape(T, -1, xi[0].numel()).sum((0, 2))  # non-zero inputs per sample
+            seen[name] = (events, int(xi[0].numel()), layer_flops(mod, out))
+
+        def spike_hook(mod: nn.Module, inp: tuple, s: torch.Tensor, name: str) -> None:
+            spikes.append(LayerSpikes(name, s.flatten(2).sum(-1), int(s[0, 0].numel())))
+
+        synaptic = [(n, m) for n, m in self.graph_module.named_modules() if is_synaptic(m)]
+        hooks = [m.register_forward_hook(lambda mod, i, o, n=n: synaptic_hook(mod, i, o, n)) for n, m in synaptic]
+        hooks += [a.neuron.register_forward_hook(lambda mod, i, s, n=a.layer_name: spike_hook(mod, i, s, n))
+                  for a in self.spike_layers]
+        hooks.append(self.readout.register_forward_pre_hook(lambda mod, i: readout_in.append(i[0])))
+        try:
+            self.forward(x, T=T)
+        finally:
+            for h in hooks:
+                h.remove()
+        ops = [analytical_synops(n, *seen[n], static_analog=i == 0) for i, (n, _) in enumerate(synaptic) if n in seen]
+        return RunRecord(output=readout_in[-1], layers=spikes, synops=ops, output_spiking=False)
 
 
 def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",

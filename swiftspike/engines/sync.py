@@ -8,12 +8,16 @@ synchronisation that the asynchronous engine removes.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_time_major, to_time_major
-from ..metrics.record import LayerSpikes, RunRecord
-from ..metrics.synops import count_synops, is_synaptic
+from ..metrics.neurobench import changed, has_membrane, is_activation, membrane
+from ..metrics.opmodels import event_synops
+from ..metrics.record import LayerSpikes, NeuronActivity, RunRecord
+from ..metrics.synops import is_synaptic
 from ..neurons.modules import SpikingModule
 
 
@@ -46,31 +50,73 @@ def apply_neuron(m: SpikingModule, h: torch.Tensor) -> torch.Tensor:
     return m(h)
 
 
+def run_neuron_recorded(m: SpikingModule, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run neuron layer ``m`` over ``h`` (``[T, B, ...]``) one step at a time, reading its membrane after
+    every step; returns the output and NeuroBench's membrane updates per sample ``[B]`` (every neuron at
+    the first step, then the neurons whose membrane changed). Same values as :func:`apply_neuron`."""
+    mode = m.step_mode
+    m.step_mode = "s"
+    try:
+        outs = []
+        prev = None
+        updates = torch.zeros(h.shape[1], dtype=torch.float64, device=h.device)
+        for t in range(h.shape[0]):
+            outs.append(m(h[t]))
+            v = membrane(m)
+            assert v is not None, "a neuron layer with a membrane has one after a step"
+            if prev is None:
+                updates += v[0].numel()
+            else:
+                updates += changed(prev, v)
+            prev = v
+    finally:
+        m.step_mode = mode
+    return torch.stack(outs), updates
+
+
+def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: Optional[torch.Tensor]) -> NeuronActivity:
+    nz = (h.detach() != 0).flatten(2).sum(-1).sum(0)
+    return NeuronActivity(f"{name}:{type(m).__name__}", h[0, 0].numel(), h.shape[0], nz, updates)
+
+
 def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
-             record_spikes: bool = False):
+             record_spikes: bool = False, record_neurobench: bool = False):
     """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
 
     Returns the output tensor ``[T, B, ...]``, or a :class:`RunRecord` when ``record`` (or
-    ``record_spikes``, which also keeps every layer's spike train) is set.
+    ``record_spikes``, which also keeps every layer's spike train) is set. ``record_neurobench`` also
+    records what NeuroBench's workload metrics need: ``RunRecord.neurons`` (non-zero outputs of every
+    activation layer, membrane updates of LIF/IF/LI layers, which then run one step at a time; same
+    values) and NeuroBench's effective operations in every ``SynOps``.
     Neuron state persists between calls; use :func:`swiftspike.reset` between samples.
     """
     x = check_time_major(to_time_major(x, batch_first), "input")
-    record = record or record_spikes
+    record = record or record_spikes or record_neurobench
     layers = _layers(net)
     rec = RunRecord(output=x)
     h = x
     last_spiking = True
     for name, m in layers:
         if isinstance(m, SpikingModule):
-            h = apply_neuron(m, h)
+            if record_neurobench:
+                updates = None
+                if has_membrane(m):
+                    h, updates = run_neuron_recorded(m, h)
+                else:
+                    h = apply_neuron(m, h)
+                rec.neurons.append(_activity(name, m, h, updates))
+            else:
+                h = apply_neuron(m, h)
             last_spiking = m.emits_spikes
             if record and m.emits_spikes:
                 per_step = h.flatten(2).sum(-1)  # keeps the graph for spike regularisers
                 rec.layers.append(LayerSpikes(f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
         else:
             if record and is_synaptic(m):
-                rec.synops.append(count_synops(name, m, h.detach()))
+                rec.synops.append(event_synops(name, m, h.detach(), neurobench=record_neurobench))
             h = apply_stateless(m, h)
+            if record_neurobench and is_activation(m):
+                rec.neurons.append(_activity(name, m, h, None))
             last_spiking = last_spiking and not is_synaptic(m)
     if not record:
         return h

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import SwiftSpikeError
 from .energy import energy, energy_ratio, get_energy_table
+from .neurobench import static_metrics
 
 
 def running_scores(output: torch.Tensor, spiking: bool) -> torch.Tensor:
@@ -75,13 +76,15 @@ class Report:
     energy_table: str
     accuracy_per_step: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: operation-count model of ``synops``/``acs``/``macs``: 'event', 'analytical', 'mixed' or 'none'
+    op_model: str = "event"
+    #: finite means of the executor's per-sample ``RunRecord.stats`` (e.g. the async engine's steps)
+    stats: dict[str, float] = field(default_factory=dict)
+    #: NeuroBench's metrics under NeuroBench's names (see :mod:`swiftspike.metrics.neurobench`)
+    neurobench: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k, v in list(d.items()):
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        return d
+        return _json_safe(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=float)
@@ -97,16 +100,37 @@ class Report:
             ("synaptic ops / sample", f"{self.synops:.3g}  (AC {self.acs:.3g}, MAC {self.macs:.3g})"),
             ("energy / sample", f"{self.energy_j:.3g} J  [{self.energy_table}]"),
             ("ANN energy / sample", f"{self.ann_energy_j:.3g} J  (E_ANN / E_SNN = {self.energy_ratio_vs_ann:.2f})"),
+            *[(f"  {k}", f"{v:.4g}") for k, v in self.stats.items()],
+            *[(f"NeuroBench {k}", _fmt(v)) for k, v in self.neurobench.items()],
         ]
         w = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
 
 
-class ReportBuilder:
-    """Accumulates :class:`~swiftspike.metrics.record.RunRecord` batches into a :class:`Report`."""
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
 
-    def __init__(self, energy_table: str = "45nm-fp32") -> None:
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_fmt(x)}" for k, x in v.items())
+    return "n/a" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+class ReportBuilder:
+    """Accumulates :class:`~swiftspike.metrics.record.RunRecord` batches into a :class:`Report`.
+
+    ``model`` (optional) adds NeuroBench's static metrics (parameter count, footprint, connection
+    sparsity) to ``Report.neurobench``; its workload metrics come from the records: synaptic operations
+    from event-counted ``SynOps``, activation sparsity and membrane updates from ``RunRecord.neurons``."""
+
+    def __init__(self, energy_table: str = "45nm-fp32", model: Optional[torch.nn.Module] = None) -> None:
         self.table = get_energy_table(energy_table).name
+        self.model = model
         self.n = 0
         self.correct = 0
         self.T: Optional[int] = None
@@ -119,6 +143,9 @@ class ReportBuilder:
         self.macs = 0.0
         self.dense = 0.0
         self.correct_per_step: Optional[torch.Tensor] = None
+        self.op_models: set[str] = set()
+        self.stats: dict[str, list[torch.Tensor]] = {}
+        self.nb = _NeuroBenchCounts()
 
     def add(self, rec, y: torch.Tensor) -> None:
         out = rec.output.detach()
@@ -150,6 +177,10 @@ class ReportBuilder:
             self.acs += float(so.acs.sum())
             self.macs += float(so.macs.sum())
             self.dense += so.dense_macs * B
+            self.op_models.add(so.model)
+        for k, v in rec.stats.items():
+            self.stats.setdefault(k, []).append(v.detach().reshape(-1).double().cpu())
+        self.nb.add(rec, out, y)
 
     def build(self, **extra: Any) -> Report:
         if self.n == 0:
@@ -179,4 +210,63 @@ class ReportBuilder:
             energy_table=self.table,
             accuracy_per_step=[float(v) / n for v in self.correct_per_step] if self.correct_per_step is not None else [],
             extra=dict(extra),
+            op_model=(next(iter(self.op_models)) if len(self.op_models) == 1
+                      else "mixed" if self.op_models else "none"),
+            stats={k: _finite_mean(torch.cat(v)) for k, v in self.stats.items()},
+            neurobench={**(static_metrics(self.model) if self.model is not None else {}), **self.nb.build()},
         )
+
+
+def _finite_mean(v: torch.Tensor) -> float:
+    ok = torch.isfinite(v)
+    return float(v[ok].mean()) if bool(ok.any()) else math.nan
+
+
+class _NeuroBenchCounts:
+    """NeuroBench's workload metrics accumulated over records (definitions in
+    :mod:`swiftspike.metrics.neurobench`); a metric is left out when some record does not carry it."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.correct = 0
+        self.ac = self.mac = self.dense = 0.0
+        self.has_synops = True
+        self.sparsity_sum = 0.0  # sum over batches of batch sparsity x batch size
+        self.has_neurons = True
+        self.membrane = 0.0
+
+    def add(self, rec, out: torch.Tensor, y: torch.Tensor) -> None:
+        T, B = out.shape[:2]
+        self.n += B
+        self.correct += int((out.sum(0).argmax(-1) == y).sum())  # ChooseMaxCount: first index on ties
+        if rec.synops and all(so.effective is not None and so.spiking is not None for so in rec.synops):
+            for so in rec.synops:
+                ops = float(so.effective.double().sum())
+                if bool(so.spiking.all()):  # one decision per layer call: the whole batch, all steps
+                    self.ac += ops
+                else:
+                    self.mac += ops
+                self.dense += so.dense_macs * T * B
+        else:
+            self.has_synops = False
+        if rec.neurons:
+            nonzero = sum(float(a.nonzero.sum()) for a in rec.neurons)
+            total = sum(a.steps * a.n_neurons for a in rec.neurons) * B
+            self.sparsity_sum += ((total - nonzero) / total if total else 0.0) * B
+            self.membrane += sum(float(a.membrane_updates.double().sum()) for a in rec.neurons
+                                 if a.membrane_updates is not None)
+        else:
+            self.has_neurons = False
+
+    def build(self) -> dict[str, Any]:
+        if self.n == 0:
+            return {}
+        n = self.n
+        d: dict[str, Any] = {"ClassificationAccuracy": self.correct / n}
+        if self.has_neurons:
+            d["ActivationSparsity"] = self.sparsity_sum / n
+            d["MembraneUpdates"] = self.membrane / n
+        if self.has_synops:
+            d["SynapticOperations"] = {"Effective_MACs": self.mac / n, "Effective_ACs": self.ac / n,
+                                       "Dense": self.dense / n}
+        return d

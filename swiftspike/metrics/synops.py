@@ -1,4 +1,4 @@
-"""Synaptic-operation counting.
+"""Synaptic-operation counting primitives (fan-outs of input masks).
 
 An input element that is non-zero costs one operation per synapse it drives (its fan-out). The kind
 is decided per sample and per input value: an element equal to 1 (a binary spike) costs accumulates
@@ -8,6 +8,9 @@ ANN costs ``dense_macs`` = every input times its fan-out, computed once per samp
 
 Linear: fan-out = ``out_features``. Conv: exact, border-aware count obtained by convolving the
 non-zero mask with a kernel of ones (``out_channels / groups`` outputs per covered position).
+
+The two operation-count models built on these primitives (counted from events, analytical) are in
+:mod:`swiftspike.metrics.opmodels`.
 """
 from __future__ import annotations
 
@@ -56,9 +59,9 @@ def dense_macs(m: nn.Module, x_one: torch.Tensor) -> float:
     return float(fanout_ops(m, torch.ones_like(x_one))[0])
 
 
-@torch.no_grad()
 def count_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
-    """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``)."""
-    T, B = x.shape[:2]
-    acs, macs = event_ops(m, x.flatten(0, 1))
-    return SynOps(name, acs.view(T, B).sum(0), macs.view(T, B).sum(0), dense_macs(m, x[0, :1]))
+    """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``): the event-counted
+    model, :func:`swiftspike.metrics.opmodels.event_synops`."""
+    from .opmodels import event_synops
+
+    return event_synops(name, m, x)

@@ -1,12 +1,15 @@
 """Timestep study and sensitivity analysis for the Diehl & Cook network.
 
 Analytical energy per sample (cost table :data:`COSTS`, joules per operation, 45 nm fp32 figures
-from :mod:`swiftspike.metrics.energy`)::
+from :mod:`swiftspike.metrics.energy`; the energy model of :mod:`swiftspike.metrics.opmodels`,
+:func:`~swiftspike.metrics.opmodels.operation_costs` and
+:func:`~swiftspike.metrics.opmodels.analytical_energy`)::
 
     E_infer = synops * e_ac + neuron_updates * (e_mac + e_ac)
     E_train = E_infer + (trace_updates + weight_updates + norm_ops) * e_mac
 
-* synops: event-driven, input spikes x N + exc spikes x 1 + inh spikes x (N - 1);
+* synops: event-driven, input spikes x N + exc spikes x 1 + inh spikes x (N - 1) (the analytical
+  operation-count model with three fully connected layers: events x fan-out);
 * neuron_updates: 2 N per step (exc + inh), one leak multiply-add plus one compare each;
 * trace_updates: (F + N) per step (pre/post traces) + N (theta decay);
 * weight_updates: N per input spike (depression) + F per exc spike (potentiation);
@@ -22,7 +25,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from ..errors import SwiftSpikeError
-from ..metrics.energy import get_energy_table
+from ..metrics.opmodels import analytical_energy, operation_costs
 from .diehl_cook import DCParams, DiehlCook, OpCounts
 
 #: the knobs the sensitivity analysis and the enhancement policy act on (name -> DCParams fields)
@@ -49,20 +52,21 @@ def scale_knobs(p: DCParams, factors: dict[str, float]) -> DCParams:
 
 
 def costs(table: str = "45nm-fp32") -> dict[str, float]:
-    """The documented cost table in joules per operation."""
-    t = get_energy_table(table)
-    return {"synop": t.e_ac, "neuron_update": t.e_mac + t.e_ac, "trace_update": t.e_mac,
-            "weight_update": t.e_mac, "norm_op": t.e_mac}
+    """The documented cost table in joules per operation (the kinds TopSpark counts, from
+    :func:`swiftspike.metrics.opmodels.operation_costs`)."""
+    k = operation_costs(table)
+    return {kind: k[kind] for kind in ("synop", "neuron_update", "trace_update", "weight_update", "norm_op")}
 
 
 COSTS = costs()
 
 
 def energy_per_sample(c: OpCounts, learn: bool, table: str = "45nm-fp32") -> float:
-    k = costs(table)
-    e = c.synops * k["synop"] + c.neuron_updates * k["neuron_update"]
+    """``E_infer`` (or ``E_train`` with ``learn``) per sample of the operations counted in ``c``."""
+    e = analytical_energy({"synop": c.synops, "neuron_update": c.neuron_updates}, table)
     if learn:
-        e += c.trace_updates * k["trace_update"] + c.weight_updates * k["weight_update"] + c.norm_ops * k["norm_op"]
+        e += analytical_energy({"trace_update": c.trace_updates, "weight_update": c.weight_updates,
+                                "norm_op": c.norm_ops}, table)
     return e / max(c.samples, 1)
 
 

@@ -1,0 +1,1 @@
+"""Adapters to other tools (optional extras, imported lazily): NeuroBench's benchmark harness."""
