@@ -234,7 +234,7 @@ def evaluate(
     source = _eval_source(data, y, batch_size, num_workers)
     was_training = model.training
     model.eval()
-    builder = ReportBuilder(energy_table)
+    builder = ReportBuilder(energy_table, model=model)
     try:
         with _seeded(seed, dev):
             for b in progress(source.epoch(0), desc="eval", enabled=progress_bar):
