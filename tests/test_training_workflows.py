@@ -304,3 +304,12 @@ def test_cli_train_and_eval_report_the_same_accuracy(capsys, tmp_path):
     assert evaluated["accuracy"] == trained["accuracy"]
     assert evaluate_checkpoint(ck).accuracy == trained["accuracy"]
     assert load_checkpoint(ck)["epoch"] == 2
+
+
+def test_evaluate_neurobench_option(digits):
+    tr = trainer(digits, epochs=1)
+    plain = tr.evaluate(digits)
+    nb = tr.evaluate(digits, neurobench=True)
+    assert nb.accuracy == plain.accuracy
+    assert {"ParameterCount", "SynapticOperations"} <= set(nb.neurobench)
+    assert "ParameterCount" not in plain.neurobench

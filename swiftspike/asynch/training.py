@@ -146,6 +146,7 @@ def train_truncated(model: nn.Module, encoder: Encoder, data: Any, *, config: Op
     :class:`~swiftspike.training.TrainConfig` (checkpoint, resume ...). Returns the per-epoch history
     (``loss``, ``train_accuracy`` ...)."""
     train.setdefault("device", str(_device_of(model)))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=show_progress, **train)
     trainer = Trainer(model, encoder, tc, frames=truncated_frames(config))
     return trainer.fit(data)

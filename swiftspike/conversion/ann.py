@@ -126,7 +126,7 @@ def fit_cross_entropy(model: nn.Module, forward: Callable[[torch.Tensor], torch.
     (seeded shuffling per epoch, cosine learning-rate schedule over ``epochs``); ``after_step`` runs without
     gradients after every update (clamps). Leaves ``model`` in eval mode; returns the mean loss per epoch."""
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, loss="membrane", scheduler="cosine",
-                      progress=show_progress, device=str(_device_of(model)))
+                      progress=show_progress, device=str(_device_of(model)), threads=torch.get_num_threads())
     trainer = Trainer(model, None, cfg, runner=lambda m, xb: logits_record(forward(xb)), optimizer=opt,
                       after_step=(lambda m: after_step()) if after_step is not None else None, desc=desc)
     history = trainer.fit((x, y))
@@ -165,6 +165,7 @@ def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int
     data needs. Further keywords go to :class:`~swiftspike.training.TrainConfig` (checkpoint, device ...).
     Leaves ``model`` in eval mode; returns the mean loss per epoch."""
     train.setdefault("device", str(_device_of(model)))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
                       progress=show_progress, **train)
     trainer = Trainer(model, None, cfg, runner=forward_runner, param_groups=ann_param_groups(weight_decay, mu_decay),

@@ -43,6 +43,7 @@ def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2,
     snn.T = T
     device = next((p.device for p in snn.parameters()), torch.device("cpu"))
     train.setdefault("device", str(device))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
                       progress=show_progress, **train)
     trainer = Trainer(snn, None, cfg, runner=lambda m, xb: logits_record(m(xb, T=T)),

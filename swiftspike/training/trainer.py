@@ -76,6 +76,11 @@ def sync_runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
     return run_sync(model, x, record=True)
 
 
+def neurobench_runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
+    """The layer-synchronous engine recording NeuroBench's workload counts too."""
+    return run_sync(model, x, record_neurobench=True)
+
+
 def logits_record(out: torch.Tensor) -> RunRecord:
     """A one-step analog :class:`RunRecord` around logits ``[B, C]`` (ANNs, converted SNNs)."""
     return RunRecord(output=out.unsqueeze(0), output_spiking=False)
@@ -217,14 +222,15 @@ def evaluate(
     model: nn.Module, encoder: Optional[Encoder], data: Any, y: Optional[torch.Tensor] = None, *,
     batch_size: int = 256, runner: Runner = sync_runner, energy_table: str = "45nm-fp32", progress_bar: bool = False,
     seed: Optional[int] = None, device: Any = None, precision: str = "float32", batch_first: bool = True,
-    num_workers: int = 0, **extra: Any,
+    num_workers: int = 0, neurobench: bool = False, **extra: Any,
 ) -> Report:
     """Evaluate ``model`` and return a :class:`~swiftspike.metrics.Report`.
 
     ``data``: inputs ``x`` (with targets ``y``), a swiftspike Dataset (its test split), a torch Dataset of
     ``(x, y)`` or a DataLoader of batches. ``seed``: the encoder noise starts from it (the global RNG is left
     as it was); ``None`` draws from the global RNG. ``device``: where to run (the model is moved there);
-    ``None`` keeps the model's device."""
+    ``None`` keeps the model's device. ``neurobench``: also NeuroBench's metrics (static ones of ``model``;
+    with the default runner, its workload counts too)."""
     check_positive_int(batch_size, "batch_size")
     get_energy_table(energy_table)
     dev = resolve_device(device) if device is not None else _model_device(model)
@@ -234,7 +240,9 @@ def evaluate(
     source = _eval_source(data, y, batch_size, num_workers)
     was_training = model.training
     model.eval()
-    builder = ReportBuilder(energy_table, model=model)
+    builder = ReportBuilder(energy_table, model=model if neurobench else None)
+    if neurobench and runner is sync_runner:
+        runner = neurobench_runner
     try:
         with _seeded(seed, dev):
             for b in progress(source.epoch(0), desc="eval", enabled=progress_bar):
