@@ -144,7 +144,7 @@ def clean_stale_temps(path: "str | os.PathLike") -> list[Path]:
     A temporary file of a save still running in another process (its pid is in the name) is kept."""
     path = Path(path)
     prefix = _temp_prefix(path)
-    removed = []
+    removed: list[Path] = []
     if not path.parent.is_dir():
         return removed
     for p in path.parent.iterdir():

@@ -52,7 +52,7 @@ class MetricsLogger:
                  log_dir: "Optional[str | os.PathLike]" = None) -> None:
         self.path = Path(path) if path else None
         self.log_dir = Path(log_dir) if log_dir else None
-        self._writer = None
+        self._writer: Any = None
         if self.log_dir is not None:
             need_tensorboard()  # fail before training starts
 

@@ -191,9 +191,7 @@ class TrainConfig:
 
 
 def _model_device(model: nn.Module) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
+    for t in [*model.parameters(), *model.buffers()][:1]:
         return t.device
     return torch.device("cpu")
 
@@ -357,8 +355,8 @@ class Trainer:
         self.model.to(self.device)
         if cfg.compile:
             self._compile()
-        if self.optimizer is None:
-            self.optimizer = self._build_optimizer()
+        self.opt: torch.optim.Optimizer = self.optimizer if self.optimizer is not None else self._build_optimizer()
+        self.optimizer = self.opt
         self.lr_scheduler = self._build_scheduler()
         self.scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
         if self.loss_fn is None:
@@ -410,9 +408,9 @@ class Trainer:
 
     def _build_scheduler(self):
         if self.scheduler_fn is not None:
-            return self.scheduler_fn(self.optimizer, self.config)
+            return self.scheduler_fn(self.opt, self.config)
         if self.config.scheduler == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.config.epochs)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, self.config.epochs)
         return None
 
     def _say(self, msg: str) -> None:
@@ -425,7 +423,7 @@ class Trainer:
         st: dict[str, Any] = {
             "kind": "train",
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.opt.state_dict(),
             "epoch": len(self.history),
             "history": self.history,
             "spec": self.spec,
@@ -475,11 +473,11 @@ class Trainer:
                 self._say(f"continuing {path} with changed settings: {'; '.join(diffs)}")
         try:
             self.model.load_state_dict(data["model"])
-            self.optimizer.load_state_dict(data["optimizer"])
+            self.opt.load_state_dict(data["optimizer"])
         except (KeyError, RuntimeError, ValueError) as e:
             raise SwiftSpikeError(f"checkpoint {path} does not match this model: {str(e).splitlines()[0]}") from None
         if self.config.override:
-            for g in self.optimizer.param_groups:
+            for g in self.opt.param_groups:
                 g["lr"], g["initial_lr"] = self.config.lr, self.config.lr
         if self.lr_scheduler is not None and data.get("scheduler") is not None:
             self.lr_scheduler.load_state_dict(data["scheduler"])
@@ -540,8 +538,8 @@ class Trainer:
             y = y[a:z]
             weight = len(y) * self.dist.world_size / n_global
         elif self.dist.enabled:
-            n_global = distributed.all_reduce_sum([float(len(y))], self.device)[0]
-            weight = len(y) * self.dist.world_size / n_global
+            n_total = distributed.all_reduce_sum([float(len(y))], self.device)[0]
+            weight = len(y) * self.dist.world_size / n_total
         return x, y, weight
 
     def _backward(self, loss: torch.Tensor) -> None:
@@ -595,13 +593,13 @@ class Trainer:
         except TypeError:
             total = None
         meter = _EpochMeter(self.device)
-        lr = self.optimizer.param_groups[0]["lr"]  # type: ignore[union-attr]
+        lr = self.opt.param_groups[0]["lr"]
         bar = progress(batches_, desc=f"{self.desc} {epoch + 1}/{cfg.epochs}", total=total,
                        enabled=cfg.progress and self.is_main)
         for b in bar:
             reset(self.model)
             x, y, weight = self._inputs(b)
-            self.optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            self.opt.zero_grad(set_to_none=True)
             rec, value = self._forward_backward(x, y, weight, epoch)
             self._step()
             meter.add(rec, y, value)
@@ -609,7 +607,7 @@ class Trainer:
         return {"epoch": epoch + 1, **meter.result(cfg.energy_table, self.device), "lr": lr}
 
     def _step(self) -> None:
-        cfg, opt = self.config, self.optimizer
+        cfg, opt = self.config, self.opt
         if self.scaler is not None:
             self.scaler.unscale_(opt)
         if cfg.grad_clip:
@@ -618,7 +616,7 @@ class Trainer:
             self.scaler.step(opt)
             self.scaler.update()
         else:
-            opt.step()  # type: ignore[union-attr]
+            opt.step()
         if self.after_step is not None:
             with torch.no_grad():
                 self.after_step(self.model)
