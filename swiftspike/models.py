@@ -64,3 +64,44 @@ def build_model(spec: dict[str, Any]) -> SNN:
     layers.append(nn.Linear(feat, n_classes))
     layers.append(_neuron(neuron, nk, n_classes) if readout == "spike" else make_neuron("li"))
     return SNN(*layers)
+
+
+_NEURON_FIELDS = ("tau", "v_threshold", "v_reset", "refractory_steps", "dt", "n_max", "T", "k", "detach_reset")
+
+
+def _json_value(v: Any) -> Any:
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        v = v.detach()
+        if v.numel() == 1:
+            return float(v)
+        return {"shape": list(v.shape), "mean": float(v.float().mean()), "min": float(v.min()), "max": float(v.max())}
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, (bool, int, str)) or v is None:
+        return v
+    return repr(v)
+
+
+def neuron_parameters(model: nn.Module) -> list[dict[str, Any]]:
+    """JSON description of every neuron layer of ``model``: its type and parameters (``tau``,
+    ``v_threshold``, reset ...), as stored in checkpoints for people reading them."""
+    from .neurons.modules import SpikingModule
+
+    out = []
+    for name, m in model.named_modules():
+        if not isinstance(m, SpikingModule):
+            continue
+        d: dict[str, Any] = {"layer": name, "type": type(m).__name__}
+        for key in _NEURON_FIELDS:
+            if hasattr(m, key):
+                d[key] = _json_value(getattr(m, key))
+        reset = getattr(m, "reset_mechanism", None)
+        if reset is not None:
+            d["reset"] = getattr(reset, "name", repr(reset))
+        if hasattr(m, "surrogate"):
+            d["surrogate"] = repr(m.surrogate)
+        d["trainable"] = sorted(n for n, p in m.named_parameters(recurse=False) if p.requires_grad)
+        out.append(d)
+    return out

@@ -67,13 +67,13 @@ def test_checkpoint_atomic_and_corrupt(tmp_path):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    orig = ckmod.torch.save
-    ckmod.torch.save = boom
+    orig = ckmod._write
+    ckmod._write = boom
     try:
         with pytest.raises(OSError):
             save_checkpoint(path, {"model": {"w": torch.zeros(2)}})
     finally:
-        ckmod.torch.save = orig
+        ckmod._write = orig
     assert path.read_bytes() == good
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert torch.equal(load_checkpoint(path)["model"]["w"], torch.ones(2))
@@ -91,8 +91,12 @@ def test_resume_from_mismatched_checkpoint_is_clear(digits, tmp_path):
     tr = make_trainer(digits, tmp_path, epochs=1)
     tr.fit(digits)
     spec = default_spec(digits.input_shape, digits.n_classes, hidden=[16])
-    other = Trainer(build_model(spec), make_encoder("rate", 6),
-                    TrainConfig(epochs=2, checkpoint=str(tmp_path / "run.pt"), resume=True, progress=False))
+    cfg = dict(epochs=2, checkpoint=str(tmp_path / "run.pt"), resume=True, progress=False)
+    other = Trainer(build_model(spec), make_encoder("rate", 6), TrainConfig(**cfg), spec=spec)
+    with pytest.raises(SwiftSpikeError, match=r"other settings \(batch_size: 32 -> 64; lr: 0.003 -> 0.001; "
+                                              r"seed: 1 -> 0; model spec: hidden \[32\] -> \[16\]\)"):
+        other.fit(digits)
+    other = Trainer(build_model(spec), make_encoder("rate", 6), TrainConfig(**cfg, override=True))
     with pytest.raises(SwiftSpikeError, match="does not match"):
         other.fit(digits)
 
@@ -107,7 +111,9 @@ def test_losses_known_values():
     assert ce_rate_loss(out, y) == pytest.approx(float(per_step))
 
 
-@pytest.mark.parametrize("cfg", [dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="mse"), dict(spike_reg=-1.0)])
+@pytest.mark.parametrize("cfg", [dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="mse"),
+                                 dict(spike_reg=-1.0),
+                                 dict(spike_reg=float("nan"))])
 def test_bad_train_config(cfg):
     with pytest.raises(SwiftSpikeError):
         TrainConfig(**cfg).validate()

@@ -6,9 +6,10 @@ top-``F`` choice) is a detached mask and is not differentiated. Two ways to trai
 
 * :func:`async_runner` plugs the engine into :class:`~swiftspike.training.Trainer` (full BPTT over
   all frames, checkpoints, resume) -- also used to fine-tune weights trained in the sync engine;
-* :func:`train_truncated`: per-frame (truncated) optimisation; the state is detached at frame
-  boundaries and each frame's loss is back-propagated at once, so memory holds one frame's graph.
-  The frame loss is :math:`\mathrm{CE}(\sum_{t' \le t} o_{t'}, y)/T` on the running output counts.
+* :func:`train_truncated`: per-frame (truncated) optimisation, the same Trainer with the
+  :func:`truncated_frames` hook; the state is detached at frame boundaries and each frame's loss is
+  back-propagated at once, so memory holds one frame's graph. The frame loss is
+  :math:`\mathrm{CE}(\sum_{t' \le t} o_{t'}, y)/T` on the running output counts.
 
 Losses: ``count`` (default, :math:`\mathrm{CE}(\sum_t o_t, y)` on the final counts) or ``per-step``
 (:func:`per_step_loss`): the cross-entropy of the *running* output after every forward step, averaged
@@ -27,19 +28,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Generator, Optional
 
 import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..data.dataset import Dataset
 from ..data.encoders import Encoder
-from ..errors import SwiftSpikeError, check_positive, check_positive_int
-from ..neurons.modules import reset
+from ..errors import SwiftSpikeError
 from ..training.checkpoint import load_checkpoint
-from ..training.progress import progress
-from ..training.trainer import Trainer, batches, seed_everything
+from ..training.trainer import TrainConfig, Trainer
 from ..metrics.record import RunRecord
 from .engine import AsyncConfig, AsyncEngine, as_graph
 
@@ -84,26 +82,19 @@ def per_step_loss(rec: RunRecord, y: torch.Tensor, early: float = 0.0) -> torch.
 
 @dataclass
 class StepLossTrainer(Trainer):
-    """:class:`~swiftspike.training.Trainer` whose loss is :func:`per_step_loss` (``early``) on the record of
-    an :func:`async_runner` made with ``record_step_outputs=True``; checkpoints, spike regulariser and
-    progress work as in the base class."""
+    """:class:`~swiftspike.training.Trainer` configured with :func:`per_step_loss` (``early``) as its loss, on the
+    record of an :func:`async_runner` made with ``record_step_outputs=True``; everything else (spike
+    regulariser, checkpoints, devices, progress) is the base class's."""
 
     early: float = 0.0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         cfg = getattr(self.runner, "config", None)
         if cfg is None or not getattr(cfg, "record_step_outputs", False):
             raise SwiftSpikeError("StepLossTrainer needs async_runner(..., record_step_outputs=True)")
-        inner = self.runner
-        last: dict[str, RunRecord] = {}
-
-        def runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
-            last["rec"] = inner(model, x)
-            return last["rec"]
-
-        self.runner = runner
-        self.loss_fn = lambda out, y: per_step_loss(last["rec"], y, self.early)
+        early = self.early
+        self.loss_fn = lambda rec, y: per_step_loss(rec, y, early)
+        super().__post_init__()
 
 
 def load_weights(model: nn.Module, path: str) -> nn.Module:
@@ -116,51 +107,55 @@ def load_weights(model: nn.Module, path: str) -> nn.Module:
     return model
 
 
-def train_truncated(model: nn.Module, encoder: Encoder, data: Dataset, *, config: Optional[AsyncConfig] = None,
-                    epochs: int = 1, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                    show_progress: bool = False) -> list[dict[str, float]]:
-    """Truncated (per-frame) unlayered backprop; returns per-epoch ``loss`` and ``train_accuracy``."""
-    check_positive_int(epochs, "epochs")
-    check_positive_int(batch_size, "batch_size")
-    check_positive(lr, "lr")
+def truncated_frames(config: Optional[AsyncConfig] = None):
+    r"""The ``frames`` hook of truncated (per-frame) training for :class:`~swiftspike.training.Trainer`.
+
+    The async engine runs frame by frame with its state detached at every frame boundary; frame ``t``
+    yields the loss :math:`\mathrm{CE}(\sum_{t' \le t} o_{t'}, y)/T` (running output counts of a spiking
+    readout, earlier frames detached; the membrane of an LI readout), which the trainer back-propagates at
+    once, so memory holds one frame's graph. Returns the record of the frame outputs."""
     cfg = (config or AsyncConfig()).validate()
-    seed_everything(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for epoch in range(epochs):
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        torch.manual_seed(seed * 7919 + epoch)
-        model.train()
-        loss_sum, correct, n = 0.0, 0, 0
-        for xb, yb in progress(batches(data.x_train, data.y_train, batch_size, gen), desc=f"epoch {epoch + 1}",
-                               enabled=show_progress):
-            reset(model)
-            x = encoder(xb).float()
-            g = as_graph(model, tuple(x.shape[2:]))
-            eng = AsyncEngine(g, cfg)
-            st = eng.init_state(x.shape[1], x.dtype, x.device)
-            opt.zero_grad(set_to_none=True)
-            T = x.shape[0]
-            running = None
-            total = 0.0
-            spiking = g.populations[g.output].spiking
-            for t in range(T):
-                st.detach_()
-                out, _, _ = eng.run_frame(st, x[t].reshape(x.shape[1], -1))
-                running = out if running is None or not spiking else running.detach() + out
-                loss = Fn.cross_entropy(running, yb) / T
-                if not torch.isfinite(loss):
-                    raise SwiftSpikeError(f"loss became {float(loss)} in epoch {epoch + 1}; lower the learning rate")
-                if loss.requires_grad:
-                    loss.backward()
-                total += float(loss.detach())
-            opt.step()
-            correct += int((running.detach().argmax(1) == yb).sum())
-            loss_sum += total * len(yb)
-            n += len(yb)
-        history.append({"epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n})
-    reset(model)
-    return history
+
+    def frames(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Generator[torch.Tensor, None, RunRecord]:
+        x = x.float()
+        g = as_graph(model, tuple(x.shape[2:]))
+        eng = AsyncEngine(g, cfg)
+        st = eng.init_state(x.shape[1], x.dtype, x.device)
+        T = x.shape[0]
+        spiking = g.populations[g.output].spiking
+        running = None
+        outs = []
+        for t in range(T):
+            st.detach_()
+            out, _, _ = eng.run_frame(st, x[t].reshape(x.shape[1], -1))
+            running = out if running is None or not spiking else running.detach() + out
+            outs.append(out.detach())
+            yield Fn.cross_entropy(running, y) / T
+        # the training accuracy is read from the final running counts (spiking) or the last membrane (LI)
+        return RunRecord(output=torch.stack(outs) if spiking else outs[-1].unsqueeze(0), output_spiking=spiking)
+
+    frames.config = cfg  # type: ignore[attr-defined]
+    return frames
+
+
+def train_truncated(model: nn.Module, encoder: Encoder, data: Any, *, config: Optional[AsyncConfig] = None,
+                    epochs: int = 1, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+                    show_progress: bool = False, **train: Any) -> list[dict[str, Any]]:
+    """Truncated (per-frame) unlayered backprop: a :class:`~swiftspike.training.Trainer` with the
+    :func:`truncated_frames` hook, on the model's device. Further keywords go to
+    :class:`~swiftspike.training.TrainConfig` (checkpoint, resume ...). Returns the per-epoch history
+    (``loss``, ``train_accuracy`` ...)."""
+    train.setdefault("device", str(_device_of(model)))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=show_progress, **train)
+    trainer = Trainer(model, encoder, tc, frames=truncated_frames(config))
+    return trainer.fit(data)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
 
 
 def finite_mean(v: torch.Tensor, mask: Optional[torch.Tensor] = None) -> float:

@@ -1,4 +1,5 @@
-"""ANNs made for conversion: ReLU clipped at a trainable ceiling, a small model zoo, a training loop.
+"""ANNs made for conversion: ReLU clipped at a trainable ceiling, a small model zoo, their training (a Trainer
+configuration) and safe checkpoints.
 
 :class:`ClippedReLU` computes :math:`y = \\min(\\max(x, 0), \\mu)` with a trainable ceiling
 :math:`\\mu` (one per layer, start 4.0).  Gradient: :math:`\\partial y/\\partial x = [0 < x < \\mu]`,
@@ -8,17 +9,17 @@ the network really needs -- the range an SNN layer must later cover with a few s
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
-from ..training.checkpoint import load_checkpoint, save_checkpoint
-from ..training.progress import progress
-from ..training.trainer import seed_everything
+from ..training.checkpoint import load_checkpoint, save_checkpoint, sniff, torch_load_safe
+from ..training.trainer import TrainConfig, Trainer, forward_runner, logits_record
 
 MODELS = ("vgg-small", "conv", "mlp", "resnet-tiny")
 
@@ -121,86 +122,105 @@ def fit_cross_entropy(model: nn.Module, forward: Callable[[torch.Tensor], torch.
                       y: torch.Tensor, opt: torch.optim.Optimizer, *, epochs: int, batch_size: int, seed: int,
                       desc: str, after_step: Callable[[], None] | None = None,
                       show_progress: bool = True) -> list[float]:
-    """Minimise the cross-entropy of ``forward(x)`` with ``opt`` over shuffled mini-batches (permutation
-    seeded by ``seed``), cosine learning-rate schedule over ``epochs``; ``after_step`` runs without gradients
-    after every update (clamps). Leaves ``model`` in eval mode; returns the mean loss per epoch."""
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    for ep in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x), generator=g)
-        tot, n = 0.0, 0
-        for i in progress(range(0, len(x), batch_size), desc=f"{desc} {ep + 1}/{epochs}", enabled=show_progress):
-            idx = perm[i:i + batch_size]
-            loss = F.cross_entropy(forward(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if after_step is not None:
-                with torch.no_grad():
-                    after_step()
-            tot += loss.item() * len(idx)
-            n += len(idx)
-        sched.step()
-        losses.append(tot / max(1, n))
+    """Minimise the cross-entropy of ``forward(x)`` with ``opt``: a :class:`~swiftspike.training.Trainer`
+    (seeded shuffling per epoch, cosine learning-rate schedule over ``epochs``); ``after_step`` runs without
+    gradients after every update (clamps). Leaves ``model`` in eval mode; returns the mean loss per epoch."""
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, loss="membrane", scheduler="cosine",
+                      progress=show_progress, device=str(_device_of(model)), threads=torch.get_num_threads())
+    trainer = Trainer(model, None, cfg, runner=lambda m, xb: logits_record(forward(xb)), optimizer=opt,
+                      after_step=(lambda m: after_step()) if after_step is not None else None, desc=desc)
+    history = trainer.fit((x, y))
     model.eval()
-    return losses
+    return [h["loss"] for h in history]
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def ann_param_groups(weight_decay: float, mu_decay: float) -> Callable[[nn.Module], list[dict]]:
+    """Parameter groups: the clipping ceilings ``mu`` with their own L2 pull ``mu_decay``, all else ``weight_decay``."""
+    def groups(model: nn.Module) -> list[dict]:
+        mus = [p for n, p in model.named_parameters() if n.endswith("mu")]
+        others = [p for n, p in model.named_parameters() if not n.endswith("mu")]
+        return [{"params": others, "weight_decay": weight_decay}, {"params": mus, "weight_decay": mu_decay}]
+
+    return groups
+
+
+def clamp_ceilings(model: nn.Module) -> None:
+    """Keep every clipping ceiling ``mu`` >= 0.01 (after each optimizer step)."""
+    for n, p in model.named_parameters():
+        if n.endswith("mu"):
+            p.clamp_(min=1e-2)
 
 
 def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 5, batch_size: int = 64,
               lr: float = 1e-3, weight_decay: float = 5e-4, mu_decay: float = 5e-4, seed: int = 0,
-              show_progress: bool = True) -> list[float]:
-    """Train with Adam + cross-entropy; the clipping ceilings get an L2 pull (``mu_decay``) so they
-    settle at the range the data needs. Returns the mean loss per epoch."""
-    check_positive_int(epochs, "epochs")
-    check_positive_int(batch_size, "batch_size")
-    check_positive(lr, "lr")
-    seed_everything(seed)
-    mus = [p for n, p in model.named_parameters() if n.endswith("mu")]
-    others = [p for n, p in model.named_parameters() if not n.endswith("mu")]
-    opt = torch.optim.Adam([{"params": others, "weight_decay": weight_decay},
-                            {"params": mus, "weight_decay": mu_decay}], lr=lr)
-
-    def clamp_mu() -> None:
-        for p in mus:
-            p.clamp_(min=1e-2)
-
-    return fit_cross_entropy(model, model, x, y, opt, epochs=epochs, batch_size=batch_size, seed=seed,
-                             desc="ANN epoch", after_step=clamp_mu, show_progress=show_progress)
+              show_progress: bool = True, **train: Any) -> list[float]:
+    """Train with Adam + cross-entropy and a cosine schedule: a :class:`~swiftspike.training.Trainer`
+    configuration. The clipping ceilings get an L2 pull (``mu_decay``) so they settle at the range the
+    data needs. Further keywords go to :class:`~swiftspike.training.TrainConfig` (checkpoint, device ...).
+    Leaves ``model`` in eval mode; returns the mean loss per epoch."""
+    train.setdefault("device", str(_device_of(model)))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
+                      progress=show_progress, **train)
+    trainer = Trainer(model, None, cfg, runner=forward_runner, param_groups=ann_param_groups(weight_decay, mu_decay),
+                      after_step=clamp_ceilings, desc="ANN epoch")
+    history = trainer.fit((x, y))
+    model.eval()
+    return [h["loss"] for h in history]
 
 
 def save_ann(path: "str | os.PathLike", model: nn.Module, name: str, input_shape: Sequence[int], n_classes: int,
              meta: Optional[dict] = None) -> Path:
-    """Save a zoo ANN as a swiftspike checkpoint (``kind='conversion-ann'``)."""
+    """Save a zoo ANN as a swiftspike checkpoint (``kind='conversion-ann'``; safetensors + JSON)."""
     return save_checkpoint(path, {"kind": "conversion-ann", "model": name, "input_shape": list(input_shape),
                                   "n_classes": int(n_classes), "state_dict": model.state_dict(), "meta": meta or {}})
 
 
-def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], n_classes: int) -> nn.Module:
-    """Load an ANN: a checkpoint from :func:`save_ann`, a ``torch.save``-d ``nn.Module``, or a bare
-    ``state_dict`` for the zoo model ``model``."""
+def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], n_classes: int, *,
+             trust_pickle: bool = False) -> nn.Module:
+    """Load an ANN: a checkpoint from :func:`save_ann` (also one of swiftspike 0.1), a bare ``state_dict``
+    saved with ``torch.save`` for the zoo model ``model``, or -- only with ``trust_pickle=True``, because
+    unpickling runs code stored in the file -- a ``torch.save``-d ``nn.Module``."""
     p = Path(path)
     if not p.is_file():
         raise SwiftSpikeError(f"ANN checkpoint not found: {p}")
-    try:
-        data = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise SwiftSpikeError(f"ANN checkpoint {p} is corrupt or unreadable ({type(e).__name__})") from None
+    kind = sniff(p)
+    if kind == "safetensors":
+        data: Any = load_checkpoint(p)
+        if data.get("kind") != "conversion-ann":
+            raise SwiftSpikeError(f"{p} is a swiftspike checkpoint but not of a conversion ANN")
+    elif kind in ("torch-zip", "pickle"):
+        try:
+            data = torch_load_safe(p, "ANN checkpoint")
+        except SwiftSpikeError:
+            if not trust_pickle:
+                raise SwiftSpikeError(f"{p} holds pickled Python objects (e.g. a whole nn.Module), refused without "
+                                      "running them; save the model's state_dict instead, or load it with "
+                                      "trust_pickle=True if you trust the file") from None
+            warnings.warn(f"unpickling {p} with weights_only=False: this runs any code stored in the file",
+                          stacklevel=2)
+            data = torch.load(p, map_location="cpu", weights_only=False)
+    else:
+        raise SwiftSpikeError(f"ANN checkpoint {p} is corrupt or unreadable")
     if isinstance(data, nn.Module):
         return data.eval()
     if isinstance(data, dict) and data.get("kind") == "conversion-ann":
-        data = load_checkpoint(p)
         if list(data["input_shape"]) != list(input_shape) or int(data["n_classes"]) != int(n_classes):
             raise SwiftSpikeError(f"ANN checkpoint {p} was made for input {tuple(data['input_shape'])} with "
                                   f"{data['n_classes']} classes, the dataset has {tuple(input_shape)} and {n_classes}")
         net = build_ann(data["model"], input_shape, n_classes)
         state = data["state_dict"]
-    elif isinstance(data, dict) and all(isinstance(v, torch.Tensor) for v in data.values()):
+    elif isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
         net = build_ann(model, input_shape, n_classes)
         state = data
     else:
-        raise SwiftSpikeError(f"{p} holds neither an nn.Module, a state_dict nor a swiftspike ANN checkpoint")
+        raise SwiftSpikeError(f"{p} holds neither a state_dict nor a swiftspike ANN checkpoint")
     try:
         net.load_state_dict(state)
     except RuntimeError:

@@ -7,11 +7,13 @@ time-averaged output of the accumulating readout, direct input encoding.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from ..errors import check_positive, check_positive_int
-from ..training.trainer import seed_everything
-from .ann import batched_accuracy, fit_cross_entropy
+from ..errors import check_positive_int
+from ..training.trainer import TrainConfig, Trainer, logits_record
+from .ann import batched_accuracy
 from .convert import ConvertedSNN, make_trainable
 
 
@@ -21,26 +23,31 @@ def snn_accuracy(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, ba
     return batched_accuracy(lambda xb: snn(xb, T=T), x, y, batch_size)
 
 
+def clamp_snn(snn: ConvertedSNN) -> None:
+    """Keep thresholds >= 1e-3 and trainable leaks ``tau`` >= 1 (after each optimizer step)."""
+    for a in snn.spike_layers:
+        a.neuron.v_threshold.clamp_(min=1e-3)
+        if a.neuron.tau.requires_grad:
+            a.neuron.tau.clamp_(min=1.0)
+
+
 def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2, epochs: int = 1,
              batch_size: int = 64, lr: float = 1e-4, leak: bool = True, seed: int = 0,
-             show_progress: bool = True) -> list[float]:
-    """Fine-tune ``snn`` in place at ``T`` steps (BPTT; meant for T in {1, 2, 3}); returns the mean loss
-    per epoch. ``leak=False`` keeps IF neurons (thresholds, amplitudes, shifts and weights still train)."""
+             show_progress: bool = True, **train: Any) -> list[float]:
+    """Fine-tune ``snn`` in place at ``T`` steps (BPTT; meant for T in {1, 2, 3}): a
+    :class:`~swiftspike.training.Trainer` with Adam, a cosine schedule and :func:`clamp_snn` after every
+    step. Returns the mean loss per epoch. ``leak=False`` keeps IF neurons (thresholds, amplitudes, shifts
+    and weights still train). Further keywords go to :class:`~swiftspike.training.TrainConfig`."""
     check_positive_int(T, "T")
-    check_positive_int(epochs, "epochs")
-    check_positive_int(batch_size, "batch_size")
-    check_positive(lr, "lr")
-    seed_everything(seed)
     make_trainable(snn, leak=leak)
     snn.T = T
-    params = [p for p in snn.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-
-    def clamp() -> None:
-        for a in snn.spike_layers:
-            a.neuron.v_threshold.clamp_(min=1e-3)
-            if a.neuron.tau.requires_grad:
-                a.neuron.tau.clamp_(min=1.0)
-
-    return fit_cross_entropy(snn, lambda xb: snn(xb, T=T), x, y, opt, epochs=epochs, batch_size=batch_size,
-                             seed=seed, desc=f"fine-tune T={T}", after_step=clamp, show_progress=show_progress)
+    device = next((p.device for p in snn.parameters()), torch.device("cpu"))
+    train.setdefault("device", str(device))
+    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
+                      progress=show_progress, **train)
+    trainer = Trainer(snn, None, cfg, runner=lambda m, xb: logits_record(m(xb, T=T)),
+                      after_step=lambda m: clamp_snn(snn), desc=f"fine-tune T={T}")
+    history = trainer.fit((x, y))
+    snn.eval()
+    return [h["loss"] for h in history]

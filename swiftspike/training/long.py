@@ -7,7 +7,8 @@ r"""Run a trained model on sequences much longer than it was trained on, and tim
   ``factor * T`` steps, without resetting any neuron in between, and every sample is classified from
   its own ``T``-step window (spike count of a spiking readout; for an analog ``LI`` readout the mean
   over the window of its value had the window started fresh, :math:`u_t - \beta^t u_{\text{carried}}`,
-  which is what the report's accuracy uses). With ``factor=1`` this is exactly the ordinary test accuracy. A neuron whose state drifts or blows up over long sequences loses accuracy here.
+  which is what the report's accuracy uses). With ``factor=1`` this is exactly the ordinary test accuracy.
+  A neuron whose state drifts or blows up over long sequences loses accuracy here.
 * ``mode='stretch'``: each sample slowed down ``factor`` times (every step repeated, see
   :func:`swiftspike.data.sequential.stretch_time`); static data is encoded with ``factor * T`` steps.
 
@@ -95,11 +96,11 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     finally:
         reset(model)
         model.train(was_training)
-    per_window = (per_window / (total // factor)).tolist()
+    windows = (per_window / (total // factor)).tolist()
     return {"accuracy": correct / total, "finite": finite, "samples": total,
-            "spikes_per_sample": spikes / total, "accuracy_first_window": per_window[0],
-            "accuracy_later_windows": sum(per_window[1:]) / max(1, factor - 1) if factor > 1 else None,
-            "accuracy_per_window": per_window, "scores": torch.cat(all_scores)}
+            "spikes_per_sample": spikes / total, "accuracy_first_window": windows[0],
+            "accuracy_later_windows": sum(windows[1:]) / max(1, factor - 1) if factor > 1 else None,
+            "accuracy_per_window": windows, "scores": torch.cat(all_scores)}
 
 
 def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int,

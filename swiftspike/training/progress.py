@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 
-def progress(iterable: Iterable, *, desc: str = "", total: Optional[int] = None, enabled: bool = True, leave: bool = False):
+def progress(iterable: Iterable, *, desc: str = "", total: Optional[int] = None, enabled: bool = True,
+             leave: bool = False):
     """Wrap ``iterable`` in a tqdm bar on a terminal; return it unchanged otherwise."""
     if not enabled:
         return iterable

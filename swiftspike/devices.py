@@ -1,0 +1,128 @@
+"""Devices, numeric precision and CPU threads: the one place that turns a user's choice into torch settings.
+
+* :func:`resolve_device`: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+  ``"mps"`` or a :class:`torch.device` -> a :class:`torch.device`; a device this machine does not have is one
+  :class:`~swiftspike.errors.SwiftSpikeError`.
+* :func:`autocast`: the mixed-precision context of a ``precision`` (``"float32"`` = none, ``"bf16"``,
+  ``"fp16"``) on a device, checked by :func:`check_precision`.
+* :func:`resolve_threads` / :func:`set_threads`: the CPU thread count. torch's default (every core) is
+  slow for the small layers of an SNN and, on a shared machine, very slow (each parallel region waits for
+  its slowest thread). The default here is ``$OMP_NUM_THREADS`` when set, else half the cores this process
+  may use, between 1 and 4.
+
+Determinism: on the CPU the same seed and the same thread count give the same numbers, run after run.
+Another thread count changes how reductions are split, so float sums -- and after many steps, spikes,
+weights and accuracies -- differ slightly; so do another device or another torch version.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator, Optional, Union
+
+import torch
+
+from .errors import SwiftSpikeError
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+PRECISIONS = ("float32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# autocast dtypes each device type supports here (fp16 on the CPU is slow and poorly covered: refused)
+_AUTOCAST = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
+
+DeviceLike = Union[str, torch.device, None]
+
+
+def _cuda_count() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = None) -> torch.device:
+    """The :class:`torch.device` for ``device`` (see module docstring); ``None`` means ``"auto"``.
+
+    ``local_rank`` (one process per GPU under ``torchrun``) picks ``cuda:local_rank`` for ``"auto"`` and
+    ``"cuda"``."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    name = "auto" if device is None else str(device).strip().lower()
+    if name == "auto":
+        name = "cuda" if _cuda_count() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not _mps_available():
+            raise SwiftSpikeError("device 'mps' was asked for, but this machine has no Apple MPS backend; "
+                                  "use device 'cpu' or 'auto'")
+        return torch.device("mps")
+    if name == "cuda" or name.startswith("cuda:"):
+        n = _cuda_count()
+        if n == 0:
+            raise SwiftSpikeError(f"device {name!r} was asked for, but torch finds no CUDA GPU on this machine "
+                                  f"(torch {torch.__version__}); use device 'cpu' or 'auto'")
+        if name == "cuda":
+            index = local_rank if local_rank is not None else 0
+        else:
+            try:
+                index = int(name.split(":", 1)[1])
+            except ValueError:
+                raise SwiftSpikeError(f"bad device {name!r}; use cuda:N with N a GPU number") from None
+        if not 0 <= index < n:
+            raise SwiftSpikeError(f"device cuda:{index} was asked for, but this machine has {n} CUDA GPU(s) "
+                                  f"(cuda:0 to cuda:{n - 1})")
+        return torch.device("cuda", index)
+    raise SwiftSpikeError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """Return ``precision`` if ``device`` can autocast to it, else raise."""
+    if precision not in PRECISIONS:
+        raise SwiftSpikeError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    if precision != "float32" and precision not in _AUTOCAST.get(device.type, ()):
+        ok = ", ".join(f"{p} on {d}" for d, ps in _AUTOCAST.items() for p in ps)
+        raise SwiftSpikeError(f"precision {precision!r} is not available on device {device.type!r} "
+                              f"(available: {ok}); use precision float32")
+    return precision
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str = "float32") -> Iterator[None]:
+    """Mixed-precision region for ``precision`` on ``device`` (nothing for ``float32``)."""
+    if precision == "float32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=_DTYPES[check_precision(precision, device)]):
+        yield
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_threads(threads: Optional[int] = None) -> int:
+    """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` =
+    ``$OMP_NUM_THREADS`` when set, else half the available cores, at least 1 and at most 4."""
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+        return max(1, min(4, available_cores() // 2))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise SwiftSpikeError(f"threads must be an integer >= 0 (0: every core), got {threads!r}")
+    return threads if threads > 0 else available_cores()
+
+
+def set_threads(threads: Optional[int] = None) -> int:
+    """Set torch's intra-op CPU thread count (process-wide) to :func:`resolve_threads` ``(threads)``; returns it."""
+    n = resolve_threads(threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
