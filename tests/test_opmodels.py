@@ -181,3 +181,19 @@ def test_trainer_evaluate_still_builds_one_report():
                                  "MembraneUpdates"}
     assert r.neurobench["SynapticOperations"]["Effective_MACs"] == 0  # rate-coded input is binary
     assert r.neurobench["SynapticOperations"]["Effective_ACs"] == pytest.approx(r.acs)  # no zero weights
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_topspark_energy_from_a_real_diehl_cook_record(learn):
+    """The metrics path alone (record -> operation counts -> energy) gives TopSpark's documented energy."""
+    from swiftspike.metrics.opmodels import analytical_energy, record_op_counts
+    from swiftspike.timestep import DiehlCook, OpCounts, energy_per_sample
+
+    torch.manual_seed(0)
+    net = DiehlCook(16, 6, seed=1)
+    x = torch.rand(3, 16)
+    rec = net.run(x, 25, learn=learn)
+    per_sample = record_op_counts(rec, learning=learn)
+    from_record = sum(analytical_energy({k: float(v[b]) for k, v in per_sample.items()}) for b in range(3)) / 3
+    assert from_record == pytest.approx(energy_per_sample(OpCounts.from_record(rec), learn), rel=1e-9)
+    assert from_record > 0

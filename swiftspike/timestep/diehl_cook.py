@@ -121,8 +121,8 @@ class OpCounts:
             return float(st[k].sum())
 
         return cls(samples=B, steps=T, synops=sum(float(so.acs.sum() + so.macs.sum()) for so in rec.synops),
-                   neuron_updates=tot("neuron_updates"), trace_updates=tot("trace_updates"),
-                   weight_updates=tot("weight_updates"), norm_ops=tot("norm_ops"), input_spikes=tot("input_spikes"),
+                   neuron_updates=tot("neuron_updates"), trace_updates=tot("trace_update"),
+                   weight_updates=tot("weight_update"), norm_ops=tot("norm_op"), input_spikes=tot("input_spikes"),
                    exc_spikes=tot("exc_spikes"), inh_spikes=tot("inh_spikes"), wall_s=tot("wall_s"))
 
     def add(self, o: "OpCounts") -> None:
@@ -259,11 +259,11 @@ class DiehlCook:
         if learn:
             # pre/post traces per sample + the theta decay shared by the batch; depression at pre spikes,
             # potentiation at post spikes; one F x N normalisation per learning step, shared by the batch
-            stats["trace_updates"] = full * ((F + N) * T + N * T / B)
-            stats["weight_updates"] = n_in * N + n_exc * F
-            stats["norm_ops"] = full * (F * N * n_norm / B)
+            stats["trace_update"] = full * ((F + N) * T + N * T / B)
+            stats["weight_update"] = n_in * N + n_exc * F
+            stats["norm_op"] = full * (F * N * n_norm / B)
         else:
-            stats.update(trace_updates=zero, weight_updates=zero.clone(), norm_ops=zero.clone())
+            stats.update(trace_update=zero, weight_update=zero.clone(), norm_op=zero.clone())
         stats["wall_s"] = full * ((time.perf_counter() - t0) / B)
         layers = [LayerSpikes("exc", exc_per_step, N, rec), LayerSpikes("inh", inh_per_step, N)]
         synops = [SynOps("input->exc", n_in * N, zero.clone(), float(F * N)),
