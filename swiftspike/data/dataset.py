@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -32,6 +32,28 @@ class Dataset:
     def subset(self, n_train: Optional[int] = None, n_test: Optional[int] = None) -> "Dataset":
         return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
                        self.x_test[:n_test], self.y_test[:n_test], self.n_classes, self.temporal)
+
+    @classmethod
+    def from_items(cls, name: str, train: Any, test: Any, *, n_classes: Optional[int] = None,
+                   temporal: bool = True) -> "Dataset":
+        """Read every ``(x, y)`` item of two map-style datasets (torch, Tonic with a ``ToFrame`` transform,
+        swiftspike's lazy event datasets) into memory, for the studies that work on in-memory data.
+        ``temporal``: items are ``[T, ...]`` sequences (frames); ``n_classes`` defaults to ``max(y) + 1``."""
+        def stack(items: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+            if len(items) == 0:
+                raise SwiftSpikeError(f"the {split} dataset is empty")
+            xs, ys = zip(*(items[i] for i in range(len(items))))
+            try:
+                x = torch.stack([torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in xs])
+            except RuntimeError as e:
+                raise SwiftSpikeError(f"the {split} items differ in shape ({e}); bin events into frames of one "
+                                      "size first (e.g. tonic.transforms.ToFrame with n_time_bins)") from None
+            return x, torch.as_tensor([int(v) for v in ys], dtype=torch.long)
+
+        xtr, ytr = stack(train, "train")
+        xte, yte = stack(test, "test")
+        n = int(max(int(ytr.max()), int(yte.max())) + 1) if n_classes is None else int(n_classes)
+        return cls(name, xtr, ytr, xte, yte, n, temporal)
 
 
 def split_shuffled(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):

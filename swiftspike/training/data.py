@@ -2,7 +2,8 @@
 
 * a swiftspike :class:`~swiftspike.data.dataset.Dataset` (in memory; ``fit`` uses the train split,
   ``evaluate`` the test split) or a pair of tensors ``(x, y)``;
-* any map-style ``torch.utils.data.Dataset`` whose items are ``(x, y)`` -- read by a ``DataLoader`` with
+* any map-style ``torch.utils.data.Dataset`` (or other object with ``__len__``/``__getitem__``, such as a
+  Tonic dataset) whose items are ``(x, y)`` -- read by a ``DataLoader`` with
   ``num_workers`` worker processes, so data larger than memory streams from disk;
 * any ``DataLoader`` or other re-iterable of ``(x, y)`` batches, used as it is.
 
@@ -95,8 +96,13 @@ class Batch:
 
 
 def _is_map_dataset(obj: Any) -> bool:
-    return (isinstance(obj, torch.utils.data.Dataset) and not isinstance(obj, torch.utils.data.IterableDataset)
-            and hasattr(obj, "__len__") and hasattr(obj, "__getitem__"))
+    """A torch map-style ``Dataset``, or any object with ``__len__`` and ``__getitem__`` that is not itself a
+    container of data (e.g. a Tonic dataset, which is not a ``torch.utils.data.Dataset`` subclass)."""
+    if isinstance(obj, torch.utils.data.IterableDataset):
+        return False
+    if isinstance(obj, (torch.Tensor, str, bytes, tuple, list, dict)) or type(obj).__module__ == "numpy":
+        return False
+    return hasattr(obj, "__len__") and hasattr(obj, "__getitem__")
 
 
 class Source:
