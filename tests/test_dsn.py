@@ -253,7 +253,8 @@ def test_kernel_size_one_has_no_window():
 # --- fused block-wise parallel path: blocks, fused spikes, gate accuracy, memory, bad values ---
 
 
-@pytest.mark.parametrize("T,k,chunk", [(1, 4, None), (3, 11, None), (50, 11, 8), (97, 4, 8), (130, 1, 8), (300, 6, None)])
+@pytest.mark.parametrize("T,k,chunk", [(1, 4, None), (3, 11, None), (50, 11, 8), (97, 4, 8), (130, 1, 8),
+                                       (300, 6, None)])
 def test_many_small_blocks_equal_serial_float64(monkeypatch, T, k, chunk):
     from swiftspike.neurons import scan
 
