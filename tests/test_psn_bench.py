@@ -45,7 +45,7 @@ def test_time_cap_skips_measured_and_predicted_sizes():
     first = res["results"]["spikingjelly-sliding-psn"]["8"]
     assert "one call took" in first["skipped"] and first["first_call_s"] > 0
     assert "predicted" in res["results"]["spikingjelly-sliding-psn"]["16"]["skipped"]
-    assert "T^3" in res["results"]["spikingjelly-sliding-psn"]["16"]["skipped"]
+    assert "T^4" in res["results"]["spikingjelly-sliding-psn"]["16"]["skipped"]
 
 
 def test_peers_missing_are_skipped_with_the_reason(monkeypatch):

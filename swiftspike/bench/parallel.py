@@ -38,9 +38,11 @@ METHODS = SWIFTSPIKE_METHODS + PEER_METHODS
 DEFAULT_T = (256, 1024, 4096, 16384)
 #: swiftspike method and the SpikingJelly method that computes the same thing
 SAME_COMPUTATION = {"spikingjelly-psn": "psn", "spikingjelly-sliding-psn": "sliding-psn"}
-#: time ~ T**p: PSN multiplies a T x T matrix; SpikingJelly's SlidingPSN builds its T x T matrix row by
-#: row with autograd, whose backward copies the whole matrix gradient per row (measured ~T^3)
-GROWTH = {"dsn": 1, "psn": 2, "sliding-psn": 1, "lif": 1, "spikingjelly-psn": 2, "spikingjelly-sliding-psn": 3}
+#: time ~ T**p, to predict the next size from the last: PSN multiplies a T x T matrix; SpikingJelly's
+#: SlidingPSN builds its T x T matrix row by row with autograd, and the backward copies the whole matrix
+#: gradient per row (measured between ~T^3 and ~T^5 on a 2-core CPU, page faults included: 0.3-2.6 s
+#: at T = 1024, 22 s at 2048, 240 s at 4096), so it is predicted conservatively
+GROWTH = {"dsn": 1, "psn": 2, "sliding-psn": 1, "lif": 1, "spikingjelly-psn": 2, "spikingjelly-sliding-psn": 4}
 KERNEL = 4
 #: sequence length of the float64 agreement check
 CHECK_T = 64
@@ -121,6 +123,24 @@ def _agreement(peer: str, features: int, batch: int, seed: int) -> dict[str, Any
     return res
 
 
+class _quiet_stderr:
+    """Send file descriptor 2 to /dev/null inside the block (C++ log lines included)."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        return False
+
+
 def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
     """Largest amount allocated by torch during ``fn()`` beyond what was allocated before."""
     import torch
@@ -136,7 +156,7 @@ def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
 
     from torch.profiler import ProfilerActivity, profile
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stderr():  # the profiler logs start/stop lines on stderr
         warnings.simplefilter("ignore")
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             fn()
