@@ -248,3 +248,148 @@ def test_kernel_size_one_has_no_window():
     hp = n.membrane(x)
     reset(n)
     assert _rel(n.membrane(x, path="serial"), hp) < 1e-5
+
+
+# --- fused block-wise parallel path: blocks, fused spikes, gate accuracy, memory, bad values ---
+
+
+@pytest.mark.parametrize("T,k,chunk", [(1, 4, None), (3, 11, None), (50, 11, 8), (97, 4, 8), (130, 1, 8),
+                                       (300, 6, None)])
+def test_many_small_blocks_equal_serial_float64(monkeypatch, T, k, chunk):
+    from swiftspike.neurons import scan
+
+    monkeypatch.setattr(scan, "BLOCK_ELEMS", 64)  # many blocks, partial last chunks, halos across blocks
+    C = 3
+    grads = []
+    for path in ("parallel", "serial"):
+        n = _dsn(C, seed=1, kernel_size=k, chunk=chunk, path=path).double()
+        torch.manual_seed(2)
+        x = (torch.randn(T, 2, C, dtype=torch.float64) + 1).requires_grad_()
+        s = T // 3
+        H = torch.cat([n.membrane(x[:s]), n.membrane(x[s:])]) if s else n.membrane(x)
+        ((H * torch.linspace(-1, 1, T, dtype=torch.float64)[:, None, None]).sum() + (H ** 2).sum()).backward()
+        grads.append((H.detach(), x.grad, n.weight.grad, n.bias.grad))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_integer_spikes_equal_membrane_then_spikes(monkeypatch, dtype):
+    from swiftspike.neurons import scan
+
+    monkeypatch.setattr(scan, "BLOCK_ELEMS", 256)
+    n = _dsn(5).to(dtype)
+    x0 = torch.randn(700, 3, 5, dtype=dtype) * 2 + 1.5
+    res = []
+    for fused in (True, False):
+        reset(n)
+        n.zero_grad()
+        x = x0.clone().requires_grad_()
+        if fused:  # forward() of an integer DSN: spikes from the fused node
+            s = torch.cat([n(x[:300]), n(x[300:])])
+        else:
+            s = torch.cat([integer_spike(n.membrane(x[:300]), 4), integer_spike(n.membrane(x[300:]), 4)])
+        (s * torch.linspace(-1, 2, 700, dtype=dtype)[:, None, None]).sum().backward()
+        res.append((s.detach(), x.grad, n.weight.grad, n.bias.grad, n.state.h.detach()))
+    assert res[0][0].sum() > 100  # spikes of several sizes
+    for a, b in zip(*res):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("tau", [0.25, 0.5, 1.0, 0.3, 1 / 3])
+def test_gate_is_accurate_where_tiny(tau):
+    from swiftspike.neurons.dsn import dsn_gate
+
+    def ref(pre):  # a = exp(log sigma / tau), 1 - a = -expm1(log sigma / tau), float64 throughout
+        la = torch.nn.functional.logsigmoid(pre.double()) / tau
+        return la.exp(), -torch.expm1(la)
+
+    pre = torch.linspace(-30, 30, 2001, dtype=torch.float64)
+    a_ref, omb_ref = ref(pre)
+    a, omb = dsn_gate(torch.sigmoid(-pre), tau, s=torch.sigmoid(pre))
+    assert ((a - a_ref).abs() / a_ref).max() < 1e-13  # also where a ~ 1e-52
+    assert ((omb - omb_ref).abs() / omb_ref).max() < 1e-13  # also where 1 - a ~ 1e-13
+    p32 = pre.float()
+    a_ref, omb_ref = ref(p32)
+    a, omb = dsn_gate(torch.sigmoid(-p32), tau, s=torch.sigmoid(p32))
+    normal = a_ref > 1e-30  # float32 keeps relative precision above its denormal range
+    whole = abs(1 / tau - round(1 / tau)) < 1e-9  # else a = exp(log(s) / tau): |log a| ulps of error
+    assert ((a.double() - a_ref).abs() / a_ref)[normal].max() < (2e-6 if whole else 1e-5)
+    assert ((omb.double() - omb_ref).abs() / omb_ref).max() < 2e-6
+    _, omb_u = dsn_gate(torch.sigmoid(-p32), tau, need_a=False)  # without s: 1 - a still exact
+    assert ((omb_u.double() - omb_ref).abs() / omb_ref).max() < 2e-6
+
+
+@pytest.mark.parametrize("bias", [-12.0, 1.0, 12.0])
+def test_float32_parallel_close_to_float64_reference(bias):
+    # gates near 0 (bias -12), mid, near 1 (+12): membrane and gradients within float32 rounding
+    T, C = 2000, 4
+    out = {}
+    for name, dt, path in (("ref", torch.float64, "serial"), ("par", torch.float32, "parallel")):
+        n = _dsn(C, gate_bias=bias, path=path).to(dt)
+        torch.manual_seed(3)
+        x = (torch.randn(T, 2, C, dtype=torch.float64) * 2 + 1).to(dt).requires_grad_()
+        H = n.membrane(x)
+        (H * torch.linspace(-1, 1, T, dtype=dt)[:, None, None]).sum().backward()
+        out[name] = [t.double() for t in (H.detach(), x.grad, n.weight.grad, n.bias.grad)]
+    for a, b in zip(out["par"], out["ref"]):
+        assert _rel(a, b) < 2e-5
+
+
+def test_parallel_path_keeps_only_input_and_membrane_for_backward():
+    T, B, C = 2048, 4, 16
+    n = DSN(channels=C)
+    x = torch.randn(T, B, C, requires_grad=True)
+    saved = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() != x.untyped_storage().data_ptr():
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        n(x).sum().backward()
+    # the membrane H (one [T, B, C] tensor) plus the small state, kernel and window; nothing else
+    assert sum(saved.values()) <= x.numel() * 4 * 1.01 + 4096
+
+
+def test_state_does_not_keep_the_input_or_membrane_alive():
+    n = DSN(channels=3)
+    x = torch.randn(100, 2, 3)
+    n(x)
+    for t in n.state:
+        assert t.untyped_storage().nbytes() <= 3 * 2 * 3 * 4  # h [B, C] and window [k - 1, B, C], own storage
+
+
+@pytest.mark.parametrize("path,step_mode,mode", [("parallel", "m", "integer"), ("parallel", "m", "binary"),
+                                                 ("serial", "m", "integer"), ("parallel", "s", "integer")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("where", [0, 37, 99])
+def test_nan_or_inf_input_is_one_clear_error(path, step_mode, mode, bad, where):
+    n = _dsn(3, path=path, mode=mode)
+    n.step_mode = step_mode
+    x = torch.randn(100, 2, 3)
+    x[where, 1, 2] = bad
+    with pytest.raises(SwiftSpikeError, match="DSN input contains NaN or inf"):
+        if step_mode == "s":
+            for t in range(100):
+                n(x[t])
+        else:
+            n(x)
+    if step_mode == "m":
+        assert n.state is None  # a failed call leaves the state as it was
+    n.reset_state()
+    n.step_mode = "m"
+    assert torch.isfinite(n(x[:where] if where else x[1:])).all()  # the clean part runs
+
+
+def test_non_finite_gate_or_unchecked_input():
+    n = _dsn(3)
+    with torch.no_grad():
+        n.weight[1, 2] = float("nan")
+    with pytest.raises(SwiftSpikeError, match="gate weight or bias"):
+        n(torch.randn(20, 2, 3))
+    m = _dsn(3, check_finite=False)  # opt-out: no check, NaN passes through as before
+    x = torch.randn(20, 2, 3)
+    x[5] = float("nan")
+    assert torch.isnan(m.membrane(x)[5:]).all()

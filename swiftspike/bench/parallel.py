@@ -1,101 +1,233 @@
-"""``swiftspike bench parallel``: training cost of parallel vs sequential spiking neurons over T.
+"""``swiftspike bench parallel``: training cost of parallel and sequential spiking neurons over ``T``.
 
-For every sequence length ``T`` and method (DSN with the chunked scan, PSN, sliding PSN, sequential
-LIF with reset) one layer of ``features`` neurons gets input ``[T, batch, features]`` and we time a
-forward + backward pass (median of ``repeats``) and its peak memory. Each (method, T) runs in a fresh
-child process so the peak resident memory (``ru_maxrss`` growth on CPU, ``max_memory_allocated`` on
-CUDA) belongs to that measurement alone. A size is skipped (and reported as skipped, with the reason)
-when its estimated memory exceeds ``--mem-cap-gb`` or ``T > --max-T``. Speed is reported as ratios
-``time(method) / time(dsn)`` measured in the same run.
+One layer of ``features`` neurons gets input ``[T, batch, features]``; we time a forward + backward
+pass (sum of the outputs as the loss) of
+
+* swiftspike's ``dsn`` (parallel chunked scan), ``psn`` (``T x T`` weight), ``sliding-psn`` (``k = 4``)
+  and ``lif`` (sequential, with reset), and
+* SpikingJelly's ``PSN`` and ``SlidingPSN`` (``spikingjelly-psn``, ``spikingjelly-sliding-psn``), the
+  peers' own code, when SpikingJelly is installed.
+
+Before timing, each swiftspike method and its SpikingJelly counterpart (same computation) get the same
+weights and the same input in float64 and must give identical spikes and equal input, weight and
+threshold gradients (checked once per run at a small ``T``: the code path does not depend on ``T``).
+
+Each ``T`` runs in a fresh child process with ``threads`` torch threads; every method is warmed up,
+then the timed calls are interleaved round-robin (:func:`~swiftspike.bench.timing.time_interleaved`)
+and the median wall time is reported, with the median CPU time of the same calls (less sensitive to
+other jobs on a shared machine). Peak memory is the largest amount of memory the torch allocator
+holds during one forward + backward beyond what it held before (input and parameters excluded), read
+from the profiler's allocation events on CPU and from ``max_memory_allocated`` on CUDA.
+
+A method is skipped at a size, with the reason, when ``T > max_T``, when its estimated memory exceeds
+``mem_cap_gb``, when its time predicted from the previous size (it grows as ``T``, ``T^2`` or ``T^3``,
+see :data:`GROWTH`) exceeds ``time_cap_s``, or when its first (warm-up) call took longer than that.
+Speed and memory are reported as ratios ``method / dsn`` measured in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
+import os
+import platform
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-METHODS = ("dsn", "psn", "sliding-psn", "lif")
+SWIFTSPIKE_METHODS = ("dsn", "psn", "sliding-psn", "lif")
+PEER_METHODS = ("spikingjelly-psn", "spikingjelly-sliding-psn")
+METHODS = SWIFTSPIKE_METHODS + PEER_METHODS
 DEFAULT_T = (256, 1024, 4096, 16384)
+#: swiftspike method and the SpikingJelly method that computes the same thing
+SAME_COMPUTATION = {"spikingjelly-psn": "psn", "spikingjelly-sliding-psn": "sliding-psn"}
+#: time ~ T**p, to predict the next size from the last: PSN multiplies a T x T matrix; SpikingJelly's
+#: SlidingPSN builds its T x T matrix row by row with autograd, and the backward copies the whole matrix
+#: gradient per row (measured between ~T^3 and ~T^5 on a 2-core CPU, page faults included: 0.3-2.6 s
+#: at T = 1024, 22 s at 2048, 240 s at 4096), so it is predicted conservatively
+GROWTH = {"dsn": 1, "psn": 2, "sliding-psn": 1, "lif": 1, "spikingjelly-psn": 2, "spikingjelly-sliding-psn": 4}
+KERNEL = 4
+#: sequence length of the float64 agreement check
+CHECK_T = 64
 
 
 def _build(method: str, T: int, features: int):
+    """A fresh layer (float32, CPU) and the function that resets its state between calls."""
+    if method in PEER_METHODS:
+        from spikingjelly.activation_based import functional
+        from spikingjelly.activation_based.neuron import PSN as SJPSN
+        from spikingjelly.activation_based.neuron import SlidingPSN as SJSlidingPSN
+
+        layer = SJPSN(T) if method == "spikingjelly-psn" else SJSlidingPSN(KERNEL, step_mode="m")
+        return layer, functional.reset_net
     from ..neurons.dsn import DSN
-    from ..neurons.modules import LIF
+    from ..neurons.modules import LIF, reset
     from ..neurons.psn import PSN, SlidingPSN
 
-    if method == "dsn":
-        return DSN(channels=features)
-    if method == "psn":
-        return PSN(T)
-    if method == "sliding-psn":
-        return SlidingPSN(k=4)
-    if method == "lif":
-        return LIF(tau=2.0)
-    raise ValueError(method)
+    layer = {"dsn": lambda: DSN(channels=features), "psn": lambda: PSN(T), "sliding-psn": lambda: SlidingPSN(k=KERNEL),
+             "lif": lambda: LIF(tau=2.0)}[method]()
+    return layer, reset
+
+
+def _tie(ours, peer) -> None:
+    """Give the SpikingJelly layer swiftspike's weights: theirs is ``Theta(W x + bias)``, ours
+    ``Theta(W x - b)``, so ``bias = -b``."""
+    import torch
+
+    with torch.no_grad():
+        peer.weight.copy_(ours.weight)
+        peer.bias.copy_(-ours.bias.reshape(peer.bias.shape))
 
 
 def estimate_bytes(method: str, T: int, batch: int, features: int) -> int:
     """Rough peak memory of one forward+backward (float32) used to skip sizes that cannot fit."""
     act = 4 * T * batch * features
-    if method == "psn":
+    if method in ("psn", "spikingjelly-psn"):
         return 4 * 4 * T * T + 6 * act  # weight, its grad, matmul temporaries
-    if method == "dsn":
-        return 14 * act
+    if method == "spikingjelly-sliding-psn":
+        return 4 * 4 * T * T + 6 * act  # the T x T matrix built from the k weights, its grad, copies
+    if method == "sliding-psn":
+        return 18 * act
     return 8 * act
 
 
-def _measure(method: str, T: int, batch: int, features: int, repeats: int, device: str, seed: int,
-             threads: int) -> dict[str, Any]:
-    import resource
-
+def _agreement(peer: str, features: int, batch: int, seed: int) -> dict[str, Any]:
+    """Same weights, same float64 input: spikes and gradients of the peer vs its swiftspike counterpart."""
     import torch
 
-    from ..neurons.modules import reset
+    ours_name = SAME_COMPUTATION[peer]
+    torch.manual_seed(seed)
+    ours, reset_ours = _build(ours_name, CHECK_T, features)
+    theirs, reset_theirs = _build(peer, CHECK_T, features)
+    ours, theirs = ours.double(), theirs.double()
+    with torch.no_grad():  # thresholds inside the input range, so both spikes and silence occur
+        ours.bias.fill_(0.3)
+    _tie(ours, theirs)
+    x0 = torch.randn(CHECK_T, batch, features, dtype=torch.float64) + 0.5
+    w = torch.randn(CHECK_T, batch, features, dtype=torch.float64)
+    out = []
+    for layer, reset in ((ours, reset_ours), (theirs, reset_theirs)):
+        reset(layer)
+        x = x0.clone().requires_grad_()
+        s = layer(x)
+        (s * w).sum().backward()
+        out.append((s.detach(), x.grad, layer.weight.grad, layer.bias.grad))
+    (s1, gx1, gw1, gb1), (s2, gx2, gw2, gb2) = out
+    gb2 = -gb2.reshape(gb1.shape)
+
+    def rel(a, b):
+        return float((a - b).norm() / b.norm().clamp_min(1e-300))
+
+    res = {"pair": [ours_name, peer], "T": CHECK_T, "dtype": "float64",
+           "spikes_total": int(s1.sum()), "spikes_differ": int((s1 != s2).sum()),
+           "grad_rel_err": {"input": rel(gx2, gx1), "weight": rel(gw2, gw1), "threshold": rel(gb2, gb1)}}
+    res["ok"] = res["spikes_differ"] == 0 and 0 < res["spikes_total"] < s1.numel() and \
+        max(res["grad_rel_err"].values()) < 1e-9
+    return res
+
+
+class _quiet_stderr:
+    """Send file descriptor 2 to /dev/null inside the block (C++ log lines included)."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        return False
+
+
+def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
+    """Largest amount allocated by torch during ``fn()`` beyond what was allocated before."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    import warnings
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with warnings.catch_warnings(), _quiet_stderr():  # the profiler logs start/stop lines on stderr
+        warnings.simplefilter("ignore")
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
+    try:
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except AttributeError:  # profiler internals changed: report no number rather than a wrong one
+        return None
+    cur = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        cur += e.nbytes()
+        peak = max(peak, cur)
+    return peak
+
+
+def _measure_T(T: int, methods: tuple, batch: int, features: int, repeats: int, device: str, seed: int,
+               threads: int, time_cap_s: float) -> dict[str, Any]:
+    """All ``methods`` at one ``T`` in this process: warm-up, peak memory, interleaved timing."""
+    import torch
+
+    from .timing import time_interleaved
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = torch.device(device)
-    layer = _build(method, T, features).to(dev)
+    layers = {}
+    for m in methods:
+        layer, reset = _build(m, T, features)
+        layers[m] = (layer.to(dev), reset)
+    for peer, ours in SAME_COMPUTATION.items():
+        if peer in layers and ours in layers:
+            _tie(layers[ours][0], layers[peer][0])
     x = (torch.randn(T, batch, features, device=dev) + 0.5).requires_grad_()
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
 
-    def step() -> None:
-        reset(layer)
-        layer(x).sum().backward()
-        x.grad = None
-        layer.zero_grad(set_to_none=True)
+    def make_step(m: str) -> Callable[[], None]:
+        layer, reset = layers[m]
 
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        def step() -> None:
+            c0 = time.process_time()
+            reset(layer)
+            layer(x).sum().backward()
+            x.grad = None
+            layer.zero_grad(set_to_none=True)
+            cpu[m].append(time.process_time() - c0)
 
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        base_cuda = torch.cuda.memory_allocated()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    step()  # warm-up, also measures the size of the job
-    sync()
-    first = time.perf_counter() - t0
-    reps = 1 if first > 2.0 else repeats
-    times = []
-    for _ in range(reps):
-        sync()
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    if dev.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() - base_cuda
-    else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024  # kB on Linux
-    return {"seconds": times[len(times) // 2], "peak_mb": round(peak / 2 ** 20, 2), "repeats": reps}
+        return step
+
+    steps = {m: make_step(m) for m in methods}
+    results: dict[str, dict[str, Any]] = {}
+    for m, fn in list(steps.items()):
+        first = time_interleaved({m: fn}, repeats=1, warmup=0)[m]  # warm-up, also sizes the job
+        if first > time_cap_s:
+            results[m] = {"skipped": f"one call took {first:.1f} s > time cap {time_cap_s:g} s", "first_call_s": first}
+            del steps[m]
+            continue
+        results[m] = {"peak_mb": None}
+        peak = _peak_bytes(fn, dev)
+        if peak is not None:
+            results[m]["peak_mb"] = round(peak / 2 ** 20, 2)
+    for m in steps:
+        cpu[m].clear()
+    timed = time_interleaved(steps, repeats=repeats, warmup=0)
+    for m, sec in timed.items():
+        c = sorted(cpu[m])
+        results[m].update({"seconds": sec, "cpu_seconds": c[len(c) // 2], "repeats": repeats})
+    return results
 
 
-def _child(q, *args) -> None:
+def _child(q, fn_name: str, *args) -> None:
     try:
-        q.put(("ok", _measure(*args)))
+        q.put(("ok", globals()[fn_name](*args)))
     except Exception as e:  # report, never hang the parent
         q.put(("error", f"{type(e).__name__}: {e}"))
 
@@ -105,15 +237,13 @@ KEEP_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 32), "MALLOC_TRIM_THRESHOLD_
                  "MALLOC_TOP_PAD_": str(2 ** 30)}
 
 
-def measure_in_child(*args, timeout: float = 600.0, keep_heap: bool = False) -> dict[str, Any]:
-    """Run :func:`_measure` in a fresh process (clean peak memory); returns its result or an error.
-
-    ``keep_heap`` starts the child with :data:`KEEP_HEAP_ENV` (glibc reads it at process start)."""
-    import os
-
+def in_child(fn_name: str, *args, timeout: float = 3600.0, keep_heap: bool = False) -> Any:
+    """Run the module function ``fn_name(*args)`` in a fresh process; returns its result or raises
+    ``RuntimeError`` with the child's error. ``keep_heap`` starts the child with :data:`KEEP_HEAP_ENV`
+    (glibc reads it at process start)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(q, *args))
+    p = ctx.Process(target=_child, args=(q, fn_name, *args))
     saved = {k: os.environ.get(k) for k in KEEP_HEAP_ENV}
     if keep_heap:
         os.environ.update(KEEP_HEAP_ENV)
@@ -130,63 +260,202 @@ def measure_in_child(*args, timeout: float = 600.0, keep_heap: bool = False) -> 
     except Exception:
         p.kill()
         p.join()
-        return {"skipped": f"no result within {timeout:.0f} s"}
+        raise RuntimeError(f"no result within {timeout:.0f} s") from None
     p.join()
-    return val if status == "ok" else {"skipped": val}
+    if status != "ok":
+        raise RuntimeError(val)
+    return val
 
 
-def run(Ts=DEFAULT_T, methods=METHODS, batch: int = 4, features: int = 64, repeats: int = 3,
-        device: str = "cpu", seed: int = 0, mem_cap_gb: float = 6.0, max_T: Optional[int] = None,
-        threads: int = 1, progress: bool = True, keep_heap: bool = False) -> dict[str, Any]:
-    from ..errors import SwiftSpikeError
+def machine_info(threads: int) -> dict[str, Any]:
+    """Versions, threads and the machine, recorded with every result."""
+    import importlib.metadata as md
 
+    import torch
+
+    from .. import __version__
+
+    def version(pkg: str) -> Optional[str]:
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info: dict[str, Any] = {"swiftspike": __version__, "torch": torch.__version__,
+                            "spikingjelly": version("spikingjelly"), "python": platform.python_version(),
+                            "platform": platform.platform(), "cpu": cpu,
+                            "cpu_count": os.cpu_count(), "threads": threads}
+    if hasattr(os, "getloadavg"):
+        info["load_average_start"] = [round(v, 2) for v in os.getloadavg()]
+    return info
+
+
+def _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T, threads, time_cap_s) -> None:
+    from ..errors import SwiftSpikeError, check_positive, check_positive_int
+
+    for name, v in (("batch", batch), ("features", features), ("repeats", repeats), ("threads", threads)):
+        check_positive_int(v, name)
+    if not Ts:
+        raise SwiftSpikeError("give at least one sequence length T")
+    for T in Ts:
+        check_positive_int(T, "T")
+    if max_T is not None:
+        check_positive_int(max_T, "max_T")
+    check_positive(mem_cap_gb, "mem_cap_gb")
+    check_positive(time_cap_s, "time_cap_s")
+    if not methods:
+        raise SwiftSpikeError("give at least one method")
+    for m in methods:
+        if m not in METHODS:
+            raise SwiftSpikeError(f"unknown method {m!r}; choose from: {', '.join(METHODS)}")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise SwiftSpikeError(f"device must be cpu or cuda[:N], got {device!r}")
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise SwiftSpikeError("--device cuda was selected but no CUDA device is available")
+            raise SwiftSpikeError(f"device {device!r} was selected but no CUDA device is available")
+
+
+def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, repeats: int = 5, device: str = "cpu",
+        seed: int = 0, mem_cap_gb: float = 6.0, max_T: Optional[int] = None, threads: int = 1,
+        time_cap_s: float = 30.0, keep_heap: bool = False,
+        progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+    """Time forward+backward and measure peak memory of each method at each ``T`` (see the module
+    docstring); returns a JSON-ready dict with ``results[method][T]``, ratios against ``dsn``, the
+    agreement checks and the machine. ``progress`` receives one line per measurement."""
+    Ts, methods = tuple(sorted(set(int(T) for T in Ts))), tuple(dict.fromkeys(methods))
+    _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T, threads, time_cap_s)
+    say = progress or (lambda line: None)
+    info = machine_info(threads)
+    t_start = time.time()
     results: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    unavailable: dict[str, str] = {}
+    if any(m in PEER_METHODS for m in methods):
+        try:
+            import spikingjelly.activation_based.neuron  # noqa: F401
+        except Exception as e:
+            for m in PEER_METHODS:
+                unavailable[m] = f"spikingjelly is not installed ({type(e).__name__})"
+
+    def pre_skip(m: str, T: int) -> Optional[str]:
+        if m in unavailable:
+            return unavailable[m]
+        if max_T is not None and T > max_T:
+            return f"T={T} > max T {max_T}"
+        est = estimate_bytes(m, T, batch, features)
+        if est > mem_cap_gb * 2 ** 30:
+            return f"estimated {est / 2 ** 30:.1f} GB exceeds the memory cap {mem_cap_gb:g} GB"
+        done = [(int(t), r) for t, r in results[m].items() if "seconds" in r or "first_call_s" in r]
+        if done:
+            t_prev, r = done[-1]
+            pred = r.get("seconds", r.get("first_call_s")) * (T / t_prev) ** GROWTH[m]
+            if pred > time_cap_s:
+                return (f"predicted {pred:.0f} s per call from T={t_prev} (grows as T^{GROWTH[m]}) exceeds the "
+                        f"time cap {time_cap_s:g} s")
+        return None
+
+    checks = []
+    for peer in PEER_METHODS:
+        if peer in methods and peer not in unavailable and any(pre_skip(peer, T) is None for T in Ts):
+            try:
+                chk = in_child("_agreement", peer, min(features, 16), 2, seed, keep_heap=keep_heap)
+            except RuntimeError as e:
+                chk = {"pair": [SAME_COMPUTATION[peer], peer], "ok": False, "error": str(e)}
+            checks.append(chk)
+            say(f"  check {chk['pair'][0]} == {peer}: " + ("ok" if chk["ok"] else f"FAILED {chk}"))
+            if not chk["ok"]:
+                unavailable[peer] = f"outputs differ from swiftspike's {chk['pair'][0]} (see checks)"
     for T in Ts:
+        todo = []
         for m in methods:
-            est = estimate_bytes(m, T, batch, features)
-            if max_T is not None and T > max_T:
-                r = {"skipped": f"T={T} > --max-T {max_T}"}
-            elif est > mem_cap_gb * 2 ** 30:
-                r = {"skipped": f"estimated {est / 2 ** 30:.1f} GB exceeds --mem-cap-gb {mem_cap_gb:g}"}
+            why = pre_skip(m, T)
+            if why:
+                results[m][str(T)] = {"skipped": why}
             else:
-                r = measure_in_child(m, T, batch, features, repeats, device, seed, threads, keep_heap=keep_heap)
-            results[m][str(T)] = r
-            if progress:
-                desc = r.get("skipped") or f"{r['seconds'] * 1e3:.1f} ms, {r['peak_mb']:.1f} MB"
-                print(f"  T={T:>6} {m:<12} {desc}", flush=True)
-    ratios: dict[str, dict[str, Optional[float]]] = {}
-    for m in methods:
-        if m == "dsn":
-            continue
-        ratios[m] = {}
-        for T in Ts:
-            a, d = results[m][str(T)], results.get("dsn", {}).get(str(T), {})
-            ok = "seconds" in a and "seconds" in d
-            ratios[m][str(T)] = round(a["seconds"] / d["seconds"], 2) if ok else None
-    return {"device": device, "batch": batch, "features": features, "T": list(Ts), "methods": list(methods),
-            "threads": threads, "keep_heap": keep_heap, "results": results, "time_ratio_vs_dsn": ratios,
-            "note": "time = forward+backward of one neuron layer; ratio = time(method) / time(dsn), >1 means DSN is faster"}
+                todo.append(m)
+        if todo:
+            try:
+                got = in_child("_measure_T", T, tuple(todo), batch, features, repeats, device, seed, threads,
+                               time_cap_s, keep_heap=keep_heap)
+            except RuntimeError as e:
+                got = {m: {"skipped": f"measurement failed: {e}"} for m in todo}
+            for m in todo:
+                results[m][str(T)] = got[m]
+        for m in methods:
+            r = results[m][str(T)]
+            if "skipped" in r:
+                say(f"  T={T:>6} {m:<25} skipped: {r['skipped']}")
+            else:
+                mem = "-" if r.get("peak_mb") is None else f"{r['peak_mb']:.1f} MB"
+                ms, cpu_ms = r["seconds"] * 1e3, r["cpu_seconds"] * 1e3
+                say(f"  T={T:>6} {m:<25} {ms:9.1f} ms (cpu {cpu_ms:.1f} ms), {mem}")
+
+    def ratios(key: str) -> dict[str, dict[str, Optional[float]]]:
+        out: dict[str, dict[str, Optional[float]]] = {}
+        for m in methods:
+            if m == "dsn":
+                continue
+            out[m] = {}
+            for T in Ts:
+                a, d = results[m][str(T)], results.get("dsn", {}).get(str(T), {})
+                ok = a.get(key) is not None and d.get(key)
+                out[m][str(T)] = round(a[key] / d[key], 3) if ok else None
+        return out
+
+    if hasattr(os, "getloadavg"):
+        info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    info["wall_s"] = round(time.time() - t_start, 1)
+    return {"benchmark": "parallel", "device": device, "batch": batch, "features": features, "T": list(Ts),
+            "methods": list(methods), "repeats": repeats, "threads": threads, "keep_heap": keep_heap,
+            "time_cap_s": time_cap_s, "mem_cap_gb": mem_cap_gb, "results": results, "checks": checks,
+            "time_ratio_vs_dsn": ratios("seconds"), "cpu_time_ratio_vs_dsn": ratios("cpu_seconds"),
+            "peak_memory_ratio_vs_dsn": ratios("peak_mb"), "machine": info,
+            "note": ("time = median forward+backward of one neuron layer, interleaved; ratio = method / dsn "
+                     "(>1: DSN is faster or needs less memory); peak memory = torch allocations during one "
+                     "forward+backward beyond those before it")}
 
 
 def table(res: dict[str, Any]) -> str:
+    """The result of :func:`run` as a text table."""
     Ts = res["T"]
+    w = 26
+    mi = res["machine"]
     lines = [f"forward+backward, batch={res['batch']}, features={res['features']}, device={res['device']}, "
-             f"keep_heap={res['keep_heap']}",
-             f"{'method':<12}" + "".join(f"{'T=' + str(T):>22}" for T in Ts)]
+             f"threads={res['threads']}, repeats={res['repeats']} interleaved, keep_heap={res['keep_heap']}",
+             f"torch {mi['torch']}, spikingjelly {mi['spikingjelly']}, swiftspike {mi['swiftspike']}; {mi['cpu']} "
+             f"({mi['cpu_count']} cores), load {mi.get('load_average_start')} -> {mi.get('load_average_end')}",
+             f"{'method':<25}" + "".join(f"{'T=' + str(T):>{w}}" for T in Ts)]
     for m in res["methods"]:
         cells = []
         for T in Ts:
             r = res["results"][m][str(T)]
-            cells.append(f"{'skipped':>22}" if "skipped" in r else f"{r['seconds'] * 1e3:>10.1f} ms {r['peak_mb']:>7.1f} MB")
-        lines.append(f"{m:<12}" + "".join(cells))
-    lines.append("time ratio vs DSN (>1: DSN faster)")
-    for m, row in res["time_ratio_vs_dsn"].items():
-        lines.append(f"{m:<12}" + "".join(f"{('-' if row[str(T)] is None else f'{row[str(T)]:.2f}x'):>22}" for T in Ts))
+            if "skipped" in r:
+                cells.append(f"{'skipped':>{w}}")
+            else:
+                mem = "-" if r.get("peak_mb") is None else f"{r['peak_mb']:.1f} MB"
+                cells.append(f"{r['seconds'] * 1e3:>10.1f} ms {mem:>{w - 14}}")
+        lines.append(f"{m:<25}" + "".join(cells))
+    for title, key in (("wall-time ratio method / dsn (>1: DSN faster)", "time_ratio_vs_dsn"),
+                       ("CPU-time ratio method / dsn", "cpu_time_ratio_vs_dsn"),
+                       ("peak-memory ratio method / dsn (>1: DSN needs less)", "peak_memory_ratio_vs_dsn")):
+        lines.append(title)
+        for m, row in res[key].items():
+            lines.append(f"{m:<25}" + "".join(f"{('-' if row[str(T)] is None else f'{row[str(T)]:.2f}x'):>{w}}"
+                                               for T in Ts))
+    for c in res["checks"]:
+        if c.get("ok"):
+            lines.append(f"check: {c['pair'][1]} == {c['pair'][0]} (same weights, float64, T={c['T']}): identical "
+                         f"spikes ({c['spikes_total']} of them), gradients within "
+                         f"{max(c['grad_rel_err'].values()):.1e}")
+        else:
+            lines.append(f"check FAILED: {c}")
     skipped = [f"{m} T={T}: {res['results'][m][str(T)]['skipped']}" for m in res["methods"] for T in Ts
                if "skipped" in res["results"][m][str(T)]]
     if skipped:
@@ -194,63 +463,13 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plot(res: dict[str, Any], out) -> list[str]:
+def plot(res: dict[str, Any], out) -> list[str]:
+    """Time vs ``T`` per method as a PNG in the folder ``out``; returns the file paths."""
+    from pathlib import Path
+
     from ..plots import curves_plot
 
-    curves = {}
-    for m in res["methods"]:
-        ys = [res["results"][m][str(T)].get("seconds", float("nan")) for T in res["T"]]
-        curves[m] = ys
-    p = curves_plot(curves, out / "parallel_time_vs_T.png", x=res["T"], xlabel="T (steps)",
+    curves = {m: [res["results"][m][str(T)].get("seconds", float("nan")) for T in res["T"]] for m in res["methods"]}
+    p = curves_plot(curves, Path(out) / "parallel_time_vs_T.png", x=res["T"], xlabel="T (steps)",
                     ylabel="forward+backward seconds", logx=True, title="neuron layer training cost vs T")
     return [str(p)]
-
-
-def cmd(args: argparse.Namespace) -> int:
-    from ..cli.common import emit, plot_dir
-    from ..errors import SwiftSpikeError, check_positive, check_positive_int
-
-    for name in ("batch", "features", "repeats", "threads"):
-        check_positive_int(getattr(args, name), f"--{name}")
-    for T in args.T:
-        check_positive_int(T, "--T")
-    check_positive(args.mem_cap_gb, "--mem-cap-gb")
-    if not (args.device == "cpu" or args.device.startswith("cuda")):
-        raise SwiftSpikeError(f"--device must be cpu or cuda[:N], got {args.device!r}")
-    methods = tuple(args.methods)
-    for m in methods:
-        if m not in METHODS:
-            raise SwiftSpikeError(f"unknown method {m!r}; choose from: {', '.join(METHODS)}")
-    if not args.quiet and not args.json:
-        print(f"swiftspike bench parallel: {', '.join(methods)} at T in {list(args.T)} (each in a fresh process)")
-    res = run(tuple(args.T), methods, batch=args.batch, features=args.features, repeats=args.repeats,
-              device=args.device, seed=args.seed, mem_cap_gb=args.mem_cap_gb, max_T=args.max_T,
-              threads=args.threads, progress=not args.quiet, keep_heap=args.keep_heap)
-    out = plot_dir(args)
-    if out is not None:
-        res["plots"] = _plot(res, out)
-    emit(args, res, None if args.json and args.quiet else table(res))
-    return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    from ..cli.common import add_output_flags
-
-    p = sub.add_parser("parallel", help="DSN (parallel scan) vs PSN, sliding PSN and sequential LIF over T",
-                       description="Time forward+backward and peak memory of one neuron layer at growing T.")
-    p.add_argument("--T", type=int, nargs="+", default=list(DEFAULT_T), help="sequence lengths")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), help="dsn psn sliding-psn lif")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--features", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per size (1 when a run takes > 2 s)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads in each measuring process")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (only when available; never a silent fallback)")
-    p.add_argument("--mem-cap-gb", dest="mem_cap_gb", type=float, default=6.0,
-                   help="skip sizes whose estimated memory exceeds this")
-    p.add_argument("--max-T", dest="max_T", type=int, help="skip sizes with T above this")
-    p.add_argument("--keep-heap", dest="keep_heap", action="store_true",
-                   help="run every measuring process with glibc MALLOC_* settings that reuse freed memory "
-                        "instead of mapping fresh pages for each large tensor (same for all methods)")
-    p.add_argument("--seed", type=int, default=0)
-    add_output_flags(p)
-    p.set_defaults(func=cmd)

@@ -14,11 +14,14 @@ Per channel, with :math:`X_t` the input current after the synaptic layer:
 
 Because the decay depends on the input only (never on :math:`H` or :math:`S`), :math:`H` is a linear
 recurrence with known coefficients: the *parallel* path solves it for all ``T`` at once with the
-log-space chunked scan of :mod:`swiftspike.neurons.scan`; the *serial* path keeps O(1) state per
-neuron (``H`` and the last ``k - 1`` inputs) and advances one step at a time. Both give the same
-membrane (to float rounding) and the same gradients; state is carried across calls so a long
-sequence can be fed in segments. ``1 - a_t`` is computed as ``-expm1(log a_t)``, exact for gates
-near 1.
+chunked scan of :mod:`swiftspike.neurons.scan`, block by block over time in one fused autograd node
+that keeps only the input and ``H`` for backward (the gate is recomputed); the *serial* path keeps
+O(1) state per neuron (``H`` and the last ``k - 1`` inputs) and advances one step at a time. Both
+give the same membrane (to float rounding) and the same gradients; state is carried across calls so
+a long sequence can be fed in segments. The gate is evaluated by :func:`dsn_gate` with ``1 - a_t``
+exact for gates near 1 and ``a_t`` exact for gates near 0; the membrane update is written
+``H + (1 - a)(X - H)`` so no step loses the small ``1 - a``. NaN/inf in the input (or state, or
+gate) raises :class:`~swiftspike.errors.SwiftSpikeError` instead of reaching the spikes.
 
 Integer spikes (0..N per step) can be expanded into ``N`` binary slots per step
 (:func:`expand_integer_spikes`) so the next layer only accumulates; :func:`spike_time_metrics`
@@ -29,12 +32,11 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
 from .modules import SpikingModule
-from .scan import _scan_forward, _scan_reverse, auto_chunk
+from .scan import auto_chunk, block_rows, scan_block, scan_block_reverse
 from .surrogate import Surrogate, get_surrogate
 
 BACKENDS = ("torch", "triton")
@@ -70,25 +72,75 @@ def integer_spike(h: torch.Tensor, n_max: int = 4) -> torch.Tensor:
     return _IntegerSpike.apply(h, int(n_max))
 
 
-def _view_channels(p: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Shape a per-channel vector ``[C]`` (or ``[C, k]``) to broadcast over ``[B, C, ...]``."""
-    return p.reshape(*p.shape[:1], *([1] * (ndim - 2)), *p.shape[1:]) if p.dim() == 1 else p
-
-
-def dsn_log_decay(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, tau: float) -> torch.Tensor:
-    r""":math:`\log a_t = \tfrac1\tau \log\sigma(a'_t)` for all ``t``.
-
-    ``x_pad`` is ``[k - 1 + T, B, C, ...]`` (the ``k - 1`` earlier inputs first), ``weight`` ``[C, k]``,
-    ``bias`` ``[C]``; returns ``[T, B, C, ...]``.
-    """
+def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
+                    step_shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gate kernel ``[C, k]`` and bias ``[C]`` spread over one flattened step of shape ``step_shape``
+    (``[B, C, ...]``, channels on axis 1, or one shared channel): ``([k, M], [M])`` with
+    ``M = prod(step_shape)``."""
     k = weight.shape[1]
+    cshape = (1, weight.shape[0], *([1] * (len(step_shape) - 2)))
+    w = weight.t().reshape(k, *cshape).expand(k, *step_shape).reshape(k, -1)
+    return w, bias.reshape(cshape).expand(step_shape).reshape(-1)
+
+
+def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                      out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""Gate pre-activation :math:`a'_t = \beta + \sum_j w_j X_{t-k+1+j}` (causal depthwise conv) on
+    flattened steps: ``x_pad`` ``[k - 1 + T, M]`` (the ``k - 1`` earlier inputs first), ``weight``
+    ``[k, M]`` and ``bias`` ``[M]`` from :func:`dsn_flat_params`; returns ``[T, M]``, written into
+    ``out`` when given (differentiable when it is not)."""
+    k = weight.shape[0]
     T = x_pad.shape[0] - (k - 1)
-    extra = x_pad.dim() - 3  # dims after the channel axis
-    w = weight.reshape(weight.shape[0], *([1] * extra), k)
-    pre = bias.reshape(bias.shape[0], *([1] * extra))
-    for j in range(k):
-        pre = pre + w[..., j] * x_pad[j:j + T]
-    return F.logsigmoid(pre) / tau
+    pre = torch.addcmul(bias, x_pad[0:T], weight[0], out=out)
+    for j in range(1, k):
+        pre = pre.addcmul_(x_pad[j:j + T], weight[j])
+    return pre
+
+
+def _integer_power(tau: float) -> Optional[int]:
+    """``1 / tau`` when it is a whole number in 1..16, else ``None``."""
+    p = 1.0 / tau
+    n = round(p)
+    return n if 1 <= n <= 16 and abs(p - n) <= 1e-9 * p else None
+
+
+def dsn_gate(u: torch.Tensor, tau: float, s: Optional[torch.Tensor] = None, out: Optional[tuple] = None,
+             need_a: bool = True) -> tuple[Optional[torch.Tensor], torch.Tensor]:
+    r"""Decay ``a`` and ``1 - a`` from :math:`u = 1 - \sigma(a') = \sigma(-a')` (and, for ``a``,
+    :math:`s = \sigma(a')`), with :math:`a = \sigma(a')^{1/\tau}`. Both stay accurate where they are
+    tiny: ``1 - a`` for gates near 1, ``a`` (given ``s``) for gates near 0.
+
+    For a whole :math:`p = 1/\tau` (the default ``tau = 0.25`` gives ``p = 4``): :math:`a = s^p` and
+    :math:`1 - a = u (1 + s + \dots + s^{p-1})`, for ``p`` a power of two as
+    :math:`u (1 + s)(1 + s^2)(1 + s^4)\cdots`; no logarithm and no exponential beyond the sigmoid.
+    Otherwise :math:`\log a = p \log s` and :math:`1 - a = -\mathrm{expm1}(p\,\mathrm{log1p}(-u))`.
+    Without ``s``, ``1 - u`` stands in for it (exact enough for ``1 - a``, not for a tiny ``a``).
+    ``out``: buffers shaped like ``u`` for ``a`` (``s`` may already live there; it is overwritten) and
+    ``1 - a``; without them the result is differentiable. ``need_a=False`` skips ``a`` (``None``)."""
+    w_a, w_omb = (None, None) if out is None else out
+    n = _integer_power(tau)
+    if n is None:
+        omb = torch.neg(torch.expm1(torch.log1p(-u) * (1.0 / tau), out=w_omb), out=w_omb)
+        if not need_a:
+            return None, omb
+        log_s = torch.log(s) if s is not None else torch.log1p(-u)
+        return torch.exp(log_s * (1.0 / tau), out=w_a), omb
+    if s is None:
+        s = torch.neg(u, out=w_a).add_(1.0)
+    if n & (n - 1) == 0:  # p = 2^k: 1 - s^p = (1 - s)(1 + s)(1 + s^2)...(1 + s^(p/2))
+        q = torch.add(s, 1.0, out=w_omb) if n > 1 else torch.ones_like(u)
+        cur, m = s, 2
+        while m < n:
+            cur = torch.mul(cur, cur, out=w_a)
+            q = torch.addcmul(q, q, cur, out=w_omb)  # q (1 + cur)
+            m *= 2
+        omb = torch.mul(q, u, out=w_omb)
+        return (torch.mul(cur, cur, out=w_a) if n > 1 else cur) if need_a else None, omb
+    q = torch.add(s, 1.0, out=w_omb)  # 1 + s + ... + s^(n-1), Horner
+    for _ in range(n - 2):
+        q = torch.mul(q, s, out=w_omb).add_(1.0)
+    omb = torch.mul(q, u, out=w_omb)
+    return (torch.pow(s, n) if need_a else None), omb
 
 
 def dsn_step(
@@ -96,70 +148,135 @@ def dsn_step(
 ) -> tuple[torch.Tensor, DSNState]:
     """One serial DSN step on ``x`` (``[B, C, ...]``): returns ``(H_t, new_state)``."""
     xp = torch.cat([state.window, x.unsqueeze(0)])
-    log_a = dsn_log_decay(xp, weight, bias, tau)[0]
-    h = log_a.exp() * state.h - torch.expm1(log_a) * x
+    w, b = dsn_flat_params(weight, bias, x.shape)
+    pre = dsn_preactivation(xp.reshape(xp.shape[0], -1), w, b)[0].view(x.shape)
+    _, omb = dsn_gate(torch.sigmoid(-pre), tau, need_a=False)
+    h = state.h + omb * (x - state.h)  # a h + (1 - a) x, exact for a near 1
     return h, DSNState(h, xp[1:])
 
 
+def _padded_rows(x: torch.Tensor, window: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+    """Input rows ``[t0 - k + 1, t1)``, the carried window standing in before ``t = 0`` (a view of ``x``
+    except in the first block)."""
+    lo = t0 - window.shape[0]
+    return x[lo:t1] if lo >= 0 else torch.cat([window[window.shape[0] + lo:], x[:t1]])
+
+
 class _DSNParallel(torch.autograd.Function):
-    r"""Gate convolution, decay and chunked scan fused into one autograd node.
+    r"""Gate convolution, gate and chunked scan fused into one autograd node, run block by block over
+    time (:func:`~swiftspike.neurons.scan.block_rows`) in one set of block-sized buffers per call,
+    on flattened steps ``[T, M]``.
 
-    Backward: with :math:`G` the reverse-scan adjoint (:func:`~swiftspike.neurons.scan.scan_backward`),
-    :math:`\partial b = G`, :math:`\partial \log a = G a H_{t-1} - \partial b\, a X`,
-    :math:`\partial a' = \partial \log a \,(1 - \sigma(a'))/\tau`, then the transposed conv."""
+    Only the input, the carried state and ``H`` are kept for backward; the gate is recomputed per
+    block from the input. Backward, from the last block to the first: :math:`G` from
+    :func:`~swiftspike.neurons.scan.scan_block_reverse`,
+    :math:`\partial X_t = G_t (1 - a_t) + \sum_j w_j \partial a'_{t+k-1-j}`,
+    :math:`\partial a'_t = G_t (H_{t-1} - X_t)\, a_t \sigma(-a'_t) / \tau`, :math:`\partial h_0 = a_0 G_0`."""
 
     @staticmethod
-    def forward(ctx, x, window, weight, bias, h0, tau, chunk):  # type: ignore[override]
-        xp = torch.cat([window, x])
-        k = weight.shape[1]
+    def forward(ctx, x, window, weight, bias, h0, tau, chunk, n_max):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        x = x.contiguous()
         T = x.shape[0]
-        cshape = (weight.shape[0], *([1] * (xp.dim() - 3)))
-        pre = torch.mul(xp[0:T], weight[:, 0].reshape(cshape))
-        for j in range(1, k):  # causal depthwise conv, in place (no autograd inside forward)
-            pre.addcmul_(xp[j:j + T], weight[:, j].reshape(cshape))
-        pre += bias.reshape(cshape)
-        log_a = F.logsigmoid(pre).mul_(1.0 / tau)
-        del pre
-        a = log_a.exp()
-        omb = torch.expm1(log_a).neg_()  # 1 - a, exact near a = 1
-        b = omb * x
+        M = x[0].numel()
+        xf = x.view(T, M)
+        wf = window.reshape(window.shape[0], M)
         c = auto_chunk(T) if chunk is None else chunk
-        H = _scan_forward(log_a.view(T, -1), b.view(T, -1), h0.reshape(-1), c, a.view(T, -1)).view(x.shape)
-        ctx.save_for_backward(xp, log_a, a, omb, h0, H, weight)
-        ctx.cfg = (tau, c)
-        return H
+        R = block_rows(T, M, c, min_rows=weight.shape[1] - 1, max_share=8)
+        nw, nb = dsn_flat_params(-weight, -bias, x.shape[1:])  # the conv gives -a' directly
+        H = torch.empty_like(x)
+        Hf = H.view(T, M)
+        S = torch.empty_like(x) if n_max else H
+        Sf = S.view(T, M)
+        bm = x.new_empty(R, 2, M)  # (b, m = 1 - a), the scan's input
+        work = x.new_empty(R, 3, M)  # the scan's; before it, sigma(-a') and sigma(a') of the gate
+        buf = work.view(-1)[:2 * R * M].view(2, R, M)
+        h = h0.reshape(M)
+        for t0 in range(0, T, R):
+            t1 = min(T, t0 + R)
+            L = t1 - t0
+            u = torch.sigmoid(dsn_preactivation(_padded_rows(xf, wf, t0, t1), nw, nb, out=buf[0, :L]), out=buf[0, :L])
+            _, omb = dsn_gate(u, tau, out=(buf[1, :L], bm[:L, 1]), need_a=False)
+            torch.mul(omb, xf[t0:t1], out=bm[:L, 0])  # b = (1 - a) X
+            h = scan_block(bm[:L], h, Hf[t0:t1], c, work)
+            if n_max:  # integer spikes while the block is in cache
+                torch.round(Hf[t0:t1], out=Sf[t0:t1]).clamp_(0.0, float(n_max))
+        ctx.save_for_backward(x, window, weight, bias, h0, H)
+        ctx.cfg = (tau, c, R, n_max)
+        return S, H[-1].clone()
 
     @staticmethod
-    def backward(ctx, gH):  # type: ignore[override]
-        xp, log_a, a, omb, h0, H, weight = ctx.saved_tensors
-        tau, c = ctx.cfg
-        T = H.shape[0]
+    def backward(ctx, g_out, g_last):  # type: ignore[override]
+        x, window, weight, bias, h0, H = ctx.saved_tensors
+        tau, c, R, n_max = ctx.cfg
+        T = x.shape[0]
+        M = x[0].numel()
         k = weight.shape[1]
-        x = xp[k - 1:]
-        G = _scan_reverse(gH.reshape(T, -1).contiguous(), log_a.view(T, -1), a.view(T, -1), c).view(H.shape)
-        g_h0 = a[0] * G[0]
-        g_x = G * omb
-        # d/d pre = G a (H_{t-1} - X_t) (1 - sigmoid(pre)) / tau, with 1 - sigmoid(pre) = -expm1(tau log a)
-        g_pre = torch.empty_like(H)
-        g_pre[0] = h0 - x[0]
-        torch.sub(H[:-1], x[1:], out=g_pre[1:])
-        g_pre.mul_(G).mul_(a).mul_(torch.mul(log_a, tau).expm1_()).mul_(-1.0 / tau)
-        cshape = (weight.shape[0], *([1] * (xp.dim() - 3)))
-        g_w = torch.empty_like(weight)
-        g_win = torch.zeros_like(xp[:k - 1])
-        tmp = torch.empty_like(g_pre)
-        for j in range(k):
-            wj = weight[:, j].reshape(cshape)
-            # input x_s feeds pre_t at t = s - j + k - 1
-            lo = k - 1 - j  # steps t < lo of this tap read the carried window, t >= lo read x
-            if T > lo:
-                g_x[: T - lo].addcmul_(g_pre[lo:], wj)
-            m = min(lo, T)
-            if m:
-                g_win[j:j + m].addcmul_(g_pre[:m], wj)
-            g_w[:, j] = torch.mul(g_pre, xp[j:j + T], out=tmp).sum_to_size(cshape).reshape(-1)
-        g_bias = g_pre.sum_to_size(cshape).reshape(-1)
-        return g_x, g_win, g_w, g_bias, g_h0.view(h0.shape), None, None
+        xf, Hf = x.view(T, M), H.view(T, M)
+        wf = window.reshape(k - 1, M)
+        nw, nb = dsn_flat_params(-weight, -bias, x.shape[1:])
+        w_tau = nw * (-1.0 / tau)  # the kernel, with the 1/tau of d a / d a' folded in
+        g_x = torch.empty_like(x)
+        gxf = g_x.view(T, M)
+        g_wf = xf.new_zeros(k, R, M)  # per tap, row and element of a step; summed at the end
+        g_bf = xf.new_zeros(M)
+        g_win = torch.zeros_like(window)
+        g_winf = g_win.view(k - 1, M)
+        buf = x.new_empty(2, R, M)  # sigma(-a'), a
+        # row r holds (g_{r-1}, m_r): rows 1..L are the reverse scan's (g_t, m_{t+1}); column 1 of rows
+        # 0..L-1 is m = 1 - a of the block in order
+        z = x.new_empty(R + 1, 2, M)
+        work = x.new_empty(R, 3, M)
+        mask = torch.empty(2, R, M, dtype=torch.bool, device=x.device) if n_max else None
+        zero = x.new_zeros(())
+        halo: Optional[torch.Tensor] = None  # conv-transpose terms for the last k - 1 rows of the block before
+        carry = xf.new_zeros(M)  # a_{t1} G_{t1} from the block after
+        for t0 in range(R * ((T - 1) // R), -1, -R):
+            t1 = min(T, t0 + R)
+            L = t1 - t0
+            xp = _padded_rows(xf, wf, t0, t1)
+            npre = dsn_preactivation(xp, nw, nb, out=buf[0, :L])  # -a'
+            s = torch.sigmoid(torch.neg(npre, out=buf[1, :L]), out=buf[1, :L])
+            u = torch.sigmoid(npre, out=npre)
+            a, omb = dsn_gate(u, tau, s=s, out=(buf[1, :L], z[:L, 1]))
+            z[L, 1] = 0
+            gH = z[1:L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
+            if g_out is None:
+                gH.zero_()
+            elif n_max:
+                inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(torch.le(Hf[t0:t1], float(n_max),
+                                                                                     out=mask[1, :L]))
+                torch.where(inside, g_out[t0:t1].reshape(L, M), zero, out=gH)
+            else:
+                gH.copy_(g_out[t0:t1].reshape(L, M))
+            if t1 == T and g_last is not None:  # through the carried state
+                gH[L - 1] += g_last.reshape(M)
+            carry = scan_block_reverse(z[1:L + 1], z[0, 1], carry, gxf[t0:t1], c, work)
+            G = gxf[t0:t1]
+            hp = Hf[t0 - 1:t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[:t1 - 1]])
+            scratch = work.view(-1)[:L * M].view(1, L, M)
+            # tau d/d a' = G (H_{t-1} - X_t) a (1 - sigmoid(a'))
+            g_pre = torch.sub(hp, xf[t0:t1], out=scratch[0]).mul_(G).mul_(a).mul_(u)
+            G.mul_(omb)  # G (1 - a): the direct part of d/dX, in place
+            if halo is not None:
+                G[L - (k - 1):] += halo
+            # conv transpose: X at position s feeds a'_t for t = s + k - 1 - j through tap j
+            halo = xf.new_zeros(k - 1, M) if t0 > 0 else g_winf
+            for j in range(k):
+                lo = k - 1 - j  # rows r < lo of this tap read inputs before the block
+                if L > lo:
+                    G[:L - lo].addcmul_(g_pre[lo:], w_tau[j])
+                m = min(lo, L)
+                if m:
+                    halo[j:j + m].addcmul_(g_pre[:m], w_tau[j])
+            # weight gradients: tap j pairs g_pre_t with X_{t-k+1+j}: the k shifted windows of xp as one view
+            g_wf[:, :L].addcmul_(xp.as_strided((k, L, M), (M, M, 1), xp.storage_offset()), g_pre)
+            g_bf += g_pre.sum(0)
+        cshape = (1, weight.shape[0], *([1] * (x.dim() - 3)))  # one step [B, C, ...] summed to [1, C, 1...]
+        g_wf = g_wf.sum(1).mul_(1.0 / tau)
+        g_w = g_wf.view(k, *x.shape[1:]).sum_to_size(k, *cshape).reshape(k, -1).t().contiguous()
+        g_bias = g_bf.mul_(1.0 / tau).view(x.shape[1:]).sum_to_size(cshape).reshape(-1)
+        return g_x, g_win, g_w, g_bias, carry.view(h0.shape), None, None, None
 
 
 def dsn_membrane(
@@ -168,10 +285,28 @@ def dsn_membrane(
 ) -> tuple[torch.Tensor, DSNState]:
     """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan
     (one fused autograd node; same values and gradients as :func:`dsn_membrane_serial`)."""
-    H = _DSNParallel.apply(x, state.window, weight, bias, state.h, float(tau), chunk)
-    k = weight.shape[1]
-    window = torch.cat([state.window, x])[-(k - 1):] if k > 1 else state.window
-    return H, DSNState(H[-1], window)
+    H, h = _DSNParallel.apply(x, state.window, weight, bias, state.h, float(tau), chunk, 0)
+    return H, DSNState(h, _next_window(state.window, x))
+
+
+def dsn_integer_spikes(
+    x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float, n_max: int,
+    chunk: Optional[int] = None,
+) -> tuple[torch.Tensor, DSNState]:
+    """``integer_spike(dsn_membrane(x, ...), n_max)`` in one fused node: the same spikes and gradients
+    without a second pass (and its temporaries) over ``[T, ...]``."""
+    S, h = _DSNParallel.apply(x, state.window, weight, bias, state.h, float(tau), chunk, int(n_max))
+    return S, DSNState(h, _next_window(state.window, x))
+
+
+def _next_window(window: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The last ``k - 1`` inputs after ``x`` (without copying all of ``x``)."""
+    n = window.shape[0]
+    if n == 0:
+        return window
+    if x.shape[0] >= n:
+        return x[x.shape[0] - n:].clone()  # a copy, so the state does not keep all of x alive
+    return torch.cat([window[x.shape[0]:], x])
 
 
 def dsn_membrane_serial(
@@ -218,6 +353,9 @@ class DSN(SpikingModule):
         chunk: scan chunk length (default about sqrt(T)).
         gate_bias: initial gate bias (default 1.0, i.e. :math:`a \approx 0.3` for zero input).
         step_mode: ``'m'`` (``[T, B, ...]``) or ``'s'`` (``[B, ...]``, always serial).
+        check_finite: raise :class:`~swiftspike.errors.SwiftSpikeError` when the input (or state, or
+            gate) puts NaN/inf into the membrane; one check of the final ``[B, ...]`` state per call
+            (skipped under ``torch.compile``). ``False`` skips it (e.g. to avoid a device sync per step).
     """
 
     def __init__(
@@ -234,6 +372,7 @@ class DSN(SpikingModule):
         chunk: Optional[int] = None,
         gate_bias: float = 1.0,
         step_mode: str = "m",
+        check_finite: bool = True,
     ) -> None:
         super().__init__(step_mode)
         self.mode = choose("DSN mode", mode, ("integer", "binary"))
@@ -252,6 +391,7 @@ class DSN(SpikingModule):
         bound = 1.0 / self.kernel_size ** 0.5
         self.weight = nn.Parameter(torch.empty(c, self.kernel_size).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.full((c,), float(gate_bias)))
+        self.check_finite = bool(check_finite)
         self.state: Optional[DSNState] = None
 
     def reset_state(self) -> None:
@@ -282,8 +422,21 @@ class DSN(SpikingModule):
             return self.surrogate(h - self.v_threshold)
         return integer_spike(h, self.n_max)
 
-    def membrane(self, x: torch.Tensor, path: Optional[str] = None) -> torch.Tensor:
-        """Membrane ``H`` for multi-step ``x`` (``[T, B, C, ...]``), updating the carried state."""
+    def _check_finite(self, h: torch.Tensor, x: torch.Tensor) -> None:
+        """One cheap check per call: NaN/inf anywhere in the input reaches the final membrane (a
+        non-finite ``H`` stays non-finite through ``a H + (1 - a) X``), so only ``[B, ...]`` values are
+        looked at; the diagnosis below runs on failure only. Skipped while compiling."""
+        if not self.check_finite or torch.compiler.is_compiling() or bool(torch.isfinite(h).all()):
+            return
+        if not bool(torch.isfinite(x).all()):
+            raise SwiftSpikeError("DSN input contains NaN or inf values")
+        if not (bool(torch.isfinite(self.weight).all()) and bool(torch.isfinite(self.bias).all())):
+            raise SwiftSpikeError("DSN gate weight or bias contains NaN or inf values (training diverged?)")
+        if self.state is not None and not bool(torch.isfinite(self.state.h).all()):
+            raise SwiftSpikeError("DSN carried state contains NaN or inf values; call swiftspike.reset(net)")
+        raise SwiftSpikeError("DSN membrane became NaN or inf (input values too large for the gate convolution)")
+
+    def _run(self, x: torch.Tensor, path: Optional[str], spikes: bool) -> torch.Tensor:
         check_tensor(x, "neuron input", min_ndim=2, finite=False)
         if x.shape[0] == 0:
             raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
@@ -291,20 +444,33 @@ class DSN(SpikingModule):
         w, b = self._params(x3, 2)
         state = self._init(x3[0])
         p = choose("DSN path", path or self.path, ("parallel", "serial"))
-        if p == "parallel":
-            H, self.state = dsn_membrane(x3, state, weight=w, bias=b, tau=self.tau, chunk=self.chunk)
+        if p == "parallel" and spikes and self.mode == "integer":
+            out, new = dsn_integer_spikes(x3, state, weight=w, bias=b, tau=self.tau, n_max=self.n_max,
+                                          chunk=self.chunk)
         else:
-            H, self.state = dsn_membrane_serial(x3, state, weight=w, bias=b, tau=self.tau)
-        return H.reshape(x.shape)
+            if p == "parallel":
+                out, new = dsn_membrane(x3, state, weight=w, bias=b, tau=self.tau, chunk=self.chunk)
+            else:
+                out, new = dsn_membrane_serial(x3, state, weight=w, bias=b, tau=self.tau)
+            out = self.spikes(out) if spikes else out
+        self._check_finite(new.h, x)
+        self.state = new
+        return out.reshape(x.shape)
+
+    def membrane(self, x: torch.Tensor, path: Optional[str] = None) -> torch.Tensor:
+        """Membrane ``H`` for multi-step ``x`` (``[T, B, C, ...]``), updating the carried state."""
+        return self._run(x, path, spikes=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
             check_tensor(x, "neuron input", min_ndim=1, finite=False)
             x2 = x if x.dim() >= 2 else x.unsqueeze(-1)
             w, b = self._params(x2, 1)
-            h, self.state = dsn_step(x2, self._init(x2), weight=w, bias=b, tau=self.tau)
+            h, new = dsn_step(x2, self._init(x2), weight=w, bias=b, tau=self.tau)
+            self._check_finite(h, x)
+            self.state = new
             return self.spikes(h.reshape(x.shape))
-        return self.spikes(self.membrane(x))
+        return self._run(x, None, spikes=True)
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, kernel_size={self.kernel_size}, tau={self.tau:g}, mode={self.mode}, "

@@ -1,4 +1,4 @@
-r"""Log-space chunked scan for first-order linear recurrences (pure PyTorch).
+r"""Chunked scan for first-order linear recurrences (pure PyTorch).
 
 Solves, for every channel independently,
 
@@ -6,26 +6,27 @@ Solves, for every channel independently,
 
     H_t = a_t H_{t-1} + b_t, \qquad t = 0 \dots T-1, \qquad H_{-1} = h_0,
 
-given :math:`\log a_t \le 0` (a decay in (0, 1]) and :math:`b_t`. The time axis is cut into chunks of
-``C`` steps. Inside a chunk the cumulative decay from the chunk start is taken in log space,
+given decays :math:`a_t \in [0, 1]`, passed as :math:`m_t = 1 - a_t` (exact for decays near 1),
+and :math:`b_t`. Time is processed in blocks (:func:`block_rows`, a bounded amount of scratch memory
+reused for every block); inside a block, the rows are cut into chunks of ``C`` steps whose zero-start
+local solutions are run together in ``C`` vectorised steps, stacked with the complement of the
+cumulative decay from the chunk start,
 
 .. math::
 
-    A_t = \exp\Big(\sum_{s=c_0}^{t} \log a_s\Big) \in [0, 1],
+    \bar A_t = 1 - \prod_{s=c_0}^{t} a_s = \bar A_{t-1} + m_t (1 - \bar A_{t-1}) \in [0, 1],
 
-whose exponent is always <= 0 (it can underflow to 0, which is the right answer, but never
-overflows), and the zero-start local solution :math:`h^{loc}_t` is run step by step for all chunks at
-once (``C`` vectorised steps). The chunk start values come from the same scan one level up (a
-sequence of ``T / C`` chunk summaries with decay :math:`A_{end}` and input :math:`h^{loc}_{end}`), so
-the whole solve needs about ``C + T / C`` vectorised steps instead of ``T``, and finally
-:math:`H_t = h^{loc}_t + A_t H_{c_0 - 1}`.
+which is bounded (no overflow) and keeps its precision where every ``a`` is near 1. The chunks are
+joined in order (:math:`E_c = (1 - \bar A^{end}_c) E_{c-1} + h^{loc,end}_c`, scanned recursively when a
+block has many chunks), and :math:`H_t = h^{loc}_t + (1 - \bar A_t) E_{c-1}`; the state after a block
+starts the next one.
 
 There is no division anywhere: the textbook closed form
 :math:`H_t = P_t (h_0 + \sum_s b_s / P_s)` with :math:`P_t = \prod a` underflows :math:`P_t` to 0
 (and ``b / P`` to inf/NaN) within a few hundred steps, so it is deliberately not used.
 
-The backward pass is the same scan run backwards in time (custom autograd function):
-:math:`G_t = g_t + a_{t+1} G_{t+1}`, :math:`\partial b_t = G_t`,
+The backward pass is the same scan run backwards in time (custom autograd function), block after
+block from the end: :math:`G_t = g_t + a_{t+1} G_{t+1}`, :math:`\partial b_t = G_t`,
 :math:`\partial \log a_t = G_t a_t H_{t-1}`, :math:`\partial h_0 = a_0 G_0`.
 """
 from __future__ import annotations
@@ -42,88 +43,172 @@ MAX_CHUNK = 32
 
 
 def auto_chunk(T: int) -> int:
-    """A chunk length near :math:`\\sqrt{T}`, a power of two in [8, 32] (with the recursive chunk
-    level, longer chunks measured slower on CPU)."""
+    """A chunk length near :math:`\\sqrt{T}`, a power of two in [8, 32] (longer chunks measured slower
+    on CPU)."""
     c = 2 ** round(math.log2(max(math.sqrt(max(T, 1)), 1.0)))
     return int(min(MAX_CHUNK, max(8, c)))
 
 
-def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk: int,
-                  a: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Forward solve on flat ``[T, M]`` tensors (no autograd bookkeeping); ``a = exp(log_a)`` if known."""
+#: Target number of elements of one block (4 MB in float32): large enough that the per-op overhead of
+#: the chunk loops is small, small enough that a block's buffers (allocated once per call and reused
+#: for every block) add little to the peak memory of long sequences.
+BLOCK_ELEMS = 1 << 20
+
+#: Above this many chunks per block the chunk join is itself scanned in chunks (recursively).
+_JOIN_LOOP_MAX = 2 * MAX_CHUNK
+
+
+def block_rows(T: int, M: int, chunk: int, min_rows: int = 1, max_share: Optional[int] = None) -> int:
+    """Rows per block for a ``[T, M]`` scan: a multiple of ``chunk`` near :data:`BLOCK_ELEMS` elements,
+    at least ``min_rows``, and no more than ``T`` rounded up to a whole chunk. ``max_share = q`` also
+    keeps a block to about ``T / q`` rows (but not below ``BLOCK_ELEMS / 8`` elements), so that
+    per-block buffers stay small next to the ``[T, M]`` tensors of a long sequence."""
+    n = max(1, BLOCK_ELEMS // max(1, chunk * M))
+    if max_share:
+        n = min(n, max(-(-T // (max_share * chunk)), (BLOCK_ELEMS >> 3) // max(1, chunk * M), 1))
+    n = max(n, -(-min_rows // chunk))
+    return min(chunk * n, chunk * max(-(-T // chunk), -(-min_rows // chunk)))
+
+
+def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+    return torch.cat([t, t.new_zeros(rows - t.shape[0], *t.shape[1:])]) if rows > t.shape[0] else t
+
+
+def _work(work: Optional[torch.Tensor], rows: int, M: int, like: torch.Tensor) -> torch.Tensor:
+    """``[rows, 3, M]`` scratch (from ``work`` when given): two planes for the stacked recurrence, one
+    for the decays ``a``."""
+    if work is None:
+        return torch.empty(rows, 3, M, dtype=like.dtype, device=like.device)
+    return work.view(-1)[:rows * 3 * M].view(rows, 3, M)
+
+
+def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
+               work: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""One block of :math:`H_t = (1 - m_t) H_{t-1} + b_t`; ``bm`` is ``[L, 2, M]`` holding ``b_t`` and
+    ``m_t = 1 - a_t`` (given instead of ``a`` so that decays near 1 stay exact), ``h`` (``[M]``) the
+    state before the block. Writes ``H`` (``[L, M]``) into ``out``; returns the state after the block.
+
+    Chunks of ``chunk`` rows are solved from zero together (``chunk`` vectorised steps), and with them
+    the complement of their cumulative decay, :math:`\bar A_t = 1 - \prod_{s=c_0}^{t} a_s \in [0, 1]`,
+    which obeys the same recurrence with ``b = m`` (both run as one stacked op per step; bounded, no
+    division, no overflow, and no cancellation where all ``a`` are near 1). The chunks are then
+    joined in order, :math:`E_c = (1 - \bar A^{end}_c) E_{c-1} + h^{loc,end}_c`, and
+    :math:`H_t = h^{loc}_t + E_{c-1} - \bar A_t E_{c-1}`. A last partial chunk is padded with
+    ``m = 0, b = 0`` (the state stays constant over the padding). ``work`` (at least ``3 M`` times
+    ``L`` rounded up to a whole chunk elements) holds the temporaries when given."""
+    L, _, M = bm.shape
+    c = min(chunk, L)
+    n = -(-L // c)
+    rows = n * c
+    bm3 = _pad_rows(bm, rows).view(n, c, 2, M)
+    w = _work(work, rows, M, bm)
+    Y = w[:, :2].view(n, c, 2, M)  # (h_loc, A_bar)
+    A = torch.neg(bm3[:, :, 1:], out=w[:, 2:].view(n, c, 1, M)).add_(1.0)  # a = 1 - m
+    Y[:, 0] = bm3[:, 0]
+    ys, bs, As = Y.unbind(1), bm3.unbind(1), A.unbind(1)
+    for j in range(1, c):  # zero-start local solutions of all chunks at once (written in place)
+        torch.addcmul(bs[j], As[j], ys[j - 1], out=ys[j])
+    S = torch.empty(n + 1, M, dtype=bm.dtype, device=bm.device)  # chunk start values, then the end state
+    S[0] = h
+    if n > _JOIN_LOOP_MAX:
+        scan_block(Y[:, c - 1], h, S[1:], chunk)
+    else:
+        ends = torch.neg(Y[:, c - 1, 1]).add_(1.0)  # the decay of each whole chunk
+        ss, hs, es = S.unbind(0), Y[:, c - 1, 0].unbind(0), ends.unbind(0)
+        for i in range(n):
+            torch.addcmul(hs[i], es[i], ss[i], out=ss[i + 1])
+    start = S[:n].unsqueeze(1)
+    H = out.view(n, c, M) if rows == L else Y[:, :, 0]
+    torch.add(Y[:, :, 0], start, out=H).addcmul_(Y[:, :, 1], start, value=-1.0)
+    if rows != L:
+        out.copy_(H.reshape(rows, M)[:L])
+    return S[n]
+
+
+def scan_block_reverse(gm: torch.Tensor, m0: torch.Tensor, carry: torch.Tensor, out: torch.Tensor, chunk: int,
+                       work: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""One block of the adjoint :math:`G_t = g_t + (1 - m_{t+1}) G_{t+1}`, in original time order (no
+    flips). ``gm`` is ``[L, 2, M]`` holding ``g_t`` and ``m_{t+1}`` (shifted by one row; the last row's
+    must be 0), ``m0`` the block's first ``m``, ``carry`` :math:`a_{t_1} G_{t_1}` from the block after
+    (zeros for the last one). Writes ``G`` (``[L, M]``) into ``out`` and returns
+    :math:`a_{t_0} G_{t_0}`, the carry for the block before. The decay from each step to its chunk end
+    is kept as a complement, :math:`\bar D_t = 1 - \prod_{s=t+1}^{end} a_s`, stacked with the local
+    adjoint."""
+    L, _, M = gm.shape
+    c = min(chunk, L)
+    n = -(-L // c)
+    rows = n * c
+    gm3 = _pad_rows(gm, rows).view(n, c, 2, M)
+    w = _work(work, rows, M, gm)
+    Y = w[:, :2].view(n, c, 2, M)  # (G_loc, D_bar)
+    A = torch.neg(gm3[:, :, 1:], out=w[:, 2:].view(n, c, 1, M)).add_(1.0)  # a_{t+1}
+    Y[:, c - 1, 0] = gm3[:, c - 1, 0]
+    Y[:, c - 1, 1] = 0
+    ys, gs, As = Y.unbind(1), gm3.unbind(1), A.unbind(1)
+    for j in range(c - 2, -1, -1):  # written in place into the strided chunk slices
+        torch.addcmul(gs[j], As[j], ys[j + 1], out=ys[j])
+    # K_i = a_first(i+1) G_first(i+1), what flows into chunk i from the chunk after it:
+    # K_{n-1} = carry, K_{i-1} = P_{i-1} + (1 - Qb_{i-1}) K_i with P = a_first Gloc_first and
+    # Qb = 1 - a_first D_first
+    K = torch.empty(n, M, dtype=gm.dtype, device=gm.device)
+    if n > 1:
+        mf, Gf, Df = gm3[:-1, c - 1, 1], Y[1:, 0, 0], Y[1:, 0, 1]
+        P = torch.addcmul(Gf, mf, Gf, value=-1.0)
+        Qb = torch.add(Df, mf).addcmul_(mf, Df, value=-1.0)
+        if n > _JOIN_LOOP_MAX:  # the same recurrence, scanned: g = (P, 0), m_{i+1} = Qb_i
+            pq = torch.zeros(n, 2, M, dtype=gm.dtype, device=gm.device)
+            pq[:-1, 0] = P
+            pq[:-1, 1] = Qb
+            scan_block_reverse(pq, m0, carry, K, chunk)
+        else:
+            K[n - 1] = carry
+            ks, ps, qs = K.unbind(0), P.unbind(0), Qb.neg_().add_(1.0).unbind(0)
+            for i in range(n - 1, 0, -1):
+                torch.addcmul(ps[i - 1], qs[i - 1], ks[i], out=ks[i - 1])
+    else:
+        K[0] = carry
+    k = K.unsqueeze(1)
+    G = out.view(n, c, M) if rows == L else Y[:, :, 0]
+    torch.add(Y[:, :, 0], k, out=G).addcmul_(Y[:, :, 1], k, value=-1.0)
+    if rows != L:
+        out.copy_(G.reshape(rows, M)[:L])
+    g0 = out[0]
+    return torch.addcmul(g0, m0, g0, value=-1.0)
+
+
+def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Forward solve on flat ``[T, M]`` tensors, block after block (no autograd bookkeeping)."""
     T, M = b.shape
-    if T <= chunk:  # one chunk: plain vectorised loop
-        out = torch.empty_like(b)
-        a = log_a.exp() if a is None else a
-        h = h0
-        for t in range(T):
-            h = torch.addcmul(b[t], a[t], h, out=out[t])
-        return out
-    n = -(-T // chunk)
-    pad = n * chunk - T
-    if pad:
-        # log a = 0 (a = 1) and b = 0 keep H constant over the padding, so it cannot disturb anything
-        log_a = torch.cat([log_a, log_a.new_zeros(pad, M)])
-        b = torch.cat([b, b.new_zeros(pad, M)])
-        a = None if a is None else torch.cat([a, a.new_ones(pad, M)])
-    la = log_a.view(n, chunk, M)
-    bb = b.view(n, chunk, M)
-    a = la.exp() if a is None else a.view(n, chunk, M)
-    hloc = torch.empty_like(bb)
-    hloc[:, 0] = bb[:, 0]
-    h = hloc[:, 0]
-    for j in range(1, chunk):  # zero-start local solutions of all chunks at once (written in place)
-        h = torch.addcmul(bb[:, j], a[:, j], h, out=hloc[:, j])
-    cum = la.cumsum(1)  # log-space cumulative decay from each chunk start, always <= 0
-    # chunk-level recurrence: E_c = A_end[c] * E_{c-1} + hloc_end[c], E_{-1} = h0
-    ends = _scan_forward(cum[:, -1].contiguous(), hloc[:, -1].contiguous(), h0, chunk)
-    starts = torch.cat([h0.unsqueeze(0), ends[:-1]])
-    A = cum.exp_()  # in place: fewer large temporaries
-    H = hloc.addcmul_(A, starts.unsqueeze(1))
-    return H.view(n * chunk, M)[:T]
+    out = torch.empty_like(b)
+    R = block_rows(T, M, chunk)
+    bm = b.new_empty(R, 2, M)
+    work = b.new_empty(R, 3, M)
+    h = h0
+    for t0 in range(0, T, R):
+        L = min(R, T - t0)
+        bm[:L, 0] = b[t0:t0 + L]
+        torch.expm1(log_a[t0:t0 + L], out=bm[:L, 1]).neg_()  # 1 - a, exact near a = 1
+        h = scan_block(bm[:L], h, out[t0:t0 + L], chunk, work)
+    return out
 
 
-def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, chunk: int) -> torch.Tensor:
-    r"""Adjoint solve on flat ``[T, M]`` tensors, in original time order (no flips):
-    :math:`G_t = a_{t+1} G_{t+1} + g_t`, :math:`G_{T-1} = g_{T-1}`. Chunk-local decays to the chunk end
-    are accumulated in log space, :math:`D_t = \exp(\sum_{s=t+1}^{end} \log a_s) \le 1`."""
+def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, chunk: int) -> torch.Tensor:
+    r"""Adjoint solve on flat ``[T, M]`` tensors: :math:`G_t = a_{t+1} G_{t+1} + g_t`,
+    :math:`G_{T-1} = g_{T-1}`, block after block from the end."""
     T, M = g.shape
-    if T <= chunk:
-        out = torch.empty_like(g)
-        out[T - 1] = g[T - 1]
-        G = out[T - 1]
-        for t in range(T - 2, -1, -1):
-            G = torch.addcmul(g[t], a[t + 1], G, out=out[t])
-        return out
-    n = -(-T // chunk)
-    pad = n * chunk - T
-    if pad:  # g = 0 at the end: the padded adjoint stays 0 and cannot leak into real steps
-        g = torch.cat([g, g.new_zeros(pad, M)])
-        log_a = torch.cat([log_a, log_a.new_zeros(pad, M)])
-        a = torch.cat([a, a.new_ones(pad, M)])
-    gg = g.view(n, chunk, M)
-    la = log_a.view(n, chunk, M)
-    aa = a.view(n, chunk, M)
-    gloc = torch.empty_like(gg)
-    LD = torch.empty_like(gg)
-    gloc[:, chunk - 1] = gg[:, chunk - 1]
-    G = gloc[:, chunk - 1]
-    LD[:, chunk - 1] = 0
-    L = LD[:, chunk - 1]
-    for j in range(chunk - 2, -1, -1):  # written in place into the strided chunk slices
-        G = torch.addcmul(gg[:, j], aa[:, j + 1], G, out=gloc[:, j])
-        L = torch.add(L, la[:, j + 1], out=LD[:, j])
-    # chunk level: F_c = G at the first step of chunk c,
-    # F_c = (D_first(c) a_first(c+1)) F_{c+1} + gloc_first(c); in the shifted convention of this
-    # function the coefficient sits at index c+1 with log value LD_first(c) + log a_first(c+1).
-    lk = torch.zeros_like(la[:, 0])
-    lk[1:] = LD[:-1, 0] + la[1:, 0]
-    F = _scan_reverse(gloc[:, 0].contiguous(), lk, lk.exp(), chunk)
-    D = LD.exp_()
-    carry = torch.zeros_like(F)
-    carry[:-1] = aa[1:, 0] * F[1:]  # a_first(c+1) F_{c+1}, zero after the last chunk
-    G = gloc.addcmul_(D, carry.unsqueeze(1))
-    return G.view(n * chunk, M)[:T]
+    out = torch.empty_like(g)
+    R = block_rows(T, M, chunk)
+    gm = g.new_empty(R, 2, M)
+    work = g.new_empty(R, 3, M)
+    carry = g.new_zeros(M)
+    for t0 in range(R * ((T - 1) // R), -1, -R):
+        L = min(R, T - t0)
+        gm[:L, 0] = g[t0:t0 + L]
+        torch.expm1(log_a[t0 + 1:t0 + L], out=gm[:L - 1, 1]).neg_()
+        gm[L - 1, 1] = 0
+        m0 = torch.expm1(log_a[t0]).neg_()
+        carry = scan_block_reverse(gm[:L], m0, carry, out[t0:t0 + L], chunk, work)
+    return out
 
 
 def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor,
@@ -131,7 +216,7 @@ def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: tor
     r"""Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``):
     :math:`G` from :func:`_scan_reverse`, :math:`\partial \log a_t = G_t a_t H_{t-1}`,
     :math:`\partial b = G`, :math:`\partial h_0 = a_0 G_0`."""
-    G = _scan_reverse(g, log_a, a, chunk)
+    G = _scan_reverse(g, log_a, chunk)
     Ga = G * a
     g_h0 = Ga[0].clone()
     g_log_a = Ga
