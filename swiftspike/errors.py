@@ -37,8 +37,10 @@ def check_tensor(
         raise SwiftSpikeError(
             f"{name} must have at least {min_ndim} dimensions, got shape {tuple(x.shape)}"
         )
-    if finite and x.is_floating_point() and x.numel() and not bool(torch.isfinite(x).all()):
-        raise SwiftSpikeError(f"{name} contains NaN or inf values")
+    if finite and x.is_floating_point() and x.numel():
+        lo, hi = torch.aminmax(x.detach())  # one pass, no mask tensor; NaN propagates into both
+        if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+            raise SwiftSpikeError(f"{name} contains NaN or inf values")
     return x
 
 
