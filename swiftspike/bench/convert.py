@@ -220,7 +220,7 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
         log(f"  {method}: accuracy " + ", ".join(f"T={k} {100 * v:.2f} %" for k, v in acc.items()))
     return {
         "benchmark": "convert", "dataset": getattr(data, "name", "?"), "model": model, "ann": source,
-        "ann_accuracy": ann_acc, "calib_samples": int(len(calib)), "test_samples": int(len(xte)),
+        "ann_accuracy": ann_acc, "calib_samples": len(calib), "test_samples": len(xte),
         "times": list(times), "calib_times": list(calib_times), "repeats": repeats,
         "threads": torch.get_num_threads(), "device": "cpu", "versions": _versions(sj), "machine": _machine(),
         "peers": {SJ: peer}, "check": check, "rows": rows,
@@ -233,9 +233,10 @@ def table(res: dict[str, Any]) -> str:
     head = (f"{'library':<13}{'method':<20}"
             + "".join(f"{'calib T=' + str(t) + ' ms':>15}{'x SJ max':>9}" for t in cts)
             + "".join(f"{'acc T=' + str(t):>10}" for t in ts))
-    lines = [f"{res['dataset']} / {res['model']}: ANN {100 * res['ann_accuracy']:.2f} %, {res['calib_samples']} "
+    title = (f"{res['dataset']} / {res['model']}: ANN {100 * res['ann_accuracy']:.2f} %, {res['calib_samples']} "
              f"calibration samples, {res['test_samples']} test samples, {res['threads']} thread(s), median of "
-             f"{res['repeats']} interleaved repeats", head]
+             f"{res['repeats']} interleaved repeats")
+    lines = [title, head]
     for r in res["rows"]:
         cells = ""
         for t in cts:

@@ -165,9 +165,12 @@ class SpikingMaxPool(nn.Module):
         T = self.T
         p = self.pool
         xt = x.reshape(T, x.shape[0] // T, *x.shape[1:])
-        if self._in_run and self._count is not None:  # continue the running sum in the same order of additions
-            xt = torch.cat((xt[:1] + self._count, xt[1:]))
-        cum = xt.cumsum(0)
+        # running sums in float64: exact for spike trains (sums of a few multiples of A), so they do not depend
+        # on how a device's cumsum orders its additions, nor on where a run was cut into chunks
+        cum = xt.detach().double()
+        if self._in_run and self._count is not None:
+            cum = torch.cat((cum[:1] + self._count, cum[1:]))
+        cum = cum.cumsum(0)
         if self._in_run:
             self._count = cum[-1]
         cum = cum.reshape(x.shape)
