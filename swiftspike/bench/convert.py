@@ -187,14 +187,20 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
         log(f"max thresholds agree with SpikingJelly's: {check['agree']} (max rel. diff {rel})")
 
     # 2) calibration time, every contestant interleaved
+    def peer_call(mode: str) -> Callable[[], object]:
+        ann2snn = sj[0] if sj is not None else None
+        return lambda: _sj_convert(ann2snn, ann, calib, mode)
+
+    def our_call(method: str, T: int) -> Callable[[], object]:
+        return lambda: convert(ann, calib, T=T, method=method, percentile=percentile)
+
     fns: dict[str, Callable[[], object]] = {}
     if sj is not None:
         for mode in peer_modes:
-            fns[f"{SJ}|{mode}|"] = lambda mode=mode: _sj_convert(sj[0], ann, calib, mode)
+            fns[f"{SJ}|{mode}|"] = peer_call(mode)
     for T in calib_times:
         for method in methods:
-            fns[f"{SS}|{method}|{T}"] = (lambda method=method, T=T:
-                                         convert(ann, calib, T=T, method=method, percentile=percentile))
+            fns[f"{SS}|{method}|{T}"] = our_call(method, T)
     log(f"timing {len(fns)} conversions x {repeats} repeats (interleaved) ...")
     timed = time_interleaved(fns, repeats=repeats, warmup=1)
     base = timed.get(f"{SJ}|max|")
@@ -203,14 +209,14 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
     rows: list[dict[str, Any]] = []
     if sj is not None:
         for mode in peer_modes:
-            acc = _sj_accuracy(sj[1], _sj_convert(sj[0], ann, calib, mode), xte, yte, max(times))
+            per_step = _sj_accuracy(sj[1], _sj_convert(sj[0], ann, calib, mode), xte, yte, max(times))
             s = timed[f"{SJ}|{mode}|"]
             rows.append({"library": SJ, "method": mode, "calib_seconds": {str(T): s for T in calib_times},
                          "ratio_vs_spikingjelly_max": {str(T): (s / base if base else None) for T in calib_times},
-                         "accuracy": {str(T): acc[T - 1] for T in times}})
+                         "accuracy": {str(T): per_step[T - 1] for T in times}})
     for method in methods:
         secs = {str(T): timed[f"{SS}|{method}|{T}"] for T in calib_times}
-        acc = {}
+        acc: dict[str, float] = {}
         for T in times:
             acc[str(T)] = snn_accuracy(convert(ann, calib, T=T, method=method, percentile=percentile), xte, yte, T)
         rows.append({"library": SS, "method": method if method != "percentile" else f"percentile ({percentile:g})",

@@ -310,7 +310,8 @@ class ConvertedSNN(nn.Module):
             T = self.T if T is None else check_positive_int(T, "T")
             B, sample = x.shape[0], tuple(x.shape[1:])
         bound = self.max_chunk_bytes if max_chunk_bytes is None else max_chunk_bytes
-        bounded = bound is not None and math.isfinite(bound) and T > 1
+        bound = math.inf if bound is None else float(bound)
+        bounded = math.isfinite(bound) and T > 1
         step_bytes = self._step_bytes.get(sample)
         chunk = T
         if bounded:  # unknown footprint: run step 1 alone and measure it
@@ -403,7 +404,9 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
             return
         mu = float(a.mu)
         xt = xt.detach()
-        fit(a, xt.mean(0), target=targets[i].clamp(0, mu), x_steps=xt if T <= temporal_max_T else None)
+        target = targets[i]
+        assert target is not None
+        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if T <= temporal_max_T else None)
         targets[i] = None
 
     try:
