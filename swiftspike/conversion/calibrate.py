@@ -112,31 +112,47 @@ def spike_count_thresholds(x_steps: torch.Tensor) -> torch.Tensor:
 
 def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tensor, step: float, n_grid: int,
               extra: float) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-    r"""For thresholds :math:`\theta_j = (j + 1)\,\mathrm{step}` (``j < n_grid``) and :math:`\theta = ` ``extra``:
-    :math:`\sum_i y_i n_i(\theta)` and :math:`\sum_i n_i(\theta)^2`, where the spike count
+    r"""For thresholds :math:`\theta_j = (j + 1)\,\mathrm{step}` (``j < n_grid``) and :math:`\theta = ` ``extra``
+    (:math:`\ge` ``step``): :math:`\sum_i y_i n_i(\theta)` and :math:`\sum_i n_i(\theta)^2`, where the spike count
     :math:`n_i(\theta) = \#\{k \le T : \theta \le b_{ik}\}` is given by the breakpoints ``breakpoints(k)``
-    (``[N]``, one per value of ``y``). Uses :math:`n^2 = \sum_{k \le n} (2k - 1)` (the breakpoints of a
-    count are non-increasing in :math:`k`) and one histogram per :math:`k` over the grid (value ``i`` counts
-    for the grid points below :math:`b_{ik}`). Returns ``(sy [n_grid], sn [n_grid], sy_extra, sn_extra)``,
-    summed in float64."""
+    (``[N]``, one per value of ``y``, non-increasing in ``k``). Uses :math:`n^2 = \sum_{k \le n} (2k - 1)` and
+    one histogram per :math:`k` over the grid (value ``i`` counts for the grid points below :math:`b_{ik}`);
+    values whose breakpoint fell below the grid are dropped from the later ``k`` (they cannot count again).
+    Returns ``(sy [n_grid], sn [n_grid], sy_extra, sn_extra)``, summed in float64."""
     y64 = y.detach().reshape(-1).double()
-    hy = torch.zeros(n_grid + 1, dtype=torch.float64, device=y.device)
-    hn = torch.zeros(n_grid + 1, dtype=torch.float64, device=y.device)
-    n_extra = torch.zeros(y64.shape, dtype=torch.float32, device=y.device)  # spike count at theta = extra
-    fbuf = torch.empty(y64.shape, dtype=torch.float32, device=y.device)
-    ibuf = torch.empty(y64.shape, dtype=torch.int32, device=y.device)
+    dev = y.device
+    hy = torch.zeros(n_grid + 1, dtype=torch.float64, device=dev)
+    hn = torch.zeros(n_grid + 1, dtype=torch.float64, device=dev)
+    n_extra = torch.zeros(y64.shape, dtype=torch.float32, device=dev)  # spike count at theta = extra
+    ey = en = 0.0  # contributions at theta = extra of the values already dropped
+    sel: Optional[torch.Tensor] = None  # indices of the values still in play
+    fbuf = torch.empty(y64.shape, dtype=torch.float32, device=dev)
+    c = torch.empty(y64.shape, dtype=torch.int32, device=dev)
     for k in range(1, T + 1):
+        if y64.numel() == 0:
+            break
         b = breakpoints(k).reshape(-1)
+        if sel is not None:
+            b = b.index_select(0, sel)
         torch.div(b, step, out=fbuf)
         fbuf.clamp_(0, n_grid)
-        ibuf.copy_(fbuf)  # truncation = floor for values >= 0: grid points j < ibuf lie below b
-        hy += torch.bincount(ibuf, weights=y64, minlength=n_grid + 1)
-        hn += (2 * k - 1) * torch.bincount(ibuf, minlength=n_grid + 1).double()
+        c.copy_(fbuf)  # truncation = floor for values >= 0: value i counts for the grid points j < c_i
+        hy += torch.bincount(c, weights=y64, minlength=n_grid + 1)
+        hn += (2 * k - 1) * torch.bincount(c, minlength=n_grid + 1).double()
         n_extra += b >= extra
+        if k < T and int(torch.count_nonzero(c)) < 0.5 * y64.numel():
+            drop = c == 0
+            gone = n_extra[drop].double()
+            ey += float(torch.dot(y64[drop], gone))
+            en += float(torch.dot(gone, gone))
+            keep = (~drop).nonzero().squeeze(1)
+            y64, n_extra = y64.index_select(0, keep), n_extra.index_select(0, keep)
+            sel = keep if sel is None else sel.index_select(0, keep)
+            fbuf, c = fbuf[:keep.numel()], c[:keep.numel()]
     sy = hy.flip(0).cumsum(0).flip(0)[1:]  # sy[j] = sum of hy[c] over c > j
     sn = hn.flip(0).cumsum(0).flip(0)[1:]
     n64 = n_extra.double()
-    return sy, sn, float(torch.dot(y64, n64)), float(torch.dot(n64, n64))
+    return sy, sn, ey + float(torch.dot(y64, n64)), en + float(torch.dot(n64, n64))
 
 
 def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
@@ -172,10 +188,16 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     if x_steps is None:
         active = x >= step * (1 - 1e-6) / T
     else:
-        active = x_steps.cumsum(0).amax(0) >= step
-    if int(torch.count_nonzero(active)) < 0.9 * n:
-        x, y = x[active], y[active]
-        x_steps = None if x_steps is None else x_steps[:, active]
+        s, top = torch.zeros_like(x), torch.full_like(x, -math.inf)  # top = max_t S_t, the first breakpoint
+        for t in range(T):
+            s += x_steps[t]
+            torch.maximum(top, s, out=top)
+        active = top >= step
+        del s, top
+    idx = active.nonzero().squeeze(1)
+    if idx.numel() < 0.9 * n:
+        x, y = x.index_select(0, idx), y.index_select(0, idx)
+        x_steps = None if x_steps is None else x_steps.index_select(1, idx)
     if x_steps is not None:
         thresholds = spike_count_thresholds(x_steps)
 
