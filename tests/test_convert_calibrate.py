@@ -5,7 +5,7 @@ import torch
 
 from swiftspike.conversion import (METHODS, LayerCalibration, calibrate_layer, calibration_error,
                                    fit_threshold_amplitude, staircase)
-from swiftspike.conversion.calibrate import if_spike_counts
+from swiftspike.conversion.calibrate import if_spike_counts, kth_smallest, spike_count_thresholds
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.neurons import IF
 
@@ -113,3 +113,98 @@ def test_bad_inputs():
         calibrate_layer("max", x, -1.0, 2)
     with pytest.raises(SwiftSpikeError):
         staircase(x, 2, 0.0, 1.0)
+
+
+def _old_grid_search(x, mu, T, n_grid=200, target=None, x_steps=None):
+    """The sequential grid search the vectorised fit replaced (200 passes, one per threshold), as reference."""
+    x = x.reshape(-1).float()
+    y = x.clamp(0, mu) if target is None else target.reshape(-1).float()
+
+    def rate(theta):
+        return staircase(x, T, theta, 1.0) if x_steps is None else if_spike_counts(x_steps, theta) / T
+
+    best = LayerCalibration(float(mu), float(mu))
+    best_err = float(((y - mu * rate(mu)) ** 2).mean())
+    for theta in torch.linspace(1.5 * mu / n_grid, 1.5 * mu, n_grid).tolist():
+        r = rate(theta)
+        rr = float((r * r).sum())
+        if rr == 0:
+            continue
+        a = float((y * r).sum()) / rr
+        if a <= 0:
+            continue
+        err = float(((y - a * r) ** 2).mean())
+        if err < best_err:
+            best_err, best = err, LayerCalibration(theta, a)
+    return best
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 8])
+@pytest.mark.parametrize("temporal", [False, True])
+def test_vectorised_fit_finds_the_same_theta_and_amplitude_as_the_old_grid_search(T, temporal):
+    g = torch.Generator().manual_seed(10 * T + temporal)
+    n, mu = 6000, 2.0
+    x_steps = None
+    if temporal:  # spike-train-like input: a random share of the current arrives at each step, some negative
+        x_steps = (torch.rand(T, n, generator=g) * 2.0 - 0.4) * (torch.rand(n, generator=g) * 2.0)
+        x = x_steps.mean(0)
+    else:
+        x = torch.randn(n, generator=g) * 0.9 + 0.3
+    target = (x + 0.2 * torch.randn(n, generator=g)).clamp(0, mu)
+    for tgt in (None, target):
+        ref = _old_grid_search(x, mu, T, target=tgt, x_steps=x_steps)
+        new = fit_threshold_amplitude(x, mu, T, target=tgt, x_steps=x_steps)
+        assert new.theta == ref.theta
+        assert new.amplitude == pytest.approx(ref.amplitude, rel=1e-5)
+
+
+def test_fit_keeps_the_start_when_no_grid_point_beats_it():
+    # every value saturates far above the grid: theta = A = mu is optimal and no grid point is better
+    x = torch.full((100,), 50.0)
+    assert fit_threshold_amplitude(x, 1.0, 2) == _old_grid_search(x, 1.0, 2) == LayerCalibration(1.0, 1.0)
+    # nothing ever spikes: the start stays
+    assert fit_threshold_amplitude(-torch.rand(100), 1.0, 2) == LayerCalibration(1.0, 1.0)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 8])
+def test_spike_count_thresholds_give_the_if_neuron_counts_at_every_threshold(T):
+    g = torch.Generator().manual_seed(T)
+    x_steps = torch.randn(T, 5000, generator=g) + 0.3  # includes negative currents and late inputs
+    th = spike_count_thresholds(x_steps)
+    assert th.shape == x_steps.shape
+    assert bool((th[1:] <= th[:-1]).all())  # a count of k+1 needs a lower threshold than a count of k
+    for theta in (0.05, 0.3, 0.71, 1.0, 2.5):
+        assert torch.equal((theta <= th).sum(0).float(), if_spike_counts(x_steps, theta))
+
+
+def test_max_is_the_true_maximum_not_a_subsample_maximum():
+    x = torch.rand(3_000_000, generator=torch.Generator().manual_seed(0))
+    x[1_234_567] = 3.25  # one value a 200 000-sample subsample misses 93 % of the time
+    cal = calibrate_layer("max", x, 4.0, 2)
+    assert cal.theta == cal.amplitude == 3.25
+    assert calibrate_layer("max", x, 2.0, 2).theta == 2.0  # clipped at mu
+    assert calibrate_layer("max", -x, 2.0, 2).theta == 2.0  # never positive: mu
+
+
+@pytest.mark.parametrize("n", [1000, 200_000])
+def test_kth_smallest_is_exact(n):
+    g = torch.Generator().manual_seed(n)
+    v = torch.randn(n, generator=g)
+    ties = (v * 20).round() / 20  # many equal values
+    for t in (v, ties):
+        for k in (1, 2, n // 1000 + 1, n // 2, n - n // 1000, n - 1, n):
+            assert kth_smallest(t, k) == float(t.kthvalue(k).values)
+    with pytest.raises(SwiftSpikeError):
+        kth_smallest(v, 0)
+
+
+def test_percentile_is_exact_on_all_values():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(400_000, generator=g) * 1.5
+    mu = 2.5
+    pos = x.clamp(0, mu)
+    pos = pos[pos > 0]
+    for p in (50.0, 99.0, 99.9, 100.0):
+        k = min(max(1, int(round(p / 100 * pos.numel()))), pos.numel())
+        th = float(pos.kthvalue(k).values)
+        assert calibrate_layer("percentile", x, mu, 2, percentile=p) == LayerCalibration(th, th)

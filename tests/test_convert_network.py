@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 import os
@@ -7,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build_ann, convert, fold_bn,
-                                   make_trainable, train_ann)
+from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build_ann, convert, fit_threshold_amplitude,
+                                   fold_bn, make_trainable, train_ann)
 from swiftspike.conversion.energy import measure, to_report
 from swiftspike.conversion.finetune import finetune, snn_accuracy
 from swiftspike.studies import conversion as study
@@ -230,3 +231,132 @@ def test_cli_convert_study_digits(tmp_path):
     assert bad.returncode == 2 and "error" in bad.stderr
     bad = _cli("convert-study", "--methods", "median", "--model", "mlp", "--quiet")
     assert bad.returncode == 2 and "median" in bad.stderr
+
+
+def test_convert_max_uses_the_true_maximum_of_a_relu_layer():
+    """Plain nn.ReLU layers (no ceiling) with 2.6 M calibration activations, one of them far above the rest:
+    a 200 000-value subsample would miss it 92 % of the time."""
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Linear(16, 2560), nn.ReLU(), nn.Linear(2560, 3)).eval()
+    x = torch.rand(1024, 16)
+    with torch.no_grad():
+        ann[0].bias[7] = 0.0
+        ann[0].weight[7] = 0.0
+        ann[0].weight[:, 3] = 0.0
+        ann[0].weight[7, 3] = 1.0
+        x[555, 3] = 40.0  # pre-activation 40 at one sample and neuron, everything else is below ~5
+        pre = ann[0](x)
+    assert float(pre.max()) == 40.0 and float(pre.flatten().topk(2).values[1]) < 10
+    for method in ("max", "percentile", "distribution-aware"):
+        snn = convert(ann, x, T=4, method=method)
+        act = snn.spike_layers[0]
+        assert float(act.mu) == 40.0  # the ReLU's ceiling: the true largest activation
+        if method == "max":
+            assert act.calibration.theta == act.calibration.amplitude == 40.0
+    snn.set_mode("ann")
+    with torch.no_grad():
+        assert torch.allclose(snn(x, T=1), ann(x), atol=1e-5)  # ReLU without ceiling in ANN mode
+
+
+def _per_layer_reruns(ann, x, T, temporal_max_T=8):
+    """The sequential distribution-aware fit as it was: one full SNN run per layer (layers before it spiking,
+    the rest analog), fitted on that run's input of the layer."""
+    snn = convert(ann, x, T=T, method="uniform-optimal")  # the traced graph, ceilings set
+    acts = snn.spike_layers
+    rec = {}
+
+    def record(a, xt):
+        rec[a.layer_name] = xt.detach().clone()
+
+    with torch.no_grad():
+        snn.set_mode("ann")
+        for a in acts:
+            a.observer = record
+        snn(x, T=1)
+        pre = {k: v[0] for k, v in rec.items()}
+        for a in acts:
+            a.observer = None
+        for i, a in enumerate(acts):
+            mu = float(a.mu)
+            if i == 0:
+                cal = fit_threshold_amplitude(pre[a.layer_name], mu, T)
+            else:
+                for j, b in enumerate(acts):
+                    b.mode = "snn" if j < i else "ann"
+                a.observer = record
+                snn(x, T=T)
+                a.observer = None
+                xt = rec[a.layer_name]
+                cal = fit_threshold_amplitude(xt.mean(0), mu, T, target=pre[a.layer_name].clamp(0, mu),
+                                              x_steps=xt if T <= temporal_max_T else None)
+            a.set_calibration(cal)
+    snn.set_mode("snn")
+    return snn
+
+
+@pytest.mark.parametrize("model,T", [("conv", 2), ("conv", 8), ("resnet-tiny", 3), ("resnet-tiny", 16)])
+def test_one_pass_sequential_fit_equals_one_run_per_layer(conv_ann, digits, model, T):
+    if model == "conv":
+        ann = conv_ann
+    else:
+        torch.manual_seed(1)
+        ann = build_ann(model, digits.input_shape, 10)
+        train_ann(ann, digits.x_train[:300], digits.y_train[:300], epochs=1, show_progress=False)
+    calib = digits.x_train[:96]
+    new = convert(ann, calib, T=T, method="distribution-aware")
+    ref = _per_layer_reruns(ann, calib, T)
+    assert [a.calibration for a in new.spike_layers] == [a.calibration for a in ref.spike_layers]
+    x, y = digits.x_test[:200], digits.y_test[:200]
+    assert snn_accuracy(new, x, y, T) == snn_accuracy(ref, x, y, T)
+
+
+@pytest.mark.parametrize("model", ["conv", "resnet-tiny"])
+def test_chunked_forward_equals_unchunked_exactly(conv_ann, digits, model):
+    if model == "conv":
+        ann = conv_ann  # has a MaxPool: its running count must carry over between chunks
+    else:
+        torch.manual_seed(2)
+        ann = build_ann(model, digits.input_shape, 10).eval()
+    T, B = 7, 40
+    snn = convert(ann, digits.x_train[:64], T=T, method="distribution-aware")
+    x = digits.x_test[:B]
+    step_bytes = snn._step_bytes[tuple(x.shape[1:])]  # measured during calibration
+    with torch.no_grad():
+        ref = snn(x, max_chunk_bytes=math.inf)
+        ref_steps = snn(x, per_step=True, max_chunk_bytes=math.inf)
+        ref_counts = [a.spike_count.clone() for a in snn.spike_layers]
+        assert all(float(c.sum()) > 0 for c in ref_counts)
+        first = next(m for m in snn.graph_module.modules() if isinstance(m, nn.Conv2d))
+        calls = []
+        hook = first.register_forward_hook(lambda m, i, o: calls.append(o.shape[0]))
+        for steps in (1, 3):
+            calls.clear()
+            bound = steps * step_bytes * B
+            assert torch.equal(snn(x, max_chunk_bytes=bound), ref)
+            assert calls == [steps * B] * (T // steps) + ([(T % steps) * B] if T % steps else [])
+            assert torch.equal(snn(x, per_step=True, max_chunk_bytes=bound), ref_steps)
+            assert all(torch.equal(a.spike_count, c) for a, c in zip(snn.spike_layers, ref_counts))
+        hook.remove()
+        xt = torch.rand(T, B, *x.shape[1:], generator=torch.Generator().manual_seed(0))  # input varying in time
+        assert torch.equal(snn(xt, time_major=True, max_chunk_bytes=1), snn(xt, time_major=True, max_chunk_bytes=None))
+        snn._step_bytes.clear()  # unknown footprint: step 1 runs alone and is measured
+        snn.max_chunk_bytes = 2 * step_bytes * B
+        assert torch.equal(snn(x), ref)
+        assert snn._step_bytes[tuple(x.shape[1:])] == step_bytes
+    make_trainable(snn)  # gradients flow through the chunk boundaries like through one pass
+    grads = []
+    for bound in (math.inf, 2 * step_bytes * B):
+        snn.zero_grad()
+        nn.functional.cross_entropy(snn(x, max_chunk_bytes=bound), digits.y_test[:B]).backward()
+        grads.append([p.grad.clone() for p in snn.parameters() if p.requires_grad])
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(*grads))
+
+
+def test_forward_checks_the_input_once(conv_ann, digits):
+    snn = convert(conv_ann, digits.x_train[:32], T=2, method="max")
+    bad = digits.x_test[:4].clone()
+    bad[1, 0, 3, 3] = float("inf")
+    with pytest.raises(SwiftSpikeError):
+        snn(bad)
+    with pytest.raises(SwiftSpikeError):
+        snn(bad.unsqueeze(0).expand(3, *bad.shape), time_major=True)

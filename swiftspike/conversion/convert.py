@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.fx as fx
@@ -70,7 +70,11 @@ class SpikeAct(nn.Module):
     """A converted activation: IF/LIF neuron (soft reset) + spike amplitude ``A`` + input shift ``b``.
 
     Works on time-folded tensors ``[T*B, ...]`` (``T`` set by the owning :class:`ConvertedSNN`).
-    ``mode``: ``'snn'`` (spiking), ``'ann'`` (``clip(x, 0, mu)`` per step, used during calibration).
+    ``mode``: ``'snn'`` (spiking), ``'ann'`` (``clip(x, 0, mu)`` per step, used during calibration; a
+    ReLU without ceiling, ``mu = nan``, is ``max(x, 0)``). ``observer(self, x)``, when set, sees the
+    time-major input ``[T, B, ...]`` before the layer runs (calibration fits the layer there).
+    A call is one whole run (the neuron starts at rest) unless the owner opened a run with
+    :meth:`begin_run`: then calls continue the same run (chunks of time steps) until :meth:`end_run`.
     """
 
     def __init__(self, mu: Optional[float], name: str = "") -> None:
@@ -82,12 +86,10 @@ class SpikeAct(nn.Module):
         self.shift = nn.Parameter(torch.tensor(0.0), requires_grad=False)
         self.T = 1
         self.mode = "snn"
-        self.record_input = False
-        self.recorded: Optional[torch.Tensor] = None
-        self.record_steps = False  # with record_input: also keep the time-resolved input [T, B, ...]
-        self.recorded_steps: Optional[torch.Tensor] = None
+        self.observer: Optional[Callable[["SpikeAct", torch.Tensor], None]] = None
         self.spike_count: Optional[torch.Tensor] = None  # spikes per sample (last run)
         self.n_neurons = 0
+        self._in_run = False
 
     def set_calibration(self, cal: LayerCalibration) -> None:
         self.neuron = IF(v_threshold=cal.theta, reset="soft", surrogate=Rectangular(cal.theta))
@@ -100,21 +102,38 @@ class SpikeAct(nn.Module):
         return LayerCalibration(*(float(torch.as_tensor(v).detach()) for v in
                                   (self.neuron.v_threshold, self.amplitude, self.shift)))
 
+    def begin_run(self) -> None:
+        """Start a run: neuron at rest, spike count cleared; later calls continue it until :meth:`end_run`."""
+        self.neuron.reset_state()
+        self.spike_count = None
+        self._in_run = True
+
+    def end_run(self) -> None:
+        self.neuron.reset_state()
+        self._in_run = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = self.T
         if x.shape[0] % T:
             raise SwiftSpikeError(f"SpikeAct got a folded batch of {x.shape[0]} not divisible by T={T}")
         xt = x.reshape(T, x.shape[0] // T, *x.shape[1:])
-        if self.record_input:
-            self.recorded = xt.mean(0).detach()
-            self.recorded_steps = xt.detach() if self.record_steps else None
+        if self.observer is not None:
+            self.observer(self, xt)
         if self.mode == "ann":
-            return x.clamp(0, float(self.mu))
-        self.neuron.reset_state()
-        s = self.neuron(xt + self.shift)
-        self.neuron.reset_state()
+            mu = float(self.mu)
+            return x.clamp(min=0) if math.isnan(mu) else x.clamp(0, mu)
+        whole = not self._in_run
+        if whole:
+            self.begin_run()
+        try:
+            zero_shift = not self.shift.requires_grad and float(self.shift) == 0.0
+            s = self.neuron(xt if zero_shift else xt + self.shift)
+        finally:
+            if whole:
+                self.end_run()
         self.n_neurons = int(s[0, 0].numel())
-        self.spike_count = s.detach().sum(dim=(0, *range(2, s.dim())))
+        count = s.detach().sum(dim=(0, *range(2, s.dim())))
+        self.spike_count = count if whole or self.spike_count is None else self.spike_count + count
         return (s * self.amplitude).reshape(x.shape)
 
     def extra_repr(self) -> str:
@@ -125,18 +144,37 @@ class SpikeAct(nn.Module):
 class SpikingMaxPool(nn.Module):
     r"""Max pooling of spike trains, gated by the running input count: at step :math:`t` each window passes
     the value of the input with the largest cumulative sum :math:`\sum_{k \le t} x_k` (first one on ties),
-    so the output rate tracks the *largest input rate* (the ANN's max) instead of OR-ing spikes."""
+    so the output rate tracks the *largest input rate* (the ANN's max) instead of OR-ing spikes. The
+    running sum carries over between the chunks of one run (:meth:`begin_run` / :meth:`end_run`)."""
 
     def __init__(self, pool: nn.MaxPool2d) -> None:
         super().__init__()
         self.pool = pool
         self.T = 1
+        self._in_run = False
+        self._count: Optional[torch.Tensor] = None
+
+    def begin_run(self) -> None:
+        self._count = None
+        self._in_run = True
+
+    def end_run(self) -> None:
+        self._count = None
+        self._in_run = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = self.T
         p = self.pool
         xt = x.reshape(T, x.shape[0] // T, *x.shape[1:])
-        cum = xt.cumsum(0).reshape(x.shape)
+        # running sums in float64: exact for spike trains (sums of a few multiples of A), so they do not depend
+        # on how a device's cumsum orders its additions, nor on where a run was cut into chunks
+        cum = xt.detach().double()
+        if self._in_run and self._count is not None:
+            cum = torch.cat((cum[:1] + self._count, cum[1:]))
+        cum = cum.cumsum(0)
+        if self._in_run:
+            self._count = cum[-1]
+        cum = cum.reshape(x.shape)
         _, idx = F.max_pool2d(cum, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode, return_indices=True)
         out = x.reshape(*x.shape[:2], -1).gather(2, idx.reshape(*idx.shape[:2], -1))
         return out.reshape(idx.shape)
@@ -214,17 +252,46 @@ def _set_module(gm: nn.Module, target: str, new: nn.Module) -> None:
     setattr(parent, attr, new)
 
 
+DEFAULT_CHUNK_BYTES = 1 << 30  # activation memory of one forward chunk (1 GiB)
+
+
+class _Footprint(fx.Interpreter):
+    """Runs the graph like ``GraphModule.__call__`` and adds up the bytes of every node's output."""
+
+    def __init__(self, gm: fx.GraphModule) -> None:
+        super().__init__(gm)
+        self.nbytes = 0
+
+    def run_node(self, n: fx.Node) -> object:
+        out = super().run_node(n)
+        if isinstance(out, torch.Tensor):
+            self.nbytes += out.numel() * out.element_size()
+        return out
+
+
 class ConvertedSNN(nn.Module):
     """The converted network. ``forward(x)``: ``x`` static ``[B, ...]`` (direct encoding, repeated over
     ``T`` steps) or, with ``time_major=True``, ``[T, B, ...]``; returns the time-averaged output ``[B, C]``
-    (or every step's running average ``[T, B, C]`` with ``per_step=True``)."""
+    (or every step's running average ``[T, B, C]`` with ``per_step=True``).
 
-    def __init__(self, graph: fx.GraphModule, T: int, method: str = "") -> None:
+    Time is folded into the batch (``[t*B, ...]``) for the stateless layers. When the activations of all
+    ``T`` steps would take more than ``max_chunk_bytes`` (default 1 GiB; ``None`` or ``inf``: no bound), the
+    run goes through time in chunks of as many steps as fit, carrying neuron states, max-pool counts and the
+    readout from chunk to chunk; the outputs are exactly those of one unchunked pass (forward hooks on inner
+    modules see one call per chunk). The footprint per sample and step (the outputs of all graph nodes) is
+    measured in the first run with each input shape (for the calibration shape: during :func:`convert`); a
+    first run at ``T > 1`` with an unmeasured shape runs step 1 alone to measure it. The input is checked
+    for NaN/inf once per run."""
+
+    def __init__(self, graph: fx.GraphModule, T: int, method: str = "",
+                 max_chunk_bytes: Optional[float] = DEFAULT_CHUNK_BYTES) -> None:
         super().__init__()
         self.graph_module = graph
         self.T = check_positive_int(T, "T")
         self.method = method
         self.readout = LI(tau=math.inf)
+        self.max_chunk_bytes = max_chunk_bytes
+        self._step_bytes: dict[tuple[int, ...], int] = {}  # activation bytes per sample and step, per input shape
 
     @property
     def spike_layers(self) -> list[SpikeAct]:
@@ -235,28 +302,54 @@ class ConvertedSNN(nn.Module):
             a.mode = choose("mode", mode, ("snn", "ann"))
 
     def forward(self, x: torch.Tensor, T: Optional[int] = None, time_major: bool = False,
-                per_step: bool = False) -> torch.Tensor:
-        check_tensor(x, "input", min_ndim=2)
+                per_step: bool = False, max_chunk_bytes: Optional[float] = None) -> torch.Tensor:
+        check_tensor(x, "input", min_ndim=2)  # once per run, never per chunk or layer
         if time_major:
-            T = x.shape[0]
-            check_positive_int(T, "T")
-            xt = x
+            T = check_positive_int(x.shape[0], "T")
+            B, sample = x.shape[1], tuple(x.shape[2:])
         else:
             T = self.T if T is None else check_positive_int(T, "T")
-            xt = x.unsqueeze(0).expand(T, *x.shape)
-        B = xt.shape[1]
-        for m in self.graph_module.modules():
-            if isinstance(m, (SpikeAct, SpikingMaxPool)):
-                m.T = T
-        y = self.graph_module(xt.reshape(T * B, *xt.shape[2:]))
-        y = y.reshape(T, B, *y.shape[1:])
+            B, sample = x.shape[0], tuple(x.shape[1:])
+        bound = self.max_chunk_bytes if max_chunk_bytes is None else max_chunk_bytes
+        bound = math.inf if bound is None else float(bound)
+        bounded = math.isfinite(bound) and T > 1
+        step_bytes = self._step_bytes.get(sample)
+        chunk = T
+        if bounded:  # unknown footprint: run step 1 alone and measure it
+            chunk = 1 if step_bytes is None else max(1, min(T, int(bound // (step_bytes * B))))
+        stateful = [m for m in self.graph_module.modules() if isinstance(m, (SpikeAct, SpikingMaxPool))]
+        for m in stateful:
+            m.begin_run()
         self.readout.reset_state()
-        acc = self.readout(y)  # v_t = sum_{k<=t} y_k  (LI with tau = inf)
-        self.readout.reset_state()
+        outs = []
+        try:
+            t0 = 0
+            while t0 < T:
+                n = min(chunk, T - t0)
+                xc = x[t0:t0 + n] if time_major else x.unsqueeze(0).expand(n, *x.shape)
+                xc = xc.reshape(n * B, *xc.shape[2:])
+                for m in stateful:
+                    m.T = n
+                if step_bytes is None:  # first run with this input shape (convert's ANN pass, usually)
+                    meter = _Footprint(self.graph_module)
+                    y = meter.run(xc)
+                    step_bytes = self._step_bytes[sample] = max(1, meter.nbytes // max(1, n * B))
+                    if bounded:
+                        chunk = max(1, min(T, int(bound // (step_bytes * B))))
+                else:
+                    y = self.graph_module(xc)
+                acc = self.readout(y.reshape(n, B, *y.shape[1:]))  # v_t = sum_{k<=t} y_k  (LI with tau = inf)
+                outs.append(acc if per_step else acc[-1])
+                t0 += n
+        finally:
+            for m in stateful:
+                m.end_run()
+            self.readout.reset_state()
         if per_step:
+            acc = outs[0] if len(outs) == 1 else torch.cat(outs)
             steps = torch.arange(1, T + 1, dtype=acc.dtype, device=acc.device).reshape(T, *([1] * (acc.dim() - 1)))
             return acc / steps
-        return acc[-1] / T
+        return outs[-1] / T
 
     def run(self, x: torch.Tensor, T: Optional[int] = None) -> RunRecord:
         r"""Run ``T`` steps (default ``self.T``) on static ``x`` ``[B, ...]`` (direct encoding) and return a
@@ -303,66 +396,78 @@ class ConvertedSNN(nn.Module):
 
 
 def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",
-            percentile: float = 99.9, sequential: bool = True, max_samples: int = 200_000,
+            percentile: float = 99.9, sequential: bool = True, max_samples: Optional[int] = None,
             temporal_max_T: int = 8) -> ConvertedSNN:
     """Convert ``ann`` to a :class:`ConvertedSNN` that runs for ``T`` steps, calibrating every spiking
     layer with ``method`` (one of :data:`~swiftspike.conversion.calibrate.METHODS`) on ``calib_x``
     (a batch of training inputs, ``[B, ...]``).
 
-    With ``sequential=True`` (distribution-aware only), layer ``l`` is fitted on the time-averaged input
-    current it receives *in the SNN* with layers ``< l`` already converted, against the clipped ANN
-    activation as target, so errors of earlier layers are compensated; for ``T <= temporal_max_T`` the
-    fit uses the real IF spike counts on that input's time course (spike timing matters most at small
-    T; above it the constant-current staircase is used, which saves memory). ANN ReLUs without a ceiling get
-    :math:`\\mu` = the largest calibration activation.
+    One ANN pass over ``calib_x`` gives every layer's pre-activations; ``max``, ``percentile`` and
+    ``uniform-optimal`` (and distribution-aware with ``sequential=False``) calibrate each layer right there,
+    on all of its activations (exact maximum and percentile). With ``sequential=True`` (distribution-aware
+    only), layer ``l`` is fitted on the input current it receives *in the SNN* with layers ``< l`` already
+    converted, against the clipped ANN activation as target, so errors of earlier layers are compensated:
+    one SNN pass at ``T`` steps in which each layer is fitted on its input as it arrives, before it
+    spikes. For ``T <= temporal_max_T`` the fit uses the real IF spike counts on that input's time course
+    (spike timing matters most at small T); above it the constant-current staircase of its time average.
+    ``max_samples``: fit distribution-aware on a random subset of that many values per layer (default: all).
+    ANN ReLUs without a ceiling get :math:`\\mu` = the largest calibration activation.
     """
     choose("calibration method", method, METHODS)
     check_positive_int(T, "T")
     check_tensor(calib_x, "calibration batch", min_ndim=2)
+    if max_samples is not None:
+        check_positive_int(max_samples, "max_samples")
     if not isinstance(ann, nn.Module):
         raise SwiftSpikeError(f"convert needs an nn.Module ANN, got {type(ann).__name__}")
     gm = _trace(ann)
     snn = ConvertedSNN(gm, T, method)
     acts = snn.spike_layers
-    # pass 1: ANN pre-activations (all layers in ANN mode, T = 1)
-    snn.set_mode("ann")
-    for a in acts:
-        a.record_input = True
-    with torch.no_grad():
-        snn(calib_x, T=1)
-    ann_pre = [a.recorded for a in acts]
-    for a, x in zip(acts, ann_pre):
+    index = {id(a): i for i, a in enumerate(acts)}
+    in_snn = method == "distribution-aware" and sequential
+    targets: list[Optional[torch.Tensor]] = [None] * len(acts)
+    g = torch.Generator(device=calib_x.device).manual_seed(0)
+
+    def fit(a: SpikeAct, x: torch.Tensor, **kw) -> None:
+        a.set_calibration(calibrate_layer(method, x, float(a.mu), T, percentile, max_samples=max_samples,
+                                          generator=g, **kw))
+
+    def ann_pass(a: SpikeAct, xt: torch.Tensor) -> None:  # xt: [1, B, ...], the ANN pre-activation
+        x = xt[0].detach()
         if math.isnan(float(a.mu)):
             a.mu.fill_(max(float(x.max()), 1e-6))
-    g = torch.Generator().manual_seed(0)
-
-    def sub(t: torch.Tensor, idx: Optional[torch.Tensor]) -> torch.Tensor:
-        t = t.reshape(-1)
-        return t if idx is None else t[idx]
-
-    for i, a in enumerate(acts):
-        n = ann_pre[i].numel()
-        idx = torch.randperm(n, generator=g)[:max_samples] if n > max_samples else None
-        mu = float(a.mu)
-        if method == "distribution-aware" and sequential and i > 0:
-            a.record_steps = T <= temporal_max_T
-            with torch.no_grad():
-                snn(calib_x, T=T)  # layers < i spike, layers >= i are still ANN
-            x_in = a.recorded
-            steps = None
-            if a.record_steps:
-                steps = a.recorded_steps.reshape(T, -1)
-                steps = steps if idx is None else steps[:, idx]
-            cal = calibrate_layer(method, sub(x_in, idx), mu, T, percentile,
-                                  target=sub(ann_pre[i], idx).clamp(0, mu), x_steps=steps)
-            a.record_steps, a.recorded_steps = False, None
+        i = index[id(a)]
+        if in_snn and i > 0:
+            targets[i] = x  # fitted in the SNN pass, against this target
         else:
-            cal = calibrate_layer(method, sub(ann_pre[i], idx), mu, T, percentile)
-        a.set_calibration(cal)
-        a.mode = "snn"
-    for a in acts:
-        a.record_input = False
-        a.recorded = None
+            fit(a, x)
+
+    def snn_pass(a: SpikeAct, xt: torch.Tensor) -> None:  # xt: [T, B, ...], layers before this one spike
+        i = index[id(a)]
+        if i == 0:
+            return
+        mu = float(a.mu)
+        xt = xt.detach()
+        target = targets[i]
+        assert target is not None
+        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if T <= temporal_max_T else None)
+        targets[i] = None
+
+    try:
+        with torch.no_grad():
+            snn.set_mode("ann")
+            for a in acts:
+                a.observer = ann_pass
+            snn(calib_x, T=1)
+            if in_snn and len(acts) > 1:
+                snn.set_mode("snn")
+                for a in acts:
+                    a.observer = snn_pass
+                snn(calib_x, T=T, max_chunk_bytes=math.inf)  # a layer needs all T steps of its input at once
+    finally:
+        for a in acts:
+            a.observer = None
+    snn.set_mode("snn")
     snn.eval()
     return snn
 
