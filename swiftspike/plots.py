@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -51,7 +51,7 @@ def raster_plot(spikes: torch.Tensor, path: "str | Path", title: str = "spike ra
     return _save(fig, path)
 
 
-def curves_plot(curves: dict[str, Sequence[float]], path: "str | Path", *, xlabel: str = "time step",
+def curves_plot(curves: Mapping[str, Sequence[float]], path: "str | Path", *, xlabel: str = "time step",
                 ylabel: str = "accuracy", title: str = "", x: "Sequence[float] | None" = None,
                 logx: bool = False) -> Path:
     """One line per named curve (e.g. accuracy vs time step)."""

@@ -104,11 +104,11 @@ def test_sync_execution_in_study_equals_run_sync_accuracy(tmp_path):
         load_weights(_model(hidden=[8]), str(path))
 
 
-def test_study_config_and_cli(capsys):
+def test_study_config_and_cli(capsys, tmp_path):
     with pytest.raises(SwiftSpikeError):
         StudyConfig(F=0).validate()
     rc = main(["async-study", "--dataset", "digits", "--limit", "64", "--test-limit", "32", "--T", "3",
-               "--hidden", "12", "--epochs", "1", "--F", "4", "--json", "--quiet"])
+               "--hidden", "12", "--epochs", "1", "--F", "4", "--json", "--quiet", "--plot", str(tmp_path)])
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(res["results"]) == 24  # 3 trainings x 4 executions x 2 stop rules
@@ -118,6 +118,7 @@ def test_study_config_and_cli(capsys):
     assert set(res["ratios"]) == set(res["ratios_vs_sync_gate"]) == {
         "async-random|quiescence", "async-random|first_output", "async-momentum|quiescence",
         "async-momentum|first_output"}
+    assert len(res["plots"]) == 3 and all((tmp_path / p.rsplit("/", 1)[1]).stat().st_size > 1000 for p in res["plots"])
     for bad in (["--F", "0"], ["--k", "-1"], ["--T", "0"], ["--refractory-dropout", "1.5"], ["--hidden", "0"],
                 ["--dataset", "nope"]):
         assert main(["async-study", *bad, "--quiet"]) == 2

@@ -64,6 +64,24 @@ def test_conv_and_li_readout(capsys):
     (["eval", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
     (["report", "/nonexistent.json"], "not found"),
     (["demo", "--T", "-1"], "T must be a positive integer"),
+    (["eval", "--checkpoint", "x.pt", "--T", "0"], "--T must be a positive integer"),
+    (["train", "--v-threshold", "-1"], "--v-threshold must be a finite number > 0"),
+    (["train", "--v-threshold", "0"], "--v-threshold must be a finite number > 0"),
+    (["train", "--lr", "-0.1"], "--lr must be a finite number > 0"),
+    (["train", "--lr", "nan"], "--lr must be a finite number > 0"),
+    (["train", "--batch-size", "0"], "--batch-size must be a positive integer"),
+    (["train", "--spike-reg", "-1"], "--spike-reg must be a finite number >= 0"),
+    (["train", "--hidden", "16", "0"], "--hidden must be a positive integer"),
+    (["demo", "--seed", "-1"], "--seed must be an integer >= 0"),
+    (["train", "--energy-table", "7nm"], "unknown energy table"),
+    (["train", "--resume"], "--resume needs --checkpoint"),
+    (["train", "--resume", "--checkpoint", "/nonexistent/r.pt"], "checkpoint not found"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["async-study", "--refractory-dropout", "1.5"], "--refractory-dropout must be a number in [0, 1]"),
+    (["convert-study", "--times", "1,x"], "--times must be comma-separated integers"),
+    (["convert-study", "--ann-checkpoint", "/nonexistent/ann.pt"], "ANN checkpoint not found"),
+    (["topspark", "--T", "30", "--T0", "20"], "below T0"),
+    (["topspark", "--min-accuracy", "2"], "--min-accuracy must be a number in [0, 1]"),
 ])
 def test_bad_input_gives_one_clear_error(argv, msg, capsys):
     assert main(argv + ["--quiet"]) == 2
@@ -119,3 +137,101 @@ def test_train_on_user_event_files_with_bins(tmp_path, capsys):
     assert res["time_steps"] == 5 and res["n_samples"] == 3
     assert main(["train", "--dataset", "digits", "--bins", "5", "--quiet"]) == 2
     assert "event datasets" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, cmd", [
+    ("--plot", ["demo"]), ("--out", ["demo"]), ("--checkpoint", ["train"]), ("--policy", ["topspark"]),
+    ("--save-ann", ["convert-study"]), ("--out", ["bench", "lif"]),
+])
+def test_unwritable_outputs_fail_before_any_work(flag, cmd, tmp_path, capsys, monkeypatch):
+    """An output path under a file (unwritable even for root) is refused while parsing: the command never runs."""
+    from swiftspike.cli import asynch, baseline, convert, topspark
+
+    for module, name in ((baseline, "cmd_demo"), (baseline, "cmd_train"), (topspark, "cmd_topspark"),
+                         (convert, "cmd_convert_study"), (asynch, "cmd_study")):
+        monkeypatch.setattr(module, name, lambda args: pytest.fail("the command ran despite a bad output path"))
+    (tmp_path / "file").write_text("x")
+    assert main(cmd + [flag, str(tmp_path / "file" / "sub" / "x.out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} cannot be written" in err and "is a file, not a folder" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_dir_is_created_and_an_existing_dir_is_no_file(tmp_path, capsys):
+    from swiftspike.cli.common import output_dir, output_file
+
+    assert output_dir(str(tmp_path / "a" / "b")) and (tmp_path / "a" / "b").is_dir()
+    assert output_file(str(tmp_path / "c" / "x.json")) and (tmp_path / "c").is_dir()
+    assert list((tmp_path / "c").iterdir()) == []  # the write probe leaves nothing behind
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def _raising(exc):
+    def cmd(args):
+        raise exc
+    return cmd
+
+
+@pytest.mark.parametrize("exc, code, msg", [
+    (ModuleNotFoundError("No module named 'h5py'", name="h5py"), 2, "pip install 'swiftspike[data]'"),
+    (ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"), 2, "pip install 'swiftspike[plots]'"),
+    (ModuleNotFoundError("No module named 'snntorch'", name="snntorch"), 2, "pip install snntorch"),
+    (PermissionError(13, "Permission denied", "/data/x.h5"), 2, "cannot access /data/x.h5: Permission denied"),
+    (OSError("Unable to open file (file signature not found)"), 2, "input/output error"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_user_errors_become_one_line(exc, code, msg, monkeypatch, capsys):
+    from swiftspike.cli import baseline
+
+    monkeypatch.setattr(baseline, "cmd_demo", _raising(exc))
+    assert main(["demo", "--quiet"]) == code
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_interrupted_training_says_how_to_resume(monkeypatch, capsys, tmp_path):
+    from swiftspike.cli import baseline
+
+    monkeypatch.setattr(baseline, "cmd_train", _raising(KeyboardInterrupt()))
+    assert main(["train", "--checkpoint", str(tmp_path / "c.pt"), "--quiet"]) == 130
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_a_bug_still_shows_its_traceback(monkeypatch):
+    from swiftspike.cli import baseline
+
+    monkeypatch.setattr(baseline, "cmd_demo", _raising(ZeroDivisionError("bug")))
+    with pytest.raises(ZeroDivisionError):
+        main(["demo"])
+
+
+def test_error_exit_code_and_single_line_in_a_real_process():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    r = subprocess.run([sys.executable, "-m", "swiftspike", "train", "--resume"], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"]
+
+
+def test_default_threads_and_restore(monkeypatch):
+    import torch
+
+    from swiftspike.cli import baseline
+    from swiftspike.cli.common import default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() is None  # the user's choice wins
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    n = default_threads()
+    assert 1 <= n <= 4 and n <= max(1, torch.get_num_threads())
+    seen = []
+    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append(torch.get_num_threads()) or 0)
+    before = torch.get_num_threads()
+    assert main(["demo"]) == 0
+    assert seen == [n] and torch.get_num_threads() == before  # set for the command, restored after

@@ -201,9 +201,24 @@ def test_trained_ann_is_handed_out_before_the_conversion_sweep(digits, monkeypat
     monkeypatch.setattr(study, "convert", interrupted)
     got = []
     with pytest.raises(KeyboardInterrupt):
-        study.run_study(digits, model="mlp", epochs=1, times=(2,), ft_times=(), show_progress=False,
-                        log=lambda *a: None, on_ann_trained=got.append)
+        study.run_study(study.ConversionConfig(model="mlp", epochs=1, times=(2,), ft_times=()), digits,
+                        on_ann_trained=got.append)
     assert len(got) == 1 and isinstance(got[0], nn.Module)
+
+
+def test_study_config_checks_before_work_and_result_renders(digits, tmp_path):
+    for bad, msg in (({"model": "alexnet"}, "unknown model"), ({"methods": ("median",)}, "median"),
+                     ({"times": (0,)}, "T must be"), ({"energy_table": "7nm"}, "energy table"),
+                     ({"ann_checkpoint": str(tmp_path / "no.pt")}, "not found")):
+        with pytest.raises(SwiftSpikeError, match=msg):
+            study.ConversionConfig(**bad).validate()
+    cfg = study.ConversionConfig(model="mlp", epochs=1, times=(2, 4), methods=("max",), ft_times=(), test_limit=100,
+                                 calib_samples=64, save_ann=str(tmp_path / "ann.pt"))
+    res = study.run_study(cfg, digits)
+    d = json.loads(res.to_json())
+    assert d["saved_ann"] == str(tmp_path / "ann.pt") and d["times"] == [2, 4] and set(d["methods"]) == {"max"}
+    assert "max" in res.table() and "T=4" in res.table()
+    assert [p.name for p in res.plots(tmp_path)] == ["convert_accuracy_vs_T.png", "convert_energy_ratio_vs_T.png"]
 
 
 def _cli(*args):

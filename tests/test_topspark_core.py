@@ -113,7 +113,7 @@ def test_cli_topspark_smoke(capsys, tmp_path):
     rc = main(["topspark", "--dataset", "digits", "--neurons", "10", "--n-train", "40", "--n-val", "20",
                "--n-test", "20", "--T0", "20", "--T", "8,4", "--sens-T", "8", "--max-knobs", "1",
                "--input-rate", "900", "--quiet", "--json", "--policy", str(tmp_path / "p.json"),
-               "--min-accuracy", "0.05"])
+               "--min-accuracy", "0.05", "--plot", str(tmp_path / "plots")])
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     Ts = [r["T"] for r in res["rows"] if not r["enhanced"]]
@@ -121,5 +121,29 @@ def test_cli_topspark_smoke(capsys, tmp_path):
     assert res["rows"][0]["latency_reduction"] == 1.0
     assert res["selected"]["T"] == min(r["T"] for r in res["rows"] if r["accuracy"] >= 0.05)
     assert (tmp_path / "p.json").exists() and "8" in res["sensitivity"]
+    assert sorted(res) == sorted(["dataset", "neurons", "rule", "n_train", "n_val", "n_test", "T0", "rows", "selected",
+                                  "policy", "sensitivity", "meets_acceptance", "seconds", "plots"])
+    assert [p.rsplit("/", 1)[1] for p in res["plots"]] == [
+        "topspark_accuracy.png", "topspark_train_energy_j.png", "topspark_infer_energy_j.png"]
     assert main(["topspark", "--dataset", "digits", "--T0", "20", "--T", "30", "--quiet"]) == 2
     assert main(["topspark", "--dataset", "digits", "--T", "x", "--quiet"]) == 2
+
+
+def test_topspark_study_api_renders_table_json_and_plots(tmp_path):
+    """The study runs without the CLI: one config in, one result out (table, JSON, plots)."""
+    from swiftspike.studies.topspark import TopSparkConfig, TopSparkResult, run_study
+
+    with pytest.raises(SwiftSpikeError, match="below T0"):
+        run_study(TopSparkConfig(dataset="digits", T0=20, Ts=(30,)))
+    with pytest.raises(SwiftSpikeError, match="policy file"):
+        TopSparkConfig(dataset="digits", load_policy=str(tmp_path / "none.json")).validate()
+    cfg = TopSparkConfig(dataset="digits", n_train=40, n_val=10, n_test=20, early_exit_only=True, ee_T=4, ee_epochs=1)
+    res = run_study(cfg)
+    assert isinstance(res, TopSparkResult)
+    d = json.loads(res.to_json())
+    assert sorted(d) == ["dataset", "early_exit", "seconds"]  # an early-exit-only run has only these keys
+    curve = d["early_exit"]["curve"]
+    assert curve[-1]["threshold"] == "inf" and curve[-1]["mean_steps"] == 4  # never exits early
+    assert "margin>=inf" in res.table()
+    paths = res.plots(tmp_path)
+    assert [p.name for p in paths] == ["early_exit.png"] and paths[0].stat().st_size > 1000

@@ -1,45 +1,64 @@
-"""The ``swiftspike`` command line. Each sub-module registers its own sub-commands."""
+"""The ``swiftspike`` command line. Each sub-module registers its own sub-commands; every shared
+option, argument check and runtime setting lives in :mod:`swiftspike.cli.common`.
+
+Exit codes: 0 success, 2 bad input (one ``error:`` line on stderr, never a traceback), 130 Ctrl-C.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional, Sequence
 
-from ..errors import SwiftSpikeError
+from .. import __version__
 from . import asynch, baseline, bench, convert, topspark, tune
+from .common import Parser, UsageError, check_args, error_line, runtime
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="swiftspike",
         description="Spiking neural networks that decide fast with few spikes.",
     )
-    parser.add_argument("--version", action="version", version="swiftspike 0.1.0")
+    parser.add_argument("--version", action="version", version=f"swiftspike {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (baseline, bench, asynch, convert, topspark, tune):
         module.register(sub)
     return parser
 
 
+def _interrupted(args: Optional[argparse.Namespace]) -> str:
+    if args is not None and getattr(args, "checkpoint", None) and hasattr(args, "resume"):
+        return f"interrupted; the last completed epoch is in {args.checkpoint}: add --resume to continue"
+    return "interrupted"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    args: Optional[argparse.Namespace] = None
     try:
-        return int(args.func(args) or 0)
-    except SwiftSpikeError as e:
-        print(f"swiftspike: error: {e}", file=sys.stderr)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        check_args(args)
+        with runtime(args):
+            return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"{e.prog}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("swiftspike: interrupted (checkpoints are complete; rerun with --resume to continue)", file=sys.stderr)
+        print(f"swiftspike: {_interrupted(args)}", file=sys.stderr)
         return 130
+    except Exception as e:
+        line = error_line(e)
+        if line is None:
+            raise  # a bug, not bad input: keep the traceback
+        print(f"swiftspike: error: {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,9 @@ from ..models import build_model, default_spec
 from ..neurons.modules import reset
 from ..training.checkpoint import load_checkpoint
 from ..training.trainer import TrainConfig, Trainer, evaluate, seed_everything
-from .common import add_data_flags, add_output_flags, data_kwargs, emit, plot_dir
+from .common import (add_checkpoint_flags, add_data_flags, add_energy_flag, add_output_flags, add_seed_flag,
+                     add_spike_reg_flag, add_time_steps_flag, add_train_flags, data_kwargs, emit, plot_dir,
+                     positive_float, positive_int, show_text)
 
 
 def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
@@ -61,8 +63,7 @@ def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfi
     result.update(_long_eval(args, model, data, encoder_name, T))
     if cfg.checkpoint:
         result["checkpoint"] = cfg.checkpoint
-    text = None if args.json and args.quiet else report.table()
-    emit(args, result, text)
+    emit(args, result, report.table() if show_text(args) else None)
     return result
 
 
@@ -75,7 +76,7 @@ def _long_eval(args, model, data: Dataset, encoder_name: str, T: int) -> dict[st
     if factor:
         out["long_eval"] = le = long_sequence_eval(model, data, encoder_name, T, factor, mode=args.long_mode,
                                                    energy_table=args.energy_table)
-        if not (args.json and args.quiet):
+        if show_text(args):
             print(f"at {factor}x length (T={le['T']}, {le['method']}): accuracy {le['accuracy']:.4f}, "
                   f"finite={le['finite']}")
     return out
@@ -84,7 +85,8 @@ def _long_eval(args, model, data: Dataset, encoder_name: str, T: int) -> dict[st
 def cmd_demo(args: argparse.Namespace) -> int:
     data = load_dataset("digits", seed=args.seed)
     spec = default_spec(data.input_shape, data.n_classes, hidden=[128])
-    cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=2e-3, seed=args.seed, progress=not args.quiet)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                      progress=not args.quiet)
     if not args.json:
         print(f"swiftspike demo: 64-128-10 LIF network, rate-coded digits, T={args.T}, {args.epochs} epochs")
     _train_and_report(args, data, spec, cfg, "rate", args.T, "demo", meta={"dataset": "digits"})
@@ -143,7 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     plots = _plots(args, model, encoder, data, report, "eval")
     if plots:
         result["plots"] = plots
-    emit(args, result, report.table())
+    emit(args, result, report.table() if show_text(args) else None)
     return 0
 
 
@@ -179,17 +181,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ..plots import curves_plot
 
         result["plots"] = [str(curves_plot(curves, out / "accuracy_vs_time.png", title="accuracy vs time step"))]
-    emit(args, result, "\n".join(lines))
+    emit(args, result, "\n".join(lines) if show_text(args) else None)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train a small SNN on digits (< 2 min) and report accuracy, spikes, latency, energy",
                        description="Train a 64-128-10 LIF network on scikit-learn digits and print its report.")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--T", type=int, default=16, help="time steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--energy-table", default="45nm-fp32", help="45nm-fp32 | 45nm-int32")
+    add_train_flags(p, epochs=20, lr=2e-3, batch_size=32)
+    add_time_steps_flag(p, default=16)
+    add_seed_flag(p)
+    add_energy_flag(p)
     add_output_flags(p)
     p.set_defaults(func=cmd_demo)
 
@@ -197,24 +199,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train a layer-synchronous SNN and report accuracy, spikes, latency and energy.")
     add_data_flags(p)
     p.add_argument("--arch", default="mlp", choices=["mlp", "conv"])
-    p.add_argument("--hidden", type=int, nargs="+", default=[128], help="hidden widths (conv: channels..., fc width)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[128],
+                   help="hidden widths (conv: channels..., fc width)")
     p.add_argument("--neuron", default="lif", help="neuron layer by name (lif, if, dsn, dsn-binary, psn, masked-psn, sliding-psn, lif-noreset)")
-    p.add_argument("--tau", type=float)
-    p.add_argument("--v-threshold", dest="v_threshold", type=float)
+    p.add_argument("--tau", type=positive_float, help="membrane time constant in steps")
+    p.add_argument("--v-threshold", dest="v_threshold", type=positive_float, help="firing threshold")
     p.add_argument("--reset", choices=["hard", "soft"])
     p.add_argument("--surrogate", help="atan | fast-sigmoid | sigmoid | rectangular | triangular")
     p.add_argument("--readout", default="spike", choices=["spike", "li"], help="spiking output or analog integrator")
     p.add_argument("--encoder", default="rate", choices=list(ENCODERS))
-    p.add_argument("--T", type=int, default=16, help="time steps for static data")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
+    add_time_steps_flag(p, default=16, help="time steps for static data")
+    add_train_flags(p, epochs=10, lr=2e-3)
     p.add_argument("--loss", choices=["count", "rate", "membrane"])
-    p.add_argument("--spike-reg", type=float, default=0.0, help="weight of the spike-count regulariser")
-    p.add_argument("--checkpoint", help="save an atomic checkpoint here after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
-    p.add_argument("--energy-table", default="45nm-fp32")
-    p.add_argument("--eval-long", dest="eval_long", type=int, metavar="K",
+    add_spike_reg_flag(p)
+    add_checkpoint_flags(p)
+    add_energy_flag(p)
+    p.add_argument("--eval-long", dest="eval_long", type=positive_int, metavar="K",
                    help="also evaluate at K times the training length (see --long-mode)")
     p.add_argument("--long-mode", dest="long_mode", default="stream", choices=["stream", "stretch"],
                    help="stream: K test samples back to back without reset; stretch: every step repeated K times")
@@ -223,13 +223,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="evaluate a checkpoint written by 'train'",
                        description="Rebuild the model stored in a checkpoint and report on the test split.")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--dataset", help="override the dataset stored in the checkpoint")
-    p.add_argument("--path")
+    p.add_argument("--checkpoint", required=True, help="checkpoint written by 'swiftspike train'")
+    add_data_flags(p, default=None, dataset_help="override the dataset stored in the checkpoint", limit=False,
+                   bins=False)
     p.add_argument("--encoder", choices=list(ENCODERS))
-    p.add_argument("--T", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--energy-table", default="45nm-fp32")
+    add_time_steps_flag(p, help="time steps (default: the checkpoint's)")
+    add_energy_flag(p)
     add_output_flags(p)
     p.set_defaults(func=cmd_eval)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from ..data.dataset import Dataset
-from ..data.datasets import load_dataset
 from ..data.encoders import Encoder, RateEncoder, SequenceEncoder
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..metrics.energy import energy
@@ -26,16 +26,16 @@ from ..neurons.modules import reset
 from ..training.trainer import TrainConfig, Trainer, seed_everything, sync_runner
 from ..asynch.engine import AsyncConfig, AsyncEngine, as_graph
 from ..asynch.training import ASYNC_LOSSES, StepLossTrainer, async_runner, finite_mean, train_truncated
+from .base import DataConfig, StudyResult
 
 EXECUTIONS = ("sync", "random", "momentum", "sync-gate")
 TRAININGS = ("sync", "async-random", "async-momentum")
 
 
 @dataclass
-class StudyConfig:
-    dataset: str = "digits"
-    path: Optional[str] = None
-    limit: Optional[int] = None
+class StudyConfig(DataConfig):
+    """Every choice of one async study (data fields from :class:`~swiftspike.studies.base.DataConfig`)."""
+
     test_limit: Optional[int] = 300
     T: int = 8
     hidden: list[int] = field(default_factory=lambda: [64, 64, 64])
@@ -53,7 +53,6 @@ class StudyConfig:
     loss: str = "count"
     early: float = 0.0
     async_spike_reg: Optional[float] = None  # None: spike_reg
-    seed: int = 0
     progress: bool = False
 
     def validate(self) -> "StudyConfig":
@@ -109,7 +108,8 @@ def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution
     cfg = AsyncConfig(F=f, scheduler=sched, stop=stop, k=k, input_mode=input_mode, record_synops=True,
                       sync_gate=execution == "sync-gate")
     gen = torch.Generator().manual_seed(seed)
-    acc = {key: [] for key in ("ok", "spikes", "steps", "s_dec", "k_dec", "s_first", "s_first_ok", "queue", "acs", "macs")}
+    keys = ("ok", "spikes", "steps", "s_dec", "k_dec", "s_first", "s_first_ok", "queue", "acs", "macs")
+    acc: dict[str, list[Any]] = {key: [] for key in keys}
     for i in range(0, x_enc.shape[1], batch_size):
         xb, yb = x_enc[:, i:i + batch_size].float(), y[i:i + batch_size]
         rec = AsyncEngine(g, cfg, generator=gen).run(xb, yb)
@@ -155,7 +155,7 @@ def _train(kind: str, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Enco
         hist = Trainer(model, encoder, tc, runner=sync_runner).fit(data)
         return model, hist
     sched = kind.split("-", 1)[1]
-    acfg = dict(input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout)
+    acfg: dict[str, Any] = dict(input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout)
     if cfg.truncate:
         hist = train_truncated(model, encoder, data, config=AsyncConfig(F=cfg.F, scheduler=sched, **acfg),
                                epochs=cfg.async_epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
@@ -173,11 +173,43 @@ def _train(kind: str, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Enco
     return model, hist
 
 
-def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> dict[str, Any]:
-    """Train the three models and evaluate the 3 x 3 x 2 grid; returns a JSON-able dict."""
+@dataclass
+class AsyncStudyResult(StudyResult):
+    """The async study's result; its fields are the keys of the JSON the CLI prints."""
+
+    dataset: str
+    temporal: bool
+    n_train: int
+    n_test: int
+    config: dict[str, Any]
+    spec: dict[str, Any]
+    training: dict[str, Any]
+    results: dict[str, dict[str, float]]  # "training|execution|stop" -> per-sample means
+    ratios: dict[str, dict[str, float]]
+    ratios_vs_sync_gate: dict[str, dict[str, float]]
+
+    def table(self) -> str:
+        return study_table(self.to_dict())
+
+    def plots(self, directory: "str | Path") -> list[Path]:
+        """``async_<metric>.png`` for spikes, steps to decision and accuracy: one line per training,
+        across the sync, random and momentum executions (stop rule: quiescence)."""
+        from ..plots import curves_plot
+
+        paths = []
+        for metric in ("spikes_per_sample", "steps_to_decision", "accuracy"):
+            curves = {kind: [self.results[f"{kind}|{ex}|quiescence"][metric] for ex in ("sync", "random", "momentum")]
+                      for kind in TRAININGS}
+            paths.append(curves_plot(curves, Path(directory) / f"async_{metric}.png", x=[0, 1, 2],
+                                     xlabel="execution (0 sync, 1 random, 2 momentum)", ylabel=metric))
+        return paths
+
+
+def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> AsyncStudyResult:
+    """Train the three models and evaluate the 3 x 4 x 2 grid (``data`` overrides the config's)."""
     cfg.validate()
     if data is None:
-        data = load_dataset(cfg.dataset, path=cfg.path, seed=cfg.seed, limit=cfg.limit, flatten=False)
+        data = cfg.load_data(flatten=False)
     if cfg.test_limit:
         data = data.subset(n_test=cfg.test_limit)
     if data.temporal and cfg.T < data.x_train.shape[1]:
@@ -187,7 +219,7 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> dict[str, Any
     torch.manual_seed(cfg.seed + 12345)
     x_test = encoder(data.x_test).float()
     models, train_info = {}, {}
-    sync_state = None
+    sync_state: Optional[dict[str, torch.Tensor]] = None
     for kind in TRAININGS:
         t0 = time.perf_counter()
         init = sync_state if (cfg.finetune and kind != "sync") else None
@@ -211,12 +243,11 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None) -> dict[str, Any
             a = results[f"{kind}|{execution}|{stop}"]
             ratios[f"{kind}|{stop}"] = _compare(results[f"sync|{execution}|{stop}"], a)
             ratios_gate[f"{kind}|{stop}"] = _compare(results[f"sync|sync-gate|{stop}"], a)
-    return {
-        "dataset": data.name, "temporal": data.temporal, "n_train": len(data.x_train), "n_test": len(data.x_test),
-        "config": {k: v for k, v in cfg.__dict__.items() if k != "progress"},
-        "spec": spec, "training": train_info, "results": results, "ratios": ratios,
-        "ratios_vs_sync_gate": ratios_gate,
-    }
+    return AsyncStudyResult(
+        dataset=data.name, temporal=data.temporal, n_train=len(data.x_train), n_test=len(data.x_test),
+        config={k: v for k, v in cfg.__dict__.items() if k != "progress"},
+        spec=spec, training=train_info, results=results, ratios=ratios, ratios_vs_sync_gate=ratios_gate,
+    )
 
 
 def _compare(s: dict[str, float], a: dict[str, float]) -> dict[str, float]:
@@ -236,7 +267,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 def study_table(res: dict[str, Any]) -> str:
-    """Human-readable table of a :func:`run_study` result."""
+    """Human-readable table of a :func:`run_study` result (as a dict)."""
     head = f"{'trained':<15}{'run':<10}{'stop':<13}{'acc%':>7}{'spikes':>9}{'steps':>8}{'steps>dec':>10}{'spk>dec':>9}{'spk>1st':>9}"
     lines = [f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), F={res['config']['F']}, "
              f"k={res['config']['k']}", head, "-" * len(head)]
