@@ -2,6 +2,7 @@
 import contextlib
 import io
 import json
+import re
 import sys
 
 import pytest
@@ -177,7 +178,7 @@ def test_bad_input_one_error_line_exit_2(bad, message, tmp_path, capsys):
     assert main(["tune", "--trials", "2", "--study-dir", str(tmp_path / "s"), *bad]) == 2
     cap = capsys.readouterr()
     err = cap.err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("swiftspike: error:") and message in err[0], err
+    assert len(err) == 1 and re.match(r"swiftspike( tune)?: error: ", err[0]) and message in err[0], err
     assert not (tmp_path / "s" / "pareto.json").exists()
 
 
@@ -190,7 +191,7 @@ def test_unwritable_output_dirs_exit_2_before_training(tmp_path, capsys, monkeyp
                 ["--storage", str(blocker / "study.journal"), "--study-dir", str(tmp_path / "ok")]):
         assert main(["tune", "--trials", "2", *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("swiftspike: error:"), (bad, err)
+        assert len(err) == 1 and re.match(r"swiftspike( tune)?: error: ", err[0]), (bad, err)
 
 
 def test_missing_optuna_names_the_extra(tmp_path, capsys, monkeypatch):
