@@ -249,8 +249,8 @@ def default_threads() -> Optional[int]:
     ``MKL_NUM_THREADS`` is set, else half the cores this process may use, at most 4.
 
     Why not all cores: intra-op threads spin while waiting, so on a machine shared with other jobs
-    every extra thread competes for a busy core; the demo ran 4.6x slower with 2 threads than with 1
-    on a 2-core machine with two other busy processes, and only 1.4x faster with 2 on an idle one.
+    every extra thread competes for a busy core. On a shared 2-core machine the demo trained in 26 s
+    with 1 thread and 420 s with 2; on the idle machine 2 threads were only 1.4x faster (docs/cli.md).
     Seeded results are reproducible for a fixed thread count; set ``OMP_NUM_THREADS`` to pin it."""
     if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
         return None
