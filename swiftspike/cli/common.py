@@ -24,11 +24,12 @@ library config; it never computes. The file has five parts:
 3. **Cross-option checks**: :func:`check_args` (``--resume`` needs an existing ``--checkpoint``, ...),
    run by :func:`swiftspike.cli.main` after parsing and before the command.
 4. **Runtime settings**: :func:`runtime` wraps every command and applies process-wide settings for
-   its duration; today only the default thread count (see :func:`default_threads`). This is the one
-   place where ``--device``, ``--precision``, ``--compile``, ``--threads`` and ``--log-dir`` go: define
-   them as one option group next to :func:`runtime`, add that group to every leaf command in
-   :func:`swiftspike.cli.build_parser` (one loop over the sub-parsers, so ``bench ...`` commands get
-   them too), and apply them inside :func:`runtime`.
+   its duration; today only the default thread count (:func:`swiftspike.devices.resolve_threads`).
+   This is the one place where ``--device``, ``--precision``, ``--compile``, ``--threads`` and
+   ``--log-dir`` go: define them as one option group next to :func:`runtime`, add that group to
+   every leaf command in :func:`swiftspike.cli.build_parser` (one loop over the sub-parsers, so
+   ``bench ...`` commands get them too; the benches' own ``--threads``/``--device`` in
+   ``cli/bench.py`` then fold into it), and apply them inside :func:`runtime`.
 5. **Output and errors**: :func:`emit` (table for people, JSON as the last line), :func:`emit_study`
    (a study result with its plots), :func:`plot_dir`, :class:`Parser` (usage errors on one line) and
    :func:`error_line` (any exception a user can cause -> one line).
@@ -247,36 +248,21 @@ def check_args(args: argparse.Namespace) -> None:
 # -- 4. runtime settings -------------------------------------------------------------------------------
 
 
-def default_threads() -> Optional[int]:
-    """Torch threads for a CLI run: ``None`` (leave as is) when ``OMP_NUM_THREADS`` or
-    ``MKL_NUM_THREADS`` is set, else half the cores this process may use, at most 4.
-
-    Why not all cores: intra-op threads spin while waiting, so on a machine shared with other jobs
-    every extra thread competes for a busy core. On a shared 2-core machine the demo trained in 26 s
-    with 1 thread and 420 s with 2; on the idle machine 2 threads were only 1.4x faster (docs/cli.md).
-    Seeded results are reproducible for a fixed thread count; set ``OMP_NUM_THREADS`` to pin it."""
-    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
-        return None
-    import torch
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    cores = min(usable, torch.get_num_threads())  # torch's default: the physical cores
-    return max(1, min(4, cores // 2))
-
-
 @contextlib.contextmanager
 def runtime(args: argparse.Namespace) -> Iterator[None]:
     """Process-wide settings for one command, restored afterwards (so ``main()`` called from Python
-    leaves the caller's settings as they were)."""
+    leaves the caller's settings as they were).
+
+    Today: torch's CPU threads, set to :func:`swiftspike.devices.resolve_threads` ``(None)``
+    (``$OMP_NUM_THREADS`` when set, else half the usable cores, 1 to 4). torch's own default (every
+    core) spins idle threads on cores that other jobs need: on a shared 2-core machine the demo
+    trained in 8 s with 1 thread and 91 s with 2 (docs/cli.md)."""
     import torch
 
+    from ..devices import set_threads
+
     before = torch.get_num_threads()
-    n = default_threads()
-    if n is not None:
-        torch.set_num_threads(n)
+    set_threads(None)
     try:
         yield
     finally:
