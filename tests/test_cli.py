@@ -218,20 +218,26 @@ def test_error_exit_code_and_single_line_in_a_real_process():
         "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"]
 
 
-def test_default_threads_and_restore(monkeypatch):
+def test_threads_follow_the_one_policy_and_are_restored(monkeypatch, capsys):
+    """The CLI's thread count is swiftspike.devices' policy (no second one), set for the command (and for
+    every Trainer it builds: threads=None means the command's count) and restored after."""
     import torch
 
     from swiftspike.cli import baseline
-    from swiftspike.cli.common import default_threads
+    from swiftspike.devices import available_cores, resolve_threads
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert default_threads() is None  # the user's choice wins
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    n = default_threads()
-    assert 1 <= n <= 4 and n <= max(1, torch.get_num_threads())
     seen = []
-    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append(torch.get_num_threads()) or 0)
+    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append((torch.get_num_threads(),
+                                                                         resolve_threads(None))) or 0)
     before = torch.get_num_threads()
-    assert main(["demo"]) == 0
-    assert seen == [n] and torch.get_num_threads() == before  # set for the command, restored after
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert main(["demo"]) == 0 and seen[-1] == (3, 3)  # the user's environment wins
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    n = resolve_threads(None)
+    assert 1 <= n <= 4
+    assert main(["demo"]) == 0 and seen[-1] == (n, n)
+    assert main(["demo", "--threads", "1"]) == 0 and seen[-1] == (1, 1)
+    assert main(["demo", "--threads", "0"]) == 0 and seen[-1] == (available_cores(),) * 2  # 0: every core
+    assert torch.get_num_threads() == before and resolve_threads(None) == n  # restored after each command
+    assert main(["demo", "--threads", "-1"]) == 2
+    assert "--threads must be an integer >= 0" in capsys.readouterr().err
