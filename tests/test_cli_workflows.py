@@ -129,7 +129,7 @@ def test_no_bias_is_carried_through_the_spec_and_checkpoint(tmp_path, capsys):
 
 
 def test_tune_interrupt_says_run_it_again_not_resume(monkeypatch, tmp_path, capsys):
-    import swiftspike.studies.tune as tune
+    from swiftspike.studies import tune
 
     def interrupted(cfg, log=print):
         raise KeyboardInterrupt
@@ -145,7 +145,7 @@ def test_eval_reproduces_train_for_a_nonzero_seed_and_rebuilds_from_the_json(tmp
     ck, plots = str(tmp_path / "s.safetensors"), tmp_path / "plots"
     assert main(["train", *SMALL, "--seed", "3", "--checkpoint", ck, "--json", "--quiet"]) == 0
     trained = last_json(capsys)
-    import swiftspike.cli.baseline as baseline
+    from swiftspike.cli import baseline
 
     monkeypatch.setattr(baseline, "build_model", None)  # eval must not rebuild from the CLI's own arguments
     assert main(["eval", "--checkpoint", ck, "--json", "--quiet", "--plot", str(plots)]) == 0
@@ -157,7 +157,7 @@ def test_eval_reproduces_train_for_a_nonzero_seed_and_rebuilds_from_the_json(tmp
 
 
 def test_eval_compile_and_precision_reach_the_evaluation(tmp_path, capsys, monkeypatch):
-    import swiftspike.devices as devices
+    from swiftspike import devices
 
     ck = str(tmp_path / "c.safetensors")
     assert main(["train", *SMALL, "--checkpoint", ck, "--json", "--quiet"]) == 0

@@ -103,10 +103,10 @@ def test_diehl_cook_takes_a_device(device):
 
 def test_studies_honour_their_device(device, monkeypatch):
     """convert-study, topspark and tune put their networks on the config's device."""
+    from swiftspike.data import load_dataset
     from swiftspike.studies import conversion as conv_study
     from swiftspike.studies import topspark as ts_study
     from swiftspike.studies import tune as tune_study
-    from swiftspike.data import load_dataset
     from swiftspike.timestep import study as ts_core
 
     seen = []

@@ -29,7 +29,7 @@ from ..training.checkpoint import check_writable, save_checkpoint, swiftspike_ve
 from ..training.restore import load_model
 from .nir import DEFAULT_DT, build_layers, export_nir, import_nir, layer_spec, read_nir
 
-__all__ = ["build_from_spec", "network_spec", "export_checkpoint", "import_checkpoint", "RUN_KEY"]
+__all__ = ["RUN_KEY", "build_from_spec", "export_checkpoint", "import_checkpoint", "network_spec"]
 
 #: graph metadata key of the run description written by :func:`export_checkpoint`
 RUN_KEY = "swiftspike"
