@@ -119,14 +119,15 @@ def available_cores() -> int:
 
 def resolve_threads(threads: Optional[int] = None) -> int:
     """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` = the
-    count of the enclosing :func:`defaults` region, else ``$OMP_NUM_THREADS`` when set, else half the
-    available cores, at least 1 and at most 4."""
+    count of the enclosing :func:`defaults` region, else ``$OMP_NUM_THREADS`` (or ``$MKL_NUM_THREADS``) when
+    set, else half the available cores, at least 1 and at most 4."""
     if threads is None and _default_threads is not None:
         return _default_threads
     if threads is None:
-        env = os.environ.get("OMP_NUM_THREADS", "").strip()
-        if env.isdigit() and int(env) > 0:
-            return int(env)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env = os.environ.get(var, "").strip()
+            if env.isdigit() and int(env) > 0:
+                return int(env)
         return max(1, min(4, available_cores() // 2))
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise SwiftSpikeError(f"threads must be an integer >= 0 (0: every core), got {threads!r}")

@@ -231,8 +231,12 @@ def test_threads_follow_the_one_policy_and_are_restored(monkeypatch, capsys):
                                                                          resolve_threads(None))) or 0)
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     assert main(["demo"]) == 0 and seen[-1] == (3, 3)  # the user's environment wins
     monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setenv("MKL_NUM_THREADS", "2")
+    assert resolve_threads(None) == 2
+    monkeypatch.delenv("MKL_NUM_THREADS")
     n = resolve_threads(None)
     assert 1 <= n <= 4
     assert main(["demo"]) == 0 and seen[-1] == (n, n)
