@@ -228,10 +228,11 @@ def sniff(path: "str | os.PathLike") -> str:
         size = os.fstat(f.fileno()).st_size
     if head[:4] == b"PK\x03\x04":
         return "torch-zip"
-    if head[:1] == b"\x80":
-        return "pickle"
+    # safetensors before pickle: a header length whose low byte is 0x80 starts like a pickle
     if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= size - 8:
         return "safetensors"
+    if head[:1] == b"\x80":
+        return "pickle"
     return "unknown"
 
 
