@@ -215,13 +215,14 @@ def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: s
                    help=help + (" (comma-separated)" if many else ""))
 
 
-def add_train_flags(p: argparse.ArgumentParser, *, epochs: int, lr: Optional[float], batch_size: int = 64,
-                    epochs_help: str = "training epochs") -> None:
-    """``--epochs --batch-size --lr`` with this command's defaults (``lr=None``: no ``--lr``, e.g. when
-    a sweep chooses it)."""
+def add_train_flags(p: argparse.ArgumentParser, *, epochs: Optional[int], lr: Optional[float], batch_size: int = 64,
+                    epochs_help: str = "training epochs", lr_flag: bool = True) -> None:
+    """``--epochs --batch-size --lr`` with this command's defaults (a default of ``None`` leaves the value
+    to the command's config, e.g. a protocol's; ``lr_flag=False``: no ``--lr``, e.g. when a sweep
+    chooses it)."""
     p.add_argument("--epochs", type=positive_int, default=epochs, help=epochs_help)
     p.add_argument("--batch-size", type=positive_int, default=batch_size)
-    if lr is not None:
+    if lr_flag:
         p.add_argument("--lr", type=positive_float, default=lr, help="learning rate (Adam)")
 
 
