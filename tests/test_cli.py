@@ -218,20 +218,21 @@ def test_error_exit_code_and_single_line_in_a_real_process():
         "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"]
 
 
-def test_default_threads_and_restore(monkeypatch):
+def test_command_runs_with_the_default_threads_and_restores_them(monkeypatch):
     import torch
 
     from swiftspike.cli import baseline
-    from swiftspike.cli.common import default_threads
+    from swiftspike.devices import resolve_threads
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert default_threads() is None  # the user's choice wins
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    n = default_threads()
-    assert 1 <= n <= 4 and n <= max(1, torch.get_num_threads())
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    n = resolve_threads(None)
+    assert 1 <= n <= 4
     seen = []
     monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append(torch.get_num_threads()) or 0)
     before = torch.get_num_threads()
-    assert main(["demo"]) == 0
-    assert seen == [n] and torch.get_num_threads() == before  # set for the command, restored after
+    torch.set_num_threads(n + 1)
+    try:
+        assert main(["demo"]) == 0
+        assert seen == [n] and torch.get_num_threads() == n + 1  # set for the command, restored after
+    finally:
+        torch.set_num_threads(before)

@@ -24,11 +24,12 @@ library config; it never computes. The file has five parts:
 3. **Cross-option checks**: :func:`check_args` (``--resume`` needs an existing ``--checkpoint``, ...),
    run by :func:`swiftspike.cli.main` after parsing and before the command.
 4. **Runtime settings**: :func:`runtime` wraps every command and applies process-wide settings for
-   its duration; today only the default thread count (see :func:`default_threads`). This is the one
-   place where ``--device``, ``--precision``, ``--compile``, ``--threads`` and ``--log-dir`` go: define
-   them as one option group next to :func:`runtime`, add that group to every leaf command in
-   :func:`swiftspike.cli.build_parser` (one loop over the sub-parsers, so ``bench ...`` commands get
-   them too), and apply them inside :func:`runtime`.
+   its duration; today only the default thread count (:func:`swiftspike.devices.resolve_threads`).
+   This is the one place where ``--device``, ``--precision``, ``--compile``, ``--threads`` and
+   ``--log-dir`` go: define them as one option group next to :func:`runtime`, add that group to
+   every leaf command in :func:`swiftspike.cli.build_parser` (one loop over the sub-parsers, so
+   ``bench ...`` commands get them too; the benches' own ``--threads``/``--device`` in
+   ``cli/bench.py`` then fold into it), and apply them inside :func:`runtime`.
 5. **Output and errors**: :func:`emit` (table for people, JSON as the last line), :func:`emit_study`
    (a study result with its plots), :func:`plot_dir`, :class:`Parser` (usage errors on one line) and
    :func:`error_line` (any exception a user can cause -> one line).
@@ -195,11 +196,14 @@ def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: s
                    help=help + (" (comma-separated)" if many else ""))
 
 
-def add_train_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,
+def add_train_flags(p: argparse.ArgumentParser, *, epochs: int, lr: Optional[float], batch_size: int = 64,
                     epochs_help: str = "training epochs") -> None:
+    """``--epochs --batch-size --lr`` with this command's defaults (``lr=None``: no ``--lr``, e.g. when
+    a sweep chooses it)."""
     p.add_argument("--epochs", type=positive_int, default=epochs, help=epochs_help)
     p.add_argument("--batch-size", type=positive_int, default=batch_size)
-    p.add_argument("--lr", type=positive_float, default=lr, help="learning rate (Adam)")
+    if lr is not None:
+        p.add_argument("--lr", type=positive_float, default=lr, help="learning rate (Adam)")
 
 
 def add_spike_reg_flag(p: argparse.ArgumentParser, help: str = "weight of the spike-count regulariser") -> None:
@@ -244,36 +248,21 @@ def check_args(args: argparse.Namespace) -> None:
 # -- 4. runtime settings -------------------------------------------------------------------------------
 
 
-def default_threads() -> Optional[int]:
-    """Torch threads for a CLI run: ``None`` (leave as is) when ``OMP_NUM_THREADS`` or
-    ``MKL_NUM_THREADS`` is set, else half the cores this process may use, at most 4.
-
-    Why not all cores: intra-op threads spin while waiting, so on a machine shared with other jobs
-    every extra thread competes for a busy core; the demo ran 4.6x slower with 2 threads than with 1
-    on a 2-core machine with two other busy processes, and only 1.4x faster with 2 on an idle one.
-    Seeded results are reproducible for a fixed thread count; set ``OMP_NUM_THREADS`` to pin it."""
-    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
-        return None
-    import torch
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
-    cores = min(usable, torch.get_num_threads())  # torch's default: the physical cores
-    return max(1, min(4, cores // 2))
-
-
 @contextlib.contextmanager
 def runtime(args: argparse.Namespace) -> Iterator[None]:
     """Process-wide settings for one command, restored afterwards (so ``main()`` called from Python
-    leaves the caller's settings as they were)."""
+    leaves the caller's settings as they were).
+
+    Today: torch's CPU threads, set to :func:`swiftspike.devices.resolve_threads` ``(None)``
+    (``$OMP_NUM_THREADS`` when set, else half the usable cores, 1 to 4). torch's own default (every
+    core) spins idle threads on cores that other jobs need: on a shared 2-core machine the demo
+    trained in 8 s with 1 thread and 91 s with 2 (docs/cli.md)."""
     import torch
 
+    from ..devices import set_threads
+
     before = torch.get_num_threads()
-    n = default_threads()
-    if n is not None:
-        torch.set_num_threads(n)
+    set_threads(None)
     try:
         yield
     finally:

@@ -12,7 +12,7 @@ Encoder objects (``RateEncoder``, ...) wrap them with a fixed ``T`` for the trai
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -155,3 +155,25 @@ def make_encoder(name: str, T: int) -> Encoder:
     if name == "direct":
         return DirectEncoder(T)
     return SequenceEncoder(T)
+
+
+def encoder_info(encoder: Optional[Encoder]) -> Optional[dict[str, Any]]:
+    """JSON description of an encoder (name, ``T`` and its options); ``None`` for none."""
+    if encoder is None:
+        return None
+    info: dict[str, Any] = {"name": getattr(encoder, "name", type(encoder).__name__), "T": getattr(encoder, "T", None)}
+    for key in ("gain", "method"):
+        if hasattr(encoder, key):
+            info[key] = getattr(encoder, key)
+    return info
+
+
+def encoder_from_info(info: dict[str, Any], *, name: Optional[str] = None, T: Optional[int] = None) -> Encoder:
+    """The encoder :func:`encoder_info` described (``name`` / ``T`` override the stored ones)."""
+    stored = info.get("name", "rate")
+    T = T if T is not None else info.get("T")
+    if name is None and stored == "rate":
+        return RateEncoder(T or 8, gain=float(info.get("gain", 1.0)), method=info.get("method", "bernoulli"))
+    if (name or stored) == "sequence":
+        return SequenceEncoder(T)
+    return make_encoder(name or stored, T or 8)

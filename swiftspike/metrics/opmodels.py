@@ -80,6 +80,12 @@ def event_synops(name: str, m: nn.Module, x: torch.Tensor, *, neurobench: bool =
 
 
 # -- analytical ------------------------------------------------------------------------------------
+def count_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
+    """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``) with the event-counted
+    model (:func:`event_synops`)."""
+    return event_synops(name, m, x)
+
+
 def layer_flops(layer: nn.Module, y: torch.Tensor) -> int:
     r""":math:`F_l` of the analytical model, from the layer's size: MACs of one dense pass per sample for a
     layer whose (batch-first) output is ``y``; conv :math:`F_l = \text{out elements} \cdot

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .record import SynOps
 
 
 def is_synaptic(m: nn.Module) -> bool:
@@ -57,11 +56,3 @@ def _fanout(m: nn.Module, mask: torch.Tensor) -> torch.Tensor:
 def dense_macs(m: nn.Module, x_one: torch.Tensor) -> float:
     """MACs of one ANN pass through ``m`` for a single input ``x_one`` (``[1, ...]``)."""
     return float(fanout_ops(m, torch.ones_like(x_one))[0])
-
-
-def count_synops(name: str, m: nn.Module, x: torch.Tensor) -> SynOps:
-    """Count ops of synaptic layer ``m`` for time-major input ``x`` (``[T, B, ...]``): the event-counted
-    model, :func:`swiftspike.metrics.opmodels.event_synops`."""
-    from .opmodels import event_synops
-
-    return event_synops(name, m, x)

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor, choose
+from .functional import fire
 from .modules import SpikingModule
 from .scan import auto_chunk, block_rows, scan_block, scan_block_reverse
 from .surrogate import Surrogate, get_surrogate
@@ -419,7 +420,7 @@ class DSN(SpikingModule):
     def spikes(self, h: torch.Tensor) -> torch.Tensor:
         """Spikes from membrane values."""
         if self.mode == "binary":
-            return self.surrogate(h - self.v_threshold)
+            return fire(h, self.v_threshold, self.surrogate)
         return integer_spike(h, self.n_max)
 
     def _check_finite(self, h: torch.Tensor, x: torch.Tensor) -> None:

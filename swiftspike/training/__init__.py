@@ -3,7 +3,8 @@ from .checkpoint import (clean_stale_temps, convert_legacy_checkpoint, load_chec
                          save_checkpoint)
 from .data import SeededBatchSampler, make_source
 from .losses import LOSSES, ce_count_loss, ce_membrane_loss, ce_rate_loss, get_loss
-from .restore import encoder_from_info, encoder_info, evaluate_checkpoint, load_model
+from ..data.encoders import encoder_from_info, encoder_info
+from .restore import evaluate_checkpoint, load_model
 from .tracking import MetricsLogger
 from .trainer import (TrainConfig, Trainer, batches, evaluate, forward_runner, logits_record, seed_everything,
                       spike_penalty, sync_runner)

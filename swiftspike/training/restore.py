@@ -13,34 +13,12 @@ from typing import Any, Optional
 
 from torch import nn
 
-from ..data.encoders import Encoder, RateEncoder, SequenceEncoder, make_encoder
+from ..data.encoders import SequenceEncoder, encoder_from_info
 from ..devices import resolve_device, set_threads
 from ..errors import SwiftSpikeError, check_positive_int
 from ..metrics.report import Report
 from ..models import build_model
 from .checkpoint import load_checkpoint
-
-
-def encoder_info(encoder: Optional[Encoder]) -> Optional[dict[str, Any]]:
-    """JSON description of an encoder (name, ``T`` and its options); ``None`` for none."""
-    if encoder is None:
-        return None
-    info: dict[str, Any] = {"name": getattr(encoder, "name", type(encoder).__name__), "T": getattr(encoder, "T", None)}
-    for key in ("gain", "method"):
-        if hasattr(encoder, key):
-            info[key] = getattr(encoder, key)
-    return info
-
-
-def encoder_from_info(info: dict[str, Any], *, name: Optional[str] = None, T: Optional[int] = None) -> Encoder:
-    """The encoder :func:`encoder_info` described (``name`` / ``T`` override the stored ones)."""
-    stored = info.get("name", "rate")
-    T = T if T is not None else info.get("T")
-    if name is None and stored == "rate":
-        return RateEncoder(T or 8, gain=float(info.get("gain", 1.0)), method=info.get("method", "bernoulli"))
-    if (name or stored) == "sequence":
-        return SequenceEncoder(T)
-    return make_encoder(name or stored, T or 8)
 
 
 def load_model(path: "str | os.PathLike", device: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:

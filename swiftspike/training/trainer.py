@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.encoders import Encoder
+from ..data.encoders import Encoder, encoder_info
 from ..devices import autocast, check_precision, resolve_device, set_threads
 from ..engines.sync import run_sync
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
@@ -53,7 +53,6 @@ from .checkpoint import check_writable, load_checkpoint, need_safetensors, save_
 from .data import Batch, Source, TensorSource, batches, make_source
 from .losses import get_loss
 from .progress import progress
-from .restore import encoder_info
 from .tracking import MetricsLogger, metrics_path_for
 
 __all__ = ["TrainConfig", "Trainer", "evaluate", "sync_runner", "forward_runner", "logits_record", "seed_everything",
