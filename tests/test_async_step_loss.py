@@ -59,6 +59,7 @@ def test_step_outputs_are_the_running_output_and_the_loss_differs_from_count(rea
     assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+@pytest.mark.slow
 def test_step_loss_trainer_trains_digits():
     data = load_dataset("digits", flatten=False).subset(n_train=192, n_test=64)
     torch.manual_seed(0)

@@ -119,6 +119,7 @@ def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
             convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors", trust=True)
 
 
+@pytest.mark.slow
 def test_stale_temporary_files_of_a_killed_save_are_removed(tmp_path):
     """SIGKILL a process in the middle of a save: its temporary file stays; the next save removes it."""
     target = tmp_path / "big.safetensors"

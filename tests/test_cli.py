@@ -10,6 +10,7 @@ def last_json(capsys):
     return json.loads(out[-1])
 
 
+@pytest.mark.slow
 def test_demo_reaches_90_percent_with_required_fields(capsys, tmp_path):
     assert main(["demo", "--json", "--quiet", "--plot", str(tmp_path)]) == 0
     res = last_json(capsys)
@@ -206,6 +207,7 @@ def test_a_bug_still_shows_its_traceback(monkeypatch):
         main(["demo"])
 
 
+@pytest.mark.slow
 def test_error_exit_code_and_single_line_in_a_real_process():
     import os
     import subprocess

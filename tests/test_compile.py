@@ -50,6 +50,7 @@ def _compiled_equals_eager(backend):
         assert torch.allclose(p.grad, g, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_compiled_spikes_and_gradients_equal_eager():
     # aot_eager traces the forward and the backward like the default backend but skips code generation
     _compiled_equals_eager("aot_eager")

@@ -226,6 +226,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "swiftspike", *args], capture_output=True, text=True, env=env)
 
 
+@pytest.mark.slow
 def test_cli_convert_study_digits(tmp_path):
     r = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--times", "1,2,32",
              "--ft-times", "2", "--ft-limit", "300", "--quiet", "--json", "--plot", str(tmp_path),

@@ -87,6 +87,7 @@ def test_frames_first_saccade_10ms_bins_and_bad_input():
         emulate(_square(), n_saccades=4)
 
 
+@pytest.mark.slow
 def test_load_dataset_names_the_emulation():
     d = load_dataset("nmnist-sim", limit=6, limit_test=4)
     assert d.name == "nmnist-sim" and d.temporal

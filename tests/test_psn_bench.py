@@ -20,6 +20,7 @@ def test_skips_sizes_over_the_caps_without_running_them():
     assert "skipped: dsn T=64" in table(res)
 
 
+@pytest.mark.slow
 def test_cli_times_peers_after_checking_they_agree(capsys):
     rc = main(["bench", "parallel", "--T", "16", "32", "--methods", "dsn", "lif", "psn", "spikingjelly-psn",
                "sliding-psn", "spikingjelly-sliding-psn", "--max-T", "16", "--batch", "2", "--features", "4",
@@ -40,6 +41,7 @@ def test_cli_times_peers_after_checking_they_agree(capsys):
     assert res["machine"]["threads"] == 1 and res["machine"]["torch"] and res["machine"]["spikingjelly"]
 
 
+@pytest.mark.slow
 def test_time_cap_skips_measured_and_predicted_sizes():
     res = run((8, 16), ("dsn", "spikingjelly-sliding-psn"), batch=1, features=2, repeats=1, time_cap_s=1e-9)
     first = res["results"]["spikingjelly-sliding-psn"]["8"]
