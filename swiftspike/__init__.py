@@ -5,7 +5,7 @@ from .errors import SwiftSpikeError
 from .metrics.report import Report
 from .neurons import IF, LI, LIF, reset
 
-__version__ = "0.1.0"
+from ._version import __version__
 __all__ = ["convert", "SNN", "run_sync", "run_step", "SwiftSpikeError", "Report", "LIF", "IF", "LI", "reset",
            "export_nir", "import_nir", "__version__"]
 

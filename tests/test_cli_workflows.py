@@ -145,9 +145,9 @@ def test_eval_reproduces_train_for_a_nonzero_seed_and_rebuilds_from_the_json(tmp
     ck, plots = str(tmp_path / "s.safetensors"), tmp_path / "plots"
     assert main(["train", *SMALL, "--seed", "3", "--checkpoint", ck, "--json", "--quiet"]) == 0
     trained = last_json(capsys)
-    from swiftspike.cli import baseline
+    from swiftspike.studies import baseline
 
-    monkeypatch.setattr(baseline, "build_model", None)  # eval must not rebuild from the CLI's own arguments
+    monkeypatch.setattr(baseline, "build_model", None)  # eval must not rebuild the way 'train' builds
     assert main(["eval", "--checkpoint", ck, "--json", "--quiet", "--plot", str(plots)]) == 0
     ev = last_json(capsys)
     assert ev["accuracy"] == trained["accuracy"] and ev["spikes_per_sample"] == trained["spikes_per_sample"]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..asynch.config import AsyncConfig
 from ..asynch.engine import AsyncEngine
 from ..asynch.graph import INPUT, AsyncGraph

@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..conversion.ann import ClippedReLU, ann_accuracy, build_ann, train_ann
 from ..conversion.calibrate import METHODS
 from ..conversion.convert import convert

@@ -129,7 +129,7 @@ def _swiftspike(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
         lif.reset_state()
         return lif(c)
 
-    from .. import __version__
+    from .._version import __version__
 
     return Peer("swiftspike", __version__, neuron, note="LIF(tau=-1/ln beta, reset='hard'), ATan")
 

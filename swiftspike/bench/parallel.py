@@ -273,7 +273,7 @@ def machine_info(threads: int) -> dict[str, Any]:
 
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     def version(pkg: str) -> Optional[str]:
         try:

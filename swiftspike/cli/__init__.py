@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Iterator, Optional, Sequence
 
-from .. import __version__
+from .._version import __version__
 from . import asynch, baseline, bench, convert, files, topspark, tune
 from .common import Parser, UsageError, add_runtime_flags, check_args, error_line, runtime
 

@@ -1,23 +1,16 @@
-"""``demo``, ``train``, ``eval`` and ``report``: layer-synchronous baseline commands."""
+"""``demo``, ``train``, ``eval`` and ``report``: layer-synchronous baseline commands (the work itself:
+:mod:`swiftspike.studies.baseline`)."""
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from pathlib import Path
 from typing import Any
-
-import torch
 
 from ..data.dataset import Dataset
 from ..data.datasets import load_dataset
-from ..data.encoders import ENCODERS, make_encoder
-from ..engines.sync import run_sync
-from ..errors import SwiftSpikeError
-from ..metrics.report import Report
-from ..models import build_model, default_spec
-from ..neurons.modules import reset
-from ..training.trainer import TrainConfig, Trainer, seed_everything
+from ..data.encoders import ENCODERS
+from ..models import default_spec
+from ..studies.baseline import baseline_plots, compare_results, train_and_report
+from ..training.trainer import TrainConfig
 from .common import (RUNTIME_OPTIONS, add_checkpoint_flags, add_data_flags, add_energy_flag, add_output_flags,
                      add_seed_flag, add_spike_reg_flag, add_time_steps_flag, add_tracking_flags, add_train_flags,
                      data_kwargs, emit, is_main, plot_dir, positive_float, positive_int, show_text)
@@ -29,68 +22,20 @@ def _runtime_config(args: argparse.Namespace) -> dict[str, Any]:
                 metrics_log=args.metrics_log, log_dir=args.log_dir, num_workers=args.num_workers)
 
 
-def _device_of(model: torch.nn.Module) -> torch.device:
-    return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
-
-
-def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
-    out = plot_dir(args)
-    if out is None:
-        return []
-    from ..plots import curves_plot, raster_plot
-
-    reset(model)
-    with torch.no_grad():
-        rec = run_sync(model.eval(), encoder(data.x_test[:1].to(_device_of(model))), record_spikes=True)
-    reset(model)
-    paths = [curves_plot({label: report.accuracy_per_step}, out / "accuracy_vs_time.png",
-                         title="accuracy of the running prediction")]
-    if rec.layers:
-        trains = torch.cat([ls.spikes[:, 0].flatten(1) for ls in rec.layers], 1)
-        groups = [(f"layer {ls.name}", ls.n_neurons) for ls in rec.layers]
-        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample",
-                                 groups=groups))
-    return [str(p) for p in paths]
-
-
 def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfig, encoder_name: str, T: int,
-                      label: str, meta: dict[str, Any]) -> dict[str, Any]:
-    seed_everything(cfg.seed)
-    model = build_model(spec)
-    encoder = make_encoder(encoder_name, T)
-    trainer = Trainer(model, encoder, cfg, spec=spec, meta=meta)
-    t0 = time.perf_counter()
-    history = trainer.fit(data)
-    train_s = time.perf_counter() - t0
-    if not is_main():  # under torchrun, rank 0 alone evaluates and reports
-        return {}
-    report = trainer.evaluate(data.x_test, data.y_test, energy_table=args.energy_table)
-    report.extra.update(dataset=data.name, encoder=encoder_name, train_seconds=round(train_s, 2),
-                        epochs=cfg.epochs, final_loss=history[-1]["loss"] if history else None)
-    plots = _plots(args, model, encoder, data, report, label)
-    result = report.to_dict()
-    if plots:
-        result["plots"] = plots
-    result.update(_long_eval(args, model, data, encoder_name, T))
-    if cfg.checkpoint:
-        result["checkpoint"] = cfg.checkpoint
-    emit(args, result, report.table() if show_text(args) else None)
-    return result
-
-
-def _long_eval(args, model, data: Dataset, encoder_name: str, T: int) -> dict[str, Any]:
-    """Parallel-neuron extras: DSN logical/effective T and ``--eval-stretch`` long-sequence accuracy."""
-    from ..training.long import dsn_time_metrics, long_sequence_eval
-
-    out: dict[str, Any] = dict(dsn_time_metrics(model, T))
-    factor = getattr(args, "eval_long", None)
-    if factor:
-        out["long_eval"] = le = long_sequence_eval(model, data, encoder_name, T, factor, mode=args.long_mode,
-                                                   energy_table=args.energy_table)
-        if show_text(args):
-            print(f"at {factor}x length (T={le['T']}, {le['method']}): accuracy {le['accuracy']:.4f}, "
-                  f"finite={le['finite']}")
-    return out
+                      label: str, meta: dict[str, Any]) -> None:
+    result, report = train_and_report(data, spec, cfg, encoder_name, T, label=label, meta=meta,
+                                      energy_table=args.energy_table, plot_dir=plot_dir(args),
+                                      eval_long=getattr(args, "eval_long", None),
+                                      long_mode=getattr(args, "long_mode", "stream"))
+    if report is None:
+        return
+    text = report.table() if show_text(args) else None
+    le = result.get("long_eval")
+    if text and le:
+        text += (f"\nat {args.eval_long}x length (T={le['T']}, {le['method']}): accuracy {le['accuracy']:.4f}, "
+                 f"finite={le['finite']}")
+    emit(args, result, text)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -146,44 +91,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model, ck = load_model(args.checkpoint, args.device, build=build_from_spec)
         data = checkpoint_data(ck, args.dataset, args.path, where=args.checkpoint)
         encoder = checkpoint_encoder(ck, data, encoder=args.encoder, T=args.T)
-        result["plots"] = _plots(args, model, encoder, data, report, "eval")
+        result["plots"] = baseline_plots(model, encoder, data, report, plot_dir(args), "eval")
     emit(args, result, report.table() if show_text(args) else None)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    rows = []
-    curves = {}
-    for f in args.files:
-        p = Path(f)
-        if not p.is_file():
-            raise SwiftSpikeError(f"result file not found: {p}")
-        try:
-            lines = [ln for ln in p.read_text().splitlines() if ln.strip()]
-            d = json.loads(lines[-1]) if lines and lines[-1].lstrip().startswith("{") else json.loads(p.read_text())
-        except (json.JSONDecodeError, IndexError):
-            raise SwiftSpikeError(f"{p} holds no JSON result (write one with --out FILE or --json)") from None
-        if "accuracy" not in d:
-            raise SwiftSpikeError(f"{p} is not a swiftspike report (no 'accuracy' field)")
-        rows.append((p.stem, d))
-        if d.get("accuracy_per_step"):
-            curves[p.stem] = d["accuracy_per_step"]
-    keys = ("accuracy", "spikes_per_sample", "latency_steps", "synops", "energy_j", "energy_ratio_vs_ann")
-    w = max(len(n) for n, _ in rows)
-    lines = [f"{'run':<{w}}  " + "  ".join(f"{k:>20}" for k in keys)]
-    for n, d in rows:
-        cells = []
-        for k in keys:
-            v = d.get(k)
-            cells.append(f"{v:>20.4g}" if isinstance(v, (int, float)) else f"{str(v):>20}")
-        lines.append(f"{n:<{w}}  " + "  ".join(cells))
-    result: dict[str, Any] = {"runs": {n: {k: d.get(k) for k in keys} for n, d in rows}}
-    out = plot_dir(args)
-    if out is not None and curves:
-        from ..plots import curves_plot
-
-        result["plots"] = [str(curves_plot(curves, out / "accuracy_vs_time.png", title="accuracy vs time step"))]
-    emit(args, result, "\n".join(lines) if show_text(args) else None)
+    result, table = compare_results(args.files, plot_dir(args))
+    emit(args, result, table if show_text(args) else None)
     return 0
 
 

@@ -12,7 +12,8 @@ from ..bench import asynch as bench_asynch
 from ..bench import parallel as bench_parallel
 from ..devices import resolve_device, resolve_threads
 from ..errors import SwiftSpikeError
-from .common import add_data_flags, add_output_flags, data_kwargs, emit, plot_dir
+from .common import (add_data_flags, add_output_flags, add_repeats_flag, add_seed_flag, add_time_steps_flag, data_kwargs,
+                     emit, fraction, nonneg_int, plot_dir, positive_float, positive_int)
 
 #: runtime defaults of the benchmarks (the CLI's own defaults are auto and the thread policy)
 BENCH_DEFAULTS = {"device": "cpu", "threads": 1}
@@ -37,16 +38,16 @@ def _register_lif(bsub: argparse._SubParsersAction) -> None:
     p = bsub.add_parser("lif", help="forward+backward of Linear->LIF vs snnTorch, SpikingJelly and Norse",
                         description="Time Linear->LIF (forward + backward) against peer libraries in the same run, "
                                     "with the same weights and input, after checking that their spikes agree.")
-    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes), help="layer widths N")
-    p.add_argument("--steps", type=int, nargs="+", default=list(d.steps), help="time steps T")
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--repeats", type=int, default=d.repeats, help="timed runs per contestant (median, interleaved)")
-    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed runs per contestant first")
+    p.add_argument("--sizes", type=positive_int, nargs="+", default=list(d.sizes), help="layer widths N")
+    p.add_argument("--steps", type=positive_int, nargs="+", default=list(d.steps), help="time steps T")
+    p.add_argument("--batch", type=positive_int, default=d.batch)
+    add_repeats_flag(p, d.repeats)
+    p.add_argument("--warmup", type=nonneg_int, default=d.warmup, help="untimed runs per contestant first")
     p.add_argument("--peers", nargs="*", default=list(d.peers), help=f"peer libraries ({' '.join(PEERS)})")
-    p.add_argument("--beta", type=float, default=d.beta, help="membrane decay per step (0.875: exact in binary)")
-    p.add_argument("--tolerance", type=float, default=d.tolerance,
+    p.add_argument("--beta", type=fraction, default=d.beta, help="membrane decay per step (0.875: exact in binary)")
+    p.add_argument("--tolerance", type=fraction, default=d.tolerance,
                    help="largest fraction of differing spikes still counted as agreement (float rounding)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    add_seed_flag(p, default=d.seed, help="random seed (weights and inputs)")
     p.add_argument("--clock", default=d.clock, choices=["wall", "cpu"],
                    help="wall time, or this process's CPU time (steadier on a shared machine; one thread, CPU only)")
     add_output_flags(p, plots=False)
@@ -69,17 +70,17 @@ def _register_async(sub: argparse._SubParsersAction) -> None:
                                    "currents and a naive per-step Python loop, over batch, width and F, with "
                                    "interleaved repeats; checks that all three give identical spikes.")
     add_output_flags(p, plots=False)
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256], metavar="B")
-    p.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1024, 4096], metavar="W",
+    p.add_argument("--batches", type=positive_int, nargs="+", default=[1, 8, 64, 256], metavar="B")
+    p.add_argument("--widths", type=positive_int, nargs="+", default=[64, 256, 1024, 4096], metavar="W",
                    help="hidden layer widths of the n_in-W-W-10 network")
-    p.add_argument("--F-list", dest="F_list", type=int, nargs="+", default=[1, 4, 16, 64], metavar="F")
-    p.add_argument("--T", type=int, default=2, help="frames per sample")
-    p.add_argument("--n-in", dest="n_in", type=int, default=64, help="input size")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved timed repeats (median)")
-    p.add_argument("--ref-batch", type=int, default=1, help="samples the naive loop runs")
-    p.add_argument("--budget-s", dest="budget_s", type=float, default=30.0,
+    p.add_argument("--F-list", dest="F_list", type=positive_int, nargs="+", default=[1, 4, 16, 64], metavar="F")
+    add_time_steps_flag(p, default=2, help="frames per sample")
+    p.add_argument("--n-in", dest="n_in", type=positive_int, default=64, help="input size")
+    add_repeats_flag(p, 3)
+    p.add_argument("--ref-batch", type=positive_int, default=1, help="samples the naive loop runs")
+    p.add_argument("--budget-s", dest="budget_s", type=positive_float, default=30.0,
                    help="skip an executor of a configuration whose predicted time exceeds this")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_flag(p, default=0, help="random seed (weights and inputs)")
     p.set_defaults(func=_cmd_bench_async)
 
 
@@ -117,21 +118,21 @@ def _register_parallel(bsub: argparse._SubParsersAction) -> None:
     p = bsub.add_parser("parallel", help="DSN vs PSN, sliding PSN (swiftspike's and SpikingJelly's) and LIF over T",
                         description="Time forward+backward and peak memory of one neuron layer at growing T, "
                                     "against SpikingJelly's PSN and SlidingPSN (same weights, outputs checked).")
-    p.add_argument("--T", type=int, nargs="+", default=list(bench_parallel.DEFAULT_T), help="sequence lengths")
+    add_time_steps_flag(p, default=list(bench_parallel.DEFAULT_T), help="sequence lengths", nargs="+")
     p.add_argument("--methods", nargs="+", default=list(bench_parallel.METHODS),
                    help=" ".join(bench_parallel.METHODS))
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--features", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=5, help="timed calls per method and size, interleaved")
-    p.add_argument("--mem-cap-gb", dest="mem_cap_gb", type=float, default=6.0,
+    p.add_argument("--batch", type=positive_int, default=4)
+    p.add_argument("--features", type=positive_int, default=64)
+    add_repeats_flag(p, 5)
+    p.add_argument("--mem-cap-gb", dest="mem_cap_gb", type=positive_float, default=6.0,
                    help="skip sizes whose estimated memory exceeds this")
-    p.add_argument("--time-cap-s", dest="time_cap_s", type=float, default=30.0,
+    p.add_argument("--time-cap-s", dest="time_cap_s", type=positive_float, default=30.0,
                    help="skip sizes where one call is predicted (from the previous size) or measured to take longer")
-    p.add_argument("--max-T", dest="max_T", type=int, help="skip sizes with T above this")
+    p.add_argument("--max-T", dest="max_T", type=positive_int, help="skip sizes with T above this")
     p.add_argument("--keep-heap", dest="keep_heap", action="store_true",
                    help="run every measuring process with glibc MALLOC_* settings that reuse freed memory "
                         "instead of mapping fresh pages for each large tensor (same for all methods)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_flag(p, default=0, help="random seed (weights and inputs)")
     add_output_flags(p)
     p.set_defaults(func=_parallel, runtime=("device", "threads"), **BENCH_DEFAULTS)
 
@@ -179,14 +180,14 @@ def _register_convert(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="conv", help="zoo model trained here with plain ReLUs (vgg-small, conv, mlp, "
                                                    "resnet-tiny; default conv)")
     p.add_argument("--ann-checkpoint", metavar="FILE", help="convert this ANN instead of training one")
-    p.add_argument("--epochs", type=int, default=8, help="ANN training epochs (default 8)")
-    p.add_argument("--calib-samples", type=int, default=256, help="calibration batch size (default 256)")
+    p.add_argument("--epochs", type=positive_int, default=8, help="ANN training epochs (default 8)")
+    p.add_argument("--calib-samples", type=positive_int, default=256, help="calibration batch size (default 256)")
     p.add_argument("--times", default="1,2,4,8", help="T at which accuracy is measured (default 1,2,4,8)")
     p.add_argument("--calib-times", default="2,8", help="T at which calibration is timed (default 2,8)")
     p.add_argument("--methods", default="all", help="swiftspike calibration methods, comma-separated (default all)")
     p.add_argument("--peer-modes", default="max,99.9%", help="SpikingJelly RateCodingRecipe modes (default max,99.9%%)")
-    p.add_argument("--percentile", type=float, default=99.9, help="swiftspike percentile method's percentile")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per contestant, interleaved (default 5)")
-    p.add_argument("--test-limit", type=int, help="evaluate accuracy on at most this many test samples")
+    p.add_argument("--percentile", type=positive_float, default=99.9, help="swiftspike percentile method's percentile")
+    add_repeats_flag(p, 5)
+    p.add_argument("--test-limit", type=positive_int, help="evaluate accuracy on at most this many test samples")
     add_output_flags(p, plots=False)
     p.set_defaults(func=_cmd_convert, threads=1)

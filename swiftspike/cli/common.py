@@ -209,10 +209,20 @@ def add_data_flags(p: argparse.ArgumentParser, default: Optional[str] = "digits"
 
 
 def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: str = "time steps",
-                        many: bool = False) -> None:
-    """``--T``: one positive integer, or with ``many`` a comma list (``--T 100,50,35``)."""
+                        many: bool = False, nargs: Optional[str] = None) -> None:
+    """``--T``: one positive integer, with ``many`` a comma list (``--T 100,50,35``), with ``nargs="+"``
+    a space-separated list (``--T 1024 4096``)."""
+    if nargs is not None:
+        p.add_argument("--T", type=positive_int, nargs=nargs, default=default, help=help)
+        return
     p.add_argument("--T", type=nonempty_int_list if many else positive_int, default=default,
                    help=help + (" (comma-separated)" if many else ""))
+
+
+def add_repeats_flag(p: argparse.ArgumentParser, default: int, help: str = "timed repeats per contestant, "
+                                                                        "interleaved (the median is reported)") -> None:
+    """``--repeats`` of the benchmarks."""
+    p.add_argument("--repeats", type=positive_int, default=default, help=f"{help} (default {default})")
 
 
 def add_train_flags(p: argparse.ArgumentParser, *, epochs: Optional[int], lr: Optional[float], batch_size: int = 64,

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from ..errors import SwiftSpikeError
-from .common import RUNTIME_OPTIONS, add_data_flags, add_output_flags, emit, plot_dir, show_text
+from .common import (RUNTIME_OPTIONS, add_data_flags, add_output_flags, add_train_flags, emit, plot_dir, positive_int,
+                     show_text)
 
 PARAM_HELP = ("override one search dimension (repeatable): NAME=LOW:HIGH[:log|linear] (range), NAME=A,B,C "
               "(choices) or NAME=VALUE (fixed); NAME is one of lr, tau, v_threshold, T, spike_reg, "
@@ -56,14 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "one study. Writes pareto.json and pareto.png.")
     add_data_flags(p)
     add_output_flags(p)
-    p.add_argument("--trials", type=int, default=20,
+    p.add_argument("--trials", type=positive_int, default=20,
                    help="finished trials the study should hold; a rerun continues up to this number (default 20)")
     p.add_argument("--objectives", default="accuracy,spikes",
                    help="comma-separated, from: accuracy (maximised), spikes, energy, latency (minimised); "
                         "default accuracy,spikes")
     p.add_argument("--param", action="append", metavar="NAME=SPEC", help=PARAM_HELP)
-    p.add_argument("--epochs", type=int, default=3, help="training epochs per trial (default 3)")
-    p.add_argument("--batch-size", type=int, default=64)
+    add_train_flags(p, epochs=3, lr=None, lr_flag=False, epochs_help="training epochs per trial (default 3)")
     p.add_argument("--encoder", default="rate", help="input encoding of static data: rate | poisson | latency | direct")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of the training data held out to measure the objectives (default 0.2)")

@@ -417,7 +417,7 @@ def export_nir(net: nn.Module, path: Optional[PathLike] = None, *, dt: float = D
     nodes["output"] = nir.Output(output_type=np.array(ops[-1].out_shape))
     names.append("output")
     edges = list(itertools.pairwise(names))
-    from .. import __version__
+    from .._version import __version__
 
     meta = {"dt": float(dt), "producer": "swiftspike", "swiftspike_version": __version__}
     try:

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import secrets
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -52,8 +51,9 @@ def need_safetensors():
 
 
 def swiftspike_version() -> str:
-    mod = sys.modules.get("swiftspike")
-    return str(getattr(mod, "__version__", "unknown"))
+    from .._version import __version__
+
+    return __version__
 
 
 # -- payload <-> (JSON, tensors) -------------------------------------------------------------------
