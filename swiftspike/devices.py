@@ -8,7 +8,11 @@
 * :func:`resolve_threads` / :func:`set_threads`: the CPU thread count. torch's default (every core) is
   slow for the small layers of an SNN and, on a shared machine, very slow (each parallel region waits for
   its slowest thread). The default here is ``$OMP_NUM_THREADS`` when set, else half the cores this process
-  may use, between 1 and 4.
+  may use, between 1 and 4. This is the one thread policy of swiftspike (the CLI uses it too).
+* :func:`defaults`: a region in which ``device="auto"`` and ``threads=None`` mean given values (the CLI runs
+  every command inside one, so that ``--device`` and ``--threads`` reach every ``Trainer`` and study the
+  command builds, including those that take no explicit argument); restored on exit.
+* :func:`compile_layers`: ``torch.compile`` a network layer by layer, in place.
 
 Determinism: on the CPU the same seed and the same thread count give the same numbers, run after run.
 Another thread count changes how reductions are split, so float sums -- and after many steps, spikes,
@@ -32,6 +36,10 @@ _AUTOCAST = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
 
 DeviceLike = Union[str, torch.device, None]
 
+# what "auto" and threads=None mean inside a `defaults(...)` region (None: the machine's defaults)
+_default_device: Optional[str] = None
+_default_threads: Optional[int] = None
+
 
 def _cuda_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -46,10 +54,12 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = N
     """The :class:`torch.device` for ``device`` (see module docstring); ``None`` means ``"auto"``.
 
     ``local_rank`` (one process per GPU under ``torchrun``) picks ``cuda:local_rank`` for ``"auto"`` and
-    ``"cuda"``."""
+    ``"cuda"``. Inside a :func:`defaults` region ``"auto"`` means the region's device."""
     if isinstance(device, torch.device):
         device = str(device)
     name = "auto" if device is None else str(device).strip().lower()
+    if name == "auto" and _default_device is not None:
+        name = _default_device
     if name == "auto":
         name = "cuda" if _cuda_count() else "cpu"
     if name == "cpu":
@@ -108,12 +118,16 @@ def available_cores() -> int:
 
 
 def resolve_threads(threads: Optional[int] = None) -> int:
-    """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` =
-    ``$OMP_NUM_THREADS`` when set, else half the available cores, at least 1 and at most 4."""
+    """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` = the
+    count of the enclosing :func:`defaults` region, else ``$OMP_NUM_THREADS`` (or ``$MKL_NUM_THREADS``) when
+    set, else half the available cores, at least 1 and at most 4."""
+    if threads is None and _default_threads is not None:
+        return _default_threads
     if threads is None:
-        env = os.environ.get("OMP_NUM_THREADS", "").strip()
-        if env.isdigit() and int(env) > 0:
-            return int(env)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env = os.environ.get(var, "").strip()
+            if env.isdigit() and int(env) > 0:
+                return int(env)
         return max(1, min(4, available_cores() // 2))
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise SwiftSpikeError(f"threads must be an integer >= 0 (0: every core), got {threads!r}")
@@ -126,3 +140,44 @@ def set_threads(threads: Optional[int] = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def check_device(device: DeviceLike) -> str:
+    """``device`` as a name, after checking that this machine has it (``"auto"`` stays ``"auto"``)."""
+    resolve_device(device)
+    return "auto" if device is None else str(device).strip().lower()
+
+
+@contextlib.contextmanager
+def defaults(device: DeviceLike = None, threads: Optional[int] = None) -> Iterator[int]:
+    """A region in which ``device="auto"`` means ``device`` (``None``: unchanged) and ``threads=None``
+    means :func:`resolve_threads` ``(threads)``; torch's thread count is set to it for the region. Both,
+    and torch's thread count, are restored on exit. Yields the thread count."""
+    global _default_device, _default_threads
+    name = None if device is None else check_device(device)
+    n = resolve_threads(threads)
+    saved = _default_device, _default_threads, torch.get_num_threads()
+    if name is not None and name != "auto":
+        _default_device = name
+    _default_threads = n
+    if saved[2] != n:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        _default_device, _default_threads = saved[0], saved[1]
+        if torch.get_num_threads() != saved[2]:
+            torch.set_num_threads(saved[2])
+
+
+def compile_layers(model: torch.nn.Module) -> torch.nn.Module:
+    """``torch.compile`` every layer of ``model`` in place and return it. The engines walk the layers of a
+    ``Sequential`` one by one, so each layer with parameters, and each neuron layer, is compiled
+    (``Module.compile()``) and the model stays a ``Sequential``; any other model is compiled as a whole."""
+    from .neurons.modules import SpikingModule
+
+    mods = list(model.children()) if isinstance(model, torch.nn.Sequential) else [model]
+    for m in mods:
+        if isinstance(m, SpikingModule) or any(True for _ in m.parameters()):
+            m.compile()
+    return model

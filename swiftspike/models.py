@@ -1,7 +1,12 @@
 """Small reference architectures built from a JSON-able spec (stored in checkpoints).
 
 ``spec = {"arch": "mlp" | "conv", "input_shape": [...], "hidden": [...], "n_classes": C,
-"neuron": "lif", "neuron_kwargs": {...}, "readout": "spike" | "li"}``
+"neuron": "lif", "neuron_kwargs": {...}, "readout": "spike" | "li"[, "bias": false]}``
+
+``bias=False`` builds every Linear / Conv layer without a bias (the asynctorch regime: a neuron moves
+only when an event reaches it); without the key, layers have biases. Networks imported
+from NIR are stored with ``{"arch": "layers", ...}`` and rebuilt by
+:func:`swiftspike.interop.checkpoints.build_from_spec` (this module stays below the interop layer).
 """
 from __future__ import annotations
 
@@ -15,9 +20,14 @@ from .errors import SwiftSpikeError, choose
 from .neurons.factory import make_neuron
 
 
-def default_spec(input_shape, n_classes: int, **over: Any) -> dict[str, Any]:
+def default_spec(input_shape, n_classes: int, *, bias: bool = True, **over: Any) -> dict[str, Any]:
+    """A spec for :func:`build_model` (see the module docstring); ``over`` replaces its entries. ``bias=False``
+    is written into the spec as ``"bias": false``; with the default the key is left out (meaning true), so
+    specs, and checkpoints resumed against them, stay as they were before the option existed."""
     spec = {"arch": "mlp", "input_shape": list(input_shape), "hidden": [128], "n_classes": int(n_classes),
             "neuron": "lif", "neuron_kwargs": {}, "readout": "spike"}
+    if not bias:
+        spec["bias"] = False
     spec.update(over)
     return spec
 
@@ -33,6 +43,9 @@ def _neuron(name: str, kwargs: dict[str, Any], channels: int):
 
 def build_model(spec: dict[str, Any]) -> SNN:
     """Build an :class:`~swiftspike.engines.sync.SNN` from ``spec``."""
+    if isinstance(spec, dict) and spec.get("arch") == "layers":
+        raise SwiftSpikeError("this spec describes a network imported from NIR (arch 'layers'); rebuild it with "
+                              "swiftspike.interop.checkpoints.build_from_spec")
     try:
         arch = choose("architecture", spec.get("arch", "mlp"), ("mlp", "conv"))
         shape = tuple(int(s) for s in spec["input_shape"])
@@ -41,6 +54,9 @@ def build_model(spec: dict[str, Any]) -> SNN:
         neuron = spec.get("neuron", "lif")
         nk = dict(spec.get("neuron_kwargs", {}))
         readout = choose("readout", spec.get("readout", "spike"), ("spike", "li"))
+        bias = spec.get("bias", True)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be true or false, got {bias!r}")
     except (KeyError, TypeError, ValueError) as e:
         raise SwiftSpikeError(f"bad model spec: {e}") from None
     layers: list[nn.Module] = []
@@ -49,7 +65,7 @@ def build_model(spec: dict[str, Any]) -> SNN:
             raise SwiftSpikeError(f"conv architecture needs [C, H, W] inputs, got {list(shape)}")
         c, h, w = shape
         for ch in hidden[:-1] or [16]:
-            layers += [nn.Conv2d(c, ch, 3, padding=1), _neuron(neuron, nk, ch), nn.AvgPool2d(2)]
+            layers += [nn.Conv2d(c, ch, 3, padding=1, bias=bias), _neuron(neuron, nk, ch), nn.AvgPool2d(2)]
             c, h, w = ch, h // 2, w // 2
         layers += [nn.Flatten()]
         feat = c * h * w
@@ -59,9 +75,9 @@ def build_model(spec: dict[str, Any]) -> SNN:
         feat = math.prod(shape)
         fc = hidden
     for width in fc:
-        layers += [nn.Linear(feat, width), _neuron(neuron, nk, width)]
+        layers += [nn.Linear(feat, width, bias=bias), _neuron(neuron, nk, width)]
         feat = width
-    layers.append(nn.Linear(feat, n_classes))
+    layers.append(nn.Linear(feat, n_classes, bias=bias))
     layers.append(_neuron(neuron, nk, n_classes) if readout == "spike" else make_neuron("li"))
     return SNN(*layers)
 

@@ -1,4 +1,8 @@
-"""PNG plots (matplotlib is an optional extra: ``pip install 'swiftspike[plots]'``)."""
+"""PNG plots (matplotlib is an optional extra: ``pip install 'swiftspike[plots]'``).
+
+Whole plots: :func:`raster_plot`, :func:`curves_plot`. Building blocks for a study's own figure:
+:func:`need_matplotlib` (check before long work), :func:`figure` (a grid of panels), :func:`scatter`
+(one point set in a panel, optionally highlighted and labelled) and :func:`save_figure` (PNG, closed)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,6 +31,32 @@ def _save(fig, path: "str | Path") -> Path:
     fig.savefig(path, dpi=120)
     _plt().close(fig)
     return path
+
+
+def need_matplotlib() -> None:
+    """Raise one clear error now if matplotlib is missing (call it before long work whose result is plotted)."""
+    _plt()
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize: "tuple[float, float] | None" = None):
+    """``(fig, axes)``: a figure with a ``nrows x ncols`` grid of panels (``axes`` is always 2-D)."""
+    plt = _plt()
+    return plt.subplots(nrows, ncols, figsize=figsize or (5 * ncols, 4 * nrows), squeeze=False)
+
+
+def scatter(ax, x: Sequence[float], y: Sequence[float], *, size: float = 18, color: str = "C0",
+            label: "str | None" = None, highlight: bool = False, labels: "Sequence[str] | None" = None) -> None:
+    """Points ``(x, y)`` in panel ``ax``; ``highlight`` draws them edged and on top, ``labels`` writes a small
+    text beside each point."""
+    kw = dict(edgecolors="k", linewidths=0.5, zorder=3) if highlight else {}
+    ax.scatter(list(x), list(y), s=size, c=color, label=label, **kw)
+    for text, xi, yi in zip(labels or (), x, y):
+        ax.annotate(text, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+
+
+def save_figure(fig, path: "str | Path") -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created) and close it."""
+    return _save(fig, path)
 
 
 def raster_plot(spikes: torch.Tensor, path: "str | Path", title: str = "spike raster",

@@ -111,13 +111,21 @@ def test_study_config_and_cli(capsys, tmp_path):
                "--hidden", "12", "--epochs", "1", "--F", "4", "--json", "--quiet", "--plot", str(tmp_path)])
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert len(res["results"]) == 24  # 3 trainings x 4 executions x 2 stop rules
-    r = res["results"]["async-momentum|momentum|quiescence"]
-    for key in ("accuracy", "spikes_per_sample", "steps_to_decision", "spikes_to_decision", "spikes_to_first_output"):
+    # sync-trained: 4 executions x 2 stop rules; each async-trained model: its own scheduler and sync x 2 stops
+    rows = {(r["training"], r["execution"], r["stop"]): r for r in res["results"]}
+    assert len(rows) == len(res["results"]) == 16
+    r = rows["async-momentum", "momentum", "quiescence"]
+    assert r["F"] == r["train_F"] == 4
+    for key in ("accuracy", "spikes_per_sample", "steps_to_decision", "spikes_to_decision", "spikes_to_first_output",
+                "frame_steps_to_first_correct", "synops", "energy_j"):
         assert key in r
-    assert set(res["ratios"]) == set(res["ratios_vs_sync_gate"]) == {
-        "async-random|quiescence", "async-random|first_output", "async-momentum|quiescence",
-        "async-momentum|first_output"}
+    # both baselines for each async training and stop rule
+    assert {(q["training"], q["baseline"], q["stop"]) for q in res["ratios"]} == {
+        (t, b, s) for t in ("async-random", "async-momentum") for b in ("async", "sync-gate")
+        for s in ("quiescence", "first_output,k=0")}
+    for q in res["ratios"]:
+        base = rows["sync", q["training"].split("-")[1] if q["baseline"] == "async" else "sync-gate", q["stop"]]
+        assert q["baseline_spikes"] == base["spikes_per_sample"]
     assert len(res["plots"]) == 3 and all((tmp_path / p.rsplit("/", 1)[1]).stat().st_size > 1000 for p in res["plots"])
     for bad in (["--F", "0"], ["--k", "-1"], ["--T", "0"], ["--refractory-dropout", "1.5"], ["--hidden", "0"],
                 ["--dataset", "nope"]):

@@ -220,21 +220,30 @@ def test_error_exit_code_and_single_line_in_a_real_process():
         "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"]
 
 
-def test_command_runs_with_the_default_threads_and_restores_them(monkeypatch):
+def test_threads_follow_the_one_policy_and_are_restored(monkeypatch, capsys):
+    """The CLI's thread count is swiftspike.devices' policy (no second one), set for the command (and for
+    every Trainer it builds: threads=None means the command's count) and restored after."""
     import torch
 
     from swiftspike.cli import baseline
-    from swiftspike.devices import resolve_threads
+    from swiftspike.devices import available_cores, resolve_threads
 
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen = []
+    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append((torch.get_num_threads(),
+                                                                         resolve_threads(None))) or 0)
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    assert main(["demo"]) == 0 and seen[-1] == (3, 3)  # the user's environment wins
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setenv("MKL_NUM_THREADS", "2")
+    assert resolve_threads(None) == 2
+    monkeypatch.delenv("MKL_NUM_THREADS")
     n = resolve_threads(None)
     assert 1 <= n <= 4
-    seen = []
-    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append(torch.get_num_threads()) or 0)
-    before = torch.get_num_threads()
-    torch.set_num_threads(n + 1)
-    try:
-        assert main(["demo"]) == 0
-        assert seen == [n] and torch.get_num_threads() == n + 1  # set for the command, restored after
-    finally:
-        torch.set_num_threads(before)
+    assert main(["demo"]) == 0 and seen[-1] == (n, n)
+    assert main(["demo", "--threads", "1"]) == 0 and seen[-1] == (1, 1)
+    assert main(["demo", "--threads", "0"]) == 0 and seen[-1] == (available_cores(),) * 2  # 0: every core
+    assert torch.get_num_threads() == before and resolve_threads(None) == n  # restored after each command
+    assert main(["demo", "--threads", "-1"]) == 2
+    assert "--threads must be an integer >= 0" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def test_bench_module_has_no_cli():
 
 
 @pytest.mark.parametrize("argv", [["--methods", "gru"], ["--T", "0"], ["--device", "cuda:7"], ["--device", "tpu"],
-                                  ["--threads", "0"], ["--time-cap-s", "0"], ["--repeats", "0"]])
+                                  ["--threads", "-1"], ["--time-cap-s", "0"], ["--repeats", "0"]])
 def test_bad_arguments(argv, capsys):
     import torch
 

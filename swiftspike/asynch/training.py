@@ -43,9 +43,12 @@ from .engine import AsyncConfig, AsyncEngine, as_graph
 
 
 def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: Optional[torch.Generator] = None,
-                 **kw: Any) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
-    """A ``runner(model, x) -> RunRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``."""
-    cfg = AsyncConfig(F=F, scheduler=scheduler, **kw).validate()
+                 config: Optional[AsyncConfig] = None, **kw: Any) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
+    """A ``runner(model, x) -> RunRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``; ``config``
+    (e.g. ``AsyncConfig.asynctorch(F=16)``) replaces ``F``, ``scheduler`` and ``kw``."""
+    if config is not None and kw:
+        raise SwiftSpikeError(f"async_runner: give either config or engine options, not both ({', '.join(kw)})")
+    cfg = (config if config is not None else AsyncConfig(F=F, scheduler=scheduler, **kw)).validate()
 
     def run(model: nn.Module, x: torch.Tensor) -> RunRecord:
         x = x.float() if not x.is_floating_point() else x

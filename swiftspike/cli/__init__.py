@@ -8,11 +8,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from .. import __version__
-from . import asynch, baseline, bench, convert, topspark, tune
-from .common import Parser, UsageError, check_args, error_line, runtime
+from . import asynch, baseline, bench, convert, files, topspark, tune
+from .common import Parser, UsageError, add_runtime_flags, check_args, error_line, runtime
+
+
+def _leaves(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every command parser under ``parser`` that has no sub-commands of its own (``bench lif``, ``train``, ...)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+        return
+    seen: set[int] = set()
+    for action in subs:
+        for child in action.choices.values():
+            if id(child) not in seen:  # aliases share a parser
+                seen.add(id(child))
+                yield from _leaves(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"swiftspike {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (baseline, bench, asynch, convert, topspark, tune):
+    for module in (baseline, bench, asynch, convert, topspark, tune, files):
         module.register(sub)
+    for leaf in _leaves(parser):  # the runtime options, defined once, on every command
+        if leaf is not parser:
+            add_runtime_flags(leaf)
+            leaf.set_defaults(prog=leaf.prog)
     return parser
 
 
 def _interrupted(args: Optional[argparse.Namespace]) -> str:
+    hint = getattr(args, "interrupt_hint", None) if args is not None else None
+    if hint:
+        return f"interrupted; {hint}"
     if args is not None and getattr(args, "checkpoint", None) and hasattr(args, "resume"):
         return f"interrupted; the last completed epoch is in {args.checkpoint}: add --resume to continue"
     return "interrupted"

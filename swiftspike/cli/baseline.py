@@ -17,11 +17,20 @@ from ..errors import SwiftSpikeError
 from ..metrics.report import Report
 from ..models import build_model, default_spec
 from ..neurons.modules import reset
-from ..training.checkpoint import load_checkpoint
-from ..training.trainer import TrainConfig, Trainer, evaluate, seed_everything
-from .common import (add_checkpoint_flags, add_data_flags, add_energy_flag, add_output_flags, add_seed_flag,
-                     add_spike_reg_flag, add_time_steps_flag, add_train_flags, data_kwargs, emit, plot_dir,
-                     positive_float, positive_int, show_text)
+from ..training.trainer import TrainConfig, Trainer, seed_everything
+from .common import (RUNTIME_OPTIONS, add_checkpoint_flags, add_data_flags, add_energy_flag, add_output_flags,
+                     add_seed_flag, add_spike_reg_flag, add_time_steps_flag, add_tracking_flags, add_train_flags,
+                     data_kwargs, emit, is_main, plot_dir, positive_float, positive_int, show_text)
+
+
+def _runtime_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields of the runtime and tracking options."""
+    return dict(device=args.device, precision=args.precision, compile=args.compile, threads=args.threads,
+                metrics_log=args.metrics_log, log_dir=args.log_dir, num_workers=args.num_workers)
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
 
 
 def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> list[str]:
@@ -32,7 +41,7 @@ def _plots(args, model, encoder, data: Dataset, report: Report, label: str) -> l
 
     reset(model)
     with torch.no_grad():
-        rec = run_sync(model.eval(), encoder(data.x_test[:1]), record_spikes=True)
+        rec = run_sync(model.eval(), encoder(data.x_test[:1].to(_device_of(model))), record_spikes=True)
     reset(model)
     paths = [curves_plot({label: report.accuracy_per_step}, out / "accuracy_vs_time.png",
                          title="accuracy of the running prediction")]
@@ -53,6 +62,8 @@ def _train_and_report(args, data: Dataset, spec: dict[str, Any], cfg: TrainConfi
     t0 = time.perf_counter()
     history = trainer.fit(data)
     train_s = time.perf_counter() - t0
+    if not is_main():  # under torchrun, rank 0 alone evaluates and reports
+        return {}
     report = trainer.evaluate(data.x_test, data.y_test, energy_table=args.energy_table)
     report.extra.update(dataset=data.name, encoder=encoder_name, train_seconds=round(train_s, 2),
                         epochs=cfg.epochs, final_loss=history[-1]["loss"] if history else None)
@@ -86,8 +97,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data = load_dataset("digits", seed=args.seed)
     spec = default_spec(data.input_shape, data.n_classes, hidden=[128])
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      progress=not args.quiet)
-    if not args.json:
+                      progress=not args.quiet, **_runtime_config(args))
+    if not args.json and is_main():
         print(f"swiftspike demo: 64-128-10 LIF network, rate-coded digits, T={args.T}, {args.epochs} epochs")
     _train_and_report(args, data, spec, cfg, "rate", args.T, "demo", meta={"dataset": "digits"})
     return 0
@@ -103,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if val is not None:
             neuron_kwargs[key] = val
     spec = default_spec(data.input_shape, data.n_classes, arch=args.arch, hidden=args.hidden,
-                        neuron=args.neuron, neuron_kwargs=neuron_kwargs, readout=args.readout)
+                        neuron=args.neuron, neuron_kwargs=neuron_kwargs, readout=args.readout, bias=args.bias)
     encoder_name = "sequence" if data.temporal else args.encoder
     T = data.x_train.shape[1] if data.temporal else args.T
     from ..neurons.factory import FIXED_T_NEURONS
@@ -112,39 +123,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec["neuron_kwargs"]["T"] = T
     loss = args.loss or ("membrane" if args.readout == "li" else "count")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=loss, spike_reg=args.spike_reg,
-                      seed=args.seed, checkpoint=args.checkpoint, resume=args.resume, progress=not args.quiet)
+                      seed=args.seed, checkpoint=args.checkpoint, resume=args.resume,
+                      resume_missing=args.resume_missing, override=args.override, progress=not args.quiet,
+                      **_runtime_config(args))
     meta = {"dataset": data.name, "path": args.path, "seed": args.seed, "flatten": flatten, "data_kwargs": data_kwargs(args)}
     _train_and_report(args, data, spec, cfg, encoder_name, T, args.neuron, meta)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    ck = load_checkpoint(args.checkpoint)
-    spec, meta = ck.get("spec"), ck.get("meta", {})
-    if not spec:
-        raise SwiftSpikeError(f"checkpoint {args.checkpoint} has no model spec; it was not written by 'swiftspike train'")
-    model = build_model(spec)
-    try:
-        model.load_state_dict(ck["model"])
-    except (RuntimeError, KeyError) as e:
-        raise SwiftSpikeError(f"checkpoint weights do not match its spec: {str(e).splitlines()[0]}") from None
-    name = args.dataset or meta.get("dataset", "digits")
-    data = load_dataset(name, path=args.path or meta.get("path"), seed=meta.get("seed", 0),
-                        flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
-    enc_info = ck.get("encoder", {})
-    enc_name = args.encoder or enc_info.get("name", "rate")
-    T = args.T or enc_info.get("T") or 8
-    if data.temporal:
-        enc_name, T = "sequence", data.x_test.shape[1]
-    encoder = make_encoder(enc_name, T)
-    torch.manual_seed(args.seed)
-    report = evaluate(model, encoder, data.x_test, data.y_test, energy_table=args.energy_table,
-                      progress_bar=not args.quiet)
-    report.extra.update(dataset=data.name, encoder=enc_name, checkpoint=args.checkpoint)
+    from ..interop.checkpoints import build_from_spec
+    from ..training.restore import checkpoint_data, checkpoint_encoder, evaluate_checkpoint, load_model
+
+    if not is_main():  # under torchrun, rank 0 alone evaluates and reports
+        return 0
+    report = evaluate_checkpoint(args.checkpoint, encoder=args.encoder, T=args.T, seed=args.seed,
+                                 device=args.device, threads=args.threads, precision=args.precision,
+                                 compile=args.compile, energy_table=args.energy_table, progress_bar=not args.quiet,
+                                 dataset=args.dataset, data_path=args.path, build=build_from_spec)
     result = report.to_dict()
-    plots = _plots(args, model, encoder, data, report, "eval")
-    if plots:
-        result["plots"] = plots
+    if plot_dir(args) is not None:
+        model, ck = load_model(args.checkpoint, args.device, build=build_from_spec)
+        data = checkpoint_data(ck, args.dataset, args.path, where=args.checkpoint)
+        encoder = checkpoint_encoder(ck, data, encoder=args.encoder, T=args.T)
+        result["plots"] = _plots(args, model, encoder, data, report, "eval")
     emit(args, result, report.table() if show_text(args) else None)
     return 0
 
@@ -192,8 +194,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_time_steps_flag(p, default=16)
     add_seed_flag(p)
     add_energy_flag(p)
+    add_tracking_flags(p)
     add_output_flags(p)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, runtime=RUNTIME_OPTIONS)
 
     p = sub.add_parser("train", help="train an SNN with surrogate-gradient BPTT",
                        description="Train a layer-synchronous SNN and report accuracy, spikes, latency and energy.")
@@ -207,30 +210,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reset", choices=["hard", "soft"])
     p.add_argument("--surrogate", help="atan | fast-sigmoid | sigmoid | rectangular | triangular")
     p.add_argument("--readout", default="spike", choices=["spike", "li"], help="spiking output or analog integrator")
+    p.add_argument("--no-bias", dest="bias", action="store_false",
+                   help="Linear / Conv layers without biases (a neuron moves only when an event reaches it)")
     p.add_argument("--encoder", default="rate", choices=list(ENCODERS))
     add_time_steps_flag(p, default=16, help="time steps for static data")
     add_train_flags(p, epochs=10, lr=2e-3)
     p.add_argument("--loss", choices=["count", "rate", "membrane"])
     add_spike_reg_flag(p)
     add_checkpoint_flags(p)
+    add_tracking_flags(p)
     add_energy_flag(p)
     p.add_argument("--eval-long", dest="eval_long", type=positive_int, metavar="K",
                    help="also evaluate at K times the training length (see --long-mode)")
     p.add_argument("--long-mode", dest="long_mode", default="stream", choices=["stream", "stretch"],
                    help="stream: K test samples back to back without reset; stretch: every step repeated K times")
     add_output_flags(p)
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, runtime=RUNTIME_OPTIONS)
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint written by 'train'",
-                       description="Rebuild the model stored in a checkpoint and report on the test split.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint written by 'swiftspike train'")
+    p = sub.add_parser("eval", help="evaluate a checkpoint written by 'train' or 'import'",
+                       description="Rebuild the model from the checkpoint's JSON alone and report on the test split "
+                                   "of its dataset, with the encoder noise seeded as after training (so the "
+                                   "accuracy equals the one 'train' printed).")
+    p.add_argument("--checkpoint", required=True, help="checkpoint written by 'swiftspike train' or 'import'")
     add_data_flags(p, default=None, dataset_help="override the dataset stored in the checkpoint", limit=False,
-                   bins=False)
-    p.add_argument("--encoder", choices=list(ENCODERS))
+                   bins=False, seed=False)
+    add_seed_flag(p, default=None, help="seed of the encoder noise (default: the checkpoint's training seed)")
+    p.add_argument("--encoder", choices=list(ENCODERS), help="input encoder (default: the checkpoint's)")
     add_time_steps_flag(p, help="time steps (default: the checkpoint's)")
     add_energy_flag(p)
     add_output_flags(p)
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, runtime=RUNTIME_OPTIONS)
 
     p = sub.add_parser("report", help="tabulate and plot saved JSON results side by side",
                        description="Read JSON results (from --out FILE, or saved --json output) and compare them.")

@@ -1,5 +1,8 @@
 """``swiftspike bench ...``: every benchmark's options are parsed here (the modules under
-:mod:`swiftspike.bench` parse nothing themselves) and handed to its ``run``."""
+:mod:`swiftspike.bench` parse nothing themselves) and handed to its ``run``.
+
+``--device`` and ``--threads`` are the shared runtime options (:func:`swiftspike.cli.common.add_runtime_flags`);
+benchmarks default to the CPU and one thread (``set_defaults``) so that their numbers compare across runs."""
 from __future__ import annotations
 
 import argparse
@@ -7,17 +10,21 @@ import sys
 
 from ..bench import asynch as bench_asynch
 from ..bench import parallel as bench_parallel
+from ..devices import resolve_device, resolve_threads
 from ..errors import SwiftSpikeError
 from .common import add_data_flags, add_output_flags, data_kwargs, emit, plot_dir
+
+#: runtime defaults of the benchmarks (the CLI's own defaults are auto and the thread policy)
+BENCH_DEFAULTS = {"device": "cpu", "threads": 1}
 
 
 def _cmd_lif(args: argparse.Namespace) -> int:
     from ..bench.lif import LIFBenchConfig, run, table
 
     cfg = LIFBenchConfig(sizes=tuple(args.sizes), steps=tuple(args.steps), batch=args.batch, repeats=args.repeats,
-                         warmup=args.warmup, threads=args.threads, peers=tuple(args.peers), beta=args.beta,
-                         tolerance=args.tolerance, seed=args.seed, device=args.device,
-                         clock=args.clock)
+                         warmup=args.warmup, threads=resolve_threads(args.threads), peers=tuple(args.peers),
+                         beta=args.beta, tolerance=args.tolerance, seed=args.seed,
+                         device=str(resolve_device(args.device)), clock=args.clock)
     res = run(cfg)
     emit(args, res, table(res))
     return 0
@@ -35,24 +42,22 @@ def _register_lif(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--repeats", type=int, default=d.repeats, help="timed runs per contestant (median, interleaved)")
     p.add_argument("--warmup", type=int, default=d.warmup, help="untimed runs per contestant first")
-    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
     p.add_argument("--peers", nargs="*", default=list(d.peers), help=f"peer libraries ({' '.join(PEERS)})")
     p.add_argument("--beta", type=float, default=d.beta, help="membrane decay per step (0.875: exact in binary)")
     p.add_argument("--tolerance", type=float, default=d.tolerance,
                    help="largest fraction of differing spikes still counted as agreement (float rounding)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="cpu, cuda, ... (never a silent fallback)")
     p.add_argument("--clock", default=d.clock, choices=["wall", "cpu"],
                    help="wall time, or this process's CPU time (steadier on a shared machine; one thread, CPU only)")
     add_output_flags(p, plots=False)
-    p.set_defaults(func=_cmd_lif)
+    p.set_defaults(func=_cmd_lif, runtime=("device", "threads"), device=d.device, threads=d.threads)
 
 
 def _cmd_bench_async(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     res = bench_asynch.run(batches=args.batches, widths=args.widths, F_list=args.F_list, T=args.T, n_in=args.n_in,
                            repeats=args.repeats, ref_batch=args.ref_batch, budget_s=args.budget_s, seed=args.seed,
-                           threads=args.threads or None, progress=progress)
+                           threads=resolve_threads(args.threads), progress=progress)
     emit(args, res, None if args.json and args.quiet else bench_asynch.table(res))
     return 0
 
@@ -74,7 +79,6 @@ def _register_async(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ref-batch", type=int, default=1, help="samples the naive loop runs")
     p.add_argument("--budget-s", dest="budget_s", type=float, default=30.0,
                    help="skip an executor of a configuration whose predicted time exceeds this")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_bench_async)
 
@@ -99,8 +103,9 @@ def _parallel(args: argparse.Namespace) -> int:
         print(f"swiftspike bench parallel: {', '.join(args.methods)} at T in {list(args.T)} "
               "(each T in a fresh process)")
     res = bench_parallel.run(tuple(args.T), tuple(args.methods), batch=args.batch, features=args.features,
-                             repeats=args.repeats, device=args.device, seed=args.seed, mem_cap_gb=args.mem_cap_gb,
-                             max_T=args.max_T, threads=args.threads, time_cap_s=args.time_cap_s,
+                             repeats=args.repeats, device=str(resolve_device(args.device)), seed=args.seed,
+                             mem_cap_gb=args.mem_cap_gb, max_T=args.max_T, threads=resolve_threads(args.threads),
+                             time_cap_s=args.time_cap_s,
                              keep_heap=args.keep_heap, progress=None if args.quiet else print)
     if out is not None:
         res["plots"] = bench_parallel.plot(res, out)
@@ -118,8 +123,6 @@ def _register_parallel(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--features", type=int, default=64)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per method and size, interleaved")
-    p.add_argument("--threads", type=int, default=1, help="torch threads in each measuring process")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (only when available; never a silent fallback)")
     p.add_argument("--mem-cap-gb", dest="mem_cap_gb", type=float, default=6.0,
                    help="skip sizes whose estimated memory exceeds this")
     p.add_argument("--time-cap-s", dest="time_cap_s", type=float, default=30.0,
@@ -130,7 +133,7 @@ def _register_parallel(bsub: argparse._SubParsersAction) -> None:
                         "instead of mapping fresh pages for each large tensor (same for all methods)")
     p.add_argument("--seed", type=int, default=0)
     add_output_flags(p)
-    p.set_defaults(func=_parallel)
+    p.set_defaults(func=_parallel, runtime=("device", "threads"), **BENCH_DEFAULTS)
 
 
 # --- bench convert ------------------------------------------------------------------------------------------
@@ -160,7 +163,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     res = bench_convert.run(data, model=args.model, ann=ann, epochs=args.epochs, calib_samples=args.calib_samples,
                             times=times, calib_times=calib_times, methods=methods, peer_modes=modes,
-                            percentile=args.percentile, repeats=args.repeats, threads=args.threads,
+                            percentile=args.percentile, repeats=args.repeats, threads=resolve_threads(args.threads),
                             test_limit=args.test_limit, seed=args.seed, log=log)
     emit(args, res, bench_convert.table(res))
     return 0
@@ -184,7 +187,6 @@ def _register_convert(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--peer-modes", default="max,99.9%", help="SpikingJelly RateCodingRecipe modes (default max,99.9%%)")
     p.add_argument("--percentile", type=float, default=99.9, help="swiftspike percentile method's percentile")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per contestant, interleaved (default 5)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--test-limit", type=int, help="evaluate accuracy on at most this many test samples")
     add_output_flags(p, plots=False)
-    p.set_defaults(func=_cmd_convert)
+    p.set_defaults(func=_cmd_convert, threads=1)

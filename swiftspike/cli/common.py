@@ -1,13 +1,13 @@
 """Shared CLI pieces: every option used by more than one command is defined here, once.
 
 A command module (``cli/baseline.py``, ``cli/asynch.py``, ``cli/convert.py``, ``cli/topspark.py``,
-``cli/bench.py``) only calls the helpers below and turns the parsed arguments into a study or
-library config; it never computes. The file has five parts:
+``cli/tune.py``, ``cli/bench.py``, ``cli/files.py``) only calls the helpers below and turns the parsed
+arguments into a study or library config; it never computes. The file has five parts:
 
 1. **Argument types** (``positive_int``, ``nonneg_int``, ``positive_float``, ``nonneg_float``,
-   ``fraction``, ``int_list``, ``output_file``, ``output_dir``, ``energy_table``): each checks its
-   value while the command line is parsed, so a bad value, or an output path that cannot be written,
-   fails with one ``error:`` line before any data is loaded or any model trained.
+   ``fraction``, ``int_list``, ``output_file``, ``output_dir``, ``energy_table``, ``device_name``): each
+   checks its value while the command line is parsed, so a bad value, or an output path that cannot be
+   written, fails with one ``error:`` line before any data is loaded or any model trained.
 2. **Option groups**, one definition per option:
 
    ===========================  ==================================================================
@@ -18,21 +18,26 @@ library config; it never computes. The file has five parts:
    ``add_train_flags(p)``       ``--epochs --batch-size --lr`` (defaults per command)
    ``add_spike_reg_flag(p)``    ``--spike-reg``
    ``add_energy_flag(p)``       ``--energy-table``
-   ``add_checkpoint_flags(p)``  ``--checkpoint`` (written each epoch) and ``--resume``
+   ``add_checkpoint_flags(p)``  ``--checkpoint`` (written each epoch), ``--resume``,
+                                ``--resume-missing error|fresh``, ``--override``
+   ``add_tracking_flags(p)``    ``--metrics-log FILE --log-dir DIR --num-workers N`` (Trainer commands)
+   ``add_runtime_flags(p)``     ``--device --precision --compile --threads``: added to *every* leaf
+                                command by :func:`swiftspike.cli.build_parser`, never by a command
    ===========================  ==================================================================
 
-3. **Cross-option checks**: :func:`check_args` (``--resume`` needs an existing ``--checkpoint``, ...),
-   run by :func:`swiftspike.cli.main` after parsing and before the command.
-4. **Runtime settings**: :func:`runtime` wraps every command and applies process-wide settings for
-   its duration; today only the default thread count (:func:`swiftspike.devices.resolve_threads`).
-   This is the one place where ``--device``, ``--precision``, ``--compile``, ``--threads`` and
-   ``--log-dir`` go: define them as one option group next to :func:`runtime`, add that group to
-   every leaf command in :func:`swiftspike.cli.build_parser` (one loop over the sub-parsers, so
-   ``bench ...`` commands get them too; the benches' own ``--threads``/``--device`` in
-   ``cli/bench.py`` then fold into it), and apply them inside :func:`runtime`.
-5. **Output and errors**: :func:`emit` (table for people, JSON as the last line), :func:`emit_study`
-   (a study result with its plots), :func:`plot_dir`, :class:`Parser` (usage errors on one line) and
-   :func:`error_line` (any exception a user can cause -> one line).
+3. **Cross-option checks**: :func:`check_args` (``--resume`` needs an existing ``--checkpoint``, a
+   runtime option the command does not honour, ...), run by :func:`swiftspike.cli.main` after parsing
+   and before the command.
+4. **Runtime settings**: a command says which runtime options it honours with
+   ``p.set_defaults(runtime=("device", "precision", "compile", "threads"))`` (default: ``threads`` only)
+   and reads ``args.device`` etc. into its config. :func:`runtime` wraps every command in
+   :func:`swiftspike.devices.defaults`, so that ``--threads`` (the one thread policy of
+   :mod:`swiftspike.devices`) and ``--device`` also reach every ``Trainer`` a study builds without an
+   explicit argument. A command that does not honour ``--device`` runs on the CPU: ``--device auto``
+   means the CPU there and any other device is one error, as are ``--precision`` and ``--compile``.
+5. **Output and errors**: :func:`emit` (table for people, JSON as the last line; rank 0 only under
+   ``torchrun``), :func:`emit_study` (a study result with its plots), :func:`plot_dir`, :class:`Parser`
+   (usage errors on one line) and :func:`error_line` (any exception a user can cause -> one line).
 """
 from __future__ import annotations
 
@@ -151,6 +156,16 @@ def output_dir(s: str) -> str:
     return s
 
 
+def device_name(s: str) -> str:
+    """``auto | cpu | cuda | cuda:N | mps``, checked against this machine (``cuda`` without a GPU fails now)."""
+    from ..devices import check_device
+
+    try:
+        return check_device(s)
+    except SwiftSpikeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def energy_table(s: str) -> str:
     from ..metrics.energy import get_energy_table
 
@@ -163,30 +178,34 @@ def energy_table(s: str) -> str:
 # -- 2. option groups -------------------------------------------------------------------------------
 
 
-def add_output_flags(p: argparse.ArgumentParser, plots: bool = True) -> None:
+def add_output_flags(p: argparse.ArgumentParser, plots: bool = True, out: bool = True) -> None:
+    """``--json --out --plot --quiet`` (``out=False`` for a command whose own ``--out`` names another file)."""
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
-    p.add_argument("--out", metavar="FILE", type=output_file, help="also write the JSON result to FILE")
+    if out:
+        p.add_argument("--out", metavar="FILE", type=output_file, help="also write the JSON result to FILE")
     if plots:
         p.add_argument("--plot", metavar="DIR", type=output_dir, help="save PNG plots into DIR")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars or log lines (with --json: only the JSON line)")
 
 
-def add_seed_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (data split, init, encoder noise)")
+def add_seed_flag(p: argparse.ArgumentParser, default: Optional[int] = 0,
+                  help: str = "random seed (data split, init, encoder noise)") -> None:
+    p.add_argument("--seed", type=nonneg_int, default=default, help=help)
 
 
 def add_data_flags(p: argparse.ArgumentParser, default: Optional[str] = "digits", *, dataset_help: Optional[str] = None,
-                   limit: bool = True, bins: bool = True) -> None:
+                   limit: bool = True, bins: bool = True, seed: bool = True) -> None:
     p.add_argument("--dataset", default=default,
                    help=dataset_help or "digits | mnist5k | fashion-mnist | randman | shd | nmnist | dvs-gesture")
     p.add_argument("--path", help="file or folder for datasets read from disk (fashion-mnist, shd, nmnist)")
     if limit:
         p.add_argument("--limit", type=positive_int, help="use at most this many training samples")
-    add_seed_flag(p)
+    if seed:
+        add_seed_flag(p)
     if bins:
         p.add_argument("--bins", type=positive_int,
-                       help="time bins (frames) for event datasets: shd, nmnist, dvs-gesture")
+                       help=f"time bins (frames) for event datasets: {', '.join(EVENT_DATASETS)}")
 
 
 def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: str = "time steps",
@@ -196,13 +215,14 @@ def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: s
                    help=help + (" (comma-separated)" if many else ""))
 
 
-def add_train_flags(p: argparse.ArgumentParser, *, epochs: int, lr: Optional[float], batch_size: int = 64,
-                    epochs_help: str = "training epochs") -> None:
-    """``--epochs --batch-size --lr`` with this command's defaults (``lr=None``: no ``--lr``, e.g. when
-    a sweep chooses it)."""
+def add_train_flags(p: argparse.ArgumentParser, *, epochs: Optional[int], lr: Optional[float], batch_size: int = 64,
+                    epochs_help: str = "training epochs", lr_flag: bool = True) -> None:
+    """``--epochs --batch-size --lr`` with this command's defaults (a default of ``None`` leaves the value
+    to the command's config, e.g. a protocol's; ``lr_flag=False``: no ``--lr``, e.g. when a sweep
+    chooses it)."""
     p.add_argument("--epochs", type=positive_int, default=epochs, help=epochs_help)
     p.add_argument("--batch-size", type=positive_int, default=batch_size)
-    if lr is not None:
+    if lr_flag:
         p.add_argument("--lr", type=positive_float, default=lr, help="learning rate (Adam)")
 
 
@@ -217,9 +237,26 @@ def add_energy_flag(p: argparse.ArgumentParser) -> None:
 def add_checkpoint_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=output_file, help="save an atomic checkpoint here after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint (which must exist)")
+    p.add_argument("--resume-missing", dest="resume_missing", choices=("error", "fresh"), default="error",
+                   help="with --resume and no checkpoint file yet: fail (error, default) or start a new run "
+                        "(fresh; for job scripts that always pass --resume)")
+    p.add_argument("--override", action="store_true",
+                   help="with --resume: continue even if learning settings differ from the checkpoint's "
+                        "(by default that is refused, naming what differs)")
 
 
-EVENT_DATASETS = ("shd", "nmnist", "dvs-gesture")
+def add_tracking_flags(p: argparse.ArgumentParser) -> None:
+    """Options of commands that train with :class:`swiftspike.training.Trainer` (see docs/training.md)."""
+    p.add_argument("--metrics-log", dest="metrics_log", metavar="FILE", type=output_file,
+                   help="JSON-lines metrics, one line per epoch (default with --checkpoint: CHECKPOINT.metrics.jsonl)")
+    p.add_argument("--log-dir", dest="log_dir", metavar="DIR", type=output_dir,
+                   help="also write TensorBoard scalars here (needs tensorboard: pip install 'swiftspike[tensorboard]')")
+    p.add_argument("--num-workers", dest="num_workers", type=nonneg_int, default=0,
+                   help="DataLoader worker processes for datasets read from disk (0: read in this process)")
+
+
+#: frame-binned event datasets: ``--bins`` sets their number of frames (``n_bins``)
+EVENT_DATASETS = ("shd", "nmnist", "dvs-gesture", "nmnist-sim", "fashion-sim")
 
 
 def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -240,52 +277,110 @@ def check_args(args: argparse.Namespace) -> None:
         ck = getattr(args, "checkpoint", None)
         if not ck:
             raise SwiftSpikeError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
-        if not Path(ck).is_file():
-            raise SwiftSpikeError(f"--resume: checkpoint not found: {ck} (drop --resume to start a new run)")
+        if not Path(ck).is_file() and getattr(args, "resume_missing", "error") != "fresh":
+            raise SwiftSpikeError(f"--resume: checkpoint not found: {ck} (drop --resume to start a new run, or "
+                                  "add --resume-missing fresh to start one whenever the file is missing)")
     data_kwargs(args)
+    check_runtime(args)
 
 
 # -- 4. runtime settings -------------------------------------------------------------------------------
 
 
+RUNTIME_OPTIONS = ("device", "precision", "compile", "threads")
+
+
+def add_runtime_flags(p: argparse.ArgumentParser) -> None:
+    """``--device --precision --compile --threads`` (one group; :func:`swiftspike.cli.build_parser` adds it
+    to every leaf command). A command changes a default with ``p.set_defaults(device=..., threads=...)``."""
+    from ..devices import PRECISIONS
+
+    g = p.add_argument_group("runtime")
+    device = p.get_default("device") or "auto"
+    g.add_argument("--device", type=device_name, default=device,
+                   help=f"auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | mps (default {device}); "
+                        "a device this machine lacks is an error")
+    g.add_argument("--precision", choices=PRECISIONS, default=p.get_default("precision") or "float32",
+                   help="float32 (default) | bf16 (CUDA, CPU) | fp16 (CUDA; loss scaling): autocast, weights stay float32")
+    g.add_argument("--compile", action="store_true", help="run the model's layers through torch.compile")
+    threads = p.get_default("threads")
+    g.add_argument("--threads", type=nonneg_int, default=threads,
+                   help="CPU threads of torch (0: every core; default "
+                        + (f"{threads})" if threads is not None else
+                           "$OMP_NUM_THREADS, else half the cores, 1 to 4)"))
+
+
+def honoured(args: argparse.Namespace) -> tuple[str, ...]:
+    """The runtime options the command honours (``p.set_defaults(runtime=(...))``; default: threads only)."""
+    return tuple(getattr(args, "runtime", None) or ("threads",))
+
+
+def _prog(args: argparse.Namespace) -> str:
+    return getattr(args, "prog", None) or "this command"
+
+
+def check_runtime(args: argparse.Namespace) -> None:
+    """Refuse runtime options the command cannot honour, and a precision the device cannot run."""
+    from ..devices import check_precision, resolve_device
+
+    if not hasattr(args, "device"):
+        return
+    ok = honoured(args)
+    if "device" not in ok and args.device not in ("auto", "cpu"):
+        raise SwiftSpikeError(f"'{_prog(args)}' runs on the CPU only; drop --device {args.device}")
+    if "precision" not in ok and args.precision != "float32":
+        raise SwiftSpikeError(f"'{_prog(args)}' computes in float32 only; drop --precision {args.precision}")
+    if "compile" not in ok and args.compile:
+        raise SwiftSpikeError(f"'{_prog(args)}' has no model to compile; drop --compile")
+    check_precision(args.precision, resolve_device(device_of(args)))
+
+
+def device_of(args: argparse.Namespace) -> str:
+    """The device name the command runs on (``cpu`` for commands that do not honour ``--device``)."""
+    if "device" not in honoured(args):
+        return "cpu"
+    return getattr(args, "device", "auto")
+
+
 @contextlib.contextmanager
 def runtime(args: argparse.Namespace) -> Iterator[None]:
     """Process-wide settings for one command, restored afterwards (so ``main()`` called from Python
-    leaves the caller's settings as they were).
+    leaves the caller's settings as they were): inside, ``device="auto"`` means the command's device and
+    ``threads=None`` its ``--threads`` (see :func:`swiftspike.devices.defaults`)."""
+    from ..devices import defaults
 
-    Today: torch's CPU threads, set to :func:`swiftspike.devices.resolve_threads` ``(None)``
-    (``$OMP_NUM_THREADS`` when set, else half the usable cores, 1 to 4). torch's own default (every
-    core) spins idle threads on cores that other jobs need: on a shared 2-core machine the demo
-    trained in 8 s with 1 thread and 91 s with 2 (docs/cli.md)."""
-    import torch
-
-    from ..devices import set_threads
-
-    before = torch.get_num_threads()
-    set_threads(None)
-    try:
+    with defaults(device_of(args), getattr(args, "threads", None)):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # -- 5. output and errors ------------------------------------------------------------------------------
 
 
+def is_main() -> bool:
+    """Whether this process reports: rank 0 under ``torchrun`` (or the only process)."""
+    from ..training.distributed import is_main as main_rank
+
+    return main_rank()
+
+
 def show_text(args: argparse.Namespace) -> bool:
-    """Human-readable tables are printed unless ``--json --quiet`` asks for the JSON line alone."""
-    return not (getattr(args, "json", False) and getattr(args, "quiet", False))
+    """Human-readable tables are printed unless ``--json --quiet`` asks for the JSON line alone (and only
+    by rank 0 under ``torchrun``)."""
+    return not (getattr(args, "json", False) and getattr(args, "quiet", False)) and is_main()
 
 
 def log_fn(args: argparse.Namespace) -> Callable[[str], None]:
-    """Progress lines for people (none with ``--quiet``)."""
-    if getattr(args, "quiet", False):
+    """Progress lines for people (none with ``--quiet``, none from ranks other than 0)."""
+    if getattr(args, "quiet", False) or not is_main():
         return lambda s: None
     return lambda s: print(s, flush=True)
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: Optional[str] = None) -> None:
-    """Print ``text`` for people, then (with ``--json``) the result as the last line."""
+    """Print ``text`` for people, then (with ``--json``) the result as the last line; write ``--out``.
+    Under ``torchrun`` only rank 0 prints and writes."""
+    if not is_main():
+        return
     result = json_safe(result)
     if text:
         print(text)
@@ -310,8 +405,9 @@ def emit_study(args: argparse.Namespace, result: Any, always_plots: bool = False
 
 
 def plot_dir(args: argparse.Namespace) -> Optional[Path]:
+    """The ``--plot`` folder (created), or ``None`` without ``--plot`` and on ranks other than 0."""
     d = getattr(args, "plot", None)
-    if not d:
+    if not d or not is_main():
         return None
     p = Path(d)
     if p.exists() and not p.is_dir():

@@ -29,6 +29,7 @@ def cmd_convert_study(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, times=args.times, methods=methods, percentile=args.percentile,
         calib_samples=args.calib_samples, ft_times=args.ft_times, ft_epochs=args.ft_epochs, ft_lr=args.ft_lr,
         ft_limit=args.ft_limit, test_limit=args.test_limit, energy_table=args.energy_table, progress=not args.quiet,
+        device=args.device,
     )
     emit_study(args, run_study(cfg.validate(), log=log_fn(args)), always_plots=True)
     return 0
@@ -55,4 +56,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-limit", type=positive_int, default=2000, help="evaluate on at most this many test samples")
     add_energy_flag(p)
     add_output_flags(p)
-    p.set_defaults(func=cmd_convert_study)
+    p.set_defaults(func=cmd_convert_study, runtime=("device", "threads"))

@@ -20,7 +20,7 @@ def cmd_topspark(args: argparse.Namespace) -> int:
         save_policy=args.policy, load_policy=args.load_policy, min_accuracy=args.min_accuracy,
         max_latency=args.max_latency, max_energy=args.max_energy, energy_kind=args.energy_kind,
         early_exit=args.early_exit, early_exit_only=args.early_exit_only, ee_T=args.ee_T, ee_epochs=args.ee_epochs,
-        progress=not args.quiet,
+        progress=not args.quiet, device=args.device,
     )
     emit_study(args, run_study(cfg.validate(), log=log_fn(args)))
     return 0
@@ -61,4 +61,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ee-T", type=positive_int, default=25, help="early exit: time steps of the surrogate SNN")
     p.add_argument("--ee-epochs", type=positive_int, default=3, help="early exit: training epochs")
     add_output_flags(p)
-    p.set_defaults(func=cmd_topspark)
+    p.set_defaults(func=cmd_topspark, runtime=("device", "threads"))

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from ..errors import SwiftSpikeError
-from .common import add_data_flags, add_output_flags, emit, plot_dir
+from .common import RUNTIME_OPTIONS, add_data_flags, add_output_flags, emit, plot_dir, show_text
 
 PARAM_HELP = ("override one search dimension (repeatable): NAME=LOW:HIGH[:log|linear] (range), NAME=A,B,C "
               "(choices) or NAME=VALUE (fixed); NAME is one of lr, tau, v_threshold, T, spike_reg, "
@@ -40,14 +39,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
         space=search_space(args.param or ()), epochs=args.epochs, batch_size=args.batch_size, encoder=args.encoder,
         sampler=args.sampler, study_name=args.study_name, study_dir=args.study_dir, storage=args.storage,
         plot_dir=str(plots) if plots else None, progress=not args.quiet,
+        device=args.device, precision=args.precision, compile=args.compile, threads=args.threads,
     )
-    try:
-        res = run_tune(cfg)
-    except KeyboardInterrupt:
-        print("swiftspike: interrupted; finished trials are stored, run the same command again to continue",
-              file=sys.stderr)
-        return 130
-    emit(args, res.to_dict(), None if args.json and args.quiet else res.table())
+    res = run_tune(cfg)  # Ctrl-C: main() prints the command's interrupt_hint
+    emit(args, res.to_dict(), res.table() if show_text(args) else None)
     return 0
 
 
@@ -79,4 +74,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", metavar="URL",
                    help="shared Optuna storage: sqlite:///f.db, postgresql://..., mysql://..., redis://... or a "
                         "journal file path (e.g. on NFS); default DIR/study.journal")
-    p.set_defaults(func=cmd_tune)
+    p.set_defaults(func=cmd_tune, runtime=RUNTIME_OPTIONS,
+                   interrupt_hint="finished trials are stored: run the same command again to continue")

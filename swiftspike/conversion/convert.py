@@ -33,6 +33,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import resolve_device
 from ..errors import SwiftSpikeError, check_positive_int, check_tensor, choose
 from ..metrics.record import RunRecord
 from ..neurons.modules import IF, LI, LIF
@@ -92,7 +93,7 @@ class SpikeAct(nn.Module):
         self._in_run = False
 
     def set_calibration(self, cal: LayerCalibration) -> None:
-        self.neuron = IF(v_threshold=cal.theta, reset="soft", surrogate=Rectangular(cal.theta))
+        self.neuron = IF(v_threshold=cal.theta, reset="soft", surrogate=Rectangular(cal.theta)).to(self.amplitude.device)
         with torch.no_grad():
             self.amplitude.fill_(cal.amplitude)
             self.shift.fill_(cal.shift)
@@ -397,7 +398,7 @@ class ConvertedSNN(nn.Module):
 
 def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",
             percentile: float = 99.9, sequential: bool = True, max_samples: Optional[int] = None,
-            temporal_max_T: int = 8) -> ConvertedSNN:
+            temporal_max_T: int = 8, device: "str | torch.device | None" = None) -> ConvertedSNN:
     """Convert ``ann`` to a :class:`ConvertedSNN` that runs for ``T`` steps, calibrating every spiking
     layer with ``method`` (one of :data:`~swiftspike.conversion.calibrate.METHODS`) on ``calib_x``
     (a batch of training inputs, ``[B, ...]``).
@@ -412,6 +413,9 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
     (spike timing matters most at small T); above it the constant-current staircase of its time average.
     ``max_samples``: fit distribution-aware on a random subset of that many values per layer (default: all).
     ANN ReLUs without a ceiling get :math:`\\mu` = the largest calibration activation.
+    ``device``: where calibration runs and the returned SNN lives (``auto``, ``cpu``, ``cuda``, ``cuda:N``,
+    ``mps``; see :func:`swiftspike.devices.resolve_device`); ``None`` = the device of ``calib_x``. The
+    ``ann`` passed in is not moved (it is copied).
     """
     choose("calibration method", method, METHODS)
     check_positive_int(T, "T")
@@ -420,8 +424,10 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
         check_positive_int(max_samples, "max_samples")
     if not isinstance(ann, nn.Module):
         raise SwiftSpikeError(f"convert needs an nn.Module ANN, got {type(ann).__name__}")
+    dev = resolve_device(device) if device is not None else calib_x.device
+    calib_x = calib_x.to(dev)
     gm = _trace(ann)
-    snn = ConvertedSNN(gm, T, method)
+    snn = ConvertedSNN(gm, T, method).to(dev)
     acts = snn.spike_layers
     index = {id(a): i for i, a in enumerate(acts)}
     in_snn = method == "distribution-aware" and sequential
@@ -469,7 +475,7 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
             a.observer = None
     snn.set_mode("snn")
     snn.eval()
-    return snn
+    return snn.to(dev)
 
 
 def make_trainable(snn: ConvertedSNN, leak: bool = True, tau: float = 100.0) -> ConvertedSNN:
@@ -483,6 +489,7 @@ def make_trainable(snn: ConvertedSNN, leak: bool = True, tau: float = 100.0) -> 
                            learn_tau=True, learn_threshold=True)
         else:
             a.neuron = IF(v_threshold=th, reset="soft", surrogate=Rectangular(th), learn_threshold=True)
+        a.neuron.to(a.amplitude.device)  # where the converted network lives
         a.amplitude.requires_grad_(True)
         a.shift.requires_grad_(True)
     return snn

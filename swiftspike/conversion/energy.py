@@ -56,7 +56,7 @@ def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: 
     n_in: dict[str, int] = {}
     flops: dict[str, int] = {}
     correct, n = 0, 0
-    acc_steps = torch.zeros(T)
+    acc_steps = torch.zeros(T, device=x.device)
     snn.eval()
     with torch.no_grad():
         for i in range(0, len(x), batch_size):

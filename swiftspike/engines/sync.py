@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..errors import SwiftSpikeError, check_time_major, to_time_major
+from ..errors import SwiftSpikeError, check_time_major, compiling, to_time_major
 from ..metrics.neurobench import changed, has_membrane, is_activation, membrane
 from ..metrics.opmodels import event_synops
 from ..metrics.record import LayerSpikes, NeuronActivity, RunRecord
@@ -79,6 +79,18 @@ def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: Optional[torch.
     return NeuronActivity(f"{name}:{type(m).__name__}", h[0, 0].numel(), h.shape[0], nz, updates)
 
 
+def check_same_device(net: nn.Module, x: torch.Tensor) -> None:
+    """One clear error when ``net``'s first parameter (or buffer) and the input ``x`` are on different
+    devices (torch would fail deep inside a layer, with a message about shapes or kernels)."""
+    if compiling():
+        return
+    for t in net.parameters():
+        if t.device != x.device:
+            raise SwiftSpikeError(f"the network is on {t.device} but its input is on {x.device}; move the input "
+                                  f"with x.to('{t.device}') or the network with net.to(...)")
+        return
+
+
 def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
              record_spikes: bool = False, record_neurobench: bool = False):
     """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
@@ -88,9 +100,11 @@ def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_fir
     records what NeuroBench's workload metrics need: ``RunRecord.neurons`` (non-zero outputs of every
     activation layer, membrane updates of LIF/IF/LI layers, which then run one step at a time; same
     values) and NeuroBench's effective operations in every ``SynOps``.
-    Neuron state persists between calls; use :func:`swiftspike.reset` between samples.
+    Neuron state persists between calls; use :func:`swiftspike.reset` between samples. The run follows the
+    device of ``x`` (the network must be there too: one clear error otherwise), and so does the record.
     """
     x = check_time_major(to_time_major(x, batch_first), "input")
+    check_same_device(net, x)
     record = record or record_spikes or record_neurobench
     layers = _layers(net)
     rec = RunRecord(output=x)

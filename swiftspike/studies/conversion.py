@@ -16,6 +16,7 @@ from ..conversion.convert import convert
 from ..conversion.energy import measure
 from ..conversion.finetune import finetune
 from ..data.dataset import Dataset
+from ..devices import resolve_device
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
 from ..metrics.energy import get_energy_table
 from ..training.trainer import seed_everything
@@ -46,6 +47,7 @@ class ConversionConfig(DataConfig):
     test_limit: Optional[int] = 2000
     energy_table: str = "45nm-fp32"
     progress: bool = False
+    device: str = "auto"  # where the ANN trains and the SNNs calibrate, fine-tune and run (swiftspike.devices)
 
     def validate(self) -> "ConversionConfig":
         choose("model", self.model, MODELS)
@@ -67,6 +69,7 @@ class ConversionConfig(DataConfig):
         if not 0 < self.percentile <= 100:
             raise SwiftSpikeError(f"percentile must be in (0, 100], got {self.percentile}")
         get_energy_table(self.energy_table)
+        resolve_device(self.device)
         if self.ann_checkpoint is not None and not Path(self.ann_checkpoint).is_file():
             raise SwiftSpikeError(f"ANN checkpoint not found: {self.ann_checkpoint}")
         return self
@@ -129,7 +132,8 @@ def run_study(cfg: ConversionConfig, data: Optional[Dataset] = None, *, ann: Opt
     if data.temporal:
         raise SwiftSpikeError(f"conversion needs a static dataset, {data.name!r} is temporal")
     seed_everything(cfg.seed)
-    xte, yte = data.x_test[:cfg.test_limit], data.y_test[:cfg.test_limit]
+    dev = resolve_device(cfg.device)
+    xte, yte = data.x_test[:cfg.test_limit].to(dev), data.y_test[:cfg.test_limit].to(dev)
     if ann is None and cfg.ann_checkpoint:
         ann = load_ann(cfg.ann_checkpoint, cfg.model, data.input_shape, data.n_classes)
     trained = ann is None
@@ -137,18 +141,18 @@ def run_study(cfg: ConversionConfig, data: Optional[Dataset] = None, *, ann: Opt
     if ann is None:
         ann = build_ann(cfg.model, data.input_shape, data.n_classes)
         train_ann(ann, data.x_train, data.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  seed=cfg.seed, show_progress=cfg.progress)
+                  seed=cfg.seed, show_progress=cfg.progress, device=str(dev))
         if cfg.save_ann:
             saved = str(save_ann(cfg.save_ann, ann, cfg.model, data.input_shape, data.n_classes))
             log(f"ANN saved to {saved}")
         if on_ann_trained is not None:
             on_ann_trained(ann)
-    ann.eval()
+    ann.to(dev).eval()
     ann_acc = ann_accuracy(ann, xte, yte)
     mus = [float(mu.detach()) for mu in (getattr(m, "mu", None) for m in ann.modules()) if isinstance(mu, torch.Tensor)]
     log(f"ANN ({cfg.model}): test accuracy {100 * ann_acc:.2f} %  clip ceilings mu = {[round(m, 2) for m in mus]}")
     g = torch.Generator().manual_seed(cfg.seed)
-    calib = data.x_train[torch.randperm(len(data.x_train), generator=g)[:cfg.calib_samples]]
+    calib = data.x_train[torch.randperm(len(data.x_train), generator=g)[:cfg.calib_samples]].to(dev)
     results: dict[str, dict[str, Any]] = {}
     ann_energy = None
     for method in cfg.methods:

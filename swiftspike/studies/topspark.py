@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from ..data.dataset import Dataset
+from ..devices import resolve_device
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
 from ..timestep.diehl_cook import DCParams
 from ..timestep.policy import EnhancementPolicy, fit_policy
@@ -61,6 +62,7 @@ class TopSparkConfig(DataConfig):
     ee_T: int = 25
     ee_epochs: int = 3
     progress: bool = False
+    device: str = "auto"  # where the STDP networks and the early-exit SNN run (see swiftspike.devices)
 
     def validate(self) -> "TopSparkConfig":
         for name in ("neurons", "n_train", "n_val", "n_test", "T0", "train_batch", "max_knobs", "ee_T", "ee_epochs"):
@@ -80,6 +82,7 @@ class TopSparkConfig(DataConfig):
         if self.min_accuracy is not None and self.min_accuracy > 1:
             raise SwiftSpikeError(f"min_accuracy is a fraction in (0, 1], got {self.min_accuracy}")
         choose("energy kind", self.energy_kind, ("infer", "train"))
+        resolve_device(self.device)
         if self.load_policy is not None and not Path(self.load_policy).is_file():
             raise SwiftSpikeError(f"policy file {self.load_policy} does not exist")
         return self
@@ -179,14 +182,17 @@ def early_exit_curve(cfg: TopSparkConfig, data: Dataset) -> dict[str, Any]:
     model = build_model(spec)
     enc = make_encoder("rate", cfg.ee_T)
     sub = data.subset(n_train=cfg.n_train, n_test=cfg.n_test)
-    tc = TrainConfig(epochs=cfg.ee_epochs, batch_size=64, lr=2e-3, seed=cfg.seed, progress=cfg.progress)
-    Trainer(model, enc, tc, spec=spec).fit(sub)
+    tc = TrainConfig(epochs=cfg.ee_epochs, batch_size=64, lr=2e-3, seed=cfg.seed, progress=cfg.progress,
+                     device=cfg.device)
+    trainer = Trainer(model, enc, tc, spec=spec)
+    trainer.fit(sub)
     with torch.no_grad():
         torch.manual_seed(cfg.seed)
         reset(model)
-        rec = run_sync(model.eval(), enc(sub.x_test), record=True)
+        rec = run_sync(model.eval(), enc(sub.x_test).to(trainer.device), record=True)
         reset(model)
-    return {"T": cfg.ee_T, "curve": exit_curve(rec.output, sub.y_test, EXIT_THRESHOLDS, spiking=rec.output_spiking)}
+    y = sub.y_test.to(trainer.device)
+    return {"T": cfg.ee_T, "curve": exit_curve(rec.output, y, EXIT_THRESHOLDS, spiking=rec.output_spiking)}
 
 
 def _add_reductions(rows: list[dict[str, Any]]) -> None:
@@ -221,7 +227,7 @@ def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log =
     val = Split(x[:cfg.n_train], y[:cfg.n_train], x[cfg.n_train:cfg.n_train + cfg.n_val],
                 y[cfg.n_train:cfg.n_train + cfg.n_val], data.n_classes)
     test = Split(x[:cfg.n_train], y[:cfg.n_train], xt, yt, data.n_classes)
-    kw: dict[str, Any] = dict(n_neurons=cfg.neurons, batch=cfg.train_batch, seed=cfg.seed)
+    kw: dict[str, Any] = dict(n_neurons=cfg.neurons, batch=cfg.train_batch, seed=cfg.seed, device=cfg.device)
     log(f"topspark: {cfg.dataset}, N{cfg.neurons}, rule {cfg.rule}, {cfg.n_train} train / {cfg.n_val} val / "
         f"{len(xt)} test, T0={cfg.T0}, T={Ts}")
 
@@ -238,7 +244,7 @@ def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log =
         order = {T: s["ranking"] for T, s in sens.items()}
         policy = fit_policy(val, cfg.neurons, cfg.T0, Ts, params, order=order, max_knobs=cfg.max_knobs,
                             energy_weight=cfg.energy_weight, base_rows=base_val, log=log,
-                            batch=cfg.train_batch, seed=cfg.seed)
+                            batch=cfg.train_batch, seed=cfg.seed, device=cfg.device)
     if cfg.save_policy:
         policy.save(cfg.save_policy)
     for T in Ts:

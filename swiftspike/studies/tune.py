@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from ..data import Dataset, load_dataset, make_encoder
+from ..devices import check_precision, resolve_device, resolve_threads
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..models import build_model, default_spec
 from ..training import TrainConfig, Trainer, seed_everything
@@ -178,6 +179,11 @@ class TuneConfig:
     storage: str | None = None
     plot_dir: str | None = None  # where the PNG goes (default: the study directory)
     progress: bool = True
+    # where and how trials run (not part of the study's identity: workers may differ)
+    device: str = "auto"
+    precision: str = "float32"
+    compile: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.objectives, str):
@@ -205,6 +211,8 @@ class TuneConfig:
         if not 0 < self.val_fraction < 1:
             raise SwiftSpikeError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         choose("sampler", self.sampler, SAMPLERS)
+        check_precision(self.precision, resolve_device(self.device))
+        resolve_threads(self.threads)
         make_encoder(self.encoder, 1)
         for name, param in self.space.items():
             choose("search parameter", name, tuple(DEFAULT_SPACE))
@@ -335,18 +343,17 @@ class TuneResult:
     def plots(self, directory: str | Path) -> list[Path]:
         """``pareto.png``: every complete trial (grey) with the front highlighted; one panel per pair
         of objectives (a single objective is plotted against the trial number)."""
-        from ..plots import _plt, _save
+        from ..plots import figure, save_figure, scatter
 
         done = [t for t in self.complete if t.values]
         if not done:
             return []
-        plt = _plt()
         front = set(self.front)
         k = len(self.objectives)
         pairs = [(0, 1)] if k == 2 else list(combinations(range(k), 2)) if k > 2 else [(-1, 0)]
         ncols = min(3, len(pairs))
         nrows = math.ceil(len(pairs) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 4 * nrows), squeeze=False)
+        fig, axes = figure(nrows, ncols, figsize=(5 * ncols, 4 * nrows))
         for ax, (i, j) in zip(axes.flat, pairs):
             def coord(t: TrialResult, idx: int) -> float:
                 return float(t.number) if idx < 0 else float(t.values[self.objectives[idx]])  # type: ignore[index]
@@ -355,15 +362,13 @@ class TuneResult:
             sx = 1.0 if i < 0 or self.directions[i] == "minimize" else -1.0
             rest = [t for t in done if t.number not in front]
             best = sorted((t for t in done if t.number in front), key=lambda t: sx * coord(t, i))
-            ax.scatter([coord(t, i) for t in rest], [coord(t, j) for t in rest], s=18, c="0.65", label="trials")
-            ax.scatter([coord(t, i) for t in best], [coord(t, j) for t in best], s=40, c="C3", edgecolors="k",
-                       linewidths=0.5, zorder=3, label="Pareto front")
+            scatter(ax, [coord(t, i) for t in rest], [coord(t, j) for t in rest], size=18, color="0.65",
+                    label="trials")
+            scatter(ax, [coord(t, i) for t in best], [coord(t, j) for t in best], size=40, color="C3",
+                    label="Pareto front", highlight=True, labels=[str(t.number) for t in best])
             if k == 2:
                 ax.plot([coord(t, i) for t in best], [coord(t, j) for t in best], c="C3", lw=1, zorder=2,
                         drawstyle="steps-post")
-            for t in best:
-                ax.annotate(str(t.number), (coord(t, i), coord(t, j)), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
             ax.set_xlabel("trial" if i < 0 else OBJECTIVES[self.objectives[i]][2])
             ax.set_ylabel(OBJECTIVES[self.objectives[j]][2])
             ax.grid(alpha=0.3)
@@ -372,7 +377,7 @@ class TuneResult:
             ax.set_visible(False)
         fig.suptitle(f"{self.study_name}: {len(done)} complete trials\nPareto front of "
                      f"{', '.join(self.objectives)} in red", fontsize=10)
-        return [_save(fig, Path(directory) / "pareto.png")]
+        return [save_figure(fig, Path(directory) / "pareto.png")]
 
 
 def _fmt(objective: str, v: float | None) -> str:
@@ -529,9 +534,10 @@ def validation_split(data: Dataset, fraction: float, seed: int) -> Dataset:
 
 
 def train_trial(params: Mapping[str, Any], data: Dataset, *, epochs: int, batch_size: int, encoder: str,
-                seed: int) -> Any:
+                seed: int, **runtime: Any) -> Any:
     """Train one configuration on ``data.x_train`` and return the :class:`~swiftspike.metrics.Report` on
-    ``data.x_test`` (the validation split)."""
+    ``data.x_test`` (the validation split). ``runtime``: ``device``, ``precision``, ``compile``, ``threads``
+    of the :class:`~swiftspike.training.TrainConfig`."""
     seed_everything(seed)
     hidden = [int(params["hidden_width"])] * int(params["hidden_layers"])
     spec = default_spec(data.input_shape, data.n_classes, hidden=hidden, neuron="lif",
@@ -540,7 +546,7 @@ def train_trial(params: Mapping[str, Any], data: Dataset, *, epochs: int, batch_
     T = data.x_train.shape[1] if data.temporal else int(params["T"])
     enc = make_encoder("sequence" if data.temporal else encoder, T)
     cfg = TrainConfig(epochs=epochs, lr=float(params["lr"]), batch_size=batch_size,
-                      spike_reg=float(params["spike_reg"]), seed=seed, progress=False)
+                      spike_reg=float(params["spike_reg"]), seed=seed, progress=False, **runtime)
     trainer = Trainer(model, enc, cfg)
     trainer.fit(data)
     return trainer.evaluate(data.x_test, data.y_test)
@@ -580,9 +586,9 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
     cfg.validate()
     say = log if (cfg.progress and log is not None) else (lambda _s: None)
     optuna = _optuna()
-    from ..plots import _plt
+    from ..plots import need_matplotlib
 
-    _plt()  # matplotlib present, before any training
+    need_matplotlib()  # before any training
     directory = _check_writable_dir(cfg.directory, "study directory")
     png_dir = _check_writable_dir(Path(cfg.plot_dir), "plot directory") if cfg.plot_dir else directory
     storage, where = _open_storage(optuna, cfg)
@@ -641,7 +647,8 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
             t0 = time.perf_counter()
             try:
                 report = train_trial(params, split, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                     encoder=cfg.encoder, seed=seed)
+                                     encoder=cfg.encoder, seed=seed, device=cfg.device, precision=cfg.precision,
+                                     compile=cfg.compile, threads=cfg.threads)
             except SwiftSpikeError as e:
                 trial.set_user_attr("error", str(e))
                 trial.set_user_attr("seconds", time.perf_counter() - t0)

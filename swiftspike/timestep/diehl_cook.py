@@ -40,6 +40,7 @@ from typing import Any, Optional
 
 import torch
 
+from ..devices import resolve_device
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, check_tensor
 from ..metrics.record import LayerSpikes, RunRecord, SynOps
 from ..neurons.functional import HardReset, LIFParameters, lif_init_state, lif_step
@@ -133,19 +134,26 @@ class OpCounts:
 
 
 class DiehlCook:
-    """The network: ``W [F, N]`` input weights, ``theta [N]`` adaptive thresholds, ``labels [N]``."""
+    """The network: ``W [F, N]`` input weights, ``theta [N]`` adaptive thresholds, ``labels [N]``.
+
+    ``device`` (``"cpu"`` default, ``"auto"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``; see
+    :func:`swiftspike.devices.resolve_device`): where the weights, the state and the input spike draws live;
+    inputs are moved there and records come back there. The input spikes are drawn from a generator on that
+    device seeded with ``seed``, so a CUDA run draws other spikes than a CPU run with the same seed."""
 
     def __init__(self, n_inputs: int, n_neurons: int, params: Optional[DCParams] = None, *,
-                 n_classes: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
+                 n_classes: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32,
+                 device: "str | torch.device" = "cpu") -> None:
         check_positive_int(n_inputs, "n_inputs")
         check_positive_int(n_neurons, "n_neurons")
         self.F, self.N, self.n_classes = n_inputs, n_neurons, n_classes
         self.p = (params or DCParams()).validate()
-        self.gen = torch.Generator().manual_seed(seed)
-        self.W = torch.rand(n_inputs, n_neurons, generator=self.gen, dtype=dtype) * 0.3
+        self.device = resolve_device(device)
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        self.W = torch.rand(n_inputs, n_neurons, generator=self.gen, dtype=dtype, device=self.device) * 0.3
         normalize_columns(self.W, self.norm_total)
         self.W.clamp_(0, 1)
-        self.theta = torch.zeros(n_neurons, dtype=dtype)
+        self.theta = torch.zeros(n_neurons, dtype=dtype, device=self.device)
         self.labels: Optional[torch.Tensor] = None
         self.dtype = dtype
 
@@ -155,7 +163,7 @@ class DiehlCook:
 
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x")
-        x = x.reshape(x.shape[0], -1).to(self.dtype)
+        x = x.reshape(x.shape[0], -1).to(self.device, self.dtype)
         if x.shape[1] != self.F:
             raise SwiftSpikeError(f"network has {self.F} inputs, got samples with {x.shape[1]} features")
         if x.min() < 0 or x.max() > 1:
@@ -201,24 +209,26 @@ class DiehlCook:
         p = (params or self.p).validate()
         x = self._check_x(x)
         B, F, N = x.shape[0], self.F, self.N
+        dev = self.device
+        kw: dict[str, Any] = {"dtype": self.dtype, "device": dev}
         t0 = time.perf_counter()
         prob = (x * (p.input_rate * p.dt / 1000.0)).clamp_(0, 1)
-        s_in_all = (torch.rand(T, B, F, generator=self.gen, dtype=self.dtype) < prob).to(self.dtype)
+        s_in_all = (torch.rand(T, B, F, generator=self.gen, dtype=self.dtype, device=dev) < prob).to(self.dtype)
         drive_all = None if learn else (s_in_all.reshape(T * B, F) @ self.W).reshape(T, B, N)
         dth = math.exp(-p.dt / p.tau_theta)
         exc, inh = self.layer_params(p)
-        like = torch.zeros(B, N, dtype=self.dtype)
+        like = torch.zeros(B, N, **kw)
         st_e = lif_init_state(like, refractory=exc.refractory_steps > 0)
         st_i = lif_init_state(like, refractory=inh.refractory_steps > 0)
-        s_inh = torch.zeros(B, N, dtype=self.dtype)
-        x_pre = torch.zeros(B, F, dtype=self.dtype)
-        x_post = torch.zeros(B, N, dtype=self.dtype)
-        counts = torch.zeros(B, N, dtype=self.dtype)
-        exc_per_step = torch.zeros(T, B, dtype=self.dtype)
-        inh_per_step = torch.zeros(T, B, dtype=self.dtype)
+        s_inh = torch.zeros(B, N, **kw)
+        x_pre = torch.zeros(B, F, **kw)
+        x_post = torch.zeros(B, N, **kw)
+        counts = torch.zeros(B, N, **kw)
+        exc_per_step = torch.zeros(T, B, **kw)
+        inh_per_step = torch.zeros(T, B, **kw)
         vote = self._vote_matrix()
-        output = torch.zeros(T, B, 0 if vote is None else vote.shape[1], dtype=self.dtype)
-        rec = torch.zeros(T, B, N, dtype=self.dtype) if record else None
+        output = torch.zeros(T, B, 0 if vote is None else vote.shape[1], **kw)
+        rec = torch.zeros(T, B, N, **kw) if record else None
         n_norm = 0
         for t in range(T):
             s_in = s_in_all[t]
@@ -252,8 +262,8 @@ class DiehlCook:
                 exc = exc._replace(v_threshold=p.threshold_gap + self.theta)
         n_in = s_in_all.sum((0, 2))
         n_exc, n_inh = exc_per_step.sum(0), inh_per_step.sum(0)
-        zero = torch.zeros(B, dtype=self.dtype)
-        full = torch.full((B,), 1.0, dtype=self.dtype)
+        zero = torch.zeros(B, **kw)
+        full = torch.full((B,), 1.0, **kw)
         stats = {"input_spikes": n_in, "exc_spikes": n_exc, "inh_spikes": n_inh,
                  "neuron_updates": full * (2.0 * N * T)}  # exc + inh, every step
         if learn:
@@ -275,7 +285,7 @@ class DiehlCook:
         """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as :func:`.stdp.predict`)."""
         if self.labels is None:
             return None
-        onehot = torch.nn.functional.one_hot(self.labels.long(), self.n_classes).to(self.dtype)
+        onehot = torch.nn.functional.one_hot(self.labels.long().to(self.device), self.n_classes).to(self.dtype)
         return onehot / onehot.sum(0).clamp_min(1)
 
     # ------------------------------------------------------------------------------------------
@@ -293,14 +303,14 @@ class DiehlCook:
                 cnt, rec = self._run(x[i:i + batch], T, learn=True, params=params)
                 all_counts.append(cnt)
                 total.add(OpCounts.from_record(rec))
-        self.labels = assign_labels(torch.cat(all_counts), y[:len(x)], self.n_classes)
+        self.labels = assign_labels(torch.cat(all_counts), y[:len(x)].to(self.device), self.n_classes)
         return total
 
     def assign(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 256,
                params: Optional[DCParams] = None) -> OpCounts:
         """(Re)assign neuron labels from frozen-network responses to ``(x, y)``."""
         counts, c = self.respond(x, T, batch=batch, params=params)
-        self.labels = assign_labels(counts, y, self.n_classes)
+        self.labels = assign_labels(counts, y.to(self.device), self.n_classes)
         return c
 
     def respond(self, x: torch.Tensor, T: int, *, batch: int = 256,

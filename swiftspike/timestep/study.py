@@ -82,13 +82,13 @@ class Split:
 
 
 def run_setting(split: Split, n_neurons: int, T: int, params: DCParams, *, batch: int = 16,
-                seed: int = 0, show: bool = False, table: str = "45nm-fp32") -> dict[str, Any]:
-    """Train a fresh network for ``T`` steps/sample with ``params`` and evaluate it."""
+                seed: int = 0, show: bool = False, table: str = "45nm-fp32", device: Any = "cpu") -> dict[str, Any]:
+    """Train a fresh network for ``T`` steps/sample with ``params`` on ``device`` and evaluate it."""
     torch.manual_seed(seed)
-    net = DiehlCook(split.x_train.shape[1], n_neurons, params, n_classes=split.n_classes, seed=seed)
+    net = DiehlCook(split.x_train.shape[1], n_neurons, params, n_classes=split.n_classes, seed=seed, device=device)
     ct = net.fit(split.x_train, split.y_train, T, batch=batch, show=show)
     pred, ci = net.predict(split.x_eval, T)
-    acc = float((pred == split.y_eval).float().mean())
+    acc = float((pred.to(split.y_eval.device) == split.y_eval).float().mean())
     return {
         "T": T, "accuracy": acc,
         "latency_steps": T, "latency_ms": T * params.dt,

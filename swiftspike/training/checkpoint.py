@@ -226,12 +226,13 @@ def sniff(path: "str | os.PathLike") -> str:
     with open(path, "rb") as f:
         head = f.read(9)
         size = os.fstat(f.fileno()).st_size
+    # safetensors first: its 8-byte header length can begin with any byte, 0x80 (a pickle's first byte) too
+    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= size - 8:
+        return "safetensors"
     if head[:4] == b"PK\x03\x04":
         return "torch-zip"
     if head[:1] == b"\x80":
         return "pickle"
-    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= size - 8:
-        return "safetensors"
     return "unknown"
 
 

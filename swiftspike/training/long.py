@@ -65,16 +65,17 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     per_window = torch.zeros(factor)
     readouts = [mod for mod in model.modules() if isinstance(mod, LI)]
     beta = float(readouts[-1].beta) if readouts else 1.0
+    dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     try:
         for i in range(0, n, batch_size * factor):
             xb = data.x_test[i:min(n, i + batch_size * factor)]
             yb = data.y_test[i:min(n, i + batch_size * factor)]
-            x = enc(xb)  # [T, m*factor, ...]
+            x = enc(xb.to(dev))  # [T, m*factor, ...]
             m = xb.shape[0] // factor
             # sample j*factor + k goes to stream j, window k
             x = x.reshape(T, m, factor, *x.shape[2:]).transpose(0, 2).transpose(1, 2)  # [factor, T, m, ...]
             x = x.reshape(factor * T, m, *x.shape[3:])
-            y = yb.reshape(m, factor)
+            y = yb.reshape(m, factor).to(dev)
             reset(model)
             rec = sync_runner(model, x)
             out = rec.output  # [factor*T, m, C]
@@ -91,7 +92,7 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
             pred = scores.argmax(-1)  # [factor, m]
             hit = pred == y.t()
             correct += int(hit.sum())
-            per_window += hit.sum(1).double().float()
+            per_window += hit.sum(1).double().float().cpu()
             total += y.numel()
     finally:
         reset(model)

@@ -40,14 +40,14 @@ import torch
 from torch import nn
 
 from ..data.encoders import Encoder, encoder_info
-from ..devices import autocast, check_precision, resolve_device, set_threads
+from ..devices import autocast, check_precision, compile_layers, resolve_device, set_threads
 from ..engines.sync import run_sync
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
 from ..metrics.energy import energy, get_energy_table
 from ..metrics.record import RunRecord
 from ..metrics.report import Report, ReportBuilder, decision_latency, running_scores
 from ..models import neuron_parameters
-from ..neurons.modules import SpikingModule, reset
+from ..neurons.modules import reset
 from . import distributed
 from .checkpoint import check_writable, load_checkpoint, need_safetensors, save_checkpoint, swiftspike_version
 from .data import Batch, Source, TensorSource, batches, make_source
@@ -386,12 +386,8 @@ class Trainer:
             check_writable(Path(cfg.log_dir) / "probe", "TensorBoard log directory")
 
     def _compile(self) -> None:
-        """``torch.compile`` every layer in place (the engines walk the layers, so the model stays a
-        ``Sequential``); a model that is not a ``Sequential`` is compiled as a whole."""
-        mods = list(self.model.children()) if isinstance(self.model, nn.Sequential) else [self.model]
-        for m in mods:
-            if isinstance(m, SpikingModule) or any(True for _ in m.parameters()):
-                m.compile()
+        """``torch.compile`` every layer in place (:func:`swiftspike.devices.compile_layers`)."""
+        compile_layers(self.model)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
