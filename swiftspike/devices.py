@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import Union
 
 import torch
 
@@ -37,8 +38,8 @@ _AUTOCAST = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
 DeviceLike = Union[str, torch.device, None]
 
 # what "auto" and threads=None mean inside a `defaults(...)` region (None: the machine's defaults)
-_default_device: Optional[str] = None
-_default_threads: Optional[int] = None
+_default_device: str | None = None
+_default_threads: int | None = None
 
 
 def _cuda_count() -> int:
@@ -50,7 +51,7 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = None) -> torch.device:
+def resolve_device(device: DeviceLike = "auto", *, local_rank: int | None = None) -> torch.device:
     """The :class:`torch.device` for ``device`` (see module docstring); ``None`` means ``"auto"``.
 
     ``local_rank`` (one process per GPU under ``torchrun``) picks ``cuda:local_rank`` for ``"auto"`` and
@@ -117,7 +118,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_threads(threads: Optional[int] = None) -> int:
+def resolve_threads(threads: int | None = None) -> int:
     """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` = the
     count of the enclosing :func:`defaults` region, else ``$OMP_NUM_THREADS`` (or ``$MKL_NUM_THREADS``) when
     set, else half the available cores, at least 1 and at most 4."""
@@ -134,7 +135,7 @@ def resolve_threads(threads: Optional[int] = None) -> int:
     return threads if threads > 0 else available_cores()
 
 
-def set_threads(threads: Optional[int] = None) -> int:
+def set_threads(threads: int | None = None) -> int:
     """Set torch's intra-op CPU thread count (process-wide) to :func:`resolve_threads` ``(threads)``; returns it."""
     n = resolve_threads(threads)
     if torch.get_num_threads() != n:
@@ -149,7 +150,7 @@ def check_device(device: DeviceLike) -> str:
 
 
 @contextlib.contextmanager
-def defaults(device: DeviceLike = None, threads: Optional[int] = None) -> Iterator[int]:
+def defaults(device: DeviceLike = None, threads: int | None = None) -> Iterator[int]:
     """A region in which ``device="auto"`` means ``device`` (``None``: unchanged) and ``threads=None``
     means :func:`resolve_threads` ``(threads)``; torch's thread count is set to it for the region. Both,
     and torch's thread count, are restored on exit. Yields the thread count."""

@@ -10,7 +10,7 @@ graph breaks, and run in eager mode. Shape and type checks always run.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

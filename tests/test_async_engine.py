@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from swiftspike import LIF, IF, reset
+from swiftspike import IF, LIF, reset
 from swiftspike.asynch import AsyncConfig, AsyncEngine, AsyncGraph, run_async, select_top
 from swiftspike.bench.asynch import IndexTieMomentum, naive_reference
 from swiftspike.engines.sync import run_sync

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from swiftspike import IF, LIF
-from swiftspike.asynch import (ASYNCTORCH_NEURON, AsyncConfig, AsyncEngine, AsyncGraph, RandomScheduler,
-                               frame_latency)
+from swiftspike.asynch import ASYNCTORCH_NEURON, AsyncConfig, AsyncEngine, AsyncGraph, RandomScheduler, frame_latency
 from swiftspike.errors import SwiftSpikeError
 
 

@@ -5,12 +5,12 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from swiftspike.asynch import run_async
-from swiftspike.studies.asynch import StudyConfig
 from swiftspike.asynch.training import StepLossTrainer, async_runner, per_step_loss
 from swiftspike.data.datasets import load_dataset
 from swiftspike.data.encoders import RateEncoder
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
+from swiftspike.studies.asynch import StudyConfig
 from swiftspike.training.losses import ce_count_loss
 from swiftspike.training.trainer import TrainConfig
 

@@ -16,7 +16,6 @@ from swiftspike.neurons.functional import HardReset
 from swiftspike.studies import asynch as study
 from swiftspike.training.checkpoint import load_checkpoint, save_checkpoint, sniff
 
-
 # -- the protocol preset ----------------------------------------------------------------------------------
 
 

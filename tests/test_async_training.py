@@ -5,13 +5,13 @@ import torch
 from torch import nn
 
 from swiftspike.asynch import AsyncConfig, run_async
-from swiftspike.studies.asynch import StudyConfig, evaluate_execution
 from swiftspike.asynch.training import async_runner, load_weights, train_truncated
 from swiftspike.cli import main
 from swiftspike.data.datasets import load_dataset
 from swiftspike.data.encoders import RateEncoder
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
+from swiftspike.studies.asynch import StudyConfig, evaluate_execution
 from swiftspike.training.losses import ce_count_loss
 from swiftspike.training.trainer import TrainConfig, Trainer
 

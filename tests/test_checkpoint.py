@@ -14,8 +14,17 @@ from swiftspike import SwiftSpikeError
 from swiftspike.conversion.ann import build_ann, load_ann, save_ann
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (TrainConfig, Trainer, clean_stale_temps, convert_legacy_checkpoint, load_checkpoint,
-                                  load_model, read_checkpoint_info, save_checkpoint, seed_everything)
+from swiftspike.training import (
+    TrainConfig,
+    Trainer,
+    clean_stale_temps,
+    convert_legacy_checkpoint,
+    load_checkpoint,
+    load_model,
+    read_checkpoint_info,
+    save_checkpoint,
+    seed_everything,
+)
 
 
 class Evil:

@@ -3,8 +3,14 @@ import math
 import pytest
 import torch
 
-from swiftspike.conversion import (METHODS, LayerCalibration, calibrate_layer, calibration_error,
-                                   fit_threshold_amplitude, staircase)
+from swiftspike.conversion import (
+    METHODS,
+    LayerCalibration,
+    calibrate_layer,
+    calibration_error,
+    fit_threshold_amplitude,
+    staircase,
+)
 from swiftspike.conversion.calibrate import if_spike_counts, kth_smallest, spike_count_thresholds
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.neurons import IF

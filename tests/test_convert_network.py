@@ -1,22 +1,31 @@
 import json
 import math
+import os
 import subprocess
 import sys
-import os
 
 import pytest
 import torch
 from torch import nn
 
-from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build_ann, convert, fit_threshold_amplitude,
-                                   fold_bn, make_trainable, train_ann)
+from swiftspike.conversion import (
+    METHODS,
+    ClippedReLU,
+    LayerCalibration,
+    build_ann,
+    convert,
+    fit_threshold_amplitude,
+    fold_bn,
+    make_trainable,
+    train_ann,
+)
+from swiftspike.conversion.ann import load_ann, save_ann
 from swiftspike.conversion.energy import measure, to_report
 from swiftspike.conversion.finetune import finetune, snn_accuracy
-from swiftspike.studies import conversion as study
-from swiftspike.conversion.ann import load_ann, save_ann
 from swiftspike.data import load_digits
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.metrics.energy import ENERGY_TABLES
+from swiftspike.studies import conversion as study
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +313,7 @@ def _per_layer_reruns(ann, x, T, temporal_max_T=8):
                 a.observer = None
                 xt = rec[a.layer_name]
                 cal = fit_threshold_amplitude(xt.mean(0), mu, T, target=pre[a.layer_name].clamp(0, mu),
-                                              x_steps=xt if T <= temporal_max_T else None)
+                                              x_steps=xt if temporal_max_T >= T else None)
             a.set_calibration(cal)
     snn.set_mode("snn")
     return snn

@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from swiftspike.data.encoders import (
-    DirectEncoder, LatencyEncoder, RateEncoder, SequenceEncoder, delta_encode, direct_encode, latency_encode,
-    make_encoder, rate_encode,
+    DirectEncoder,
+    LatencyEncoder,
+    RateEncoder,
+    SequenceEncoder,
+    delta_encode,
+    direct_encode,
+    latency_encode,
+    make_encoder,
+    rate_encode,
 )
 from swiftspike.errors import SwiftSpikeError
 

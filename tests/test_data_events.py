@@ -8,8 +8,15 @@ import torch
 from swiftspike.data import load_dataset
 from swiftspike.data.dvs import DVSGestureDataset, load_dvs_gesture, read_dvs_gesture_npy
 from swiftspike.data.events import (
-    DVS_GESTURE_DTYPE, NMNIST_DTYPE, SHD_DTYPE, ToFrames, downsample_events, events_to_frames, frames_from_streams,
-    make_events, pick_subset,
+    DVS_GESTURE_DTYPE,
+    NMNIST_DTYPE,
+    SHD_DTYPE,
+    ToFrames,
+    downsample_events,
+    events_to_frames,
+    frames_from_streams,
+    make_events,
+    pick_subset,
 )
 from swiftspike.data.nmnist import NMNISTDataset, decode_nmnist, list_nmnist, load_nmnist, read_nmnist_file
 from swiftspike.data.shd import SHDDataset, load_shd, read_shd, shd_frames
@@ -272,8 +279,8 @@ def tonic():
 
 
 def test_reader_dtypes_are_tonics(tmp_path, tonic):
-    assert SHD_DTYPE == tonic.datasets.SHD.dtype and NMNIST_DTYPE == tonic.datasets.NMNIST.dtype
-    assert DVS_GESTURE_DTYPE == tonic.datasets.DVSGesture.dtype
+    assert tonic.datasets.SHD.dtype == SHD_DTYPE and tonic.datasets.NMNIST.dtype == NMNIST_DTYPE
+    assert tonic.datasets.DVSGesture.dtype == DVS_GESTURE_DTYPE
     assert SHDDataset.sensor_size == tonic.datasets.SHD.sensor_size
     assert NMNISTDataset.sensor_size == tonic.datasets.NMNIST.sensor_size
     assert DVSGestureDataset.sensor_size == tonic.datasets.DVSGesture.sensor_size

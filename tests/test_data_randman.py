@@ -7,7 +7,12 @@ import torch
 
 from swiftspike.data import load_dataset
 from swiftspike.data.randman import (
-    RandomManifold, load_randman, make_randman, n_fourier_terms, randman_to_dense, spectrum,
+    RandomManifold,
+    load_randman,
+    make_randman,
+    n_fourier_terms,
+    randman_to_dense,
+    spectrum,
 )
 from swiftspike.errors import SwiftSpikeError
 

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
+import _ddp_train
 import pytest
 import torch
 
-import _ddp_train
 from swiftspike.data import make_encoder
 from swiftspike.training import SeededBatchSampler, Trainer, load_checkpoint
 from swiftspike.training.data import shard_bounds

@@ -10,8 +10,7 @@ from swiftspike.data.encoders import make_encoder
 from swiftspike.data.sequential import stretch_time
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
-from swiftspike.neurons import DSN, PSN
-from swiftspike.neurons import reset
+from swiftspike.neurons import DSN, PSN, reset
 from swiftspike.training.long import dsn_time_metrics, long_sequence_eval, stream_eval
 from swiftspike.training.trainer import evaluate
 

@@ -3,9 +3,17 @@ import torch
 from torch import nn
 
 from swiftspike import IF, LIF, SNN, SwiftSpikeError, reset, run_sync
-from swiftspike.metrics import RunRecord
-from swiftspike.metrics import (ENERGY_TABLES, ReportBuilder, count_synops, decision_latency, energy,
-                                first_spike_step, get_energy_table, running_scores)
+from swiftspike.metrics import (
+    ENERGY_TABLES,
+    ReportBuilder,
+    RunRecord,
+    count_synops,
+    decision_latency,
+    energy,
+    first_spike_step,
+    get_energy_table,
+    running_scores,
+)
 
 
 def hand_net():

@@ -5,9 +5,23 @@ import torch
 from torch import nn
 
 from swiftspike import SNN, SwiftSpikeError, reset, run_step
-from swiftspike.neurons import (IF, LI, LIF, ATan, FastSigmoid, HardReset, LIFParameters, LIFState, NoReset, Rectangular, Sigmoid,
-                                SoftReset, Triangular,
-                                get_surrogate, lif_multistep)
+from swiftspike.neurons import (
+    IF,
+    LI,
+    LIF,
+    ATan,
+    FastSigmoid,
+    HardReset,
+    LIFParameters,
+    LIFState,
+    NoReset,
+    Rectangular,
+    Sigmoid,
+    SoftReset,
+    Triangular,
+    get_surrogate,
+    lif_multistep,
+)
 
 SURROGATES = [ATan(2.0), FastSigmoid(5.0), Sigmoid(4.0), Rectangular(0.8), Triangular(0.7)]
 

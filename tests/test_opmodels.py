@@ -175,7 +175,7 @@ def test_trainer_evaluate_still_builds_one_report():
     r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8)
     assert r.n_samples == 20 and r.op_model == "event" and r.time_steps == 4
     assert set(r.neurobench) == {"ClassificationAccuracy"}  # plain records: no NeuroBench workload counts
-    runner = lambda m, xb: run_sync(m, xb, record_neurobench=True)  # noqa: E731
+    runner = lambda m, xb: run_sync(m, xb, record_neurobench=True)
     r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8, runner=runner)
     assert set(r.neurobench) == {"ClassificationAccuracy", "SynapticOperations", "ActivationSparsity",
                                  "MembraneUpdates"}

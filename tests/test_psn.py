@@ -6,7 +6,7 @@ import torch
 
 from swiftspike.engines.sync import SNN
 from swiftspike.errors import SwiftSpikeError
-from swiftspike.neurons import LIF, LIFNoReset, MaskedPSN, PSN, SlidingPSN, reset
+from swiftspike.neurons import LIF, PSN, LIFNoReset, MaskedPSN, SlidingPSN, reset
 from swiftspike.neurons.factory import make_neuron
 
 

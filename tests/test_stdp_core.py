@@ -6,8 +6,19 @@ import torch
 
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.metrics import ReportBuilder, RunRecord
-from swiftspike.timestep import (DCParams, DiehlCook, OpCounts, apply_update, assign_labels, energy_per_sample,
-                                 normalize_columns, predict, scale_knobs, stdp_update, trace_step)
+from swiftspike.timestep import (
+    DCParams,
+    DiehlCook,
+    OpCounts,
+    apply_update,
+    assign_labels,
+    energy_per_sample,
+    normalize_columns,
+    predict,
+    scale_knobs,
+    stdp_update,
+    trace_step,
+)
 from swiftspike.timestep.policy import EnhancementPolicy
 from swiftspike.timestep.study import costs
 

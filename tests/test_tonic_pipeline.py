@@ -6,9 +6,9 @@ from torch import nn
 
 tonic = pytest.importorskip("tonic", reason="tonic (optional extra) is not installed")
 
-from swiftspike import LIF, SNN  # noqa: E402
-from swiftspike.data import NMNIST_DTYPE, make_encoder  # noqa: E402
-from swiftspike.training import TrainConfig, Trainer, evaluate  # noqa: E402
+from swiftspike import LIF, SNN
+from swiftspike.data import NMNIST_DTYPE, make_encoder
+from swiftspike.training import TrainConfig, Trainer, evaluate
 
 SENSOR = (8, 8, 2)
 T = 5

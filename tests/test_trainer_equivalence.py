@@ -133,7 +133,7 @@ def test_trainer_configurations_equal_the_old_loop(data, kind):
     else:
         runner = async_runner(2, "random", input_mode="queued", record_step_outputs=True,
                               generator=torch.Generator().manual_seed(1))
-        loss_fn = lambda rec, y: per_step_loss(rec, y, 1.0)  # noqa: E731
+        loss_fn = lambda rec, y: per_step_loss(rec, y, 1.0)
         new = StepLossTrainer(_model(), RateEncoder(3), cfg, runner=runner, early=1.0)
     hist = new.fit(data)
     if kind == "step-loss":  # a fresh generator for the reference: same random schedule

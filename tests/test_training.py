@@ -6,8 +6,15 @@ import torch
 from swiftspike import SwiftSpikeError
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (TrainConfig, Trainer, ce_count_loss, ce_rate_loss, load_checkpoint,
-                                  save_checkpoint, seed_everything)
+from swiftspike.training import (
+    TrainConfig,
+    Trainer,
+    ce_count_loss,
+    ce_rate_loss,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
 from swiftspike.training import checkpoint as ckmod
 
 

@@ -10,9 +10,16 @@ from swiftspike.cli import main
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.devices import autocast, check_precision, resolve_device, resolve_threads, set_threads
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (SeededBatchSampler, TrainConfig, Trainer, evaluate, evaluate_checkpoint,
-                                  load_checkpoint, seed_everything)
-from swiftspike.training import tracking
+from swiftspike.training import (
+    SeededBatchSampler,
+    TrainConfig,
+    Trainer,
+    evaluate,
+    evaluate_checkpoint,
+    load_checkpoint,
+    seed_everything,
+    tracking,
+)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +203,7 @@ def test_hooks_loss_after_step_scheduler_param_groups(digits):
     assert lrs[0] == 3e-3 and lrs[0] > lrs[1] > lrs[2] > 0  # cosine over the epochs
     spec = default_spec(digits.input_shape, digits.n_classes, hidden=[16])
     m = build_model(spec)
-    groups = lambda model: [{"params": [model[1].weight], "lr": 0.0}, {"params": list(model.parameters())[1:]}]  # noqa
+    groups = lambda model: [{"params": [model[1].weight], "lr": 0.0}, {"params": list(model.parameters())[1:]}]
     w0 = m[1].weight.detach().clone()
     Trainer(m, make_encoder("rate", 4), TrainConfig(epochs=1, progress=False, optimizer="sgd"),
             param_groups=groups).fit(digits)

@@ -11,6 +11,20 @@ from .schedulers import MomentumScheduler, RandomScheduler, Scheduler, get_sched
 from .state import AsyncState
 from .tracking import frame_latency
 
-__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "as_graph", "run_async", "frame_latency",
-           "ASYNCTORCH_NEURON", "PROTOCOLS",
-           "MomentumScheduler", "RandomScheduler", "Scheduler", "get_scheduler", "select_top", "select_top_indices"]
+__all__ = [
+           "ASYNCTORCH_NEURON",
+           "PROTOCOLS",
+           "AsyncConfig",
+           "AsyncEngine",
+           "AsyncGraph",
+           "AsyncState",
+           "MomentumScheduler",
+           "RandomScheduler",
+           "Scheduler",
+           "as_graph",
+           "frame_latency",
+           "get_scheduler",
+           "run_async",
+           "select_top",
+           "select_top_indices",
+]

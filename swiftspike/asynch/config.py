@@ -56,7 +56,7 @@ class AsyncConfig:
     """
 
     F: int = 8
-    scheduler: "str | Scheduler" = "momentum"
+    scheduler: str | Scheduler = "momentum"
     input_mode: str = "start"
     stop: str = "quiescence"
     k: int = 0
@@ -69,7 +69,7 @@ class AsyncConfig:
     record_synops: bool = False
     record_step_outputs: bool = False
 
-    def validate(self) -> "AsyncConfig":
+    def validate(self) -> AsyncConfig:
         check_positive_int(self.F, "F")
         get_scheduler(self.scheduler)
         choose("input_mode", self.input_mode, ("start", "queued"))
@@ -87,8 +87,8 @@ class AsyncConfig:
         return self
 
     @classmethod
-    def asynctorch(cls, F: int = 16, scheduler: "str | Scheduler" = "random", *, refractory_dropout: float = 0.8,
-                   **over: Any) -> "AsyncConfig":
+    def asynctorch(cls, F: int = 16, scheduler: str | Scheduler = "random", *, refractory_dropout: float = 0.8,
+                   **over: Any) -> AsyncConfig:
         """The engine-level protocol of the asynctorch examples (see the module docstring); ``over``
         overrides any field (e.g. ``stop='frame_first_output', k=1``)."""
         if scheduler == "random":
@@ -105,7 +105,7 @@ class AsyncConfig:
             raise SwiftSpikeError(f"unknown async engine option: {e}") from None
 
     @classmethod
-    def preset(cls, protocol: str = "swiftspike", **kw: Any) -> "AsyncConfig":
+    def preset(cls, protocol: str = "swiftspike", **kw: Any) -> AsyncConfig:
         """``AsyncConfig`` of a named protocol (``'swiftspike'``: the defaults, ``'asynctorch'``:
         :meth:`asynctorch`); ``kw`` are further fields."""
         choose("protocol", protocol, PROTOCOLS)
@@ -116,6 +116,6 @@ class AsyncConfig:
         except TypeError as e:
             raise SwiftSpikeError(f"unknown async engine option: {e}") from None
 
-    def replace(self, **kw: Any) -> "AsyncConfig":
+    def replace(self, **kw: Any) -> AsyncConfig:
         """A copy with some fields changed (validated)."""
         return replace(self, **kw).validate()

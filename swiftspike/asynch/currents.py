@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
@@ -57,22 +56,22 @@ def connection_input(g: AsyncGraph, c: Connection, src: torch.Tensor) -> torch.T
 Hits = list  # per population: None or a [B] bool tensor (a non-zero event reached it)
 
 
-def _or(a: Optional[torch.Tensor], b: torch.Tensor) -> torch.Tensor:
+def _or(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
     return b if a is None else a | b
 
 
-def _add(a: Optional[torch.Tensor], b: torch.Tensor) -> torch.Tensor:
+def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
     return b if a is None else a + b
 
 
-def dense_currents(g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: Optional[list[int]] = None,
-                   synops: Optional[list] = None) -> tuple[list[Optional[torch.Tensor]], Hits]:
+def dense_currents(g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: list[int] | None = None,
+                   synops: list | None = None) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents ``[B, n_dst]`` per population (``None`` where nothing arrives) and per population the ``[B]``
     mask of samples that a non-zero event reached (``None``: none), for dense source events
     ``sources[src] = [B, n_src]``; connections whose source is absent (or not in ``conns``) are skipped."""
     any_src = next(iter(sources.values()))
     B = any_src.shape[0]
-    parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+    parts: list[torch.Tensor | None] = [None] * len(g.populations)
     hits: Hits = [None] * len(g.populations)
     for ci, c in enumerate(g.connections):
         src = sources.get(c.src)
@@ -101,18 +100,18 @@ class GatherPlan:
     conn: int
     n_src: int
     n_out: int
-    pmap: Optional[torch.Tensor] = None
-    pscale: Optional[torch.Tensor] = None
-    conv_tgt: Optional[torch.Tensor] = None
-    conv_widx: Optional[torch.Tensor] = None
-    conv_valid: Optional[torch.Tensor] = None
+    pmap: torch.Tensor | None = None
+    pscale: torch.Tensor | None = None
+    conv_tgt: torch.Tensor | None = None
+    conv_widx: torch.Tensor | None = None
+    conv_valid: torch.Tensor | None = None
     _dev: dict = field(default_factory=dict)
 
-    def on(self, device) -> "GatherPlan":
+    def on(self, device) -> GatherPlan:
         """The plan's index tensors on ``device`` (cached)."""
         key = str(device)
         if key not in self._dev:
-            mv = lambda t: None if t is None else t.to(device)  # noqa: E731
+            mv = lambda t: None if t is None else t.to(device)
             self._dev[key] = GatherPlan(self.conn, self.n_src, self.n_out, mv(self.pmap), mv(self.pscale),
                                         mv(self.conv_tgt), mv(self.conv_widx), mv(self.conv_valid))
         return self._dev[key]
@@ -121,7 +120,7 @@ class GatherPlan:
 _RESHAPES = (nn.Flatten, nn.Unflatten, nn.Identity)
 
 
-def _pre_map(g: AsyncGraph, c: Connection) -> "tuple[bool, Optional[torch.Tensor], Optional[torch.Tensor]]":
+def _pre_map(g: AsyncGraph, c: Connection) -> tuple[bool, torch.Tensor | None, torch.Tensor | None]:
     """``(ok, pmap, pscale)``: the pre-ops as a one-to-at-most-one index map (``ok=False`` if not)."""
     pre = [m for m in c.pre if not isinstance(m, (nn.Dropout, *_RESHAPES))]
     if not pre:
@@ -149,7 +148,7 @@ def _pre_map(g: AsyncGraph, c: Connection) -> "tuple[bool, Optional[torch.Tensor
     return True, pmap, pscale
 
 
-def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> "Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]":
+def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Per input element of a Conv1d/2d: the flat output index and flat weight index of each synapse."""
     if isinstance(syn.padding, str) or syn.padding_mode != "zeros":
         return None
@@ -186,7 +185,7 @@ def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> "Optional[tuple[to
             torch.from_numpy(valid.reshape(n_in, -1)))
 
 
-def gather_plan(g: AsyncGraph, ci: int) -> Optional[GatherPlan]:
+def gather_plan(g: AsyncGraph, ci: int) -> GatherPlan | None:
     """The gather plan of connection ``ci``, or ``None`` when only the dense product can run it
     (built once per graph and connection; Dropout in training mode is checked per run)."""
     cache = g.__dict__.setdefault("_gather_plans", {})
@@ -194,7 +193,7 @@ def gather_plan(g: AsyncGraph, ci: int) -> Optional[GatherPlan]:
     key = (ci, id(c))
     if key in cache:
         return cache[key]
-    plan: Optional[GatherPlan] = None
+    plan: GatherPlan | None = None
     ok, pmap, pscale = _pre_map(g, c)
     if ok:
         n_src = g.size_of(c.src)
@@ -224,7 +223,7 @@ def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
 
 
 def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: torch.Tensor, val: torch.Tensor,
-               offsets: Optional[torch.Tensor] = None) -> torch.Tensor:
+               offsets: torch.Tensor | None = None) -> torch.Tensor:
     """Currents ``[B, n_out]`` of one connection from source-local event indices ``local`` ``[B, K]``
     (valid indices, any value where ``val == 0``) and event values ``val`` ``[B, K]``; ``offsets`` are the
     bag starts ``0, K, 2K, ...`` (made when not given)."""
@@ -249,15 +248,15 @@ def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: tor
 
 def gathered_currents(g: AsyncGraph, idx: torch.Tensor, val: torch.Tensor, *, conns: list[int],
                       plans: dict[int, GatherPlan], tables: dict[int, torch.Tensor], entry_src: torch.Tensor,
-                      entry_local: torch.Tensor, cache: Optional[dict] = None
-                      ) -> tuple[list[Optional[torch.Tensor]], Hits]:
+                      entry_local: torch.Tensor, cache: dict | None = None
+                      ) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents and hit masks per population (as :func:`dense_currents`) for the event list ``idx`` ``[B, K]``
     (queue entries) with values ``val`` ``[B, K]`` (0 for padding entries).
 
     ``entry_src[j]`` is the source of queue entry ``j`` (``0`` input, ``p + 1`` population ``p``),
     ``entry_local[j]`` its index within that source; ``cache`` keeps the bag offsets between steps."""
     B, K = idx.shape
-    parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+    parts: list[torch.Tensor | None] = [None] * len(g.populations)
     hits: Hits = [None] * len(g.populations)
     sid = entry_src[idx]
     loc = entry_local[idx]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as Fn
@@ -46,15 +46,24 @@ from ..metrics.record import LayerSpikes, RunRecord, SynOps
 from ..metrics.synops import event_ops, fanout_ops
 from ..neurons.functional import li_masked_step, lif_masked_step
 from .config import AsyncConfig
-from .currents import (GatherPlan, connection_input, dense_currents, gather_plan, gathered_currents,
-                       weight_table)
+from .currents import GatherPlan, connection_input, dense_currents, gather_plan, gathered_currents, weight_table
 from .graph import INPUT, LINEAR_PRE_OPS, AsyncGraph, Connection, KernelGroup, Population, as_graph
 from .schedulers import Scheduler, get_scheduler
 from .state import FRAME_STATS, AsyncState, FrameState, StepTrace
 from .tracking import close_frame
 
-__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "Connection", "INPUT", "LINEAR_PRE_OPS",
-           "Population", "as_graph", "run_async"]
+__all__ = [
+    "INPUT",
+    "LINEAR_PRE_OPS",
+    "AsyncConfig",
+    "AsyncEngine",
+    "AsyncGraph",
+    "AsyncState",
+    "Connection",
+    "Population",
+    "as_graph",
+    "run_async",
+]
 
 #: ``currents='auto'`` gathers a connection when its source has at least this many neurons per event
 #: slot (``n_src >= GATHER_RATIO * F``); below, one dense product is cheaper.
@@ -68,9 +77,9 @@ class _Context:
     grad: bool
     valued: bool  # queued events need their values (gradients, queued inputs, repeated spikes)
     groups: list[KernelGroup]
-    bias: Optional[torch.Tensor]
+    bias: torch.Tensor | None
     pon: torch.Tensor  # [N] population of each neuron
-    spk: Optional[torch.Tensor]  # [N] spiking neurons (None: all are)
+    spk: torch.Tensor | None  # [N] spiking neurons (None: all are)
     out: slice
     out_spiking: bool
     q_off: int  # flat index of queue entry 0 (n_in when the inputs are not queued)
@@ -86,8 +95,8 @@ class _Context:
 class AsyncEngine:
     """Runs an :class:`AsyncGraph` frame by frame; see the module docstring for the semantics."""
 
-    def __init__(self, graph: AsyncGraph, config: Optional[AsyncConfig] = None, *,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(self, graph: AsyncGraph, config: AsyncConfig | None = None, *,
+                 generator: torch.Generator | None = None) -> None:
         self.g = graph
         self.cfg = (config or AsyncConfig()).validate()
         self.sched: Scheduler = get_scheduler(self.cfg.scheduler)
@@ -140,7 +149,7 @@ class AsyncEngine:
         st.context = ctx
         return ctx
 
-    def _plan(self, ci: int, grad: bool) -> Optional[GatherPlan]:
+    def _plan(self, ci: int, grad: bool) -> GatherPlan | None:
         """Gather plan of connection ``ci`` if this run gathers it, else ``None`` (dense)."""
         mode = self.cfg.currents
         c = self.g.connections[ci]
@@ -161,8 +170,8 @@ class AsyncEngine:
         return res
 
     # -- one frame -----------------------------------------------------------------------------
-    def run_frame(self, st: AsyncState, x_t: torch.Tensor, y: Optional[torch.Tensor] = None,
-                  synops: Optional[list] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run_frame(self, st: AsyncState, x_t: torch.Tensor, y: torch.Tensor | None = None,
+                  synops: list | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Advance every sample by one frame on input ``x_t`` (``[B, n_in]``).
 
         Returns ``(output [B, C], layer_spikes [B, P], steps [B])`` for the frame: output-population spike
@@ -186,7 +195,7 @@ class AsyncEngine:
         return self._end_frame(st, fs, ctx, tr, y)
 
     def _begin_frame(self, st: AsyncState, ctx: _Context, x_t: torch.Tensor,
-                     synops: Optional[list]) -> FrameState:
+                     synops: list | None) -> FrameState:
         """Working state of a new frame; with ``input_mode='start'`` the input currents of the whole frame."""
         g = self.g
         B, dev, dt = x_t.shape[0], x_t.device, x_t.dtype
@@ -223,8 +232,8 @@ class AsyncEngine:
             fs.frame_cut = torch.zeros(B, dtype=torch.bool, device=dev)
         return fs
 
-    def _assemble(self, parts: list[Optional[torch.Tensor]], hits: list, B: int, dt, dev,
-                  cache: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _assemble(self, parts: list[torch.Tensor | None], hits: list, B: int, dt, dev,
+                  cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``pend`` ``[B, N]`` and ``hit`` ``[B, P]`` from per-population currents and hit masks (zero blocks
         come from ``cache``; nothing writes into ``pend`` in place)."""
         cache = {} if cache is None else cache
@@ -241,7 +250,7 @@ class AsyncEngine:
         pend = full[0] if len(full) == 1 else torch.cat(full, 1)
         return pend, torch.stack(cols, 1)
 
-    def _status(self, fs: FrameState) -> Optional[tuple[torch.Tensor, Optional[torch.Tensor], bool]]:
+    def _status(self, fs: FrameState) -> tuple[torch.Tensor, torch.Tensor | None, bool] | None:
         """Which samples take this forward step, which of them settle a population, and whether any
         population takes its leak -- one host synchronisation; ``None`` when the frame is over."""
         busy = fs.busy
@@ -258,8 +267,8 @@ class AsyncEngine:
         return busy, None, any_leak
 
     # 1. integrate
-    def _integrate(self, fs: FrameState, ctx: _Context, settle: Optional[torch.Tensor], leak_any: bool
-                   ) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+    def _integrate(self, fs: FrameState, ctx: _Context, settle: torch.Tensor | None, leak_any: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Inputs of the kernel: currents ``x`` (plus the bias with the leak), the leak mask (``None``: no
         neuron leaks) and the evaluation mask ``[B, N]``."""
         fresh = fs.fresh
@@ -306,7 +315,7 @@ class AsyncEngine:
         return blocked[:, 1:][:, ctx.pon]
 
     # 2. fire
-    def _fire(self, fs: FrameState, ctx: _Context, x: torch.Tensor, leak: Optional[torch.Tensor],
+    def _fire(self, fs: FrameState, ctx: _Context, x: torch.Tensor, leak: torch.Tensor | None,
               evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Charge, fire and reset through the neuron kernel; returns ``(s, fired mask, h)``."""
         v = fs.v
@@ -372,7 +381,7 @@ class AsyncEngine:
 
     # 4. emit
     def _emit(self, fs: FrameState, ctx: _Context, tr: StepTrace, s: torch.Tensor, sd: torch.Tensor,
-              evaluate: torch.Tensor, synops: Optional[list]) -> None:
+              evaluate: torch.Tensor, synops: list | None) -> None:
         """At most ``F`` events per sample leave the queue; their currents are the next step's input."""
         g = self.g
         B, Q = fs.key.shape
@@ -396,7 +405,7 @@ class AsyncEngine:
         qlen = (fs.key > -math.inf).sum(1)
         tr.qlen.append(qlen)
         tr.emitted.append(ok.sum(1))
-        e: Optional[torch.Tensor] = None
+        e: torch.Tensor | None = None
         ghosts = None
         if ctx.grad:
             ghosts = evaluate & ~sd  # evaluated silent neurons: zero-valued events with surrogate gradients
@@ -406,7 +415,7 @@ class AsyncEngine:
             e = torch.zeros(B, Q, dtype=dt, device=idx.device).scatter(1, idx, val)
             if ghosts is not None:
                 e = e + (Fn.pad(s, (g.n_in, 0)) if ctx.q_off == 0 else s) * ghosts.to(dt)
-        parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+        parts: list[torch.Tensor | None] = [None] * len(g.populations)
         hits: list = [None] * len(g.populations)
         if e is not None and (ctx.dense or synops is not None):
             sources = self._sources(e, ctx)
@@ -477,7 +486,7 @@ class AsyncEngine:
         fs.busy = fs.busy & fs.active
 
     def _end_frame(self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace,
-                   y: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The frame's output, spikes per population and forward steps; metrics folded into ``st``."""
         st.v = fs.v
         close_frame(st, tr, y, ctx.out_spiking)
@@ -492,7 +501,7 @@ class AsyncEngine:
         return out, layer, steps
 
     # -- a whole run ---------------------------------------------------------------------------
-    def run(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, *, truncate: bool = False) -> RunRecord:
+    def run(self, x: torch.Tensor, y: torch.Tensor | None = None, *, truncate: bool = False) -> RunRecord:
         """Run all frames of ``x`` (``[T, B, *input_shape]``); ``y`` enables correct-class metrics.
 
         ``stats`` holds ``[B]`` per-sample observables and ``[T, B]`` per-frame ones (keys ``frame_*``, see
@@ -556,7 +565,7 @@ def _count_synops(g: AsyncGraph, sources: dict[int, torch.Tensor], conns: list[i
             synops[ci][1] += macs
 
 
-def _rand_like(mask: torch.Tensor, dtype, gen: Optional[torch.Generator]) -> torch.Tensor:
+def _rand_like(mask: torch.Tensor, dtype, gen: torch.Generator | None) -> torch.Tensor:
     if gen is None:
         return torch.rand(mask.shape, dtype=dtype, device=mask.device)
     return torch.rand(mask.shape, dtype=dtype, generator=gen, device=gen.device).to(mask.device)
@@ -570,9 +579,9 @@ def _pre_ones(g: AsyncGraph, c: Connection) -> torch.Tensor:
     return z
 
 
-def run_async(net: "torch.nn.Module", x: torch.Tensor, *, F: int = 8, scheduler: "str | Scheduler" = "momentum",
-              y: Optional[torch.Tensor] = None, batch_first: bool = False, generator: Optional[torch.Generator] = None,
-              truncate: bool = False, config: Optional[AsyncConfig] = None, **kw: Any) -> RunRecord:
+def run_async(net: torch.nn.Module, x: torch.Tensor, *, F: int = 8, scheduler: str | Scheduler = "momentum",
+              y: torch.Tensor | None = None, batch_first: bool = False, generator: torch.Generator | None = None,
+              truncate: bool = False, config: AsyncConfig | None = None, **kw: Any) -> RunRecord:
     """Run ``net`` (an ``SNN``/``nn.Sequential`` or :class:`AsyncGraph`) asynchronously over ``x`` ``[T, B, ...]``.
 
     Extra keywords go to :class:`AsyncConfig` (``input_mode``, ``stop``, ``k``, ``sync_gate``,

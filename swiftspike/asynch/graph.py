@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as Fn
@@ -70,7 +71,7 @@ class KernelGroup:
 
     start: int
     stop: int
-    params: Optional[LIFParameters]
+    params: LIFParameters | None
     beta: Any = None
 
 
@@ -149,7 +150,7 @@ class AsyncGraph(nn.Module):
             self._mods.append(m)
 
     @classmethod
-    def from_sequential(cls, net: nn.Module, input_shape: Sequence[int]) -> "AsyncGraph":
+    def from_sequential(cls, net: nn.Module, input_shape: Sequence[int]) -> AsyncGraph:
         """Compile a layered ``nn.Sequential`` (e.g. a swiftspike ``SNN``) into a graph sharing its modules."""
         if not isinstance(net, nn.Sequential):
             raise SwiftSpikeError(f"from_sequential expects an nn.Sequential, got {type(net).__name__}")
@@ -245,10 +246,10 @@ class AsyncGraph(nn.Module):
         return slice(self.n_in + p.start, self.n_in + p.start + p.size)
 
 
-_GRAPHS: "dict[tuple[int, tuple[int, ...]], tuple[Any, AsyncGraph]]" = {}
+_GRAPHS: dict[tuple[int, tuple[int, ...]], tuple[Any, AsyncGraph]] = {}
 
 
-def as_graph(net: "nn.Module", input_shape: Sequence[int]) -> AsyncGraph:
+def as_graph(net: nn.Module, input_shape: Sequence[int]) -> AsyncGraph:
     """``net`` itself when it is an :class:`AsyncGraph`, else its compiled (and cached) graph."""
     if isinstance(net, AsyncGraph):
         return net

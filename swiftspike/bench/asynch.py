@@ -27,7 +27,8 @@ import math
 import os
 import platform
 import time
-from typing import Any, Optional, Sequence, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -190,7 +191,7 @@ def _once(fn) -> tuple[float, Any]:
 
 def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64, 256, 1024, 4096),
         F_list: Sequence[int] = (1, 4, 16, 64), T: int = 2, n_in: int = 64, repeats: int = 3, ref_batch: int = 1,
-        budget_s: float = 30.0, seed: int = 0, threads: Optional[int] = None, progress=None) -> dict[str, Any]:
+        budget_s: float = 30.0, seed: int = 0, threads: int | None = None, progress=None) -> dict[str, Any]:
     """Time engine, dense and naive over the grid; returns a JSON-able dict (see :func:`table`).
 
     ``budget_s`` bounds the time of one executor's repeats of one configuration (fewer repeats when a run
@@ -299,7 +300,7 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
     return res
 
 
-def _fits(last: Optional[tuple[int, float]], B: int, repeats: int, budget_s: float) -> bool:
+def _fits(last: tuple[int, float] | None, B: int, repeats: int, budget_s: float) -> bool:
     """Whether one run at batch ``B``, predicted linearly from the last batch (an upper bound: the per-step
     overhead is shared by the batch), fits in the budget."""
     if last is None:

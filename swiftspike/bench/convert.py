@@ -28,7 +28,8 @@ import io
 import os
 import platform
 import sys
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,7 +57,7 @@ def plain_relu(model: nn.Module) -> nn.Module:
     return model
 
 
-def _spikingjelly() -> tuple[Optional[Any], Optional[str]]:
+def _spikingjelly() -> tuple[Any | None, str | None]:
     try:
         from spikingjelly.activation_based import ann2snn, functional
     except Exception as e:  # not installed, or an incompatible version
@@ -110,8 +111,8 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _versions(sj: Optional[Any]) -> dict[str, Optional[str]]:
-    v: dict[str, Optional[str]] = {"python": sys.version.split()[0], "torch": torch.__version__, SS: __version__,
+def _versions(sj: Any | None) -> dict[str, str | None]:
+    v: dict[str, str | None] = {"python": sys.version.split()[0], "torch": torch.__version__, SS: __version__,
                                    SJ: None}
     if sj is not None:
         try:
@@ -123,10 +124,10 @@ def _versions(sj: Optional[Any]) -> dict[str, Optional[str]]:
     return v
 
 
-def run(data: Any, *, model: str = "conv", ann: Optional[nn.Module] = None, epochs: int = 8,
+def run(data: Any, *, model: str = "conv", ann: nn.Module | None = None, epochs: int = 8,
         calib_samples: int = 256, times: Sequence[int] = (1, 2, 4, 8), calib_times: Sequence[int] = (2, 8),
         methods: Sequence[str] = METHODS, peer_modes: Sequence[str] = PEER_MODES, percentile: float = 99.9,
-        repeats: int = 5, threads: Optional[int] = 1, test_limit: Optional[int] = None, seed: int = 0,
+        repeats: int = 5, threads: int | None = 1, test_limit: int | None = None, seed: int = 0,
         log: Callable[..., None] = lambda *a: None) -> dict[str, Any]:
     """Run the benchmark on ``data`` (a static :class:`~swiftspike.data.Dataset`); returns a JSON-ready dict.
 

@@ -39,8 +39,9 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import platform
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -69,7 +70,7 @@ class LIFBenchConfig:
     device: str = "cpu"
     clock: str = "wall"
 
-    def validate(self) -> "LIFBenchConfig":
+    def validate(self) -> LIFBenchConfig:
         for name in ("sizes", "steps"):
             vals = list(getattr(self, name))
             if not vals:
@@ -295,7 +296,7 @@ def _measure(T: int, n: int, cfg: LIFBenchConfig, peers: dict[str, Peer], device
     return row
 
 
-def run(cfg: Optional[LIFBenchConfig] = None, *, builders: Optional[Mapping[str, Builder]] = None,
+def run(cfg: LIFBenchConfig | None = None, *, builders: Mapping[str, Builder] | None = None,
         **overrides: Any) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); ``overrides`` replace fields of ``cfg``; ``builders`` adds
     or replaces peer builders by name (tests use it to plant a wrong peer). Returns a JSON-able dict."""

@@ -30,7 +30,8 @@ import multiprocessing as mp
 import os
 import platform
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 SWIFTSPIKE_METHODS = ("dsn", "psn", "sliding-psn", "lif")
 PEER_METHODS = ("spikingjelly-psn", "spikingjelly-sliding-psn")
@@ -141,7 +142,7 @@ class _quiet_stderr:
         return False
 
 
-def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
+def _peak_bytes(fn: Callable[[], None], device) -> int | None:
     """Largest amount allocated by torch during ``fn()`` beyond what was allocated before."""
     import torch
 
@@ -275,7 +276,7 @@ def machine_info(threads: int) -> dict[str, Any]:
 
     from .._version import __version__
 
-    def version(pkg: str) -> Optional[str]:
+    def version(pkg: str) -> str | None:
         try:
             return md.version(pkg)
         except md.PackageNotFoundError:
@@ -324,9 +325,9 @@ def _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T
 
 
 def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, repeats: int = 5, device: str = "cpu",
-        seed: int = 0, mem_cap_gb: float = 6.0, max_T: Optional[int] = None, threads: int = 1,
+        seed: int = 0, mem_cap_gb: float = 6.0, max_T: int | None = None, threads: int = 1,
         time_cap_s: float = 30.0, keep_heap: bool = False,
-        progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Time forward+backward and measure peak memory of each method at each ``T`` (see the module
     docstring); returns a JSON-ready dict with ``results[method][T]``, ratios against ``dsn``, the
     agreement checks and the machine. ``progress`` receives one line per measurement."""
@@ -344,10 +345,10 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
             for m in PEER_METHODS:
                 unavailable[m] = f"spikingjelly is not installed ({type(e).__name__})"
 
-    def pre_skip(m: str, T: int) -> Optional[str]:
+    def pre_skip(m: str, T: int) -> str | None:
         if m in unavailable:
             return unavailable[m]
-        if max_T is not None and T > max_T:
+        if max_T is not None and max_T < T:
             return f"T={T} > max T {max_T}"
         est = estimate_bytes(m, T, batch, features)
         if est > mem_cap_gb * 2 ** 30:
@@ -397,8 +398,8 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
                 ms, cpu_ms = r["seconds"] * 1e3, r["cpu_seconds"] * 1e3
                 say(f"  T={T:>6} {m:<25} {ms:9.1f} ms (cpu {cpu_ms:.1f} ms), {mem}")
 
-    def ratios(key: str) -> dict[str, dict[str, Optional[float]]]:
-        out: dict[str, dict[str, Optional[float]]] = {}
+    def ratios(key: str) -> dict[str, dict[str, float | None]]:
+        out: dict[str, dict[str, float | None]] = {}
         for m in methods:
             if m == "dsn":
                 continue

@@ -8,7 +8,7 @@ it does not see GPU time: use it for single-threaded CPU runs.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

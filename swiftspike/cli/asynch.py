@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (add_data_flags, add_output_flags, add_spike_reg_flag, add_time_steps_flag, add_train_flags,
-                     emit_study, fraction, log_fn, nonneg_float, nonneg_int, output_dir, positive_float, positive_int)
+from .common import (
+    add_data_flags,
+    add_output_flags,
+    add_spike_reg_flag,
+    add_time_steps_flag,
+    add_train_flags,
+    emit_study,
+    fraction,
+    log_fn,
+    nonneg_float,
+    nonneg_int,
+    output_dir,
+    positive_float,
+    positive_int,
+)
 
 
 def cmd_study(args: argparse.Namespace) -> int:

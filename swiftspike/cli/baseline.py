@@ -11,9 +11,25 @@ from ..data.encoders import ENCODERS
 from ..models import default_spec
 from ..studies.baseline import baseline_plots, compare_results, train_and_report
 from ..training.trainer import TrainConfig
-from .common import (RUNTIME_OPTIONS, add_checkpoint_flags, add_data_flags, add_energy_flag, add_output_flags,
-                     add_seed_flag, add_spike_reg_flag, add_time_steps_flag, add_tracking_flags, add_train_flags,
-                     data_kwargs, emit, is_main, plot_dir, positive_float, positive_int, show_text)
+from .common import (
+    RUNTIME_OPTIONS,
+    add_checkpoint_flags,
+    add_data_flags,
+    add_energy_flag,
+    add_output_flags,
+    add_seed_flag,
+    add_spike_reg_flag,
+    add_time_steps_flag,
+    add_tracking_flags,
+    add_train_flags,
+    data_kwargs,
+    emit,
+    is_main,
+    plot_dir,
+    positive_float,
+    positive_int,
+    show_text,
+)
 
 
 def _runtime_config(args: argparse.Namespace) -> dict[str, Any]:

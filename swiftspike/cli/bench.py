@@ -12,8 +12,20 @@ from ..bench import asynch as bench_asynch
 from ..bench import parallel as bench_parallel
 from ..devices import resolve_device, resolve_threads
 from ..errors import SwiftSpikeError
-from .common import (add_data_flags, add_output_flags, add_repeats_flag, add_seed_flag, add_time_steps_flag, data_kwargs,
-                     emit, fraction, nonneg_int, plot_dir, positive_float, positive_int)
+from .common import (
+    add_data_flags,
+    add_output_flags,
+    add_repeats_flag,
+    add_seed_flag,
+    add_time_steps_flag,
+    data_kwargs,
+    emit,
+    fraction,
+    nonneg_int,
+    plot_dir,
+    positive_float,
+    positive_int,
+)
 
 #: runtime defaults of the benchmarks (the CLI's own defaults are auto and the thread policy)
 BENCH_DEFAULTS = {"device": "cpu", "threads": 1}

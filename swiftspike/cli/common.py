@@ -48,8 +48,9 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ..errors import SwiftSpikeError
 from ..studies.base import json_safe
@@ -189,12 +190,12 @@ def add_output_flags(p: argparse.ArgumentParser, plots: bool = True, out: bool =
                    help="no progress bars or log lines (with --json: only the JSON line)")
 
 
-def add_seed_flag(p: argparse.ArgumentParser, default: Optional[int] = 0,
+def add_seed_flag(p: argparse.ArgumentParser, default: int | None = 0,
                   help: str = "random seed (data split, init, encoder noise)") -> None:
     p.add_argument("--seed", type=nonneg_int, default=default, help=help)
 
 
-def add_data_flags(p: argparse.ArgumentParser, default: Optional[str] = "digits", *, dataset_help: Optional[str] = None,
+def add_data_flags(p: argparse.ArgumentParser, default: str | None = "digits", *, dataset_help: str | None = None,
                    limit: bool = True, bins: bool = True, seed: bool = True) -> None:
     p.add_argument("--dataset", default=default,
                    help=dataset_help or "digits | mnist5k | fashion-mnist | randman | shd | nmnist | dvs-gesture")
@@ -209,7 +210,7 @@ def add_data_flags(p: argparse.ArgumentParser, default: Optional[str] = "digits"
 
 
 def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: str = "time steps",
-                        many: bool = False, nargs: Optional[str] = None) -> None:
+                        many: bool = False, nargs: str | None = None) -> None:
     """``--T``: one positive integer, with ``many`` a comma list (``--T 100,50,35``), with ``nargs="+"``
     a space-separated list (``--T 1024 4096``)."""
     if nargs is not None:
@@ -225,7 +226,7 @@ def add_repeats_flag(p: argparse.ArgumentParser, default: int, help: str = "time
     p.add_argument("--repeats", type=positive_int, default=default, help=f"{help} (default {default})")
 
 
-def add_train_flags(p: argparse.ArgumentParser, *, epochs: Optional[int], lr: Optional[float], batch_size: int = 64,
+def add_train_flags(p: argparse.ArgumentParser, *, epochs: int | None, lr: float | None, batch_size: int = 64,
                     epochs_help: str = "training epochs", lr_flag: bool = True) -> None:
     """``--epochs --batch-size --lr`` with this command's defaults (a default of ``None`` leaves the value
     to the command's config, e.g. a protocol's; ``lr_flag=False``: no ``--lr``, e.g. when a sweep
@@ -386,7 +387,7 @@ def log_fn(args: argparse.Namespace) -> Callable[[str], None]:
     return lambda s: print(s, flush=True)
 
 
-def emit(args: argparse.Namespace, result: dict[str, Any], text: Optional[str] = None) -> None:
+def emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
     """Print ``text`` for people, then (with ``--json``) the result as the last line; write ``--out``.
     Under ``torchrun`` only rank 0 prints and writes."""
     if not is_main():
@@ -414,7 +415,7 @@ def emit_study(args: argparse.Namespace, result: Any, always_plots: bool = False
     return d
 
 
-def plot_dir(args: argparse.Namespace) -> Optional[Path]:
+def plot_dir(args: argparse.Namespace) -> Path | None:
     """The ``--plot`` folder (created), or ``None`` without ``--plot`` and on ranks other than 0."""
     d = getattr(args, "plot", None)
     if not d or not is_main():
@@ -450,7 +451,7 @@ class Parser(argparse.ArgumentParser):
 EXTRAS = {"sklearn": "data", "mlxtend": "data", "h5py": "data", "matplotlib": "plots", "tqdm": "progress"}
 
 
-def error_line(e: BaseException) -> Optional[str]:
+def error_line(e: BaseException) -> str | None:
     """One line for an exception a user can cause (bad input, missing file or optional package),
     or ``None`` for anything else (a bug: let its traceback show)."""
     if isinstance(e, SwiftSpikeError):

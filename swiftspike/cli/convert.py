@@ -5,8 +5,19 @@ from __future__ import annotations
 import argparse
 
 from ..errors import SwiftSpikeError
-from .common import (add_data_flags, add_energy_flag, add_output_flags, add_train_flags, emit_study, int_list,
-                     log_fn, nonempty_int_list, output_file, positive_float, positive_int)
+from .common import (
+    add_data_flags,
+    add_energy_flag,
+    add_output_flags,
+    add_train_flags,
+    emit_study,
+    int_list,
+    log_fn,
+    nonempty_int_list,
+    output_file,
+    positive_float,
+    positive_int,
+)
 
 
 def _percentile(s: str) -> float:

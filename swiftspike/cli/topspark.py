@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (add_data_flags, add_output_flags, add_time_steps_flag, emit_study, fraction, log_fn,
-                     nonempty_int_list, nonneg_float, output_file, positive_float, positive_int)
+from .common import (
+    add_data_flags,
+    add_output_flags,
+    add_time_steps_flag,
+    emit_study,
+    fraction,
+    log_fn,
+    nonempty_int_list,
+    nonneg_float,
+    output_file,
+    positive_float,
+    positive_int,
+)
 
 
 def cmd_topspark(args: argparse.Namespace) -> int:

@@ -6,8 +6,16 @@ import os
 from pathlib import Path
 
 from ..errors import SwiftSpikeError
-from .common import (RUNTIME_OPTIONS, add_data_flags, add_output_flags, add_train_flags, emit, plot_dir, positive_int,
-                     show_text)
+from .common import (
+    RUNTIME_OPTIONS,
+    add_data_flags,
+    add_output_flags,
+    add_train_flags,
+    emit,
+    plot_dir,
+    positive_int,
+    show_text,
+)
 
 PARAM_HELP = ("override one search dimension (repeatable): NAME=LOW:HIGH[:log|linear] (range), NAME=A,B,C "
               "(choices) or NAME=VALUE (fixed); NAME is one of lr, tau, v_threshold, T, spike_reg, "

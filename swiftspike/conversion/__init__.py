@@ -7,7 +7,24 @@ from .energy import measure, to_report
 from .finetune import finetune, snn_accuracy
 
 __all__ = [
-    "MODELS", "ClippedReLU", "ann_accuracy", "build_ann", "train_ann", "METHODS", "LayerCalibration",
-    "calibrate_layer", "calibration_error", "fit_threshold_amplitude", "staircase", "ConvertedSNN", "SpikeAct",
-    "convert", "fold_bn", "make_trainable", "measure", "to_report", "finetune", "snn_accuracy",
+    "METHODS",
+    "MODELS",
+    "ClippedReLU",
+    "ConvertedSNN",
+    "LayerCalibration",
+    "SpikeAct",
+    "ann_accuracy",
+    "build_ann",
+    "calibrate_layer",
+    "calibration_error",
+    "convert",
+    "finetune",
+    "fit_threshold_amplitude",
+    "fold_bn",
+    "make_trainable",
+    "measure",
+    "snn_accuracy",
+    "staircase",
+    "to_report",
+    "train_ann",
 ]

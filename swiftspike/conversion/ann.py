@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -175,14 +176,14 @@ def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int
     return [h["loss"] for h in history]
 
 
-def save_ann(path: "str | os.PathLike", model: nn.Module, name: str, input_shape: Sequence[int], n_classes: int,
-             meta: Optional[dict] = None) -> Path:
+def save_ann(path: str | os.PathLike, model: nn.Module, name: str, input_shape: Sequence[int], n_classes: int,
+             meta: dict | None = None) -> Path:
     """Save a zoo ANN as a swiftspike checkpoint (``kind='conversion-ann'``; safetensors + JSON)."""
     return save_checkpoint(path, {"kind": "conversion-ann", "model": name, "input_shape": list(input_shape),
                                   "n_classes": int(n_classes), "state_dict": model.state_dict(), "meta": meta or {}})
 
 
-def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], n_classes: int, *,
+def load_ann(path: str | os.PathLike, model: str, input_shape: Sequence[int], n_classes: int, *,
              trust_pickle: bool = False) -> nn.Module:
     """Load an ANN: a checkpoint from :func:`save_ann` (also one of swiftspike 0.1), a bare ``state_dict``
     saved with ``torch.save`` for the zoo model ``model``, or -- only with ``trust_pickle=True``, because

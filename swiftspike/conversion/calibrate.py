@@ -34,8 +34,8 @@ All activations are used (no subsampling) unless ``max_samples`` asks for a rand
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 
@@ -125,7 +125,7 @@ def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tenso
     hn = torch.zeros(n_grid + 1, dtype=torch.float64, device=dev)
     n_extra = torch.zeros(y64.shape, dtype=torch.float32, device=dev)  # spike count at theta = extra
     ey = en = 0.0  # contributions at theta = extra of the values already dropped
-    sel: Optional[torch.Tensor] = None  # indices of the values still in play
+    sel: torch.Tensor | None = None  # indices of the values still in play
     fbuf = torch.empty(y64.shape, dtype=torch.float32, device=dev)
     c = torch.empty(y64.shape, dtype=torch.int32, device=dev)
     for k in range(1, T + 1):
@@ -156,8 +156,8 @@ def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tenso
 
 
 def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
-                            target: Optional[torch.Tensor] = None,
-                            x_steps: Optional[torch.Tensor] = None) -> LayerCalibration:
+                            target: torch.Tensor | None = None,
+                            x_steps: torch.Tensor | None = None) -> LayerCalibration:
     r"""Distribution-aware fit: :math:`\min_{\theta, A} \mathbb{E}[(y - g_T(x; \theta, A))^2]`.
 
     ``x``: measured pre-activations (any shape); ``y = target`` (default :math:`\mathrm{clip}(x, 0, \mu)`).
@@ -219,7 +219,7 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     return LayerCalibration(float(mu), float(mu))
 
 
-def kth_smallest(v: torch.Tensor, k: int, generator: Optional[torch.Generator] = None,
+def kth_smallest(v: torch.Tensor, k: int, generator: torch.Generator | None = None,
                  sample: int = 16384) -> float:
     r"""Exact ``k``-th smallest (1-based) value of ``v`` (flattened). A random sample of ``sample`` values
     brackets the rank (:math:`\pm 4` standard deviations of the sample rank), one pass counts the values
@@ -247,9 +247,9 @@ def kth_smallest(v: torch.Tensor, k: int, generator: Optional[torch.Generator] =
 
 
 def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile: float = 99.9,
-                    target: Optional[torch.Tensor] = None, x_steps: Optional[torch.Tensor] = None,
-                    max_samples: Optional[int] = None,
-                    generator: Optional[torch.Generator] = None) -> LayerCalibration:
+                    target: torch.Tensor | None = None, x_steps: torch.Tensor | None = None,
+                    max_samples: int | None = None,
+                    generator: torch.Generator | None = None) -> LayerCalibration:
     """Calibrate one layer from its pre-activations ``x`` (samples of the layer's input current).
 
     ``max`` and ``percentile`` are exact over all of ``x``. ``max_samples`` (distribution-aware only): fit on

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.fx as fx
@@ -78,7 +78,7 @@ class SpikeAct(nn.Module):
     :meth:`begin_run`: then calls continue the same run (chunks of time steps) until :meth:`end_run`.
     """
 
-    def __init__(self, mu: Optional[float], name: str = "") -> None:
+    def __init__(self, mu: float | None, name: str = "") -> None:
         super().__init__()
         self.layer_name = name
         self.register_buffer("mu", torch.tensor(float(mu) if mu is not None else float("nan")))
@@ -87,8 +87,8 @@ class SpikeAct(nn.Module):
         self.shift = nn.Parameter(torch.tensor(0.0), requires_grad=False)
         self.T = 1
         self.mode = "snn"
-        self.observer: Optional[Callable[["SpikeAct", torch.Tensor], None]] = None
-        self.spike_count: Optional[torch.Tensor] = None  # spikes per sample (last run)
+        self.observer: Callable[[SpikeAct, torch.Tensor], None] | None = None
+        self.spike_count: torch.Tensor | None = None  # spikes per sample (last run)
         self.n_neurons = 0
         self._in_run = False
 
@@ -153,7 +153,7 @@ class SpikingMaxPool(nn.Module):
         self.pool = pool
         self.T = 1
         self._in_run = False
-        self._count: Optional[torch.Tensor] = None
+        self._count: torch.Tensor | None = None
 
     def begin_run(self) -> None:
         self._count = None
@@ -226,9 +226,7 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
             elif not isinstance(m, _STATELESS) and not isinstance(m, (SpikeAct, SpikingMaxPool)):
                 raise SwiftSpikeError(f"cannot convert layer {node.target!r} of type {type(m).__name__}; supported: "
                                       "Conv2d, Linear, ReLU, ClippedReLU, AvgPool2d, MaxPool2d, BatchNorm, Flatten, add")
-        elif node.op == "call_function" and node.target in (F.relu, torch.relu):
-            is_act = True
-        elif node.op == "call_method" and node.target == "relu":
+        elif (node.op == "call_function" and node.target in (F.relu, torch.relu)) or (node.op == "call_method" and node.target == "relu"):
             is_act = True
         if not is_act:
             continue
@@ -285,7 +283,7 @@ class ConvertedSNN(nn.Module):
     for NaN/inf once per run."""
 
     def __init__(self, graph: fx.GraphModule, T: int, method: str = "",
-                 max_chunk_bytes: Optional[float] = DEFAULT_CHUNK_BYTES) -> None:
+                 max_chunk_bytes: float | None = DEFAULT_CHUNK_BYTES) -> None:
         super().__init__()
         self.graph_module = graph
         self.T = check_positive_int(T, "T")
@@ -302,8 +300,8 @@ class ConvertedSNN(nn.Module):
         for a in self.spike_layers:
             a.mode = choose("mode", mode, ("snn", "ann"))
 
-    def forward(self, x: torch.Tensor, T: Optional[int] = None, time_major: bool = False,
-                per_step: bool = False, max_chunk_bytes: Optional[float] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, T: int | None = None, time_major: bool = False,
+                per_step: bool = False, max_chunk_bytes: float | None = None) -> torch.Tensor:
         check_tensor(x, "input", min_ndim=2)  # once per run, never per chunk or layer
         if time_major:
             T = check_positive_int(x.shape[0], "T")
@@ -352,7 +350,7 @@ class ConvertedSNN(nn.Module):
             return acc / steps
         return outs[-1] / T
 
-    def run(self, x: torch.Tensor, T: Optional[int] = None) -> RunRecord:
+    def run(self, x: torch.Tensor, T: int | None = None) -> RunRecord:
         r"""Run ``T`` steps (default ``self.T``) on static ``x`` ``[B, ...]`` (direct encoding) and return a
         :class:`~swiftspike.metrics.record.RunRecord`:
 
@@ -397,8 +395,8 @@ class ConvertedSNN(nn.Module):
 
 
 def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",
-            percentile: float = 99.9, sequential: bool = True, max_samples: Optional[int] = None,
-            temporal_max_T: int = 8, device: "str | torch.device | None" = None) -> ConvertedSNN:
+            percentile: float = 99.9, sequential: bool = True, max_samples: int | None = None,
+            temporal_max_T: int = 8, device: str | torch.device | None = None) -> ConvertedSNN:
     """Convert ``ann`` to a :class:`ConvertedSNN` that runs for ``T`` steps, calibrating every spiking
     layer with ``method`` (one of :data:`~swiftspike.conversion.calibrate.METHODS`) on ``calib_x``
     (a batch of training inputs, ``[B, ...]``).
@@ -431,7 +429,7 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
     acts = snn.spike_layers
     index = {id(a): i for i, a in enumerate(acts)}
     in_snn = method == "distribution-aware" and sequential
-    targets: list[Optional[torch.Tensor]] = [None] * len(acts)
+    targets: list[torch.Tensor | None] = [None] * len(acts)
     g = torch.Generator(device=calib_x.device).manual_seed(0)
 
     def fit(a: SpikeAct, x: torch.Tensor, **kw) -> None:
@@ -456,7 +454,7 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
         xt = xt.detach()
         target = targets[i]
         assert target is not None
-        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if T <= temporal_max_T else None)
+        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if temporal_max_T >= T else None)
         targets[i] = None
 
     try:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,13 +29,13 @@ class Dataset:
         """Shape of one sample (one time step for temporal sets)."""
         return tuple(self.x_train.shape[2:] if self.temporal else self.x_train.shape[1:])
 
-    def subset(self, n_train: Optional[int] = None, n_test: Optional[int] = None) -> "Dataset":
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
         return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
                        self.x_test[:n_test], self.y_test[:n_test], self.n_classes, self.temporal)
 
     @classmethod
-    def from_items(cls, name: str, train: Any, test: Any, *, n_classes: Optional[int] = None,
-                   temporal: bool = True) -> "Dataset":
+    def from_items(cls, name: str, train: Any, test: Any, *, n_classes: int | None = None,
+                   temporal: bool = True) -> Dataset:
         """Read every ``(x, y)`` item of two map-style datasets (torch, Tonic with a ``ToFrame`` transform,
         swiftspike's lazy event datasets) into memory, for the studies that work on in-memory data.
         ``temporal``: items are ``[T, ...]`` sequences (frames); ``n_classes`` defaults to ``max(y) + 1``."""

@@ -1,8 +1,6 @@
 """Load any dataset by name (:func:`load_dataset`). Nothing here ever downloads."""
 from __future__ import annotations
 
-from typing import Optional
-
 from ..errors import SwiftSpikeError
 from .dataset import Dataset
 from .digits import load_digits
@@ -14,12 +12,11 @@ from .randman import load_randman
 from .sequential import load_sequential_digits
 from .shd import load_shd
 
-
 #: Names accepted by :func:`load_dataset`.
 DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture", "nmnist-sim", "fashion-sim")
 
 
-def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit: Optional[int] = None,
+def load_dataset(name: str, *, path: str | None = None, seed: int = 0, limit: int | None = None,
                  flatten: bool = False, **kw) -> Dataset:
     """Load a dataset by name (one of :data:`DATASETS`); ``limit`` caps the number of training samples.
 

@@ -8,8 +8,9 @@ sensor with two polarities; 11 classes (10 gestures + "other"). Folder layout:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ def list_dvs_gesture(root: PathLike, split: str = "train") -> list[tuple[Path, i
     return items
 
 
-def dvs_frames(n_bins: int = 20, duration_us: Optional[int] = None, spatial_factor: int = 4,
+def dvs_frames(n_bins: int = 20, duration_us: int | None = None, spatial_factor: int = 4,
                binary: bool = False) -> ToFrames:
     """The binning of :func:`load_dvs_gesture`: pixels sum-pooled by ``spatial_factor``, the window starting
     at the clip's first event and spanning ``duration_us`` or the clip's own length, in ``n_bins`` bins;
@@ -78,15 +79,15 @@ def dvs_frames(n_bins: int = 20, duration_us: Optional[int] = None, spatial_fact
                     downsample=spatial_factor)
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=DVS_GESTURE_ENV, subdir="dvs-gesture", what="DVS Gesture folder", hint=_HINT)
     if (root / "DVSGesture").is_dir() and not (root / "ibmGestureTrain").is_dir():
         root = root / "DVSGesture"
     return root
 
 
-def load_dvs_gesture(path: Optional[PathLike] = None, *, n_bins: int = 20, duration_us: Optional[int] = None,
-                     spatial_factor: int = 4, limit_train: Optional[int] = None, limit_test: Optional[int] = None,
+def load_dvs_gesture(path: PathLike | None = None, *, n_bins: int = 20, duration_us: int | None = None,
+                     spatial_factor: int = 4, limit_train: int | None = None, limit_test: int | None = None,
                      seed: int = 0, binary: bool = False) -> Dataset:
     """DVS Gesture as frames ``[N, n_bins, 2, 128/f, 128/f]`` (``f = spatial_factor``, sum pooling), in memory.
 
@@ -118,9 +119,9 @@ class DVSGestureDataset(EventDataset):
     sensor_size = DVS_SENSOR
     n_classes = DVS_CLASSES
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 20, duration_us: Optional[int] = None,
-                 spatial_factor: int = 4, binary: bool = False, limit: Optional[int] = None, seed: int = 0) -> None:
+    def __init__(self, path: PathLike | None = None, split: str = "train", *, transform: Any = "frames",
+                 target_transform: Callable | None = None, n_bins: int = 20, duration_us: int | None = None,
+                 spatial_factor: int = 4, binary: bool = False, limit: int | None = None, seed: int = 0) -> None:
         choose("DVS Gesture split", split, ("train", "test"))
         frames = dvs_frames(n_bins, duration_us, spatial_factor, binary)
         self.files = pick_subset(list_dvs_gesture(_root(path), split), limit, seed)

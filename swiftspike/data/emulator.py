@@ -26,7 +26,8 @@ N-MNIST reader (by default the first saccade only, 10 ms frames: ``T = 10``).
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,7 +149,7 @@ def emulate(images, *, threshold: float = 0.3, log_eps: float = 0.1, dt_us: int 
     return streams
 
 
-def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, n_bins: Optional[int] = None,
+def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, n_bins: int | None = None,
                    binary: bool = False, chunk: int = 256, **kw) -> torch.Tensor:
     """Event-count frames ``[N, T, 2, 34, 34]`` of emulated streams: the first saccade only (default) or all
     three, in bins of ``bin_us`` (``T = duration / bin_us`` unless ``n_bins`` is given); ``kw`` go to
@@ -161,7 +162,7 @@ def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, 
     check_positive_int(T, "n_bins")
     img = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     N = img.shape[0]
-    out: Optional[torch.Tensor] = None
+    out: torch.Tensor | None = None
     for i0 in range(0, N, chunk):
         streams = emulate(img[i0:i0 + chunk], **kw)
         fr = frames_from_streams(streams, len(streams), (SENSOR[1], SENSOR[0], 2), n_bins=T, bin_us=bin_us,
@@ -173,9 +174,9 @@ def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, 
     return out
 
 
-def load_emulated(name: str, *, path: Optional[str] = None, seed: int = 0, limit_train: Optional[int] = None,
-                  limit_test: Optional[int] = None, first_saccade: bool = True, bin_us: int = 10_000,
-                  n_bins: Optional[int] = None, binary: bool = False, threshold: float = 0.3,
+def load_emulated(name: str, *, path: str | None = None, seed: int = 0, limit_train: int | None = None,
+                  limit_test: int | None = None, first_saccade: bool = True, bin_us: int = 10_000,
+                  n_bins: int | None = None, binary: bool = False, threshold: float = 0.3,
                   log_eps: float = 0.1) -> Dataset:
     """``nmnist-sim`` (MNIST-5k) or ``fashion-sim`` (Fashion-MNIST, IDX files from ``path``) as emulated
     N-MNIST-like event frames ``[N, T, 2, 34, 34]`` (``temporal=True``); ``limit_*`` cap the images emulated."""

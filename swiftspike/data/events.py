@@ -12,7 +12,8 @@ giving ``[T, P, H, W]`` for a ``(W, H, P)`` sensor or ``[T, W]`` for a 1-D ``(W,
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +46,8 @@ def _check_events(events: np.ndarray) -> np.ndarray:
 
 
 def events_to_frames(
-    events: np.ndarray, sensor_size: Sequence[int], *, n_bins: Optional[int] = None,
-    bin_us: Optional[int] = None, t_start: int = 0, t_end: Optional[int] = None, binary: bool = False,
+    events: np.ndarray, sensor_size: Sequence[int], *, n_bins: int | None = None,
+    bin_us: int | None = None, t_start: int = 0, t_end: int | None = None, binary: bool = False,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Bin an event stream into spike-count frames.
@@ -129,8 +130,8 @@ class ToFrames:
     datasets of SHD, N-MNIST and DVS Gesture bin through the same object, so both give the same frames.
     """
 
-    def __init__(self, sensor_size: Sequence[int], *, n_bins: Optional[int] = None, bin_us: Optional[int] = None,
-                 t_start: int = 0, t_end: Optional[int] = None, binary: bool = False, align_start: bool = False,
+    def __init__(self, sensor_size: Sequence[int], *, n_bins: int | None = None, bin_us: int | None = None,
+                 t_start: int = 0, t_end: int | None = None, binary: bool = False, align_start: bool = False,
                  downsample: int = 1, dtype: torch.dtype = torch.float32) -> None:
         check_positive_int(downsample, "spatial factor")
         self.sensor_size = tuple(int(s) for s in sensor_size)
@@ -165,7 +166,7 @@ class EventDataset(torch.utils.data.Dataset):
     sensor_size: tuple[int, int, int] = (1, 1, 1)
     n_classes: int = 0
 
-    def __init__(self, targets: Sequence[int], transform: Any, target_transform: Optional[Callable],
+    def __init__(self, targets: Sequence[int], transform: Any, target_transform: Callable | None,
                  frames: ToFrames) -> None:
         if isinstance(transform, str) and transform != "frames":
             raise SwiftSpikeError(f"transform must be 'frames', None or a callable, got {transform!r}")
@@ -196,7 +197,7 @@ class EventDataset(torch.utils.data.Dataset):
         return x, (y if self.target_transform is None else self.target_transform(y))
 
 
-def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
+def pick_subset(items: Sequence, limit: int | None, seed: int) -> list:
     """All ``items``, or ``limit`` of them drawn without replacement with ``seed`` (kept in order)."""
     items = list(items)
     if limit is None or limit >= len(items):
@@ -206,8 +207,8 @@ def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
     return [items[i] for i in idx]
 
 
-def frames_from_streams(streams, n: int, sensor_size: Optional[Sequence[int]] = None, *, align_start: bool = False,
-                        transform: Optional[ToFrames] = None, **bin_kw) -> torch.Tensor:
+def frames_from_streams(streams, n: int, sensor_size: Sequence[int] | None = None, *, align_start: bool = False,
+                        transform: ToFrames | None = None, **bin_kw) -> torch.Tensor:
     """Bin ``n`` streams (any iterable, consumed one at a time to save memory) into ``[n, T, ...]`` with
     ``transform`` (a :class:`ToFrames`), or one built from ``sensor_size``, ``align_start`` and ``bin_kw``.
 
@@ -217,7 +218,7 @@ def frames_from_streams(streams, n: int, sensor_size: Optional[Sequence[int]] = 
         if sensor_size is None:
             raise SwiftSpikeError("frames_from_streams needs a sensor_size or a transform")
         transform = ToFrames(sensor_size, align_start=align_start, **bin_kw)
-    out: Optional[torch.Tensor] = None
+    out: torch.Tensor | None = None
     for i, ev in enumerate(streams):
         fr = transform(ev)
         if out is None:

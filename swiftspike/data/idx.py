@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
@@ -38,7 +37,7 @@ def parse_idx(raw: bytes, name: str = "idx data") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
-def read_idx(path: Union[str, Path]) -> np.ndarray:
+def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file; ``.gz`` files (or any gzip stream) are decompressed first."""
     p = Path(path)
     if not p.is_file():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -24,7 +23,7 @@ _FASHION_HINT = (f" (Debian/Ubuntu: apt-get install dataset-fashion-mnist puts t
                  "and t10k-labels-idx1-ubyte.gz in one folder)")
 
 
-def _check_limit(limit: Optional[int], name: str) -> Optional[int]:
+def _check_limit(limit: int | None, name: str) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise SwiftSpikeError(f"{name} must be a positive integer, got {limit!r}")
     return limit
@@ -59,7 +58,7 @@ def load_mnist5k(seed: int = 0, test_fraction: float = 0.2, flatten: bool = True
     return to_dataset("mnist5k", *split_shuffled(x, y, test_fraction, seed), 10)
 
 
-def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+def _read_split(folder: Path, prefix: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     img_p = need_file(folder, (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"),
                       "Fashion-MNIST images", _FASHION_HINT)
     lab_p = need_file(folder, (f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"),
@@ -76,8 +75,8 @@ def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.nda
     return x, y.astype(np.int64)
 
 
-def load_fashion_mnist(path: Optional[PathLike] = None, limit_train: Optional[int] = None,
-                       limit_test: Optional[int] = None, flatten: bool = True) -> Dataset:
+def load_fashion_mnist(path: PathLike | None = None, limit_train: int | None = None,
+                       limit_test: int | None = None, flatten: bool = True) -> Dataset:
     """Fashion-MNIST (60 000 train / 10 000 test, 28x28, 10 classes) from its four IDX files.
 
     The folder is ``path``, else ``$SWIFTSPIKE_FASHION_MNIST``, else ``$SWIFTSPIKE_DATA/fashion-mnist``,

@@ -11,8 +11,9 @@ a split into memory; :class:`NMNISTDataset` reads one file per item.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def list_nmnist(root: PathLike, split: str = "Train") -> list[tuple[Path, int]]:
     return items
 
 
-def nmnist_frames(n_bins: int = 10, duration_us: Optional[int] = 300_000, binary: bool = False) -> ToFrames:
+def nmnist_frames(n_bins: int = 10, duration_us: int | None = 300_000, binary: bool = False) -> ToFrames:
     """The binning of :func:`load_nmnist`: ``[0, duration_us)`` (or each recording's own length with
     ``duration_us=None``) in ``n_bins`` bins; output ``[n_bins, 2, 34, 34]``."""
     check_positive_int(n_bins, "n_bins")
@@ -86,7 +87,7 @@ def nmnist_frames(n_bins: int = 10, duration_us: Optional[int] = 300_000, binary
     return ToFrames(NMNIST_SENSOR, n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary)
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=NMNIST_ENV, subdir="nmnist", what="N-MNIST folder", hint=_HINT)
     if (root / "NMNIST").is_dir() and not (root / "Train").is_dir():
         root = root / "NMNIST"
@@ -100,8 +101,8 @@ def _frames(items, frames: ToFrames):
     return x, torch.tensor([lab for _, lab in items], dtype=torch.long)
 
 
-def load_nmnist(path: Optional[PathLike] = None, *, n_bins: int = 10, duration_us: Optional[int] = 300_000,
-                limit_train: Optional[int] = None, limit_test: Optional[int] = None, seed: int = 0,
+def load_nmnist(path: PathLike | None = None, *, n_bins: int = 10, duration_us: int | None = 300_000,
+                limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
                 binary: bool = False) -> Dataset:
     """N-MNIST as frames ``[N, n_bins, 2, 34, 34]`` (``temporal=True``), in memory.
 
@@ -132,9 +133,9 @@ class NMNISTDataset(EventDataset):
     sensor_size = NMNIST_SENSOR
     n_classes = 10
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 10,
-                 duration_us: Optional[int] = 300_000, binary: bool = False, limit: Optional[int] = None,
+    def __init__(self, path: PathLike | None = None, split: str = "train", *, transform: Any = "frames",
+                 target_transform: Callable | None = None, n_bins: int = 10,
+                 duration_us: int | None = 300_000, binary: bool = False, limit: int | None = None,
                  seed: int = 0) -> None:
         choose("N-MNIST split", split, ("train", "test"))
         frames = nmnist_frames(n_bins, duration_us, binary)

@@ -6,8 +6,9 @@ when nothing is found, raises one :class:`SwiftSpikeError` saying where to put t
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 from ..errors import SwiftSpikeError
 
@@ -18,7 +19,7 @@ DATA_ROOT_ENV = "SWIFTSPIKE_DATA"
 
 
 def resolve_dir(
-    path: Optional[PathLike], *, env: str, subdir: str, what: str, default: Optional[str] = None,
+    path: PathLike | None, *, env: str, subdir: str, what: str, default: str | None = None,
     hint: str = "",
 ) -> Path:
     """Return the data folder: ``path``, else ``$env``, else ``$SWIFTSPIKE_DATA/subdir``, else ``default``.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -49,7 +48,7 @@ class RandomManifold:
 
     @classmethod
     def random(cls, dim_embedding: int, dim_manifold: int, alpha: float = 2.0, *, seed: int = 0,
-               use_bias: bool = False, precision: float = 1e-3, max_terms: int = 1000) -> "RandomManifold":
+               use_bias: bool = False, precision: float = 1e-3, max_terms: int = 1000) -> RandomManifold:
         check_positive_int(dim_embedding, "dim_embedding")
         check_positive_int(dim_manifold, "dim_manifold")
         check_positive(alpha, "alpha")
@@ -151,7 +150,7 @@ RANDMAN_DEFAULTS = dict(n_classes=5, n_units=40, n_steps=50, dim_manifold=1, alp
                         n_samples=300, step_frac=1.0)
 
 
-def load_randman(seed: int = 0, test_fraction: float = 0.2, *, data_seed: Optional[int] = None,
+def load_randman(seed: int = 0, test_fraction: float = 0.2, *, data_seed: int | None = None,
                  **params) -> Dataset:
     """A dense randman set: ``x [N, T, n_units]`` spike counts, ``temporal=True``.
 

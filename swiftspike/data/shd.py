@@ -9,8 +9,9 @@ bins the whole split into memory; :class:`SHDDataset` reads one sample per item.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,7 +72,7 @@ def _sample_events(p: Path, i: int, times, units) -> np.ndarray:
     return ev
 
 
-def read_shd(path: PathLike, indices: Optional[list[int]] = None) -> tuple[list[np.ndarray], np.ndarray]:
+def read_shd(path: PathLike, indices: list[int] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Read an SHD/SSC ``.h5`` file into per-sample event streams and labels.
 
     Events use Tonic's SHD layout (:data:`~swiftspike.data.events.SHD_DTYPE`: ``t`` µs, ``x`` = channel,
@@ -105,7 +106,7 @@ def shd_frames(n_bins: int = 100, duration_us: int = 1_000_000, channel_factor: 
     return ToFrames((width,), n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary, downsample=channel_factor)
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=SHD_ENV, subdir="shd", what="SHD folder", hint=_HINT)
     if root.is_dir() and (root / "SHD").is_dir() and not (root / "shd_train.h5").exists():
         root = root / "SHD"
@@ -114,7 +115,7 @@ def _root(path: Optional[PathLike]) -> Path:
     return root
 
 
-def _split_frames(file: Path, limit: Optional[int], seed: int, frames: ToFrames):
+def _split_frames(file: Path, limit: int | None, seed: int, frames: ToFrames):
     with _open(file) as f:
         if "labels" not in f:
             raise SwiftSpikeError(f"{file} is not an SHD file: it has no labels dataset")
@@ -128,8 +129,8 @@ def _split_frames(file: Path, limit: Optional[int], seed: int, frames: ToFrames)
     return frames_from_streams(streams, len(streams), transform=frames), labels
 
 
-def load_shd(path: Optional[PathLike] = None, *, n_bins: int = 100, duration_us: int = 1_000_000,
-             limit_train: Optional[int] = None, limit_test: Optional[int] = None, seed: int = 0,
+def load_shd(path: PathLike | None = None, *, n_bins: int = 100, duration_us: int = 1_000_000,
+             limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
              binary: bool = False, channel_factor: int = 1) -> Dataset:
     """SHD as dense spike counts ``[N, n_bins, 700 / channel_factor]`` (``temporal=True``), in memory.
 
@@ -161,9 +162,9 @@ class SHDDataset(EventDataset):
     sensor_size = (SHD_CHANNELS, 1, 1)
     n_classes = SHD_CLASSES
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 100, duration_us: int = 1_000_000,
-                 channel_factor: int = 1, binary: bool = False, limit: Optional[int] = None, seed: int = 0) -> None:
+    def __init__(self, path: PathLike | None = None, split: str = "train", *, transform: Any = "frames",
+                 target_transform: Callable | None = None, n_bins: int = 100, duration_us: int = 1_000_000,
+                 channel_factor: int = 1, binary: bool = False, limit: int | None = None, seed: int = 0) -> None:
         choose("SHD split", split, ("train", "test"))
         frames = shd_frames(n_bins, duration_us, channel_factor, binary)
         self.file = need_file(_root(path), (f"shd_{split}.h5",), f"SHD {split} file", _HINT)

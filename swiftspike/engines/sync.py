@@ -8,8 +8,6 @@ synchronisation that the asynchronous engine removes.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -74,7 +72,7 @@ def run_neuron_recorded(m: SpikingModule, h: torch.Tensor) -> tuple[torch.Tensor
     return torch.stack(outs), updates
 
 
-def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: Optional[torch.Tensor]) -> NeuronActivity:
+def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: torch.Tensor | None) -> NeuronActivity:
     nz = (h.detach() != 0).flatten(2).sum(-1).sum(0)
     return NeuronActivity(f"{name}:{type(m).__name__}", h[0, 0].numel(), h.shape[0], nz, updates)
 

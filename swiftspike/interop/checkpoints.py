@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from torch import nn
 
@@ -74,7 +74,7 @@ def _write_nir(graph: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-def export_checkpoint(checkpoint: "str | os.PathLike", path: "str | os.PathLike", *, dt: Optional[float] = None,
+def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, *, dt: float | None = None,
                       warn: bool = True) -> Any:
     """Write the network of ``checkpoint`` as the NIR file ``path`` and return the ``nir.NIRGraph``.
 
@@ -110,7 +110,7 @@ def _run_of(graph: Any) -> dict[str, Any]:
     return run if isinstance(run, dict) else {}
 
 
-def import_checkpoint(path: "str | os.PathLike", out: "str | os.PathLike", *, dt: Optional[float] = None) -> Path:
+def import_checkpoint(path: str | os.PathLike, out: str | os.PathLike, *, dt: float | None = None) -> Path:
     """Read the NIR file ``path`` (:func:`~swiftspike.interop.nir.import_nir`, ``dt`` as there) and save it
     as the swiftspike checkpoint ``out``: the weights, the ``{"arch": "layers"}`` spec, and, when the file
     was written by :func:`export_checkpoint`, the encoder, dataset, seed and thread count of its run.

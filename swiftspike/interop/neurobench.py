@@ -22,7 +22,7 @@ and ``tqdm`` (nothing else beyond torch and numpy: not torchaudio, numba, llvmli
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import torch
@@ -36,7 +36,7 @@ from ..neurons.modules import SpikingModule, reset
 __all__ = ["neurobench_model"]  # and SwiftSpikeModel, SwiftSpikeNeuronHook (module __getattr__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _classes() -> tuple[type, type]:
     try:
         from neurobench.hooks.layer import LayerHook

@@ -39,9 +39,10 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ from ..errors import SwiftSpikeError, check_positive
 from ..neurons.functional import NoReset, SoftReset
 from ..neurons.modules import IF, LI, LIF, SpikingModule
 
-__all__ = ["DEFAULT_DT", "Scale", "export_nir", "import_nir", "read_nir", "layer_spec", "build_layers"]
+__all__ = ["DEFAULT_DT", "Scale", "build_layers", "export_nir", "import_nir", "layer_spec", "read_nir"]
 
 #: Default NIR time step in seconds (snnTorch's and SpikingJelly's convention).
 DEFAULT_DT = 1e-4
@@ -75,7 +76,7 @@ class Scale(nn.Module):
 
     scale: torch.Tensor
 
-    def __init__(self, scale: "torch.Tensor | float") -> None:
+    def __init__(self, scale: torch.Tensor | float) -> None:
         super().__init__()
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
 
@@ -94,8 +95,8 @@ class _Op:
     kind: str  # affine | conv | flatten | avgpool | sumpool | scale | lif | if | li | i
     name: str
     p: dict[str, Any] = field(default_factory=dict)
-    in_shape: Optional[tuple[int, ...]] = None
-    out_shape: Optional[tuple[int, ...]] = None
+    in_shape: tuple[int, ...] | None = None
+    out_shape: tuple[int, ...] | None = None
 
 
 def _np(t: Any) -> np.ndarray:
@@ -174,7 +175,7 @@ def _ops_from_sequential(net: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.
     return ops, mods
 
 
-def _module_op(name: str, m: nn.Module) -> Optional[_Op]:
+def _module_op(name: str, m: nn.Module) -> _Op | None:
     """The op of a stateless layer or neuron; None for layers that do nothing at inference (Identity, Dropout)."""
     if isinstance(m, (nn.Identity, nn.Dropout)):
         return None
@@ -228,8 +229,8 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
     modules = dict(gm.named_modules())
     ops: list[_Op] = []
     mods: list[tuple[str, nn.Module]] = []
-    prev: Optional[fx.Node] = None
-    op: Optional[_Op]
+    prev: fx.Node | None = None
+    op: _Op | None
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             prev = node
@@ -265,8 +266,8 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
                 mods.append((f"{name}.amplitude", Scale(m.amplitude.detach())))
                 continue
             op = _module_op(name, m)
-        elif node.op == "call_function" and node.target is torch.flatten or \
-                node.op == "call_method" and node.target == "flatten":
+        elif (node.op == "call_function" and node.target is torch.flatten) or \
+                (node.op == "call_method" and node.target == "flatten"):
             rest = list(node.args[1:])
             start = int(node.kwargs.get("start_dim", rest[0] if rest else 0))
             end = int(node.kwargs.get("end_dim", rest[1] if len(rest) > 1 else -1))
@@ -288,7 +289,7 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
     return ops, mods
 
 
-def _infer_shapes(ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape: Optional[Sequence[int]]) -> tuple[int, ...]:
+def _infer_shapes(ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape: Sequence[int] | None) -> tuple[int, ...]:
     """Per-sample input/output shape of every op (dummy forward of each stateless layer on zeros)."""
     if input_shape is None:
         first = ops[0]
@@ -364,8 +365,8 @@ def _fold_gain(ops: list[_Op], i: int, gain: np.ndarray) -> int:
     return i + 1
 
 
-def export_nir(net: nn.Module, path: Optional[PathLike] = None, *, dt: float = DEFAULT_DT,
-               input_shape: Optional[Sequence[int]] = None, warn: bool = True):
+def export_nir(net: nn.Module, path: PathLike | None = None, *, dt: float = DEFAULT_DT,
+               input_shape: Sequence[int] | None = None, warn: bool = True):
     r"""Export ``net`` to a ``nir.NIRGraph`` (written to ``path`` when given) and return the graph.
 
     ``net`` is a swiftspike :class:`~swiftspike.engines.sync.SNN` (or any ``nn.Sequential``) of Linear,
@@ -526,7 +527,7 @@ def _meta_dt(meta: Any, where: str) -> list[float]:
     return a.tolist()
 
 
-def _graph_dt(graph, dt: Optional[float]) -> float:
+def _graph_dt(graph, dt: float | None) -> float:
     found: list[tuple[float, str]] = [(v, "the graph") for v in _meta_dt(graph.metadata, "the graph")]
     for name, node in graph.nodes.items():
         found += [(v, f"node {name!r}") for v in _meta_dt(getattr(node, "metadata", None), f"node {name!r}")]
@@ -556,7 +557,7 @@ def _chain(graph) -> list[str]:
             raise SwiftSpikeError(f"node {name!r} is a nested subgraph (e.g. a recurrent layer); swiftspike imports "
                                   "sequential graphs only")
     succ: dict[str, list[str]] = {n: [] for n in nodes}
-    npred: dict[str, int] = {n: 0 for n in nodes}
+    npred: dict[str, int] = dict.fromkeys(nodes, 0)
     for a, b in edges:
         succ[a].append(b)
         npred[b] += 1
@@ -599,7 +600,7 @@ def _set_tensor(m: nn.Module, name: str, value: torch.Tensor) -> None:
         setattr(m, name, value)
 
 
-def _set_beta(m: "LIF | LI", beta: np.ndarray, dtype: torch.dtype) -> None:
+def _set_beta(m: LIF | LI, beta: np.ndarray, dtype: torch.dtype) -> None:
     r"""Give ``m`` the ``tau`` whose :math:`e^{-dt/\tau}`, computed by the module itself in ``dtype``, equals
     ``beta`` rounded to ``dtype`` (nudging ``tau`` by one float step at a time), so imported networks run
     exactly the decay they were given."""
@@ -627,11 +628,11 @@ class _Built:
     module: nn.Module
     kind: str
     shape: tuple[int, ...] = ()  # neuron / scale parameter shape (for shape checks)
-    w64: Optional[np.ndarray] = None  # Linear/Conv weight and bias kept in float64 until every gain is folded in
-    b64: Optional[np.ndarray] = None
-    s64: Optional[np.ndarray] = None  # the same for a Scale layer
-    beta64: Optional[np.ndarray] = None  # neuron decay and threshold, set once the network's dtype is known
-    th64: Optional[np.ndarray] = None
+    w64: np.ndarray | None = None  # Linear/Conv weight and bias kept in float64 until every gain is folded in
+    b64: np.ndarray | None = None
+    s64: np.ndarray | None = None  # the same for a Scale layer
+    beta64: np.ndarray | None = None  # neuron decay and threshold, set once the network's dtype is known
+    th64: np.ndarray | None = None
 
 
 def _fold_input(built: list[_Built], name: str, gain: np.ndarray, bias: np.ndarray) -> None:
@@ -827,7 +828,7 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
     raise SwiftSpikeError(f"node {name!r} has the unsupported NIR type {t}; swiftspike imports {_SUPPORTED}")
 
 
-def _input_shape(nir, graph, order: list[str], built: list[_Built]) -> Optional[tuple[int, ...]]:
+def _input_shape(nir, graph, order: list[str], built: list[_Built]) -> tuple[int, ...] | None:
     """The per-sample input shape: the Input node's type, else what the first layer implies."""
     first = graph.nodes[order[0]]
     if isinstance(first, nir.Input):
@@ -864,7 +865,7 @@ def _check_shapes(built: list[_Built], shape: tuple[int, ...], dtype: torch.dtyp
                                       f"({str(e).splitlines()[0]})") from None
 
 
-def import_nir(graph_or_path: Any, *, dt: Optional[float] = None, batch_first: bool = False,
+def import_nir(graph_or_path: Any, *, dt: float | None = None, batch_first: bool = False,
                dtype: torch.dtype = torch.float32) -> SNN:
     r"""Build a swiftspike :class:`~swiftspike.engines.sync.SNN` from a NIR graph or ``.nir`` file.
 

@@ -34,7 +34,7 @@ ENERGY_TABLES = {
 }
 
 
-def get_energy_table(name: "str | EnergyTable") -> EnergyTable:
+def get_energy_table(name: str | EnergyTable) -> EnergyTable:
     """Look up a cost table by name (``45nm-fp32`` or ``45nm-int32``) or pass one through."""
     if isinstance(name, EnergyTable):
         return name
@@ -43,7 +43,7 @@ def get_energy_table(name: "str | EnergyTable") -> EnergyTable:
     return ENERGY_TABLES[name]
 
 
-def energy(macs: float, acs: float, table: "str | EnergyTable" = "45nm-fp32") -> float:
+def energy(macs: float, acs: float, table: str | EnergyTable = "45nm-fp32") -> float:
     """Energy in joules of ``macs`` multiply-accumulates and ``acs`` accumulates."""
     t = get_energy_table(table)
     return float(macs) * t.e_mac + float(acs) * t.e_ac

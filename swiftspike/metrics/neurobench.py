@@ -33,7 +33,7 @@ NeuroBench name         definition (per sample means)                        swi
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -87,7 +87,7 @@ def has_membrane(m: nn.Module) -> bool:
     return isinstance(m, (LIF, LI, LIFNoReset))
 
 
-def membrane(m: nn.Module) -> Optional[torch.Tensor]:
+def membrane(m: nn.Module) -> torch.Tensor | None:
     """The membrane of neuron layer ``m`` after its last step (``None`` before the first step)."""
     if isinstance(m, LIF):
         return None if m.state is None else m.state.v
@@ -113,7 +113,7 @@ def footprint(model: nn.Module) -> int:
             + sum(b.numel() * b.element_size() for b in model.buffers()))
 
 
-def connection_sparsity(model: nn.Module) -> Optional[float]:
+def connection_sparsity(model: nn.Module) -> float | None:
     """NeuroBench's ``ConnectionSparsity``: zero weights over all weights of the Linear/Conv leaf layers
     below ``model``, rounded to 4 decimals; ``None`` when there are none (NeuroBench fails there)."""
     zeros = total = 0

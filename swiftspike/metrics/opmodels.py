@@ -40,7 +40,7 @@ learning operations ``trace_update``, ``weight_update``, ``norm_op`` :math:`e_{M
 """
 from __future__ import annotations
 
-from typing import Mapping, Union
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -100,12 +100,12 @@ def layer_flops(layer: nn.Module, y: torch.Tensor) -> int:
     return 0
 
 
-def input_rate(events: Union[float, torch.Tensor], n_samples: int, n_pre: int) -> Union[float, torch.Tensor]:
+def input_rate(events: float | torch.Tensor, n_samples: int, n_pre: int) -> float | torch.Tensor:
     r""":math:`\zeta = E / (n_\text{samples} N)`: non-zero inputs per input element over the run."""
     return events / max(1, n_samples) / max(1, n_pre)
 
 
-def analytical_ops(rate: Union[float, torch.Tensor], dense: float) -> Union[float, torch.Tensor]:
+def analytical_ops(rate: float | torch.Tensor, dense: float) -> float | torch.Tensor:
     r"""Operations of a layer whose input rate is :math:`\zeta`: :math:`\zeta F`."""
     return rate * dense
 
@@ -134,14 +134,14 @@ def neuron_updates(rec: RunRecord) -> torch.Tensor:
     return torch.full((B,), total, dtype=torch.float64, device=rec.output.device)
 
 
-def operation_costs(table: "str | EnergyTable" = "45nm-fp32") -> dict[str, float]:
+def operation_costs(table: str | EnergyTable = "45nm-fp32") -> dict[str, float]:
     """Joules per operation of each kind in :data:`OPERATIONS` (see the module docstring)."""
     t = get_energy_table(table)
     return {"synop": t.e_ac, "mac": t.e_mac, "neuron_update": t.e_mac + t.e_ac, "trace_update": t.e_mac,
             "weight_update": t.e_mac, "norm_op": t.e_mac}
 
 
-def analytical_energy(counts: Mapping[str, float], table: "str | EnergyTable" = "45nm-fp32") -> float:
+def analytical_energy(counts: Mapping[str, float], table: str | EnergyTable = "45nm-fp32") -> float:
     r"""Energy in joules of operation ``counts`` (kind -> number), :math:`\sum_k c_k e_k`, summed in the
     order of ``counts``."""
     cost = operation_costs(table)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -66,7 +66,7 @@ class Report:
     spikes_per_layer: dict[str, float]
     spike_density: float
     latency_steps: float
-    first_spike_step: Optional[float]
+    first_spike_step: float | None
     synops: float
     acs: float
     macs: float
@@ -128,12 +128,12 @@ class ReportBuilder:
     sparsity) to ``Report.neurobench``; its workload metrics come from the records: synaptic operations
     from event-counted ``SynOps``, activation sparsity and membrane updates from ``RunRecord.neurons``."""
 
-    def __init__(self, energy_table: str = "45nm-fp32", model: Optional[torch.nn.Module] = None) -> None:
+    def __init__(self, energy_table: str = "45nm-fp32", model: torch.nn.Module | None = None) -> None:
         self.table = get_energy_table(energy_table).name
         self.model = model
         self.n = 0
         self.correct = 0
-        self.T: Optional[int] = None
+        self.T: int | None = None
         self.layer_spikes: dict[str, float] = {}
         self.layer_neurons: dict[str, int] = {}
         self.latency_sum = 0.0
@@ -142,7 +142,7 @@ class ReportBuilder:
         self.acs = 0.0
         self.macs = 0.0
         self.dense = 0.0
-        self.correct_per_step: Optional[torch.Tensor] = None
+        self.correct_per_step: torch.Tensor | None = None
         self.op_models: set[str] = set()
         self.stats: dict[str, list[torch.Tensor]] = {}
         self.nb = _NeuroBenchCounts()

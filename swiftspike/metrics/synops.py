@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-
 def is_synaptic(m: nn.Module) -> bool:
     return isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
 

@@ -29,7 +29,7 @@ reports both the logical ``T`` and the effective ``T * N``.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -85,7 +85,7 @@ def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
 
 
 def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                      out: Optional[torch.Tensor] = None) -> torch.Tensor:
+                      out: torch.Tensor | None = None) -> torch.Tensor:
     r"""Gate pre-activation :math:`a'_t = \beta + \sum_j w_j X_{t-k+1+j}` (causal depthwise conv) on
     flattened steps: ``x_pad`` ``[k - 1 + T, M]`` (the ``k - 1`` earlier inputs first), ``weight``
     ``[k, M]`` and ``bias`` ``[M]`` from :func:`dsn_flat_params`; returns ``[T, M]``, written into
@@ -98,15 +98,15 @@ def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return pre
 
 
-def _integer_power(tau: float) -> Optional[int]:
+def _integer_power(tau: float) -> int | None:
     """``1 / tau`` when it is a whole number in 1..16, else ``None``."""
     p = 1.0 / tau
     n = round(p)
     return n if 1 <= n <= 16 and abs(p - n) <= 1e-9 * p else None
 
 
-def dsn_gate(u: torch.Tensor, tau: float, s: Optional[torch.Tensor] = None, out: Optional[tuple] = None,
-             need_a: bool = True) -> tuple[Optional[torch.Tensor], torch.Tensor]:
+def dsn_gate(u: torch.Tensor, tau: float, s: torch.Tensor | None = None, out: tuple | None = None,
+             need_a: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
     r"""Decay ``a`` and ``1 - a`` from :math:`u = 1 - \sigma(a') = \sigma(-a')` (and, for ``a``,
     :math:`s = \sigma(a')`), with :math:`a = \sigma(a')^{1/\tau}`. Both stay accurate where they are
     tiny: ``1 - a`` for gates near 1, ``a`` (given ``s``) for gates near 0.
@@ -230,7 +230,7 @@ class _DSNParallel(torch.autograd.Function):
         work = x.new_empty(R, 3, M)
         mask = torch.empty(2, R, M, dtype=torch.bool, device=x.device) if n_max else None
         zero = x.new_zeros(())
-        halo: Optional[torch.Tensor] = None  # conv-transpose terms for the last k - 1 rows of the block before
+        halo: torch.Tensor | None = None  # conv-transpose terms for the last k - 1 rows of the block before
         carry = xf.new_zeros(M)  # a_{t1} G_{t1} from the block after
         for t0 in range(R * ((T - 1) // R), -1, -R):
             t1 = min(T, t0 + R)
@@ -265,7 +265,7 @@ class _DSNParallel(torch.autograd.Function):
             halo = xf.new_zeros(k - 1, M) if t0 > 0 else g_winf
             for j in range(k):
                 lo = k - 1 - j  # rows r < lo of this tap read inputs before the block
-                if L > lo:
+                if lo < L:
                     G[:L - lo].addcmul_(g_pre[lo:], w_tau[j])
                 m = min(lo, L)
                 if m:
@@ -282,7 +282,7 @@ class _DSNParallel(torch.autograd.Function):
 
 def dsn_membrane(
     x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float,
-    chunk: Optional[int] = None,
+    chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan
     (one fused autograd node; same values and gradients as :func:`dsn_membrane_serial`)."""
@@ -292,7 +292,7 @@ def dsn_membrane(
 
 def dsn_integer_spikes(
     x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float, n_max: int,
-    chunk: Optional[int] = None,
+    chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """``integer_spike(dsn_membrane(x, ...), n_max)`` in one fused node: the same spikes and gradients
     without a second pass (and its temporaries) over ``[T, ...]``."""
@@ -361,16 +361,16 @@ class DSN(SpikingModule):
 
     def __init__(
         self,
-        channels: Optional[int] = None,
+        channels: int | None = None,
         kernel_size: int = 4,
         tau: float = 0.25,
         mode: str = "integer",
         n_max: int = 4,
         v_threshold: float = 0.5,
-        surrogate: "str | Surrogate | None" = "atan",
+        surrogate: str | Surrogate | None = "atan",
         path: str = "parallel",
         backend: str = "torch",
-        chunk: Optional[int] = None,
+        chunk: int | None = None,
         gate_bias: float = 1.0,
         step_mode: str = "m",
         check_finite: bool = True,
@@ -393,7 +393,7 @@ class DSN(SpikingModule):
         self.weight = nn.Parameter(torch.empty(c, self.kernel_size).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.full((c,), float(gate_bias)))
         self.check_finite = bool(check_finite)
-        self.state: Optional[DSNState] = None
+        self.state: DSNState | None = None
 
     def reset_state(self) -> None:
         self.state = None
@@ -437,7 +437,7 @@ class DSN(SpikingModule):
             raise SwiftSpikeError("DSN carried state contains NaN or inf values; call swiftspike.reset(net)")
         raise SwiftSpikeError("DSN membrane became NaN or inf (input values too large for the gate convolution)")
 
-    def _run(self, x: torch.Tensor, path: Optional[str], spikes: bool) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, path: str | None, spikes: bool) -> torch.Tensor:
         check_tensor(x, "neuron input", min_ndim=2, finite=False)
         if x.shape[0] == 0:
             raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
@@ -458,7 +458,7 @@ class DSN(SpikingModule):
         self.state = new
         return out.reshape(x.shape)
 
-    def membrane(self, x: torch.Tensor, path: Optional[str] = None) -> torch.Tensor:
+    def membrane(self, x: torch.Tensor, path: str | None = None) -> torch.Tensor:
         """Membrane ``H`` for multi-step ``x`` (``[T, B, C, ...]``), updating the carried state."""
         return self._run(x, path, spikes=False)
 

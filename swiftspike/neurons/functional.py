@@ -28,7 +28,7 @@ event-driven engine: only the neurons an event reached are charged and evaluated
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple, Union
 
 import torch
 
@@ -39,7 +39,7 @@ Scalar = Union[torch.Tensor, float]
 
 
 # -- reset mechanisms ----------------------------------------------------------------------------
-def _sub_scaled(h: torch.Tensor, s: torch.Tensor, k: Scalar, out: Optional[torch.Tensor]) -> torch.Tensor:
+def _sub_scaled(h: torch.Tensor, s: torch.Tensor, k: Scalar, out: torch.Tensor | None) -> torch.Tensor:
     """``h - k * s`` in one op (``k`` a number or a tensor broadcastable to ``h``)."""
     if isinstance(k, torch.Tensor):
         return torch.addcmul(h, s, k, value=-1, out=out) if out is not None else torch.addcmul(h, s, k, value=-1)
@@ -57,14 +57,14 @@ class HardReset:
         return h * (1 - s) + self.v_reset * s
 
     def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    out: torch.Tensor | None = None) -> torch.Tensor:
         """Value path without autograd for spikes ``s`` in {0, 1} (any float dtype), written into ``out``
         when given. Bit-identical to :meth:`__call__`: ``h - h s`` is exactly 0 where ``s = 1``."""
         v = torch.addcmul(h, h, s, value=-1, out=out) if out is not None else torch.addcmul(h, h, s, value=-1)
         return v.add_(s, alpha=self.v_reset) if self.v_reset != 0.0 else v
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         r""":math:`\partial v/\partial h` and (``need_th``) :math:`\partial v/\partial v_\text{threshold}`
         through the surrogate ``sg`` (``detach``: the reset is not differentiated). Fresh tensors."""
         if detach:
@@ -86,11 +86,11 @@ class SoftReset:
         return h - v_threshold * s
 
     def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    out: torch.Tensor | None = None) -> torch.Tensor:
         return _sub_scaled(h, s, v_threshold, out)
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         if detach:
             return torch.ones_like(h), (-s if need_th else None)
         return 1.0 - v_threshold * sg, (v_threshold * sg - s if need_th else None)
@@ -108,11 +108,11 @@ class NoReset:
         return h
 
     def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    out: torch.Tensor | None = None) -> torch.Tensor:
         return out.copy_(h) if out is not None else h
 
     def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         return torch.ones_like(h), (torch.zeros_like(h) if need_th else None)
 
 
@@ -120,7 +120,7 @@ Reset = Union[HardReset, SoftReset, NoReset]
 RESETS = ("hard", "soft", "none")
 
 
-def make_reset(spec: "str | Reset", v_reset: float = 0.0) -> Reset:
+def make_reset(spec: str | Reset, v_reset: float = 0.0) -> Reset:
     """A reset object from a name (``hard`` to ``v_reset``, ``soft``, ``none``) or an existing object."""
     if isinstance(spec, (HardReset, SoftReset, NoReset)):
         return spec
@@ -154,7 +154,7 @@ class LIFState(NamedTuple):
     """Membrane ``v`` and remaining refractory steps ``refrac`` (``None`` when unused)."""
 
     v: torch.Tensor
-    refrac: Optional[torch.Tensor] = None
+    refrac: torch.Tensor | None = None
 
 
 def lif_init_state(like: torch.Tensor, refractory: bool = False, v0: float = 0.0) -> LIFState:
@@ -207,7 +207,7 @@ def lif_step(x: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.
     return s, LIFState(v, refrac)
 
 
-def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: Optional[torch.Tensor]) -> torch.Tensor:
+def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: torch.Tensor | None) -> torch.Tensor:
     r"""The charge of the event-driven step, alone (the LI readout): :math:`h = \beta v + x` where ``leak``,
     else :math:`h = v + x` (a neuron takes its leak once per frame, with its first event); ``leak=None``:
     no neuron leaks."""
@@ -216,7 +216,7 @@ def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: Opti
     return torch.where(leak, charge(v, x, beta), v + x)
 
 
-def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: Optional[torch.Tensor],
+def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor | None,
                     evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The event-driven step: only some neurons are charged with their leak and only some evaluated.
 
@@ -241,7 +241,7 @@ def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
 
 
 def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset,
-                       h_all: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                       h_all: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
     written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
     so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)

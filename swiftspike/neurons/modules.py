@@ -7,7 +7,6 @@ time (``step_mode='s'``, input ``[B, ...]``) or many (``step_mode='m'``, input `
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -68,9 +67,9 @@ class LIF(SpikingModule):
         tau: float = 5.0,
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
-        reset: "str | Reset" = "hard",
+        reset: str | Reset = "hard",
         refractory_steps: int = 0,
-        surrogate: "str | Surrogate | None" = "atan",
+        surrogate: str | Surrogate | None = "atan",
         learn_tau: bool = False,
         learn_threshold: bool = False,
         detach_reset: bool = False,
@@ -103,7 +102,7 @@ class LIF(SpikingModule):
             self.v_threshold = nn.Parameter(th)
         else:
             self.register_buffer("v_threshold", th)
-        self.state: Optional[LIFState] = None
+        self.state: LIFState | None = None
 
     @property
     def beta(self) -> torch.Tensor:
@@ -141,7 +140,7 @@ class LIF(SpikingModule):
         return s
 
     def extra_repr(self) -> str:
-        f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"  # noqa: E731
+        f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"
         return (f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
                 f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}")
 
@@ -149,7 +148,7 @@ class LIF(SpikingModule):
 class IF(LIF):
     """Integrate-and-fire (no leak, :math:`\\beta = 1`); same arguments as :class:`LIF` minus ``tau``."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: "str | Reset" = "hard", **kwargs) -> None:
+    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: str | Reset = "hard", **kwargs) -> None:
         if "tau" in kwargs or "learn_tau" in kwargs:
             raise SwiftSpikeError("IF neurons have no tau; use LIF for a leak")
         super().__init__(tau=math.inf, v_threshold=v_threshold, v_reset=v_reset, reset=reset, **kwargs)
@@ -172,7 +171,7 @@ class LI(SpikingModule):
             check_positive(tau, "tau")
         self.register_buffer("tau", torch.tensor(float(tau)))
         self.dt = check_positive(dt, "dt")
-        self.v: Optional[torch.Tensor] = None
+        self.v: torch.Tensor | None = None
 
     @property
     def beta(self) -> torch.Tensor:

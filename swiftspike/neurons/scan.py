@@ -32,7 +32,6 @@ block from the end: :math:`G_t = g_t + a_{t+1} G_{t+1}`, :math:`\partial b_t = G
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
@@ -58,7 +57,7 @@ BLOCK_ELEMS = 1 << 20
 _JOIN_LOOP_MAX = 2 * MAX_CHUNK
 
 
-def block_rows(T: int, M: int, chunk: int, min_rows: int = 1, max_share: Optional[int] = None) -> int:
+def block_rows(T: int, M: int, chunk: int, min_rows: int = 1, max_share: int | None = None) -> int:
     """Rows per block for a ``[T, M]`` scan: a multiple of ``chunk`` near :data:`BLOCK_ELEMS` elements,
     at least ``min_rows``, and no more than ``T`` rounded up to a whole chunk. ``max_share = q`` also
     keeps a block to about ``T / q`` rows (but not below ``BLOCK_ELEMS / 8`` elements), so that
@@ -74,7 +73,7 @@ def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
     return torch.cat([t, t.new_zeros(rows - t.shape[0], *t.shape[1:])]) if rows > t.shape[0] else t
 
 
-def _work(work: Optional[torch.Tensor], rows: int, M: int, like: torch.Tensor) -> torch.Tensor:
+def _work(work: torch.Tensor | None, rows: int, M: int, like: torch.Tensor) -> torch.Tensor:
     """``[rows, 3, M]`` scratch (from ``work`` when given): two planes for the stacked recurrence, one
     for the decays ``a``."""
     if work is None:
@@ -83,7 +82,7 @@ def _work(work: Optional[torch.Tensor], rows: int, M: int, like: torch.Tensor) -
 
 
 def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
-               work: Optional[torch.Tensor] = None) -> torch.Tensor:
+               work: torch.Tensor | None = None) -> torch.Tensor:
     r"""One block of :math:`H_t = (1 - m_t) H_{t-1} + b_t`; ``bm`` is ``[L, 2, M]`` holding ``b_t`` and
     ``m_t = 1 - a_t`` (given instead of ``a`` so that decays near 1 stay exact), ``h`` (``[M]``) the
     state before the block. Writes ``H`` (``[L, M]``) into ``out``; returns the state after the block.
@@ -126,7 +125,7 @@ def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
 
 
 def scan_block_reverse(gm: torch.Tensor, m0: torch.Tensor, carry: torch.Tensor, out: torch.Tensor, chunk: int,
-                       work: Optional[torch.Tensor] = None) -> torch.Tensor:
+                       work: torch.Tensor | None = None) -> torch.Tensor:
     r"""One block of the adjoint :math:`G_t = g_t + (1 - m_{t+1}) G_{t+1}`, in original time order (no
     flips). ``gm`` is ``[L, 2, M]`` holding ``g_t`` and ``m_{t+1}`` (shifted by one row; the last row's
     must be 0), ``m0`` the block's first ``m``, ``carry`` :math:`a_{t_1} G_{t_1}` from the block after
@@ -241,7 +240,7 @@ class _LinearScan(torch.autograd.Function):
 
 
 def linear_scan(
-    log_a: torch.Tensor, b: torch.Tensor, h0: Optional[torch.Tensor] = None, *, chunk: Optional[int] = None
+    log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, *, chunk: int | None = None
 ) -> torch.Tensor:
     r"""All :math:`H_t` of :math:`H_t = a_t H_{t-1} + b_t` for time-major ``log_a``, ``b`` (``[T, ...]``).
 
@@ -267,7 +266,7 @@ def linear_scan(
     return H.view(T, *rest)
 
 
-def linear_scan_serial(log_a: torch.Tensor, b: torch.Tensor, h0: Optional[torch.Tensor] = None) -> torch.Tensor:
+def linear_scan_serial(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """Reference: the same recurrence one step at a time (plain autograd)."""
     h = b.new_zeros(b.shape[1:]) if h0 is None else h0
     a = log_a.exp()

@@ -57,9 +57,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -112,40 +113,40 @@ class StudyConfig(DataConfig):
     them in. ``F`` and ``k`` take one value or a list; ``seeds`` defaults to ``[seed]``."""
 
     protocol: str = "swiftspike"
-    seeds: Optional[list[int]] = None
-    test_limit: Optional[int] = 300
-    T: Optional[int] = None
+    seeds: list[int] | None = None
+    test_limit: int | None = 300
+    T: int | None = None
     hidden: list[int] = field(default_factory=lambda: [64, 64, 64])
     F: Any = None
     k: Any = None
-    stops: Optional[list[str]] = None
-    epochs: Optional[int] = None
-    async_epochs: Optional[int] = None
+    stops: list[str] | None = None
+    epochs: int | None = None
+    async_epochs: int | None = None
     batch_size: int = 64
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
+    lr: float | None = None
+    weight_decay: float | None = None
     spike_reg: float = 0.0
-    v_threshold: Optional[float] = None
-    bias: Optional[bool] = None
+    v_threshold: float | None = None
+    bias: bool | None = None
     finetune: bool = False
     truncate: bool = False
     input_mode: str = "start"
-    refractory_dropout: Optional[float] = None
-    loss: Optional[str] = None
+    refractory_dropout: float | None = None
+    loss: str | None = None
     early: float = 0.0
-    async_spike_reg: Optional[float] = None  # None: spike_reg
-    readout: Optional[str] = None
+    async_spike_reg: float | None = None  # None: spike_reg
+    readout: str | None = None
     matched: bool = False
-    checkpoint_dir: Optional[str] = None
+    checkpoint_dir: str | None = None
     acc_tolerance: float = 0.0
     claim_ratio: float = 1.5
     progress: bool = False
 
-    def validate(self) -> "StudyConfig":
+    def validate(self) -> StudyConfig:
         self.resolved()
         return self
 
-    def resolved(self) -> "StudyConfig":
+    def resolved(self) -> StudyConfig:
         """A validated copy with every ``None`` replaced by the protocol's value and lists normalised."""
         choose("protocol", self.protocol, PROTOCOLS)
         d = PROTOCOL_DEFAULTS[self.protocol]
@@ -250,7 +251,7 @@ def rebin(data: Dataset, T: int) -> Dataset:
                    data.y_test, data.n_classes, True)
 
 
-def encoder_for(data: Dataset, T: Optional[int]) -> Encoder:
+def encoder_for(data: Dataset, T: int | None) -> Encoder:
     """Static images become ``T`` (default 8) Bernoulli event frames; temporal sets are used as they are."""
     return SequenceEncoder(None) if data.temporal else RateEncoder(T or 8)
 
@@ -276,8 +277,8 @@ def build_study_model(spec: dict[str, Any]) -> nn.Module:
 
 
 def engine_config(protocol: str, execution: str, F: int, *, stop: str = "quiescence", k: int = 0,
-                  input_mode: str = "start", refractory_dropout: Optional[float] = None,
-                  n_all: Optional[int] = None, record_synops: bool = False) -> AsyncConfig:
+                  input_mode: str = "start", refractory_dropout: float | None = None,
+                  n_all: int | None = None, record_synops: bool = False) -> AsyncConfig:
     """The engine settings of one execution under a protocol: ``sync`` runs with ``F = n_all`` (every
     neuron and input at once), ``sync-gate`` with the sync gate, both with the random scheduler."""
     choose("execution", execution, EXECUTIONS)
@@ -294,7 +295,7 @@ def engine_config(protocol: str, execution: str, F: int, *, stop: str = "quiesce
 def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution: str, F: int, stop: str,
                        k: int = 0, batch_size: int = 256, seed: int = 0, input_mode: str = "start",
                        energy_table: str = "45nm-fp32", protocol: str = "swiftspike",
-                       refractory_dropout: Optional[float] = None, readout: str = "strict") -> dict[str, float]:
+                       refractory_dropout: float | None = None, readout: str = "strict") -> dict[str, float]:
     """Run pre-encoded ``x_enc`` (``[T, N, ...]``) under one execution and stop rule; per-sample means and
     per-frame latencies (:func:`~swiftspike.asynch.frame_latency`).
 
@@ -362,7 +363,7 @@ _HASHED = ("dataset", "path", "limit", "bins", "test_limit", "T", "hidden", "bat
            "early", "async_spike_reg", "readout", "protocol")
 
 
-def run_folder(cfg: StudyConfig) -> Optional[Path]:
+def run_folder(cfg: StudyConfig) -> Path | None:
     """``<checkpoint_dir>/<dataset>-<protocol>-<hash>`` of a resolved config, or ``None`` without one."""
     if not cfg.checkpoint_dir:
         return None
@@ -375,7 +376,7 @@ class EvalCache:
     """Evaluation results of one seed, kept in a JSON file (rewritten atomically after every entry);
     in memory only when ``path`` is ``None``."""
 
-    def __init__(self, path: Optional[Path]) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict[str, Any] = {}
         if path is not None and path.is_file():
@@ -384,7 +385,7 @@ class EvalCache:
             except (OSError, ValueError):
                 self.data = {}  # a damaged cache is recomputed
 
-    def get(self, key: str) -> Optional[dict[str, float]]:
+    def get(self, key: str) -> dict[str, float] | None:
         v = self.data.get(key)
         return None if v is None else {k: (math.nan if x is None else x) for k, x in v.items()}
 
@@ -398,14 +399,14 @@ class EvalCache:
 
 
 def _train_config(cfg: StudyConfig, *, epochs: int, loss: str, spike_reg: float, seed: int,
-                  checkpoint: Optional[Path]) -> TrainConfig:
+                  checkpoint: Path | None) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                        loss=loss, spike_reg=spike_reg, seed=seed, progress=cfg.progress,
                        checkpoint=None if checkpoint is None else str(checkpoint), resume=checkpoint is not None,
                        resume_missing="fresh")
 
 
-def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: Optional[list], snap_path, log: Log) -> list:
+def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: list | None, snap_path, log: Log) -> list:
     """Train to ``epochs`` one epoch at a time; ``snapshots`` receives the model weights after every epoch
     (from ``snap_path(e)`` for epochs an earlier run trained, when kept)."""
     if snapshots is None:
@@ -427,8 +428,8 @@ def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: Optional[list]
     return hist
 
 
-def _train(kind: str, F: Optional[int], cfg: StudyConfig, data: Dataset, spec: dict, encoder: Encoder, seed: int,
-           *, init_state=None, checkpoint: Optional[Path] = None, snapshots: Optional[list] = None,
+def _train(kind: str, F: int | None, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Encoder, seed: int,
+           *, init_state=None, checkpoint: Path | None = None, snapshots: list | None = None,
            snap_path=None, log: Log = quiet):
     """Train one model of the study; returns ``(model, history)``."""
     seed_everything(seed)
@@ -497,7 +498,7 @@ class AsyncStudyResult(StudyResult):
     def table(self) -> str:
         return study_table(self.to_dict())
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """``async_spikes_vs_F.png``, ``async_frame_latency_vs_F.png`` (spikes before the first correct output
         spike, per frame) and ``async_accuracy_vs_F.png``: means over seeds, stop rule quiescence, one line per
         model and execution."""
@@ -657,7 +658,7 @@ def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_r
                     hits.append({"baseline": baseline, "metric": metric, "F": F, "training": training, "stop": stop,
                                  "min_over_seeds": min(vals),
                                  "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows}})
-    reproduced: Optional[bool] = (True if n_seeds >= 2 else None) if hits else False
+    reproduced: bool | None = (True if n_seeds >= 2 else None) if hits else False
     hits.sort(key=lambda h: -h["min_over_seeds"])
     return {"reproduced": reproduced, "seeds": n_seeds, "claim_ratio": claim_ratio, "acc_tolerance": acc_tolerance,
             "matched": matched, "criterion": (
@@ -670,7 +671,7 @@ def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_r
 # -- the study ---------------------------------------------------------------------------------------------
 
 
-def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = quiet) -> AsyncStudyResult:
+def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet) -> AsyncStudyResult:
     """Train and evaluate the grid (see the module docstring); ``data`` overrides the config's dataset (for
     every seed)."""
     t_start = time.perf_counter()
@@ -681,14 +682,14 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
         (folder / "config.json").write_text(json.dumps(json_safe({k: getattr(cfg, k) for k in _HASHED}), indent=1))
     results: list[dict[str, Any]] = []
     training: dict[str, Any] = {}
-    first: Optional[Dataset] = None
+    first: Dataset | None = None
     spec: dict[str, Any] = {}
     stops = cfg.stop_rules()
     for seed in cfg.seeds:
         d = data if data is not None else replace(cfg, seed=seed).load_data(flatten=False)
         if cfg.test_limit:
             d = d.subset(n_test=cfg.test_limit)
-        if d.temporal and cfg.T is not None and cfg.T < d.x_train.shape[1]:
+        if d.temporal and cfg.T is not None and d.x_train.shape[1] > cfg.T:
             d = rebin(d, cfg.T)
         first = first or d
         encoder = encoder_for(d, cfg.T)
@@ -700,8 +701,8 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
         log(f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
             f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs")
 
-        def evaluate(model, name: str, training_kind: str, train_F: Optional[int], epochs: int, final: bool,
-                     executions: Sequence[tuple[str, Optional[int]]]) -> None:
+        def evaluate(model, name: str, training_kind: str, train_F: int | None, epochs: int, final: bool,
+                     executions: Sequence[tuple[str, int | None]]) -> None:
             for execution, F in executions:
                 for stop, k in stops:
                     label = stop_label(stop, k)
@@ -718,7 +719,7 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
 
         # the sync-trained model (and, with matched, its weights after every epoch)
         t0 = time.perf_counter()
-        snaps: Optional[list] = [] if cfg.matched else None
+        snaps: list | None = [] if cfg.matched else None
         snap_path = None if folder is None else (lambda e: folder / f"seed{seed}-sync-ep{e}.ckpt")
         sync_model, hist = _train("sync", None, cfg, d, spec, encoder, seed, checkpoint=ck("sync"), snapshots=snaps,
                                   snap_path=snap_path, log=log)
@@ -829,7 +830,7 @@ def study_table(res: dict[str, Any]) -> str:
         for r in rows:
             cells.setdefault((r["training"], r["stop"], r["F"]), []).append(r)
         for (training, stop, F), rs in cells.items():
-            join = lambda m, s=".2f": "/".join(_fmt(r[m], s) for r in rs)  # noqa: E731
+            join = lambda m, s=".2f": "/".join(_fmt(r[m], s) for r in rs)
             lines.append(f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
                          f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
                          f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}")
@@ -843,7 +844,7 @@ def study_table(res: dict[str, Any]) -> str:
                 b = per[metric]
                 scale = 100 if metric == "accuracy_diff" else 1
                 f = "+.1f" if metric == "accuracy_diff" else ".2f"
-                val = lambda e: None if e is None else scale * e["value"]  # noqa: E731
+                val = lambda e: None if e is None else scale * e["value"]
                 e = b["all_seeds_equal_accuracy"]
                 where = "-" if e is None else f"F={e['F']} {e['training']} {e['stop']}"
                 lines.append(f"{baseline:<10}{metric + (' (pts)' if scale == 100 else ''):<31}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -51,7 +51,7 @@ def baseline_plots(model: torch.nn.Module, encoder: Encoder, data: Dataset, repo
     return [str(p) for p in paths]
 
 
-def long_eval(model: torch.nn.Module, data: Dataset, encoder_name: str, T: int, *, factor: Optional[int] = None,
+def long_eval(model: torch.nn.Module, data: Dataset, encoder_name: str, T: int, *, factor: int | None = None,
               mode: str = "stream", energy_table: str = "45nm-fp32") -> dict[str, Any]:
     """Parallel-neuron extras: DSN logical/effective T and, with ``factor``, the accuracy at ``factor``
     times the training length (``mode`` stream or stretch)."""
@@ -66,8 +66,8 @@ def long_eval(model: torch.nn.Module, data: Dataset, encoder_name: str, T: int, 
 
 def train_and_report(data: Dataset, spec: dict[str, Any], cfg: TrainConfig, encoder_name: str, T: int, *,
                      label: str, meta: dict[str, Any], energy_table: str = "45nm-fp32",
-                     plot_dir: Optional[Path] = None, eval_long: Optional[int] = None,
-                     long_mode: str = "stream") -> tuple[dict[str, Any], Optional[Report]]:
+                     plot_dir: Path | None = None, eval_long: int | None = None,
+                     long_mode: str = "stream") -> tuple[dict[str, Any], Report | None]:
     """Train ``build_model(spec)`` with ``cfg`` and evaluate it on the test split.
 
     Returns the JSON-ready result (the report's fields, ``plots``, the long-sequence extras and the
@@ -94,7 +94,7 @@ def train_and_report(data: Dataset, spec: dict[str, Any], cfg: TrainConfig, enco
     return result, report
 
 
-def read_result(path: "str | Path") -> dict[str, Any]:
+def read_result(path: str | Path) -> dict[str, Any]:
     """A saved report: a JSON file (``--out``) or saved output whose last line is the ``--json`` object."""
     p = Path(path)
     if not p.is_file():
@@ -109,7 +109,7 @@ def read_result(path: "str | Path") -> dict[str, Any]:
     return d
 
 
-def compare_results(files: list[str], plot_dir: Optional[Path] = None) -> tuple[dict[str, Any], str]:
+def compare_results(files: list[str], plot_dir: Path | None = None) -> tuple[dict[str, Any], str]:
     """Saved reports side by side: the JSON ``{"runs": {name: {key: value}}}`` (plus ``plots``: the
     accuracy-vs-time-step curves of every run that has one) and its text table."""
     rows = [(Path(f).stem, read_result(f)) for f in files]

@@ -3,9 +3,10 @@
 ``run_study(ConversionConfig(...)) -> ConversionStudyResult`` (``.table()``, ``.to_dict()``, ``.plots(dir)``)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,8 +32,8 @@ class ConversionConfig(DataConfig):
     as it is trained (before the long conversion sweep)."""
 
     model: str = "vgg-small"
-    ann_checkpoint: Optional[str] = None
-    save_ann: Optional[str] = None
+    ann_checkpoint: str | None = None
+    save_ann: str | None = None
     epochs: int = 4
     batch_size: int = 64
     lr: float = 1e-3
@@ -43,13 +44,13 @@ class ConversionConfig(DataConfig):
     ft_times: Sequence[int] = (1, 2)
     ft_epochs: int = 1
     ft_lr: float = 1e-4
-    ft_limit: Optional[int] = None
-    test_limit: Optional[int] = 2000
+    ft_limit: int | None = None
+    test_limit: int | None = 2000
     energy_table: str = "45nm-fp32"
     progress: bool = False
     device: str = "auto"  # where the ANN trains and the SNNs calibrate, fine-tune and run (swiftspike.devices)
 
-    def validate(self) -> "ConversionConfig":
+    def validate(self) -> ConversionConfig:
         choose("model", self.model, MODELS)
         if not self.methods:
             raise SwiftSpikeError("give at least one calibration method")
@@ -89,11 +90,11 @@ class ConversionStudyResult(StudyResult):
     times: list[int]
     ft_times: list[int]
     energy_table: str
-    ann_energy_j: Optional[float]
+    ann_energy_j: float | None
     methods: dict[str, dict[str, Any]]  # method -> str(T) -> summary
     finetuned: dict[str, Any]  # str(T) -> summary + accuracy_before, losses, gap_to_ann
     settings: dict[str, Any]
-    saved_ann: Optional[str] = None  # where the trained ANN was saved (key absent when not saved)
+    saved_ann: str | None = None  # where the trained ANN was saved (key absent when not saved)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -104,7 +105,7 @@ class ConversionStudyResult(StudyResult):
     def table(self) -> str:
         return table_text(self.to_dict())
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """``convert_accuracy_vs_T.png`` (one line per method, plus the ANN) and
         ``convert_energy_ratio_vs_T.png`` (E_ANN / E_SNN per method)."""
         from ..plots import curves_plot
@@ -119,8 +120,8 @@ class ConversionStudyResult(StudyResult):
                             ylabel="E_ANN / E_SNN", title="energy ratio vs T")]
 
 
-def run_study(cfg: ConversionConfig, data: Optional[Dataset] = None, *, ann: Optional[nn.Module] = None,
-              log: Log = quiet, on_ann_trained: Optional[Callable[[nn.Module], Any]] = None) -> ConversionStudyResult:
+def run_study(cfg: ConversionConfig, data: Dataset | None = None, *, ann: nn.Module | None = None,
+              log: Log = quiet, on_ann_trained: Callable[[nn.Module], Any] | None = None) -> ConversionStudyResult:
     """Train (or load ``cfg.ann_checkpoint``, or use ``ann``) and convert (see docs/conversion.md).
 
     ``data`` overrides the config's dataset. ``on_ann_trained(ann)`` runs as soon as a freshly trained

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -47,15 +48,15 @@ class TopSparkConfig(DataConfig):
     train_batch: int = 16
     theta_plus: float = 0.2
     input_rate: float = 128.0
-    sens_Ts: Optional[Sequence[int]] = None  # None: every reduced T
+    sens_Ts: Sequence[int] | None = None  # None: every reduced T
     sensitivity: bool = True
     max_knobs: int = 3
     energy_weight: float = 0.05
-    save_policy: Optional[str] = None
-    load_policy: Optional[str] = None
-    min_accuracy: Optional[float] = None
-    max_latency: Optional[float] = None
-    max_energy: Optional[float] = None
+    save_policy: str | None = None
+    load_policy: str | None = None
+    min_accuracy: float | None = None
+    max_latency: float | None = None
+    max_energy: float | None = None
     energy_kind: str = "infer"
     early_exit: bool = False
     early_exit_only: bool = False
@@ -64,7 +65,7 @@ class TopSparkConfig(DataConfig):
     progress: bool = False
     device: str = "auto"  # where the STDP networks and the early-exit SNN run (see swiftspike.devices)
 
-    def validate(self) -> "TopSparkConfig":
+    def validate(self) -> TopSparkConfig:
         for name in ("neurons", "n_train", "n_val", "n_test", "T0", "train_batch", "max_knobs", "ee_T", "ee_epochs"):
             check_positive_int(getattr(self, name), name)
         if not self.Ts:
@@ -98,20 +99,20 @@ class TopSparkResult(StudyResult):
     ``None`` are absent: an early-exit-only run has ``dataset``, ``early_exit`` and ``seconds``)."""
 
     dataset: str
-    neurons: Optional[int] = None
-    rule: Optional[str] = None
-    n_train: Optional[int] = None
-    n_val: Optional[int] = None
-    n_test: Optional[int] = None
-    T0: Optional[int] = None
-    rows: Optional[list[dict[str, Any]]] = None  # T0 first, then each reduced T (baseline, then enhanced)
-    selected: Optional[dict[str, Any]] = None
-    policy: Optional[dict[str, Any]] = None
-    sensitivity: Optional[dict[str, Any]] = None
-    meets_acceptance: Optional[list[tuple[int, bool]]] = None
-    early_exit: Optional[dict[str, Any]] = None
+    neurons: int | None = None
+    rule: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    T0: int | None = None
+    rows: list[dict[str, Any]] | None = None  # T0 first, then each reduced T (baseline, then enhanced)
+    selected: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+    sensitivity: dict[str, Any] | None = None
+    meets_acceptance: list[tuple[int, bool]] | None = None
+    early_exit: dict[str, Any] | None = None
     seconds: float = 0.0
-    limits: dict[str, Optional[float]] = field(default_factory=dict, metadata={"json": False})
+    limits: dict[str, float | None] = field(default_factory=dict, metadata={"json": False})
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in super().to_dict().items() if v is not None}
@@ -132,7 +133,7 @@ class TopSparkResult(StudyResult):
                              f"mean steps {c['mean_steps']:.1f}/{self.early_exit['T']}")
         return "\n".join(lines)
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """``topspark_<key>.png`` (accuracy, train and inference energy vs T, baseline and enhanced)
         and ``early_exit.png`` (accuracy vs mean steps) when the early-exit curve was measured."""
         from ..plots import curves_plot
@@ -206,7 +207,7 @@ def _add_reductions(rows: list[dict[str, Any]]) -> None:
         r["accuracy_drop"] = base["accuracy"] - r["accuracy"]
 
 
-def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log = quiet) -> TopSparkResult:
+def run_study(cfg: TopSparkConfig, data: Dataset | None = None, *, log: Log = quiet) -> TopSparkResult:
     """Run the study (``data`` overrides the config's dataset); ``log`` receives progress lines."""
     t_start = time.perf_counter()
     cfg.validate()

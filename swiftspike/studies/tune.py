@@ -435,7 +435,7 @@ def _open_storage(optuna: Any, cfg: TuneConfig) -> tuple[Any, str]:
             return RDBStorage(target, heartbeat_interval=60, grace_period=180), _mask(target)
     except SwiftSpikeError:
         raise
-    except Exception as e:  # noqa: BLE001 (sqlalchemy, redis and OS errors, each with its own type)
+    except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SwiftSpikeError(f"cannot open the study storage {_mask(target)}: {msg}") from None
 
@@ -610,7 +610,7 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
         try:
             study = optuna.create_study(storage=storage, study_name=cfg.name, directions=directions,
                                         load_if_exists=True)
-        except Exception as e:  # noqa: BLE001 (storage back-ends raise their own types)
+        except Exception as e:
             raise SwiftSpikeError(f"cannot create or load study {cfg.name!r} in {where}: "
                                   f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         old = study.user_attrs.get("swiftspike_tune")

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -74,7 +74,7 @@ class DCParams:
     rule: str = "pair"
     dt: float = 1.0
 
-    def validate(self) -> "DCParams":
+    def validate(self) -> DCParams:
         for k in ("input_rate", "threshold_gap", "tau", "tau_theta", "tau_inh", "tau_pre", "tau_post", "dt"):
             check_positive(getattr(self, k), k)
         for k in ("refrac", "refrac_inh", "theta_plus", "w_exc_inh", "w_inh", "nu_pre", "nu_post"):
@@ -88,7 +88,7 @@ class DCParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def updated(self, **kw: Any) -> "DCParams":
+    def updated(self, **kw: Any) -> DCParams:
         bad = set(kw) - set(self.to_dict())
         if bad:
             raise SwiftSpikeError(f"unknown Diehl & Cook parameter(s): {', '.join(sorted(bad))}")
@@ -112,7 +112,7 @@ class OpCounts:
     wall_s: float = 0.0
 
     @classmethod
-    def from_record(cls, rec: RunRecord) -> "OpCounts":
+    def from_record(cls, rec: RunRecord) -> OpCounts:
         """Totals over the batch of a :meth:`DiehlCook.run` record (``synops`` from ``rec.synops``, the rest
         from ``rec.stats``)."""
         st = rec.stats
@@ -126,7 +126,7 @@ class OpCounts:
                    weight_updates=tot("weight_update"), norm_ops=tot("norm_op"), input_spikes=tot("input_spikes"),
                    exc_spikes=tot("exc_spikes"), inh_spikes=tot("inh_spikes"), wall_s=tot("wall_s"))
 
-    def add(self, o: "OpCounts") -> None:
+    def add(self, o: OpCounts) -> None:
         for k, v in asdict(o).items():
             if k != "steps":
                 setattr(self, k, getattr(self, k) + v)
@@ -141,9 +141,9 @@ class DiehlCook:
     inputs are moved there and records come back there. The input spikes are drawn from a generator on that
     device seeded with ``seed``, so a CUDA run draws other spikes than a CPU run with the same seed."""
 
-    def __init__(self, n_inputs: int, n_neurons: int, params: Optional[DCParams] = None, *,
+    def __init__(self, n_inputs: int, n_neurons: int, params: DCParams | None = None, *,
                  n_classes: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32,
-                 device: "str | torch.device" = "cpu") -> None:
+                 device: str | torch.device = "cpu") -> None:
         check_positive_int(n_inputs, "n_inputs")
         check_positive_int(n_neurons, "n_neurons")
         self.F, self.N, self.n_classes = n_inputs, n_neurons, n_classes
@@ -154,7 +154,7 @@ class DiehlCook:
         normalize_columns(self.W, self.norm_total)
         self.W.clamp_(0, 1)
         self.theta = torch.zeros(n_neurons, dtype=dtype, device=self.device)
-        self.labels: Optional[torch.Tensor] = None
+        self.labels: torch.Tensor | None = None
         self.dtype = dtype
 
     @property
@@ -171,7 +171,7 @@ class DiehlCook:
         return x
 
     # ------------------------------------------------------------------------------------------
-    def layer_params(self, p: DCParams, theta: Optional[torch.Tensor] = None) -> tuple[LIFParameters, LIFParameters]:
+    def layer_params(self, p: DCParams, theta: torch.Tensor | None = None) -> tuple[LIFParameters, LIFParameters]:
         """The excitatory and inhibitory layers as parameters of the one neuron kernel, in membrane
         coordinates relative to each layer's resting potential (so the kernel's rest 0 applies): threshold
         ``threshold_gap + theta`` (exc) / ``v_threshold_inh - v_rest_inh``, hard reset to ``v_reset - v_rest``,
@@ -184,7 +184,7 @@ class DiehlCook:
                             refractory_steps=round(p.refrac_inh / p.dt))
         return exc, inh
 
-    def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
+    def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: DCParams | None = None,
             record: bool = False) -> RunRecord:
         """Present the batch ``x [B, F]`` for ``T`` steps (learning with ``learn``) and return the
         :class:`~swiftspike.metrics.record.RunRecord`:
@@ -200,7 +200,7 @@ class DiehlCook:
         return self._run(x, T, learn=learn, params=params, record=record)[1]
 
     @torch.no_grad()
-    def _run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
+    def _run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: DCParams | None = None,
              record: bool = False) -> tuple[torch.Tensor, RunRecord]:
         """:meth:`run`, also returning the excitatory spike counts ``[B, N]``."""
         import time
@@ -281,7 +281,7 @@ class DiehlCook:
                   SynOps("inh->exc", n_inh * (N - 1), zero.clone(), float(N * (N - 1)))]
         return counts, RunRecord(output=output, layers=layers, synops=synops, output_spiking=True, stats=stats)
 
-    def _vote_matrix(self) -> Optional[torch.Tensor]:
+    def _vote_matrix(self) -> torch.Tensor | None:
         """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as :func:`.stdp.predict`)."""
         if self.labels is None:
             return None
@@ -290,7 +290,7 @@ class DiehlCook:
 
     # ------------------------------------------------------------------------------------------
     def fit(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 1, epochs: int = 1,
-            params: Optional[DCParams] = None, show: bool = False) -> OpCounts:
+            params: DCParams | None = None, show: bool = False) -> OpCounts:
         """Unsupervised STDP over ``x`` (one pass per epoch, in order), then label assignment from
         the responses recorded during the last epoch (as Diehl & Cook do)."""
         check_positive_int(batch, "batch")
@@ -307,14 +307,14 @@ class DiehlCook:
         return total
 
     def assign(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 256,
-               params: Optional[DCParams] = None) -> OpCounts:
+               params: DCParams | None = None) -> OpCounts:
         """(Re)assign neuron labels from frozen-network responses to ``(x, y)``."""
         counts, c = self.respond(x, T, batch=batch, params=params)
         self.labels = assign_labels(counts, y.to(self.device), self.n_classes)
         return c
 
     def respond(self, x: torch.Tensor, T: int, *, batch: int = 256,
-                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+                params: DCParams | None = None) -> tuple[torch.Tensor, OpCounts]:
         total = OpCounts(steps=T)
         out = []
         for i in range(0, len(x), batch):
@@ -324,7 +324,7 @@ class DiehlCook:
         return torch.cat(out), total
 
     def predict(self, x: torch.Tensor, T: int, *, batch: int = 256,
-                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+                params: DCParams | None = None) -> tuple[torch.Tensor, OpCounts]:
         if self.labels is None:
             raise SwiftSpikeError("the network has no neuron labels yet: call fit() or assign() first")
         counts, c = self.respond(x, T, batch=batch, params=params)

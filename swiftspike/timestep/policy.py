@@ -12,8 +12,9 @@ so an enhancement that buys accuracy by spiking much more is penalised. The resu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from ..errors import SwiftSpikeError
 from .diehl_cook import DCParams
@@ -34,7 +35,7 @@ CANDIDATES: dict[str, tuple[float, ...]] = {
 class EnhancementPolicy:
     """Table ``T -> knob factors`` relative to the baseline ``T0``."""
 
-    def __init__(self, T0: int, table: Optional[dict[int, dict[str, Any]]] = None) -> None:
+    def __init__(self, T0: int, table: dict[int, dict[str, Any]] | None = None) -> None:
         self.T0 = int(T0)
         self.table: dict[int, dict[str, Any]] = {int(k): v for k, v in (table or {}).items()}
 
@@ -54,7 +55,7 @@ class EnhancementPolicy:
     def to_dict(self) -> dict[str, Any]:
         return {"T0": self.T0, "table": {str(k): v for k, v in sorted(self.table.items())}}
 
-    def save(self, path: "str | Path") -> Path:
+    def save(self, path: str | Path) -> Path:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
@@ -63,7 +64,7 @@ class EnhancementPolicy:
         return p
 
     @classmethod
-    def load(cls, path: "str | Path") -> "EnhancementPolicy":
+    def load(cls, path: str | Path) -> EnhancementPolicy:
         p = Path(path)
         if not p.is_file():
             raise SwiftSpikeError(f"policy file {p} does not exist")
@@ -75,9 +76,9 @@ class EnhancementPolicy:
 
 
 def fit_policy(split: Split, n_neurons: int, T0: int, Ts: Sequence[int], params: DCParams, *,
-               order: Optional[dict[int, Sequence[str]]] = None, max_knobs: int = 3,
+               order: dict[int, Sequence[str]] | None = None, max_knobs: int = 3,
                energy_weight: float = 0.05, candidates: dict[str, tuple[float, ...]] = CANDIDATES,
-               base_rows: Optional[dict[int, dict[str, Any]]] = None, log=None, **kw: Any) -> EnhancementPolicy:
+               base_rows: dict[int, dict[str, Any]] | None = None, log=None, **kw: Any) -> EnhancementPolicy:
     """Greedy per-T exponent search on the validation ``split`` (see module docstring).
 
     ``order[T]`` is the knob ranking from :func:`.study.sensitivity` (default: :data:`KNOBS` order);

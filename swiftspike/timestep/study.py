@@ -19,8 +19,9 @@ Latency: ``T`` steps of ``dt`` per sample (ms of simulated presentation) and mea
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -104,7 +105,7 @@ def run_setting(split: Split, n_neurons: int, T: int, params: DCParams, *, batch
 
 
 def timestep_study(split: Split, n_neurons: int, Ts: Sequence[int], params: DCParams,
-                   policy: Optional[Any] = None, **kw: Any) -> list[dict[str, Any]]:
+                   policy: Any | None = None, **kw: Any) -> list[dict[str, Any]]:
     """One row per T (and per ``enhanced`` in {False, True} when a policy is given)."""
     rows = []
     for T in Ts:
@@ -122,7 +123,7 @@ def timestep_study(split: Split, n_neurons: int, Ts: Sequence[int], params: DCPa
 
 def sensitivity(split: Split, n_neurons: int, T: int, params: DCParams, *,
                 knobs: Sequence[str] = tuple(KNOBS), factors: Sequence[float] = (0.5, 2.0),
-                base: Optional[dict[str, Any]] = None, **kw: Any) -> dict[str, Any]:
+                base: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
     """Accuracy change when each knob is scaled by each factor at ``T``; knobs ranked by the
     largest absolute change (``importance``)."""
     base = base or run_setting(split, n_neurons, T, params, **kw)

@@ -27,7 +27,7 @@ import secrets
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,7 +96,7 @@ def _encode(obj: Any, path: list[str], tensors: dict[str, torch.Tensor], seen: s
                           "(only tensors, numbers, strings, None, lists, tuples and dicts)")
 
 
-def _decode(obj: Any, tensors: Optional[dict[str, torch.Tensor]]) -> Any:
+def _decode(obj: Any, tensors: dict[str, torch.Tensor] | None) -> Any:
     if isinstance(obj, list):
         return [_decode(v, tensors) for v in obj]
     if not isinstance(obj, dict):
@@ -138,7 +138,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale_temps(path: "str | os.PathLike") -> list[Path]:
+def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
     """Remove temporary files that interrupted saves to ``path`` left behind; returns what was removed.
 
     A temporary file of a save still running in another process (its pid is in the name) is kept."""
@@ -184,7 +184,7 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def check_writable(path: "str | os.PathLike", what: str = "checkpoint") -> Path:
+def check_writable(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     """Raise one clear error now if ``path`` cannot be written later (checked before long work starts)."""
     path = Path(path)
     if path.exists() and path.is_dir():
@@ -199,7 +199,7 @@ def check_writable(path: "str | os.PathLike", what: str = "checkpoint") -> Path:
     return path
 
 
-def save_checkpoint(path: "str | os.PathLike", payload: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Atomically write ``payload`` (tensors, numbers, strings, lists, tuples, dicts) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +221,7 @@ def save_checkpoint(path: "str | os.PathLike", payload: dict[str, Any]) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def sniff(path: "str | os.PathLike") -> str:
+def sniff(path: str | os.PathLike) -> str:
     """``'safetensors'``, ``'torch-zip'`` (torch.save), ``'pickle'`` (old torch.save / raw pickle) or ``'unknown'``."""
     with open(path, "rb") as f:
         head = f.read(9)
@@ -278,7 +278,7 @@ def _read_header(path: Path) -> dict[str, str]:
     return meta
 
 
-def _open(path: "str | os.PathLike") -> Path:
+def _open(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise SwiftSpikeError(f"checkpoint not found: {path}")
@@ -292,7 +292,7 @@ def _open(path: "str | os.PathLike") -> Path:
     return path
 
 
-def read_checkpoint_info(path: "str | os.PathLike") -> dict[str, Any]:
+def read_checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON part of a checkpoint (spec, config, encoder, meta, history ...) without reading any tensor
     data; tensors appear as ``{"__tensor__": name}``."""
     path = _open(path)
@@ -305,7 +305,7 @@ def read_checkpoint_info(path: "str | os.PathLike") -> dict[str, Any]:
         raise SwiftSpikeError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__})") from None
 
 
-def load_checkpoint(path: "str | os.PathLike", map_location: "str | torch.device" = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (tensors on ``map_location``); one clear
     :class:`SwiftSpikeError` for a missing, truncated, foreign, too new or old-format file."""
     path = _open(path)
@@ -325,7 +325,7 @@ def load_checkpoint(path: "str | os.PathLike", map_location: "str | torch.device
     return data
 
 
-def torch_load_safe(path: "str | os.PathLike", what: str = "file") -> Any:
+def torch_load_safe(path: str | os.PathLike, what: str = "file") -> Any:
     """``torch.load(path, weights_only=True)``: tensors and plain containers only, any other pickled object
     refused before it is built; failures become one :class:`SwiftSpikeError`."""
     try:
@@ -339,7 +339,7 @@ def torch_load_safe(path: "str | os.PathLike", what: str = "file") -> Any:
         raise SwiftSpikeError(f"{what} {path} is corrupt or unreadable ({type(e).__name__})") from None
 
 
-def convert_legacy_checkpoint(path: "str | os.PathLike", out: "str | os.PathLike", *, trust: bool = False) -> Path:
+def convert_legacy_checkpoint(path: str | os.PathLike, out: str | os.PathLike, *, trust: bool = False) -> Path:
     """Rewrite a swiftspike 0.1 ``torch.save`` checkpoint at ``path`` in the safe format at ``out``.
 
     The old file is read with ``torch.load(weights_only=True)``, which builds tensors and plain

@@ -20,8 +20,9 @@ which changes the global batches; a user ``DataLoader`` built with it is support
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 import torch
 
@@ -36,7 +37,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * EPOCH_SEED + epoch)
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: Optional[torch.Generator] = None):
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None = None):
     """Yield ``(xb, yb)`` mini-batches, shuffled with ``generator`` when given."""
     n = len(x)
     idx = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
@@ -92,7 +93,7 @@ class Batch:
 
     x: torch.Tensor
     y: torch.Tensor
-    shard: Optional[tuple[int, int]] = None
+    shard: tuple[int, int] | None = None
 
 
 def _is_map_dataset(obj: Any) -> bool:
@@ -141,7 +142,7 @@ class TensorSource(Source):
 class LoaderSource(Source):
     """A ``DataLoader`` (built here over a map-style dataset, or the user's own) or any re-iterable."""
 
-    def __init__(self, loader: Iterable, sampler: Optional[Any] = None) -> None:
+    def __init__(self, loader: Iterable, sampler: Any | None = None) -> None:
         self.loader = loader
         self.sampler = sampler
 

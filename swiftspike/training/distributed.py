@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist

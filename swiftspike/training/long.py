@@ -24,8 +24,8 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoders import make_encoder
 from ..data.sequential import stretch_time
-from ..metrics.record import RunRecord
 from ..errors import SwiftSpikeError, check_positive_int, choose
+from ..metrics.record import RunRecord
 from ..neurons.dsn import DSN
 from ..neurons.modules import LI, reset
 from .trainer import evaluate, sync_runner

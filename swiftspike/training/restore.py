@@ -9,7 +9,8 @@ accuracies agree.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -21,7 +22,7 @@ from ..models import build_model
 from .checkpoint import load_checkpoint
 
 
-def load_model(path: "str | os.PathLike", device: Any = "cpu", *,
+def load_model(path: str | os.PathLike, device: Any = "cpu", *,
                build: Callable[[dict[str, Any]], nn.Module] = build_model) -> tuple[nn.Module, dict[str, Any]]:
     """``(model, checkpoint)``: the model rebuilt from the checkpoint's spec by ``build`` (default
     :func:`swiftspike.models.build_model`; networks imported from NIR need
@@ -39,7 +40,7 @@ def load_model(path: "str | os.PathLike", device: Any = "cpu", *,
     return model.to(resolve_device(device)).eval(), ck
 
 
-def checkpoint_data(ck: dict[str, Any], dataset: Optional[str] = None, data_path: Optional[str] = None, *,
+def checkpoint_data(ck: dict[str, Any], dataset: str | None = None, data_path: str | None = None, *,
                     where: str = "the checkpoint") -> Any:
     """The dataset a checkpoint (its JSON part) was trained on, loaded with the stored split seed and options
     (``dataset`` / ``data_path`` override the stored name and path)."""
@@ -53,18 +54,18 @@ def checkpoint_data(ck: dict[str, Any], dataset: Optional[str] = None, data_path
                         flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
 
 
-def checkpoint_encoder(ck: dict[str, Any], data: Any = None, *, encoder: Optional[str] = None,
-                       T: Optional[int] = None) -> Encoder:
+def checkpoint_encoder(ck: dict[str, Any], data: Any = None, *, encoder: str | None = None,
+                       T: int | None = None) -> Encoder:
     """The checkpoint's encoder (``encoder`` / ``T`` override it); temporal data is used as it is."""
     if getattr(data, "temporal", False):
         return SequenceEncoder(data.x_test.shape[1])
     return encoder_from_info(ck.get("encoder") or {}, name=encoder, T=T)
 
 
-def evaluate_checkpoint(path: "str | os.PathLike", data: Any = None, *, encoder: Optional[str] = None,
-                        T: Optional[int] = None, seed: Optional[int] = None, batch_size: int = 256,
-                        device: Any = "cpu", threads: Optional[int] = None, energy_table: str = "45nm-fp32",
-                        progress_bar: bool = False, dataset: Optional[str] = None, data_path: Optional[str] = None,
+def evaluate_checkpoint(path: str | os.PathLike, data: Any = None, *, encoder: str | None = None,
+                        T: int | None = None, seed: int | None = None, batch_size: int = 256,
+                        device: Any = "cpu", threads: int | None = None, energy_table: str = "45nm-fp32",
+                        progress_bar: bool = False, dataset: str | None = None, data_path: str | None = None,
                         precision: str = "float32", compile: bool = False,
                         build: Callable[[dict[str, Any]], nn.Module] = build_model) -> Report:
     """Evaluate checkpoint ``path`` on ``data`` (default: the test split of the dataset stored in it, or of

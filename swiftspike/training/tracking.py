@@ -13,12 +13,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import SwiftSpikeError
 
 
-def metrics_path_for(checkpoint: "str | os.PathLike") -> Path:
+def metrics_path_for(checkpoint: str | os.PathLike) -> Path:
     """The default metrics log beside a checkpoint: ``run.safetensors`` -> ``run.metrics.jsonl``."""
     p = Path(checkpoint)
     return p.with_name(p.stem + ".metrics.jsonl")
@@ -48,8 +48,8 @@ def need_tensorboard():
 class MetricsLogger:
     """Writes one record per epoch to a JSON-lines file and, with ``log_dir``, to TensorBoard."""
 
-    def __init__(self, path: "Optional[str | os.PathLike]" = None,
-                 log_dir: "Optional[str | os.PathLike]" = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None,
+                 log_dir: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else None
         self.log_dir = Path(log_dir) if log_dir else None
         self._writer: Any = None

@@ -31,9 +31,10 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generator, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,8 +56,19 @@ from .losses import get_loss
 from .progress import progress
 from .tracking import MetricsLogger, metrics_path_for
 
-__all__ = ["TrainConfig", "Trainer", "evaluate", "sync_runner", "forward_runner", "logits_record", "seed_everything",
-           "spike_penalty", "batches", "OPTIMIZERS", "SCHEDULERS"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "TrainConfig",
+    "Trainer",
+    "batches",
+    "evaluate",
+    "forward_runner",
+    "logits_record",
+    "seed_everything",
+    "spike_penalty",
+    "sync_runner",
+]
 
 Runner = Callable[[nn.Module, torch.Tensor], RunRecord]
 LossFn = Callable[[RunRecord, torch.Tensor], torch.Tensor]
@@ -144,12 +156,12 @@ class TrainConfig:
     loss: str = "count"
     spike_reg: float = 0.0
     seed: int = 0
-    checkpoint: Optional[str] = None
+    checkpoint: str | None = None
     resume: bool = False
     resume_missing: str = "error"
     override: bool = False
     progress: bool = True
-    grad_clip: Optional[float] = None
+    grad_clip: float | None = None
     optimizer: str = "adam"
     weight_decay: float = 0.0
     momentum: float = 0.9
@@ -157,16 +169,16 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "float32"
     compile: bool = False
-    threads: Optional[int] = None
+    threads: int | None = None
     num_workers: int = 0
     batch_first: bool = True
-    metrics_log: Optional[str] = None
-    log_dir: Optional[str] = None
+    metrics_log: str | None = None
+    log_dir: str | None = None
     distributed: str = "auto"
     find_unused_parameters: bool = False
     energy_table: str = "45nm-fp32"
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_positive(self.lr, "lr")
@@ -195,7 +207,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _seeded(seed: Optional[int], device: torch.device):
+def _seeded(seed: int | None, device: torch.device):
     """A region whose RNG starts from ``seed`` and leaves the global RNG as it was (nothing for ``None``)."""
     if seed is None:
         return contextlib.nullcontext()
@@ -206,7 +218,7 @@ def _seeded(seed: Optional[int], device: torch.device):
     return stack
 
 
-def _eval_source(data: Any, y: Optional[torch.Tensor], batch_size: int, num_workers: int) -> Source:
+def _eval_source(data: Any, y: torch.Tensor | None, batch_size: int, num_workers: int) -> Source:
     if isinstance(data, torch.Tensor):
         if y is None:
             raise SwiftSpikeError("evaluate(x, y) needs the targets y with the inputs x")
@@ -216,9 +228,9 @@ def _eval_source(data: Any, y: Optional[torch.Tensor], batch_size: int, num_work
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, encoder: Optional[Encoder], data: Any, y: Optional[torch.Tensor] = None, *,
+    model: nn.Module, encoder: Encoder | None, data: Any, y: torch.Tensor | None = None, *,
     batch_size: int = 256, runner: Runner = sync_runner, energy_table: str = "45nm-fp32", progress_bar: bool = False,
-    seed: Optional[int] = None, device: Any = None, precision: str = "float32", batch_first: bool = True,
+    seed: int | None = None, device: Any = None, precision: str = "float32", batch_first: bool = True,
     num_workers: int = 0, neurobench: bool = False, **extra: Any,
 ) -> Report:
     """Evaluate ``model`` and return a :class:`~swiftspike.metrics.Report`.
@@ -260,7 +272,7 @@ class _EpochMeter:
     def __init__(self, device: torch.device) -> None:
         self.loss = 0.0
         self.n = 0
-        z = lambda: torch.zeros((), dtype=torch.float64, device=device)  # noqa: E731
+        z = lambda: torch.zeros((), dtype=torch.float64, device=device)
         self.correct, self.spikes, self.lat_sum, self.lat_n, self.acs, self.macs = (z() for _ in range(6))
         self.has_layers = self.has_synops = False
 
@@ -324,19 +336,19 @@ class Trainer:
     """
 
     model: nn.Module
-    encoder: Optional[Encoder] = None
+    encoder: Encoder | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     runner: Runner = sync_runner
-    spec: Optional[dict[str, Any]] = None
+    spec: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    loss_fn: Optional[LossFn] = None
-    frames: Optional[FramesFn] = None
-    after_step: Optional[Callable[[nn.Module], None]] = None
-    scheduler_fn: Optional[Callable[[torch.optim.Optimizer, TrainConfig], Any]] = None
-    param_groups: Optional[Callable[[nn.Module], list]] = None
-    optimizer: Optional[torch.optim.Optimizer] = None
+    loss_fn: LossFn | None = None
+    frames: FramesFn | None = None
+    after_step: Callable[[nn.Module], None] | None = None
+    scheduler_fn: Callable[[torch.optim.Optimizer, TrainConfig], Any] | None = None
+    param_groups: Callable[[nn.Module], list] | None = None
+    optimizer: torch.optim.Optimizer | None = None
     desc: str = "epoch"
-    log: Optional[Callable[[str], None]] = None
+    log: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         cfg = self.config.validate()
@@ -364,7 +376,7 @@ class Trainer:
         self._ddp = distributed.wrap(self.model, self.device, cfg.find_unused_parameters) if self.dist.enabled else None
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
-        self.resumed_from: Optional[int] = None
+        self.resumed_from: int | None = None
         self.metrics_path = Path(cfg.metrics_log) if cfg.metrics_log else (
             metrics_path_for(cfg.checkpoint) if cfg.checkpoint else None)
 
@@ -436,7 +448,7 @@ class Trainer:
             st["scaler"] = self.scaler.state_dict()
         return st
 
-    def save(self, path: "str | Path") -> Path:
+    def save(self, path: str | Path) -> Path:
         """Write a checkpoint (atomic; only rank 0 writes under torchrun)."""
         return save_checkpoint(path, self.state()) if self.is_main else Path(path)
 
@@ -454,7 +466,7 @@ class Trainer:
             out.append(f"encoder: {data['encoder']!r} -> {enc!r}")
         return out
 
-    def load(self, path: "str | Path", *, check: bool = False) -> None:
+    def load(self, path: str | Path, *, check: bool = False) -> None:
         """Restore model, optimizer, scheduler, scaler, RNG and history from ``path``; with ``check``, refuse
         changed trajectory settings unless ``config.override``."""
         data = load_checkpoint(path, map_location=self.device)
@@ -584,7 +596,7 @@ class Trainer:
         offset = 0 if isinstance(source, TensorSource) else 7_919_000_003 * self.dist.rank
         torch.manual_seed(cfg.seed * 7919 + epoch + offset)  # encoder noise, dropout
         try:
-            total: Optional[int] = len(source)
+            total: int | None = len(source)
         except TypeError:
             total = None
         meter = _EpochMeter(self.device)
@@ -652,7 +664,7 @@ class Trainer:
         self.start_epoch = max(self.start_epoch, cfg.epochs)
         return self.history
 
-    def evaluate(self, data: Any, y: Optional[torch.Tensor] = None, **kw: Any) -> Report:
+    def evaluate(self, data: Any, y: torch.Tensor | None = None, **kw: Any) -> Report:
         """:func:`evaluate` with this trainer's runner, device, precision, data layout and seed."""
         cfg = self.config
         kw.setdefault("runner", self.runner)
