@@ -43,7 +43,7 @@ def test_runtime_options_are_on_every_command_and_defined_once():
     cli = Path(__file__).parents[1] / "swiftspike" / "cli"
     sources = "".join(f.read_text() for f in cli.glob("*.py"))
     for flag in ("--device", "--precision", "--compile", "--threads"):
-        assert len(re.findall(rf'add_argument\("{flag}"', sources)) == 1, flag
+        assert len(re.findall(rf'add_argument\(\s*"{flag}"', sources)) == 1, flag
 
 
 def test_benchmarks_keep_their_cpu_one_thread_defaults():
