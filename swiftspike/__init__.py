@@ -1,4 +1,5 @@
 """swiftspike: spiking neural networks that decide fast with few spikes."""
+
 from ._version import __version__
 from .conversion import convert
 from .engines.sync import SNN, run_step, run_sync

@@ -18,6 +18,7 @@ Determinism: on the CPU the same seed and the same thread count give the same nu
 Another thread count changes how reductions are split, so float sums -- and after many steps, spikes,
 weights and accuracies -- differ slightly; so do another device or another torch version.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,14 +68,17 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: int | None = None
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise SwiftSpikeError("device 'mps' was asked for, but this machine has no Apple MPS backend; "
-                                  "use device 'cpu' or 'auto'")
+            raise SwiftSpikeError(
+                "device 'mps' was asked for, but this machine has no Apple MPS backend; use device 'cpu' or 'auto'"
+            )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         n = _cuda_count()
         if n == 0:
-            raise SwiftSpikeError(f"device {name!r} was asked for, but torch finds no CUDA GPU on this machine "
-                                  f"(torch {torch.__version__}); use device 'cpu' or 'auto'")
+            raise SwiftSpikeError(
+                f"device {name!r} was asked for, but torch finds no CUDA GPU on this machine "
+                f"(torch {torch.__version__}); use device 'cpu' or 'auto'"
+            )
         if name == "cuda":
             index = local_rank if local_rank is not None else 0
         else:
@@ -83,8 +87,9 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: int | None = None
             except ValueError:
                 raise SwiftSpikeError(f"bad device {name!r}; use cuda:N with N a GPU number") from None
         if not 0 <= index < n:
-            raise SwiftSpikeError(f"device cuda:{index} was asked for, but this machine has {n} CUDA GPU(s) "
-                                  f"(cuda:0 to cuda:{n - 1})")
+            raise SwiftSpikeError(
+                f"device cuda:{index} was asked for, but this machine has {n} CUDA GPU(s) (cuda:0 to cuda:{n - 1})"
+            )
         return torch.device("cuda", index)
     raise SwiftSpikeError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
 
@@ -95,8 +100,10 @@ def check_precision(precision: str, device: torch.device) -> str:
         raise SwiftSpikeError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision != "float32" and precision not in _AUTOCAST.get(device.type, ()):
         ok = ", ".join(f"{p} on {d}" for d, ps in _AUTOCAST.items() for p in ps)
-        raise SwiftSpikeError(f"precision {precision!r} is not available on device {device.type!r} "
-                              f"(available: {ok}); use precision float32")
+        raise SwiftSpikeError(
+            f"precision {precision!r} is not available on device {device.type!r} "
+            f"(available: {ok}); use precision float32"
+        )
     return precision
 
 

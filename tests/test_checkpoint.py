@@ -1,4 +1,5 @@
 """Safe checkpoints: safetensors + JSON, never unpickled; atomic writes; legacy files; ANN checkpoints."""
+
 import json
 import os
 import pickle
@@ -40,8 +41,10 @@ class Evil:
 def test_payload_round_trip_keeps_types(tmp_path):
     payload = {
         "model": {"w": torch.randn(3, 2), "b": torch.zeros(()), "h": torch.ones(2, dtype=torch.bfloat16)},
-        "optimizer": {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
-                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0], "foreach": None}]},
+        "optimizer": {
+            "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
+            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0], "foreach": None}],
+        },
         "history": [{"loss": float("nan"), "x": float("inf")}],
         "tricky": {"__tensor__": "not a tensor", 5: "int key"},
         "rng": {"numpy": ("MT19937", __import__("numpy").arange(4, dtype="uint32"), 2, 0, 0.0)},
@@ -64,7 +67,8 @@ def test_payload_round_trip_keeps_types(tmp_path):
         meta = f.metadata()
         assert "model/w" in f.keys()
     assert meta["format"] == "swiftspike-checkpoint" and json.loads(meta["swiftspike"])["model"]["w"] == {
-        "__tensor__": "model/w"}
+        "__tensor__": "model/w"
+    }
 
 
 def test_malicious_pickle_is_refused_without_running_it(tmp_path):
@@ -96,18 +100,32 @@ def _old_trainer_checkpoint(path):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model[1].weight.sum().backward()
     opt.step()
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "model": model.state_dict(),
-                "optimizer": opt.state_dict(), "epoch": 1, "history": [{"epoch": 1, "loss": 2.0}], "spec": spec,
-                "meta": {"dataset": "digits"}, "config": {"epochs": 1, "lr": 1e-3},
-                "encoder": {"name": "rate", "T": 4}}, path)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": 1,
+            "history": [{"epoch": 1, "loss": 2.0}],
+            "spec": spec,
+            "meta": {"dataset": "digits"},
+            "config": {"epochs": 1, "lr": 1e-3},
+            "encoder": {"name": "rate", "T": 4},
+        },
+        path,
+    )
     return model
 
 
 def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
     old = tmp_path / "old.pt"
     model = _old_trainer_checkpoint(old)
-    with pytest.raises(SwiftSpikeError, match=r"old pickle format .* convert it once with 'swiftspike "
-                                              r"convert-checkpoint"):
+    with pytest.raises(
+        SwiftSpikeError,
+        match=r"old pickle format .* convert it once with 'swiftspike "
+        r"convert-checkpoint",
+    ):
         load_checkpoint(old)
     new = convert_legacy_checkpoint(old, tmp_path / "new.safetensors")
     rebuilt, ck = load_model(new)
@@ -119,8 +137,15 @@ def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
         convert_legacy_checkpoint(new, tmp_path / "again.safetensors")
     # a file with other pickled objects converts only when trusted, with a warning
     odd = tmp_path / "odd.pt"
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "model": model.state_dict(),
-                "meta": {"when": __import__("datetime").date(2024, 1, 1)}}, odd)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "model": model.state_dict(),
+            "meta": {"when": __import__("datetime").date(2024, 1, 1)},
+        },
+        odd,
+    )
     with pytest.raises(SwiftSpikeError, match="trust=True"):
         convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors")
     with pytest.warns(UserWarning, match="runs any code"):
@@ -178,9 +203,13 @@ def test_trainer_checkpoint_json_alone_rebuilds_the_model(tmp_path):
     data = load_digits(seed=0).subset(n_train=64, n_test=32)
     spec = default_spec(data.input_shape, data.n_classes, hidden=[8], neuron_kwargs={"tau": 3.0})
     seed_everything(0)
-    tr = Trainer(build_model(spec), make_encoder("poisson", 3),
-                 TrainConfig(epochs=1, batch_size=32, checkpoint=str(tmp_path / "r.safetensors"), progress=False),
-                 spec=spec, meta={"dataset": "digits"})
+    tr = Trainer(
+        build_model(spec),
+        make_encoder("poisson", 3),
+        TrainConfig(epochs=1, batch_size=32, checkpoint=str(tmp_path / "r.safetensors"), progress=False),
+        spec=spec,
+        meta={"dataset": "digits"},
+    )
     tr.fit(data)
     info = read_checkpoint_info(tmp_path / "r.safetensors")
     assert info["spec"] == spec and info["encoder"] == {"name": "rate", "T": 3, "gain": 1.0, "method": "poisson"}
@@ -201,8 +230,19 @@ def test_ann_checkpoints_are_safe_and_read_old_ones(tmp_path):
     with torch.no_grad():
         assert torch.equal(load_ann(p, "mlp", (64,), 10)(x), ann.eval()(x))
     old = tmp_path / "old_ann.pt"  # swiftspike 0.1 ANN checkpoint: read safely (weights_only)
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "kind": "conversion-ann", "model": "mlp",
-                "input_shape": [64], "n_classes": 10, "state_dict": ann.state_dict(), "meta": {}}, old)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "kind": "conversion-ann",
+            "model": "mlp",
+            "input_shape": [64],
+            "n_classes": 10,
+            "state_dict": ann.state_dict(),
+            "meta": {},
+        },
+        old,
+    )
     with torch.no_grad():
         assert torch.equal(load_ann(old, "mlp", (64,), 10)(x), ann(x))
     whole = tmp_path / "module.pt"

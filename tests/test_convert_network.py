@@ -204,25 +204,39 @@ def test_ann_checkpoint_roundtrip_and_errors(conv_ann, tmp_path):
 
 def test_trained_ann_is_handed_out_before_the_conversion_sweep(digits, monkeypatch):
     """An interruption during the (long) conversion sweep must not lose the trained ANN."""
+
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(study, "convert", interrupted)
     got = []
     with pytest.raises(KeyboardInterrupt):
-        study.run_study(study.ConversionConfig(model="mlp", epochs=1, times=(2,), ft_times=()), digits,
-                        on_ann_trained=got.append)
+        study.run_study(
+            study.ConversionConfig(model="mlp", epochs=1, times=(2,), ft_times=()), digits, on_ann_trained=got.append
+        )
     assert len(got) == 1 and isinstance(got[0], nn.Module)
 
 
 def test_study_config_checks_before_work_and_result_renders(digits, tmp_path):
-    for bad, msg in (({"model": "alexnet"}, "unknown model"), ({"methods": ("median",)}, "median"),
-                     ({"times": (0,)}, "T must be"), ({"energy_table": "7nm"}, "energy table"),
-                     ({"ann_checkpoint": str(tmp_path / "no.pt")}, "not found")):
+    for bad, msg in (
+        ({"model": "alexnet"}, "unknown model"),
+        ({"methods": ("median",)}, "median"),
+        ({"times": (0,)}, "T must be"),
+        ({"energy_table": "7nm"}, "energy table"),
+        ({"ann_checkpoint": str(tmp_path / "no.pt")}, "not found"),
+    ):
         with pytest.raises(SwiftSpikeError, match=msg):
             study.ConversionConfig(**bad).validate()
-    cfg = study.ConversionConfig(model="mlp", epochs=1, times=(2, 4), methods=("max",), ft_times=(), test_limit=100,
-                                 calib_samples=64, save_ann=str(tmp_path / "ann.pt"))
+    cfg = study.ConversionConfig(
+        model="mlp",
+        epochs=1,
+        times=(2, 4),
+        methods=("max",),
+        ft_times=(),
+        test_limit=100,
+        calib_samples=64,
+        save_ann=str(tmp_path / "ann.pt"),
+    )
     res = study.run_study(cfg, digits)
     d = json.loads(res.to_json())
     assert d["saved_ann"] == str(tmp_path / "ann.pt") and d["times"] == [2, 4] and set(d["methods"]) == {"max"}
@@ -237,9 +251,27 @@ def _cli(*args):
 
 @pytest.mark.slow
 def test_cli_convert_study_digits(tmp_path):
-    r = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--times", "1,2,32",
-             "--ft-times", "2", "--ft-limit", "300", "--quiet", "--json", "--plot", str(tmp_path),
-             "--save-ann", str(tmp_path / "ann.pt"))
+    r = _cli(
+        "convert-study",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--times",
+        "1,2,32",
+        "--ft-times",
+        "2",
+        "--ft-limit",
+        "300",
+        "--quiet",
+        "--json",
+        "--plot",
+        str(tmp_path),
+        "--save-ann",
+        str(tmp_path / "ann.pt"),
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(res["methods"]) == set(METHODS)
@@ -247,8 +279,23 @@ def test_cli_convert_study_digits(tmp_path):
     assert abs(res["methods"]["max"]["32"]["accuracy"] - res["ann_accuracy"]) < 0.1
     assert res["finetuned"]["2"]["energy_ratio_vs_ann"] > 0
     assert len(res["plots"]) == 2 and all(os.path.exists(p) for p in res["plots"])
-    r2 = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--ann-checkpoint", str(tmp_path / "ann.pt"),
-              "--times", "2", "--ft-times", "", "--methods", "max", "--quiet", "--json")
+    r2 = _cli(
+        "convert-study",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--ann-checkpoint",
+        str(tmp_path / "ann.pt"),
+        "--times",
+        "2",
+        "--ft-times",
+        "",
+        "--methods",
+        "max",
+        "--quiet",
+        "--json",
+    )
     assert r2.returncode == 0, r2.stderr
     res2 = json.loads(r2.stdout.strip().splitlines()[-1])
     assert res2["ann_accuracy"] == pytest.approx(res["ann_accuracy"]) and not res2["ann_trained"]
@@ -312,8 +359,13 @@ def _per_layer_reruns(ann, x, T, temporal_max_T=8):
                 snn(x, T=T)
                 a.observer = None
                 xt = rec[a.layer_name]
-                cal = fit_threshold_amplitude(xt.mean(0), mu, T, target=pre[a.layer_name].clamp(0, mu),
-                                              x_steps=xt if temporal_max_T >= T else None)
+                cal = fit_threshold_amplitude(
+                    xt.mean(0),
+                    mu,
+                    T,
+                    target=pre[a.layer_name].clamp(0, mu),
+                    x_steps=xt if temporal_max_T >= T else None,
+                )
             a.set_calibration(cal)
     snn.set_mode("snn")
     return snn

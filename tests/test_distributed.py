@@ -2,6 +2,7 @@
 
 The equality and kill/resume runs fork their two processes (sparing two torch imports per run on a
 small machine) and give them the environment torchrun gives its workers; the CLI test runs real torchrun."""
+
 import os
 import subprocess
 import sys
@@ -19,8 +20,13 @@ WORKER = os.path.join(os.path.dirname(__file__), "_ddp_train.py")
 
 def torchrun(*args, timeout=300):
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("n,batch,world", [(199, 32, 2), (10, 4, 3), (64, 8, 4)])
@@ -44,8 +50,9 @@ def two_processes(checkpoint, kill_at=0, resume=False) -> bool:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     try:
-        mp.start_processes(_ddp_train.forked, args=(port, checkpoint, kill_at, resume), nprocs=2, join=True,
-                           start_method="fork")
+        mp.start_processes(
+            _ddp_train.forked, args=(port, checkpoint, kill_at, resume), nprocs=2, join=True, start_method="fork"
+        )
     except mp.ProcessExitedException:
         return False
     return True
@@ -81,8 +88,23 @@ def test_two_processes_equal_one_and_a_killed_run_resumes_where_it_would_have_en
 @pytest.mark.slow
 def test_cli_train_runs_under_torchrun(tmp_path):
     ck = tmp_path / "cli.safetensors"
-    r = torchrun("-m", "swiftspike", "train", "--epochs", "1", "--T", "3", "--hidden", "8", "--limit", "128",
-                 "--checkpoint", str(ck), "--json", "--quiet")
+    r = torchrun(
+        "-m",
+        "swiftspike",
+        "train",
+        "--epochs",
+        "1",
+        "--T",
+        "3",
+        "--hidden",
+        "8",
+        "--limit",
+        "128",
+        "--checkpoint",
+        str(ck),
+        "--json",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     info = load_checkpoint(ck)
     assert info["run"]["world_size"] == 2 and info["epoch"] == 1

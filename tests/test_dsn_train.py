@@ -1,4 +1,5 @@
 """DSN in models / training: sequential digits, long-sequence evaluation, CLI."""
+
 import json
 
 import pytest
@@ -85,8 +86,27 @@ def test_stream_windows_are_independent_when_gates_forget():
 
 
 def test_cli_train_dsn_with_long_eval(capsys):
-    rc = main(["train", "--dataset", "seq-digits", "--neuron", "dsn", "--readout", "li", "--hidden", "16",
-               "--epochs", "1", "--limit", "64", "--eval-long", "15", "--json", "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "seq-digits",
+            "--neuron",
+            "dsn",
+            "--readout",
+            "li",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--eval-long",
+            "15",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["effective_T"] == 256 and res["logical_T"] == 64
@@ -95,8 +115,25 @@ def test_cli_train_dsn_with_long_eval(capsys):
 
 
 def test_cli_train_psn_gets_T(capsys):
-    rc = main(["train", "--dataset", "seq-digits", "--neuron", "psn", "--readout", "li", "--hidden", "8",
-               "--epochs", "1", "--limit", "32", "--json", "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "seq-digits",
+            "--neuron",
+            "psn",
+            "--readout",
+            "li",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--limit",
+            "32",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["time_steps"] == 64

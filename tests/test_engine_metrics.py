@@ -146,13 +146,16 @@ def test_conv_network_runs_time_folded():
     assert out.shape == (5, 2, 3)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (torch.zeros(0, 2, 3), "T=0"),
-    (torch.zeros(2, 3), "at least 3"),
-    (torch.full((2, 1, 3), float("nan")), "NaN"),
-    (torch.full((2, 1, 3), float("inf")), "NaN or inf"),
-    (torch.zeros(2, 1, 7), "cannot take"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (torch.zeros(0, 2, 3), "T=0"),
+        (torch.zeros(2, 3), "at least 3"),
+        (torch.full((2, 1, 3), float("nan")), "NaN"),
+        (torch.full((2, 1, 3), float("inf")), "NaN or inf"),
+        (torch.zeros(2, 1, 7), "cannot take"),
+    ],
+)
 def test_run_sync_bad_inputs(bad, msg):
     net = SNN(nn.Linear(3, 2), LIF())
     with pytest.raises(SwiftSpikeError, match=msg):

@@ -20,6 +20,7 @@ mask of populations that at least one non-zero event reached.
 Both paths are differentiable in the weights and the event values and give the same values (up to the
 order of floating-point summation) and gradients (tested).
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,9 @@ def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
     return b if a is None else a + b
 
 
-def dense_currents(g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: list[int] | None = None,
-                   synops: list | None = None) -> tuple[list[torch.Tensor | None], Hits]:
+def dense_currents(
+    g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: list[int] | None = None, synops: list | None = None
+) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents ``[B, n_dst]`` per population (``None`` where nothing arrives) and per population the ``[B]``
     mask of samples that a non-zero event reached (``None``: none), for dense source events
     ``sources[src] = [B, n_src]``; connections whose source is absent (or not in ``conns``) are skipped."""
@@ -112,8 +114,16 @@ class GatherPlan:
         key = str(device)
         if key not in self._dev:
             mv = lambda t: None if t is None else t.to(device)
-            self._dev[key] = GatherPlan(self.conn, self.n_src, self.n_out, mv(self.pmap), mv(self.pscale),
-                                        mv(self.conv_tgt), mv(self.conv_widx), mv(self.conv_valid))
+            self._dev[key] = GatherPlan(
+                self.conn,
+                self.n_src,
+                self.n_out,
+                mv(self.pmap),
+                mv(self.pscale),
+                mv(self.conv_tgt),
+                mv(self.conv_widx),
+                mv(self.conv_valid),
+            )
         return self._dev[key]
 
 
@@ -181,8 +191,11 @@ def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> tuple[torch.Tensor
     n_in = cin.shape[0]
     tgt = np.where(valid, out_flat, n_out).reshape(n_in, -1)
     widx = np.where(valid, widx, 0).reshape(n_in, -1)
-    return (torch.from_numpy(tgt), torch.from_numpy(np.ascontiguousarray(widx)),
-            torch.from_numpy(valid.reshape(n_in, -1)))
+    return (
+        torch.from_numpy(tgt),
+        torch.from_numpy(np.ascontiguousarray(widx)),
+        torch.from_numpy(valid.reshape(n_in, -1)),
+    )
 
 
 def gather_plan(g: AsyncGraph, ci: int) -> GatherPlan | None:
@@ -222,8 +235,14 @@ def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
     return w * p.conv_valid.to(w.dtype)
 
 
-def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: torch.Tensor, val: torch.Tensor,
-               offsets: torch.Tensor | None = None) -> torch.Tensor:
+def gather_one(
+    syn: nn.Module,
+    plan: GatherPlan,
+    table: torch.Tensor,
+    local: torch.Tensor,
+    val: torch.Tensor,
+    offsets: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Currents ``[B, n_out]`` of one connection from source-local event indices ``local`` ``[B, K]``
     (valid indices, any value where ``val == 0``) and event values ``val`` ``[B, K]``; ``offsets`` are the
     bag starts ``0, K, 2K, ...`` (made when not given)."""
@@ -236,20 +255,29 @@ def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: tor
     if isinstance(syn, nn.Linear):
         if offsets is None:
             offsets = torch.arange(0, B * K, K, device=local.device)
-        return torch.embedding_bag(table, local.reshape(-1), offsets, False, 0, False,
-                                   val.reshape(-1).to(table.dtype), False)[0]
+        return torch.embedding_bag(
+            table, local.reshape(-1), offsets, False, 0, False, val.reshape(-1).to(table.dtype), False
+        )[0]
     assert p.conv_tgt is not None
     rows = table[local] * val.to(table.dtype)[:, :, None]  # [B, K, fan]
     tgt = p.conv_tgt[local].reshape(B, -1)
     out = rows.new_zeros(B, p.n_out + 1)
     out = out.scatter_add(1, tgt, rows.reshape(B, -1))
-    return out[:, :p.n_out]
+    return out[:, : p.n_out]
 
 
-def gathered_currents(g: AsyncGraph, idx: torch.Tensor, val: torch.Tensor, *, conns: list[int],
-                      plans: dict[int, GatherPlan], tables: dict[int, torch.Tensor], entry_src: torch.Tensor,
-                      entry_local: torch.Tensor, cache: dict | None = None
-                      ) -> tuple[list[torch.Tensor | None], Hits]:
+def gathered_currents(
+    g: AsyncGraph,
+    idx: torch.Tensor,
+    val: torch.Tensor,
+    *,
+    conns: list[int],
+    plans: dict[int, GatherPlan],
+    tables: dict[int, torch.Tensor],
+    entry_src: torch.Tensor,
+    entry_local: torch.Tensor,
+    cache: dict | None = None,
+) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents and hit masks per population (as :func:`dense_currents`) for the event list ``idx`` ``[B, K]``
     (queue entries) with values ``val`` ``[B, K]`` (0 for padding entries).
 

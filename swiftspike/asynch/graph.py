@@ -14,6 +14,7 @@ Each spiking population is charged, fired and reset by the one neuron kernel
 :meth:`AsyncGraph.kernel_groups` merges neighbouring populations whose reset, surrogate and
 ``detach_reset`` agree into one kernel call with per-neuron ``beta`` and ``v_threshold``.
 """
+
 from __future__ import annotations
 
 import math
@@ -130,7 +131,8 @@ class AsyncGraph(nn.Module):
             if not isinstance(m, LINEAR_PRE_OPS):
                 raise SwiftSpikeError(
                     f"{type(m).__name__} is not linear in the spikes; the async engine accepts only "
-                    "Flatten, AvgPool, Identity and Dropout before a synaptic layer")
+                    "Flatten, AvgPool, Identity and Dropout before a synaptic layer"
+                )
         if not (src == INPUT or 0 <= src < len(self.populations)) or not 0 <= dst < len(self.populations):
             raise SwiftSpikeError(f"connection {src}->{dst} refers to a missing population")
         try:
@@ -143,7 +145,8 @@ class AsyncGraph(nn.Module):
             raise SwiftSpikeError(f"connection {src}->{dst} does not fit: {str(e).splitlines()[0]}") from None
         if tuple(out.shape[1:]) != self.populations[dst].shape:
             raise SwiftSpikeError(
-                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, population has {self.populations[dst].shape}")
+                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, population has {self.populations[dst].shape}"
+            )
         self.connections.append(Connection(src, dst, syn, tuple(pre)))
         self._mods.append(syn)
         for m in pre:
@@ -169,7 +172,8 @@ class AsyncGraph(nn.Module):
                         out_shape = tuple(syn(z).shape[1:])
                 except RuntimeError as e:
                     raise SwiftSpikeError(
-                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}") from None
+                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}"
+                    ) from None
                 dst = g.add_population(f"{name}:{type(m).__name__}", m, out_shape)
                 g.connect(src, dst, syn, pre)
                 src, pre, syn, shape = dst, [], None, out_shape
@@ -182,7 +186,8 @@ class AsyncGraph(nn.Module):
             else:
                 raise SwiftSpikeError(
                     f"layer {name} ({type(m).__name__}) is not supported by the async engine "
-                    "(allowed: Linear/Conv, LIF/IF/LI, and Flatten/AvgPool/Identity/Dropout before a synaptic layer)")
+                    "(allowed: Linear/Conv, LIF/IF/LI, and Flatten/AvgPool/Identity/Dropout before a synaptic layer)"
+                )
         if syn is not None or pre or not g.populations:
             raise SwiftSpikeError("the network must end with a neuron layer")
         return g
@@ -210,14 +215,21 @@ class AsyncGraph(nn.Module):
         members: list[list[Population]] = []
         for p in self.populations:
             if not p.spiking:
-                groups.append(KernelGroup(p.start, p.start + p.size, None, p.neuron.beta.to(device=device, dtype=dtype)))
+                groups.append(
+                    KernelGroup(p.start, p.start + p.size, None, p.neuron.beta.to(device=device, dtype=dtype))
+                )
                 members.append([p])
                 continue
             prm: LIFParameters = cast(LIF, p.neuron).params
             last = groups[-1] if groups else None
-            if last is not None and last.params is not None and last.stop == p.start and \
-                    last.params.reset == prm.reset and last.params.detach_reset == prm.detach_reset and \
-                    _surrogate_key(last.params.surrogate) == _surrogate_key(prm.surrogate):
+            if (
+                last is not None
+                and last.params is not None
+                and last.stop == p.start
+                and last.params.reset == prm.reset
+                and last.params.detach_reset == prm.detach_reset
+                and _surrogate_key(last.params.surrogate) == _surrogate_key(prm.surrogate)
+            ):
                 last.stop = p.start + p.size
                 members[-1].append(p)
             else:
@@ -228,13 +240,23 @@ class AsyncGraph(nn.Module):
                 continue
             prms = [cast(LIF, p.neuron).params for p in ps]
             if len(ps) == 1:
-                beta, th = (torch.as_tensor(prms[0].beta).to(device=device, dtype=dtype),
-                            torch.as_tensor(prms[0].v_threshold).to(device=device, dtype=dtype))
+                beta, th = (
+                    torch.as_tensor(prms[0].beta).to(device=device, dtype=dtype),
+                    torch.as_tensor(prms[0].v_threshold).to(device=device, dtype=dtype),
+                )
             else:
-                beta = torch.cat([torch.as_tensor(q.beta).to(device=device, dtype=dtype).reshape(()).expand(p.size)
-                                  for q, p in zip(prms, ps)])
-                th = torch.cat([torch.as_tensor(q.v_threshold).to(device=device, dtype=dtype).reshape(()).expand(p.size)
-                                for q, p in zip(prms, ps)])
+                beta = torch.cat(
+                    [
+                        torch.as_tensor(q.beta).to(device=device, dtype=dtype).reshape(()).expand(p.size)
+                        for q, p in zip(prms, ps)
+                    ]
+                )
+                th = torch.cat(
+                    [
+                        torch.as_tensor(q.v_threshold).to(device=device, dtype=dtype).reshape(()).expand(p.size)
+                        for q, p in zip(prms, ps)
+                    ]
+                )
             grp.params = prms[0]._replace(beta=beta, v_threshold=th)
         return groups
 

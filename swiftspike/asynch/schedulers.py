@@ -10,6 +10,7 @@ Priorities are never differentiated.
 * ``momentum``: the membrane value at the moment of crossing, :math:`p = h + \\epsilon u`,
   :math:`u \\sim U(0, 1)` a tiny tie-break; input events use their value (intensity).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 """State of the asynchronous engine: what a sample carries between frames (:class:`AsyncState`), what a
 frame works on (:class:`FrameState`) and what each forward step leaves for the metrics (:class:`StepTrace`).
 """
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,13 @@ from typing import Any
 import torch
 
 #: Per-frame observables (``[T, B]`` each, ``nan`` where the frame has no such event) in ``RunRecord.stats``.
-FRAME_STATS = ("frame_spikes", "frame_steps_to_first_output", "frame_spikes_to_first_output",
-               "frame_steps_to_first_correct", "frame_spikes_to_first_correct")
+FRAME_STATS = (
+    "frame_spikes",
+    "frame_steps_to_first_output",
+    "frame_spikes_to_first_output",
+    "frame_steps_to_first_correct",
+    "frame_spikes_to_first_correct",
+)
 
 
 class AsyncState:

@@ -15,6 +15,7 @@ end of the frame :func:`close_frame` turns that into
 :func:`frame_latency` averages the per-frame observables over the (frame, sample) pairs that have one, as
 the asynctorch latency monitor does.
 """
+
 from __future__ import annotations
 
 import math
@@ -103,8 +104,10 @@ def frame_latency(stats: dict[str, torch.Tensor]) -> dict[str, float]:
     for key in FRAME_STATS[1:]:
         v = stats[key].double()
         ok = torch.isfinite(v)
-        res[key[len("frame_"):]] = float(v[ok].mean()) if bool(ok.any()) else math.nan
-    for key, name in (("frame_steps_to_first_output", "frames_with_output"),
-                      ("frame_steps_to_first_correct", "frames_with_correct_output")):
+        res[key[len("frame_") :]] = float(v[ok].mean()) if bool(ok.any()) else math.nan
+    for key, name in (
+        ("frame_steps_to_first_output", "frames_with_output"),
+        ("frame_steps_to_first_correct", "frames_with_correct_output"),
+    ):
         res[name] = float(torch.isfinite(stats[key]).double().mean())
     return res

@@ -24,6 +24,7 @@ where :math:`r_{bj}` is sample *b*'s output spike count so far (or LI membrane) 
 step, :math:`n_b` its number of forward steps and :math:`\gamma \ge 0` (``early``) tilts the weight
 toward early steps (``0``: plain average).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,14 @@ from ..training.trainer import TrainConfig, Trainer
 from .engine import AsyncConfig, AsyncEngine, as_graph
 
 
-def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: torch.Generator | None = None,
-                 config: AsyncConfig | None = None, **kw: Any) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
+def async_runner(
+    F: int = 8,
+    scheduler: str = "momentum",
+    *,
+    generator: torch.Generator | None = None,
+    config: AsyncConfig | None = None,
+    **kw: Any,
+) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
     """A ``runner(model, x) -> RunRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``; ``config``
     (e.g. ``AsyncConfig.asynctorch(F=16)``) replaces ``F``, ``scheduler`` and ``kw``."""
     if config is not None and kw:
@@ -142,9 +149,19 @@ def truncated_frames(config: AsyncConfig | None = None):
     return frames
 
 
-def train_truncated(model: nn.Module, encoder: Encoder, data: Any, *, config: AsyncConfig | None = None,
-                    epochs: int = 1, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                    show_progress: bool = False, **train: Any) -> list[dict[str, Any]]:
+def train_truncated(
+    model: nn.Module,
+    encoder: Encoder,
+    data: Any,
+    *,
+    config: AsyncConfig | None = None,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    show_progress: bool = False,
+    **train: Any,
+) -> list[dict[str, Any]]:
     """Truncated (per-frame) unlayered backprop: a :class:`~swiftspike.training.Trainer` with the
     :func:`truncated_frames` hook, on the model's device. Further keywords go to
     :class:`~swiftspike.training.TrainConfig` (checkpoint, resume ...). Returns the per-epoch history

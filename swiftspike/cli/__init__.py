@@ -3,6 +3,7 @@ option, argument check and runtime setting lives in :mod:`swiftspike.cli.common`
 
 Exit codes: 0 success, 2 bad input (one ``error:`` line on stderr, never a traceback), 130 Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -31,6 +31,7 @@ spike count is a non-increasing step function of its threshold, :math:`n(\theta)
 histogram per :math:`k` gives :math:`\sum y\,n` and :math:`\sum n^2` at every grid threshold at once.
 All activations are used (no subsampling) unless ``max_samples`` asks for a random subset.
 """
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,9 @@ def spike_count_thresholds(x_steps: torch.Tensor) -> torch.Tensor:
     return best
 
 
-def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tensor, step: float, n_grid: int,
-              extra: float) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def grid_sums(
+    breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tensor, step: float, n_grid: int, extra: float
+) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     r"""For thresholds :math:`\theta_j = (j + 1)\,\mathrm{step}` (``j < n_grid``) and :math:`\theta = ` ``extra``
     (:math:`\ge` ``step``): :math:`\sum_i y_i n_i(\theta)` and :math:`\sum_i n_i(\theta)^2`, where the spike count
     :math:`n_i(\theta) = \#\{k \le T : \theta \le b_{ik}\}` is given by the breakpoints ``breakpoints(k)``
@@ -148,16 +150,21 @@ def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tenso
             keep = (~drop).nonzero().squeeze(1)
             y64, n_extra = y64.index_select(0, keep), n_extra.index_select(0, keep)
             sel = keep if sel is None else sel.index_select(0, keep)
-            fbuf, c = fbuf[:keep.numel()], c[:keep.numel()]
+            fbuf, c = fbuf[: keep.numel()], c[: keep.numel()]
     sy = hy.flip(0).cumsum(0).flip(0)[1:]  # sy[j] = sum of hy[c] over c > j
     sn = hn.flip(0).cumsum(0).flip(0)[1:]
     n64 = n_extra.double()
     return sy, sn, ey + float(torch.dot(y64, n64)), en + float(torch.dot(n64, n64))
 
 
-def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
-                            target: torch.Tensor | None = None,
-                            x_steps: torch.Tensor | None = None) -> LayerCalibration:
+def fit_threshold_amplitude(
+    x: torch.Tensor,
+    mu: float,
+    T: int,
+    n_grid: int = 200,
+    target: torch.Tensor | None = None,
+    x_steps: torch.Tensor | None = None,
+) -> LayerCalibration:
     r"""Distribution-aware fit: :math:`\min_{\theta, A} \mathbb{E}[(y - g_T(x; \theta, A))^2]`.
 
     ``x``: measured pre-activations (any shape); ``y = target`` (default :math:`\mathrm{clip}(x, 0, \mu)`).
@@ -177,8 +184,9 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     if x_steps is not None:
         x_steps = x_steps.detach().reshape(x_steps.shape[0], -1).float()
         if x_steps.shape != (T, x.numel()):
-            raise SwiftSpikeError(f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], "
-                                  f"got {tuple(x_steps.shape)}")
+            raise SwiftSpikeError(
+                f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], got {tuple(x_steps.shape)}"
+            )
     n = x.numel()
     y64 = y.double()
     yy = float(torch.dot(y64, y64))
@@ -204,12 +212,13 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
         def breakpoints(k: int) -> torch.Tensor:
             return thresholds[k - 1]
     else:
+
         def breakpoints(k: int) -> torch.Tensor:  # floor(T x / theta + 1e-6) >= k  <=>  theta <= T x / (k - 1e-6)
             return x * (T / (k - 1e-6))
 
     grid = torch.linspace(step, 1.5 * mu, n_grid)
     sy, sn, sy_mu, sn_mu = grid_sums(breakpoints, T, y, step, n_grid, float(mu))
-    start_err = (yy - 2 * mu * sy_mu / T + mu * mu * sn_mu / T ** 2) / n  # theta = A = mu
+    start_err = (yy - 2 * mu * sy_mu / T + mu * mu * sn_mu / T**2) / n  # theta = A = mu
     amp = T * sy / sn.clamp(min=1.0)
     err = (yy - sy * sy / sn.clamp(min=1.0)) / n
     err = torch.where((sn > 0) & (amp > 0), err, math.inf)
@@ -219,8 +228,7 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     return LayerCalibration(float(mu), float(mu))
 
 
-def kth_smallest(v: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                 sample: int = 16384) -> float:
+def kth_smallest(v: torch.Tensor, k: int, generator: torch.Generator | None = None, sample: int = 16384) -> float:
     r"""Exact ``k``-th smallest (1-based) value of ``v`` (flattened). A random sample of ``sample`` values
     brackets the rank (:math:`\pm 4` standard deviations of the sample rank), one pass counts the values
     below the bracket and ranks only those inside it; if the bracket misses, the whole tensor is ranked.
@@ -246,10 +254,17 @@ def kth_smallest(v: torch.Tensor, k: int, generator: torch.Generator | None = No
     return float(v.kthvalue(k).values)
 
 
-def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile: float = 99.9,
-                    target: torch.Tensor | None = None, x_steps: torch.Tensor | None = None,
-                    max_samples: int | None = None,
-                    generator: torch.Generator | None = None) -> LayerCalibration:
+def calibrate_layer(
+    method: str,
+    x: torch.Tensor,
+    mu: float,
+    T: int,
+    percentile: float = 99.9,
+    target: torch.Tensor | None = None,
+    x_steps: torch.Tensor | None = None,
+    max_samples: int | None = None,
+    generator: torch.Generator | None = None,
+) -> LayerCalibration:
     """Calibrate one layer from its pre-activations ``x`` (samples of the layer's input current).
 
     ``max`` and ``percentile`` are exact over all of ``x``. ``max_samples`` (distribution-aware only): fit on

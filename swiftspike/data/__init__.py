@@ -1,4 +1,5 @@
 """Encoders, datasets and event-file readers (never downloads)."""
+
 from .dataset import Dataset, split_shuffled
 from .datasets import DATASETS, load_dataset
 from .digits import load_digits

@@ -3,6 +3,7 @@
 :class:`Dataset` holds train/test tensors. Static image sets hold ``x`` as ``[N, C, H, W]`` or
 ``[N, F]`` floats in [0, 1]; temporal sets (``temporal=True``) hold dense ``[N, T, ...]`` sequences.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,15 +31,24 @@ class Dataset:
         return tuple(self.x_train.shape[2:] if self.temporal else self.x_train.shape[1:])
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
-        return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
-                       self.x_test[:n_test], self.y_test[:n_test], self.n_classes, self.temporal)
+        return Dataset(
+            self.name,
+            self.x_train[:n_train],
+            self.y_train[:n_train],
+            self.x_test[:n_test],
+            self.y_test[:n_test],
+            self.n_classes,
+            self.temporal,
+        )
 
     @classmethod
-    def from_items(cls, name: str, train: Any, test: Any, *, n_classes: int | None = None,
-                   temporal: bool = True) -> Dataset:
+    def from_items(
+        cls, name: str, train: Any, test: Any, *, n_classes: int | None = None, temporal: bool = True
+    ) -> Dataset:
         """Read every ``(x, y)`` item of two map-style datasets (torch, Tonic with a ``ToFrame`` transform,
         swiftspike's lazy event datasets) into memory, for the studies that work on in-memory data.
         ``temporal``: items are ``[T, ...]`` sequences (frames); ``n_classes`` defaults to ``max(y) + 1``."""
+
         def stack(items: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
             if len(items) == 0:
                 raise SwiftSpikeError(f"the {split} dataset is empty")
@@ -46,8 +56,10 @@ class Dataset:
             try:
                 x = torch.stack([torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in xs])
             except RuntimeError as e:
-                raise SwiftSpikeError(f"the {split} items differ in shape ({e}); bin events into frames of one "
-                                      "size first (e.g. tonic.transforms.ToFrame with n_time_bins)") from None
+                raise SwiftSpikeError(
+                    f"the {split} items differ in shape ({e}); bin events into frames of one "
+                    "size first (e.g. tonic.transforms.ToFrame with n_time_bins)"
+                ) from None
             return x, torch.as_tensor([int(v) for v in ys], dtype=torch.long)
 
         xtr, ytr = stack(train, "train")

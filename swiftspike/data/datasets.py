@@ -1,4 +1,5 @@
 """Load any dataset by name (:func:`load_dataset`). Nothing here ever downloads."""
+
 from __future__ import annotations
 
 from ..errors import SwiftSpikeError
@@ -13,11 +14,22 @@ from .sequential import load_sequential_digits
 from .shd import load_shd
 
 #: Names accepted by :func:`load_dataset`.
-DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture", "nmnist-sim", "fashion-sim")
+DATASETS = (
+    "digits",
+    "mnist5k",
+    "fashion-mnist",
+    "randman",
+    "shd",
+    "nmnist",
+    "dvs-gesture",
+    "nmnist-sim",
+    "fashion-sim",
+)
 
 
-def load_dataset(name: str, *, path: str | None = None, seed: int = 0, limit: int | None = None,
-                 flatten: bool = False, **kw) -> Dataset:
+def load_dataset(
+    name: str, *, path: str | None = None, seed: int = 0, limit: int | None = None, flatten: bool = False, **kw
+) -> Dataset:
     """Load a dataset by name (one of :data:`DATASETS`); ``limit`` caps the number of training samples.
 
     * ``digits`` -- scikit-learn's 8x8 digits (always available);
@@ -62,8 +74,13 @@ def load_dataset(name: str, *, path: str | None = None, seed: int = 0, limit: in
             opts = common + ("spatial_factor",)
         d = loader(path, limit_train=limit, seed=seed, **_pick(name, kw, opts))
     elif name in EMULATED:
-        d = load_emulated(name, path=path, seed=seed, limit_train=limit, **_pick(name, kw, (
-            "limit_test", "first_saccade", "bin_us", "n_bins", "binary", "threshold", "log_eps")))
+        d = load_emulated(
+            name,
+            path=path,
+            seed=seed,
+            limit_train=limit,
+            **_pick(name, kw, ("limit_test", "first_saccade", "bin_us", "n_bins", "binary", "threshold", "log_eps")),
+        )
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:

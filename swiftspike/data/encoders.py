@@ -10,6 +10,7 @@
 
 Encoder objects (``RateEncoder``, ...) wrap them with a fixed ``T`` for the trainer.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,7 +28,11 @@ def _check_static(x: torch.Tensor, T: int) -> torch.Tensor:
 
 
 def rate_encode(
-    x: torch.Tensor, T: int, *, gain: float = 1.0, method: str = "bernoulli",
+    x: torch.Tensor,
+    T: int,
+    *,
+    gain: float = 1.0,
+    method: str = "bernoulli",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Rate code. ``x`` must lie in [0, 1] for ``bernoulli`` (after ``gain``)."""

@@ -10,6 +10,7 @@ as the SHD cochlea use ``x`` as the channel.
 ``[t_start + k*w, t_start + (k+1)*w)`` with ``w = bin_us`` or ``(t_end - t_start) / n_bins``,
 giving ``[T, P, H, W]`` for a ``(W, H, P)`` sensor or ``[T, W]`` for a 1-D ``(W,)`` sensor.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -39,15 +40,25 @@ def make_events(t, x, y=None, p=None) -> np.ndarray:
 
 
 def _check_events(events: np.ndarray) -> np.ndarray:
-    if not isinstance(events, np.ndarray) or events.dtype.names is None or \
-            not {"t", "x"} <= set(events.dtype.names) or events.ndim != 1:
+    if (
+        not isinstance(events, np.ndarray)
+        or events.dtype.names is None
+        or not {"t", "x"} <= set(events.dtype.names)
+        or events.ndim != 1
+    ):
         raise SwiftSpikeError("events must be a 1-D numpy structured array with fields t, x (and y, p)")
     return events
 
 
 def events_to_frames(
-    events: np.ndarray, sensor_size: Sequence[int], *, n_bins: int | None = None,
-    bin_us: int | None = None, t_start: int = 0, t_end: int | None = None, binary: bool = False,
+    events: np.ndarray,
+    sensor_size: Sequence[int],
+    *,
+    n_bins: int | None = None,
+    bin_us: int | None = None,
+    t_start: int = 0,
+    t_end: int | None = None,
+    binary: bool = False,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Bin an event stream into spike-count frames.
@@ -130,13 +141,29 @@ class ToFrames:
     datasets of SHD, N-MNIST and DVS Gesture bin through the same object, so both give the same frames.
     """
 
-    def __init__(self, sensor_size: Sequence[int], *, n_bins: int | None = None, bin_us: int | None = None,
-                 t_start: int = 0, t_end: int | None = None, binary: bool = False, align_start: bool = False,
-                 downsample: int = 1, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        sensor_size: Sequence[int],
+        *,
+        n_bins: int | None = None,
+        bin_us: int | None = None,
+        t_start: int = 0,
+        t_end: int | None = None,
+        binary: bool = False,
+        align_start: bool = False,
+        downsample: int = 1,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         check_positive_int(downsample, "spatial factor")
         self.sensor_size = tuple(int(s) for s in sensor_size)
-        self.kw: dict[str, Any] = {"n_bins": n_bins, "bin_us": bin_us, "t_start": t_start, "t_end": t_end, "binary": binary,
-                   "dtype": dtype}
+        self.kw: dict[str, Any] = {
+            "n_bins": n_bins,
+            "bin_us": bin_us,
+            "t_start": t_start,
+            "t_end": t_end,
+            "binary": binary,
+            "dtype": dtype,
+        }
         self.align_start = align_start
         self.downsample = downsample
 
@@ -166,8 +193,9 @@ class EventDataset(torch.utils.data.Dataset):
     sensor_size: tuple[int, int, int] = (1, 1, 1)
     n_classes: int = 0
 
-    def __init__(self, targets: Sequence[int], transform: Any, target_transform: Callable | None,
-                 frames: ToFrames) -> None:
+    def __init__(
+        self, targets: Sequence[int], transform: Any, target_transform: Callable | None, frames: ToFrames
+    ) -> None:
         if isinstance(transform, str) and transform != "frames":
             raise SwiftSpikeError(f"transform must be 'frames', None or a callable, got {transform!r}")
         if transform is not None and not isinstance(transform, str) and not callable(transform):
@@ -207,8 +235,15 @@ def pick_subset(items: Sequence, limit: int | None, seed: int) -> list:
     return [items[i] for i in idx]
 
 
-def frames_from_streams(streams, n: int, sensor_size: Sequence[int] | None = None, *, align_start: bool = False,
-                        transform: ToFrames | None = None, **bin_kw) -> torch.Tensor:
+def frames_from_streams(
+    streams,
+    n: int,
+    sensor_size: Sequence[int] | None = None,
+    *,
+    align_start: bool = False,
+    transform: ToFrames | None = None,
+    **bin_kw,
+) -> torch.Tensor:
     """Bin ``n`` streams (any iterable, consumed one at a time to save memory) into ``[n, T, ...]`` with
     ``transform`` (a :class:`ToFrames`), or one built from ``sensor_size``, ``align_start`` and ``bin_kw``.
 

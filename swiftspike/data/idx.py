@@ -4,6 +4,7 @@ Layout: two zero bytes, one type byte (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C i
 0x0D float32, 0x0E float64), one byte with the number of dimensions ``n``, then ``n``
 big-endian uint32 sizes, then the values in big-endian C order.
 """
+
 from __future__ import annotations
 
 import gzip

@@ -6,6 +6,7 @@ Stateless layers are applied once over all time steps (time folded into the batc
 recurrence runs sequentially. Every layer waits for the whole previous layer: this is the layer
 synchronisation that the asynchronous engine removes.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,9 +25,7 @@ def _layers(net: nn.Module):
         return list(net.named_children())
     if isinstance(net, SpikingModule):
         return [("0", net)]
-    raise SwiftSpikeError(
-        f"run_sync expects an nn.Sequential of layers, got {type(net).__name__}"
-    )
+    raise SwiftSpikeError(f"run_sync expects an nn.Sequential of layers, got {type(net).__name__}")
 
 
 def apply_stateless(m: nn.Module, h: torch.Tensor) -> torch.Tensor:
@@ -84,13 +83,22 @@ def check_same_device(net: nn.Module, x: torch.Tensor) -> None:
         return
     for t in net.parameters():
         if t.device != x.device:
-            raise SwiftSpikeError(f"the network is on {t.device} but its input is on {x.device}; move the input "
-                                  f"with x.to('{t.device}') or the network with net.to(...)")
+            raise SwiftSpikeError(
+                f"the network is on {t.device} but its input is on {x.device}; move the input "
+                f"with x.to('{t.device}') or the network with net.to(...)"
+            )
         return
 
 
-def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
-             record_spikes: bool = False, record_neurobench: bool = False):
+def run_sync(
+    net: nn.Module,
+    x: torch.Tensor,
+    *,
+    record: bool = False,
+    batch_first: bool = False,
+    record_spikes: bool = False,
+    record_neurobench: bool = False,
+):
     """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
 
     Returns the output tensor ``[T, B, ...]``, or a :class:`RunRecord` when ``record`` (or
@@ -122,7 +130,11 @@ def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_fir
             last_spiking = m.emits_spikes
             if record and m.emits_spikes:
                 per_step = h.flatten(2).sum(-1)  # keeps the graph for spike regularisers
-                rec.layers.append(LayerSpikes(f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
+                rec.layers.append(
+                    LayerSpikes(
+                        f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None
+                    )
+                )
         else:
             if record and is_synaptic(m):
                 rec.synops.append(event_synops(name, m, h.detach(), neurobench=record_neurobench))

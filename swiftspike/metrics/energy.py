@@ -14,6 +14,7 @@ table          MAC (pJ)     AC (pJ)
 ``E_SNN = MACs * E_MAC + ACs * E_AC`` and the same network run as an ANN costs
 ``E_ANN = dense_MACs * E_MAC``. ``energy_ratio_vs_ann = E_ANN / E_SNN`` (> 1: the SNN is cheaper).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

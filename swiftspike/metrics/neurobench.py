@@ -31,6 +31,7 @@ NeuroBench name         definition (per sample means)                        swi
                         layers, rounded to 4 decimals
 ======================  ===================================================  ==============================
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -109,8 +110,9 @@ def parameter_count(model: nn.Module) -> int:
 
 def footprint(model: nn.Module) -> int:
     """NeuroBench's ``Footprint``: bytes of all parameters and buffers."""
-    return (sum(p.numel() * p.element_size() for p in model.parameters())
-            + sum(b.numel() * b.element_size() for b in model.buffers()))
+    return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
+        b.numel() * b.element_size() for b in model.buffers()
+    )
 
 
 def connection_sparsity(model: nn.Module) -> float | None:
@@ -127,5 +129,8 @@ def connection_sparsity(model: nn.Module) -> float | None:
 
 def static_metrics(model: nn.Module) -> dict[str, Any]:
     """The static NeuroBench metrics of ``model`` under their NeuroBench names."""
-    return {"Footprint": footprint(model), "ConnectionSparsity": connection_sparsity(model),
-            "ParameterCount": parameter_count(model)}
+    return {
+        "Footprint": footprint(model),
+        "ConnectionSparsity": connection_sparsity(model),
+        "ParameterCount": parameter_count(model),
+    }

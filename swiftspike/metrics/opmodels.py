@@ -38,6 +38,7 @@ with the per-operation costs of :func:`operation_costs` (from an
 learning operations ``trace_update``, ``weight_update``, ``norm_op`` :math:`e_{MAC}` each.
 :func:`record_op_counts` reads these counts from a :class:`~swiftspike.metrics.record.RunRecord`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -110,8 +111,9 @@ def analytical_ops(rate: float | torch.Tensor, dense: float) -> float | torch.Te
     return rate * dense
 
 
-def analytical_synops(name: str, events: torch.Tensor, n_pre: int, dense: float, *,
-                      static_analog: bool = False) -> SynOps:
+def analytical_synops(
+    name: str, events: torch.Tensor, n_pre: int, dense: float, *, static_analog: bool = False
+) -> SynOps:
     """The analytical model for one synaptic layer: ``events`` ``[B]`` non-zero inputs per sample over the
     run, ``n_pre`` input elements per step, ``dense`` = :math:`F_l`. Event input gives
     :math:`\\zeta F_l` ACs per sample; ``static_analog`` input (the same analog value every step) gives
@@ -137,8 +139,14 @@ def neuron_updates(rec: RunRecord) -> torch.Tensor:
 def operation_costs(table: str | EnergyTable = "45nm-fp32") -> dict[str, float]:
     """Joules per operation of each kind in :data:`OPERATIONS` (see the module docstring)."""
     t = get_energy_table(table)
-    return {"synop": t.e_ac, "mac": t.e_mac, "neuron_update": t.e_mac + t.e_ac, "trace_update": t.e_mac,
-            "weight_update": t.e_mac, "norm_op": t.e_mac}
+    return {
+        "synop": t.e_ac,
+        "mac": t.e_mac,
+        "neuron_update": t.e_mac + t.e_ac,
+        "trace_update": t.e_mac,
+        "weight_update": t.e_mac,
+        "norm_op": t.e_mac,
+    }
 
 
 def analytical_energy(counts: Mapping[str, float], table: str | EnergyTable = "45nm-fp32") -> float:
@@ -147,7 +155,9 @@ def analytical_energy(counts: Mapping[str, float], table: str | EnergyTable = "4
     cost = operation_costs(table)
     bad = set(counts) - set(cost)
     if bad:
-        raise SwiftSpikeError(f"unknown operation kind(s) {', '.join(sorted(bad))}; choose from: {', '.join(OPERATIONS)}")
+        raise SwiftSpikeError(
+            f"unknown operation kind(s) {', '.join(sorted(bad))}; choose from: {', '.join(OPERATIONS)}"
+        )
     e = 0.0
     for kind, n in counts.items():
         e += float(n) * cost[kind]

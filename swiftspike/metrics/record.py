@@ -6,6 +6,7 @@
 spikes, synaptic operations and energy (:class:`~swiftspike.metrics.report.ReportBuilder`), including
 NeuroBench's metrics under NeuroBench's names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

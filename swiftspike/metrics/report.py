@@ -7,6 +7,7 @@ time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's l
 prediction is the correct class and stays correct to the end; ties with another class count as
 undecided. The mean is over samples classified correctly at the end.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,7 +92,11 @@ class Report:
 
     def table(self) -> str:
         """Human-readable summary."""
-        fs = "n/a" if self.first_spike_step is None or math.isnan(self.first_spike_step) else f"{self.first_spike_step:.2f}"
+        fs = (
+            "n/a"
+            if self.first_spike_step is None or math.isnan(self.first_spike_step)
+            else f"{self.first_spike_step:.2f}"
+        )
         rows = [
             ("accuracy", f"{100 * self.accuracy:.2f} %  ({self.n_samples} samples, T={self.time_steps})"),
             ("spikes / sample", f"{self.spikes_per_sample:.1f}  (density {self.spike_density:.4f})"),
@@ -208,10 +213,13 @@ class ReportBuilder:
             ann_energy_j=e_ann,
             energy_ratio_vs_ann=energy_ratio(e_ann, e_snn),
             energy_table=self.table,
-            accuracy_per_step=[float(v) / n for v in self.correct_per_step] if self.correct_per_step is not None else [],
+            accuracy_per_step=[float(v) / n for v in self.correct_per_step]
+            if self.correct_per_step is not None
+            else [],
             extra=dict(extra),
-            op_model=(next(iter(self.op_models)) if len(self.op_models) == 1
-                      else "mixed" if self.op_models else "none"),
+            op_model=(
+                next(iter(self.op_models)) if len(self.op_models) == 1 else "mixed" if self.op_models else "none"
+            ),
             stats={k: _finite_mean(torch.cat(v)) for k, v in self.stats.items()},
             neurobench={**(static_metrics(self.model) if self.model is not None else {}), **self.nb.build()},
         )
@@ -253,8 +261,9 @@ class _NeuroBenchCounts:
             nonzero = sum(float(a.nonzero.sum()) for a in rec.neurons)
             total = sum(a.steps * a.n_neurons for a in rec.neurons) * B
             self.sparsity_sum += ((total - nonzero) / total if total else 0.0) * B
-            self.membrane += sum(float(a.membrane_updates.double().sum()) for a in rec.neurons
-                                 if a.membrane_updates is not None)
+            self.membrane += sum(
+                float(a.membrane_updates.double().sum()) for a in rec.neurons if a.membrane_updates is not None
+            )
         else:
             self.has_neurons = False
 
@@ -267,6 +276,9 @@ class _NeuroBenchCounts:
             d["ActivationSparsity"] = self.sparsity_sum / n
             d["MembraneUpdates"] = self.membrane / n
         if self.has_synops:
-            d["SynapticOperations"] = {"Effective_MACs": self.mac / n, "Effective_ACs": self.ac / n,
-                                       "Dense": self.dense / n}
+            d["SynapticOperations"] = {
+                "Effective_MACs": self.mac / n,
+                "Effective_ACs": self.ac / n,
+                "Dense": self.dense / n,
+            }
         return d

@@ -12,6 +12,7 @@ non-zero mask with a kernel of ones (``out_channels / groups`` outputs per cover
 The two operation-count models built on these primitives (counted from events, analytical) are in
 :mod:`swiftspike.metrics.opmodels`.
 """
+
 from __future__ import annotations
 
 import torch

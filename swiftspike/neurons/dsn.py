@@ -27,6 +27,7 @@ Integer spikes (0..N per step) can be expanded into ``N`` binary slots per step
 (:func:`expand_integer_spikes`) so the next layer only accumulates; :func:`spike_time_metrics`
 reports both the logical ``T`` and the effective ``T * N``.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -73,8 +74,9 @@ def integer_spike(h: torch.Tensor, n_max: int = 4) -> torch.Tensor:
     return _IntegerSpike.apply(h, int(n_max))
 
 
-def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
-                    step_shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+def dsn_flat_params(
+    weight: torch.Tensor, bias: torch.Tensor, step_shape: torch.Size
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gate kernel ``[C, k]`` and bias ``[C]`` spread over one flattened step of shape ``step_shape``
     (``[B, C, ...]``, channels on axis 1, or one shared channel): ``([k, M], [M])`` with
     ``M = prod(step_shape)``."""
@@ -84,8 +86,9 @@ def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
     return w, bias.reshape(cshape).expand(step_shape).reshape(-1)
 
 
-def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                      out: torch.Tensor | None = None) -> torch.Tensor:
+def dsn_preactivation(
+    x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Gate pre-activation :math:`a'_t = \beta + \sum_j w_j X_{t-k+1+j}` (causal depthwise conv) on
     flattened steps: ``x_pad`` ``[k - 1 + T, M]`` (the ``k - 1`` earlier inputs first), ``weight``
     ``[k, M]`` and ``bias`` ``[M]`` from :func:`dsn_flat_params`; returns ``[T, M]``, written into
@@ -94,7 +97,7 @@ def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     T = x_pad.shape[0] - (k - 1)
     pre = torch.addcmul(bias, x_pad[0:T], weight[0], out=out)
     for j in range(1, k):
-        pre = pre.addcmul_(x_pad[j:j + T], weight[j])
+        pre = pre.addcmul_(x_pad[j : j + T], weight[j])
     return pre
 
 
@@ -105,8 +108,9 @@ def _integer_power(tau: float) -> int | None:
     return n if 1 <= n <= 16 and abs(p - n) <= 1e-9 * p else None
 
 
-def dsn_gate(u: torch.Tensor, tau: float, s: torch.Tensor | None = None, out: tuple | None = None,
-             need_a: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+def dsn_gate(
+    u: torch.Tensor, tau: float, s: torch.Tensor | None = None, out: tuple | None = None, need_a: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     r"""Decay ``a`` and ``1 - a`` from :math:`u = 1 - \sigma(a') = \sigma(-a')` (and, for ``a``,
     :math:`s = \sigma(a')`), with :math:`a = \sigma(a')^{1/\tau}`. Both stay accurate where they are
     tiny: ``1 - a`` for gates near 1, ``a`` (given ``s``) for gates near 0.
@@ -160,7 +164,7 @@ def _padded_rows(x: torch.Tensor, window: torch.Tensor, t0: int, t1: int) -> tor
     """Input rows ``[t0 - k + 1, t1)``, the carried window standing in before ``t = 0`` (a view of ``x``
     except in the first block)."""
     lo = t0 - window.shape[0]
-    return x[lo:t1] if lo >= 0 else torch.cat([window[window.shape[0] + lo:], x[:t1]])
+    return x[lo:t1] if lo >= 0 else torch.cat([window[window.shape[0] + lo :], x[:t1]])
 
 
 class _DSNParallel(torch.autograd.Function):
@@ -191,7 +195,7 @@ class _DSNParallel(torch.autograd.Function):
         Sf = S.view(T, M)
         bm = x.new_empty(R, 2, M)  # (b, m = 1 - a), the scan's input
         work = x.new_empty(R, 3, M)  # the scan's; before it, sigma(-a') and sigma(a') of the gate
-        buf = work.view(-1)[:2 * R * M].view(2, R, M)
+        buf = work.view(-1)[: 2 * R * M].view(2, R, M)
         h = h0.reshape(M)
         for t0 in range(0, T, R):
             t1 = min(T, t0 + R)
@@ -241,35 +245,36 @@ class _DSNParallel(torch.autograd.Function):
             u = torch.sigmoid(npre, out=npre)
             a, omb = dsn_gate(u, tau, s=s, out=(buf[1, :L], z[:L, 1]))
             z[L, 1] = 0
-            gH = z[1:L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
+            gH = z[1 : L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
             if g_out is None:
                 gH.zero_()
             elif n_max:
-                inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(torch.le(Hf[t0:t1], float(n_max),
-                                                                                     out=mask[1, :L]))
+                inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(
+                    torch.le(Hf[t0:t1], float(n_max), out=mask[1, :L])
+                )
                 torch.where(inside, g_out[t0:t1].reshape(L, M), zero, out=gH)
             else:
                 gH.copy_(g_out[t0:t1].reshape(L, M))
             if t1 == T and g_last is not None:  # through the carried state
                 gH[L - 1] += g_last.reshape(M)
-            carry = scan_block_reverse(z[1:L + 1], z[0, 1], carry, gxf[t0:t1], c, work)
+            carry = scan_block_reverse(z[1 : L + 1], z[0, 1], carry, gxf[t0:t1], c, work)
             G = gxf[t0:t1]
-            hp = Hf[t0 - 1:t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[:t1 - 1]])
-            scratch = work.view(-1)[:L * M].view(1, L, M)
+            hp = Hf[t0 - 1 : t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[: t1 - 1]])
+            scratch = work.view(-1)[: L * M].view(1, L, M)
             # tau d/d a' = G (H_{t-1} - X_t) a (1 - sigmoid(a'))
             g_pre = torch.sub(hp, xf[t0:t1], out=scratch[0]).mul_(G).mul_(a).mul_(u)
             G.mul_(omb)  # G (1 - a): the direct part of d/dX, in place
             if halo is not None:
-                G[L - (k - 1):] += halo
+                G[L - (k - 1) :] += halo
             # conv transpose: X at position s feeds a'_t for t = s + k - 1 - j through tap j
             halo = xf.new_zeros(k - 1, M) if t0 > 0 else g_winf
             for j in range(k):
                 lo = k - 1 - j  # rows r < lo of this tap read inputs before the block
                 if lo < L:
-                    G[:L - lo].addcmul_(g_pre[lo:], w_tau[j])
+                    G[: L - lo].addcmul_(g_pre[lo:], w_tau[j])
                 m = min(lo, L)
                 if m:
-                    halo[j:j + m].addcmul_(g_pre[:m], w_tau[j])
+                    halo[j : j + m].addcmul_(g_pre[:m], w_tau[j])
             # weight gradients: tap j pairs g_pre_t with X_{t-k+1+j}: the k shifted windows of xp as one view
             g_wf[:, :L].addcmul_(xp.as_strided((k, L, M), (M, M, 1), xp.storage_offset()), g_pre)
             g_bf += g_pre.sum(0)
@@ -281,7 +286,12 @@ class _DSNParallel(torch.autograd.Function):
 
 
 def dsn_membrane(
-    x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float,
+    x: torch.Tensor,
+    state: DSNState,
+    *,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    tau: float,
     chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan
@@ -291,7 +301,13 @@ def dsn_membrane(
 
 
 def dsn_integer_spikes(
-    x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float, n_max: int,
+    x: torch.Tensor,
+    state: DSNState,
+    *,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    tau: float,
+    n_max: int,
     chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """``integer_spike(dsn_membrane(x, ...), n_max)`` in one fused node: the same spikes and gradients
@@ -306,8 +322,8 @@ def _next_window(window: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if n == 0:
         return window
     if x.shape[0] >= n:
-        return x[x.shape[0] - n:].clone()  # a copy, so the state does not keep all of x alive
-    return torch.cat([window[x.shape[0]:], x])
+        return x[x.shape[0] - n :].clone()  # a copy, so the state does not keep all of x alive
+    return torch.cat([window[x.shape[0] :], x])
 
 
 def dsn_membrane_serial(
@@ -332,8 +348,13 @@ def expand_integer_spikes(s: torch.Tensor, n_max: int) -> torch.Tensor:
 def spike_time_metrics(s: torch.Tensor, n_max: int) -> dict:
     """Logical ``T``, effective ``T * N`` and the number of binary events of integer spikes ``[T, B, ...]``."""
     T = int(s.shape[0])
-    return {"logical_T": T, "effective_T": T * int(n_max), "slots_per_step": int(n_max),
-            "binary_events": float(s.sum()), "samples": int(s.shape[1]) if s.dim() > 1 else 1}
+    return {
+        "logical_T": T,
+        "effective_T": T * int(n_max),
+        "slots_per_step": int(n_max),
+        "binary_events": float(s.sum()),
+        "samples": int(s.shape[1]) if s.dim() > 1 else 1,
+    }
 
 
 class DSN(SpikingModule):
@@ -389,7 +410,7 @@ class DSN(SpikingModule):
         self.chunk = None if chunk is None else check_positive_int(chunk, "chunk")
         self.channels = None if channels is None else check_positive_int(channels, "channels")
         c = self.channels or 1
-        bound = 1.0 / self.kernel_size ** 0.5
+        bound = 1.0 / self.kernel_size**0.5
         self.weight = nn.Parameter(torch.empty(c, self.kernel_size).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.full((c,), float(gate_bias)))
         self.check_finite = bool(check_finite)
@@ -446,8 +467,7 @@ class DSN(SpikingModule):
         state = self._init(x3[0])
         p = choose("DSN path", path or self.path, ("parallel", "serial"))
         if p == "parallel" and spikes and self.mode == "integer":
-            out, new = dsn_integer_spikes(x3, state, weight=w, bias=b, tau=self.tau, n_max=self.n_max,
-                                          chunk=self.chunk)
+            out, new = dsn_integer_spikes(x3, state, weight=w, bias=b, tau=self.tau, n_max=self.n_max, chunk=self.chunk)
         else:
             if p == "parallel":
                 out, new = dsn_membrane(x3, state, weight=w, bias=b, tau=self.tau, chunk=self.chunk)
@@ -474,5 +494,7 @@ class DSN(SpikingModule):
         return self._run(x, None, spikes=True)
 
     def extra_repr(self) -> str:
-        return (f"channels={self.channels}, kernel_size={self.kernel_size}, tau={self.tau:g}, mode={self.mode}, "
-                f"n_max={self.n_max}, path={self.path}, backend={self.backend}")
+        return (
+            f"channels={self.channels}, kernel_size={self.kernel_size}, tau={self.tau:g}, mode={self.mode}, "
+            f"n_max={self.n_max}, path={self.path}, backend={self.backend}"
+        )

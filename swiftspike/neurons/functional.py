@@ -25,6 +25,7 @@ refractoriness, uses a fused autograd function with a hand-written BPTT backward
 values and gradients with far fewer graph nodes. :func:`lif_masked_step` is the step of the
 event-driven engine: only the neurons an event reached are charged and evaluated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,15 +57,23 @@ class HardReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h * (1 - s) + self.v_reset * s
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: torch.Tensor | None = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Value path without autograd for spikes ``s`` in {0, 1} (any float dtype), written into ``out``
         when given. Bit-identical to :meth:`__call__`: ``h - h s`` is exactly 0 where ``s = 1``."""
         v = torch.addcmul(h, h, s, value=-1, out=out) if out is not None else torch.addcmul(h, h, s, value=-1)
         return v.add_(s, alpha=self.v_reset) if self.v_reset != 0.0 else v
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         r""":math:`\partial v/\partial h` and (``need_th``) :math:`\partial v/\partial v_\text{threshold}`
         through the surrogate ``sg`` (``detach``: the reset is not differentiated). Fresh tensors."""
         if detach:
@@ -85,12 +94,20 @@ class SoftReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h - v_threshold * s
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: torch.Tensor | None = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return _sub_scaled(h, s, v_threshold, out)
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if detach:
             return torch.ones_like(h), (-s if need_th else None)
         return 1.0 - v_threshold * sg, (v_threshold * sg - s if need_th else None)
@@ -107,12 +124,20 @@ class NoReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: torch.Tensor | None = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return out.copy_(h) if out is not None else h
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return torch.ones_like(h), (torch.zeros_like(h) if need_th else None)
 
 
@@ -216,8 +241,9 @@ def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: torc
     return torch.where(leak, charge(v, x, beta), v + x)
 
 
-def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor | None,
-                    evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def lif_masked_step(
+    x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor | None, evaluate: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The event-driven step: only some neurons are charged with their leak and only some evaluated.
 
     :math:`h = \beta v + x` where ``leak`` (else :math:`h = v + x`, :func:`li_masked_step`),
@@ -240,8 +266,9 @@ def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
-def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset,
-                       h_all: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _lif_forward_values(
+    x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset, h_all: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
     written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
     so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
@@ -310,7 +337,7 @@ class _FusedLIF(torch.autograd.Function):
                     for i in range(n - 2, -1, -1):
                         g = g_out[i].addcmul_(dvdh[i], g, value=b)
                 else:
-                    a = dvdh[:n - 1].mul_(beta)
+                    a = dvdh[: n - 1].mul_(beta)
                     for i in range(n - 2, -1, -1):
                         g = g_out[i].addcmul_(a[i], g)
             if need_th:
@@ -338,8 +365,9 @@ class _FusedLIF(torch.autograd.Function):
 _CHUNK_ELEMS = 1 << 17  # elements per backward chunk (~0.5 MB per float32 temporary)
 
 
-def lif_multistep(x: torch.Tensor, state: LIFState, p: LIFParameters, *,
-                  fused: bool = True) -> tuple[torch.Tensor, LIFState]:
+def lif_multistep(
+    x: torch.Tensor, state: LIFState, p: LIFParameters, *, fused: bool = True
+) -> tuple[torch.Tensor, LIFState]:
     """Run ``T = x.shape[0]`` steps over time-major ``x`` (``[T, B, ...]``).
 
     Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop. How the

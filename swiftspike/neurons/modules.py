@@ -4,6 +4,7 @@ Every neuron layer derives from :class:`SpikingModule`: it keeps its own state b
 long sequence can be fed in segments), is cleared with :func:`reset`, and runs either one step at a
 time (``step_mode='s'``, input ``[B, ...]``) or many (``step_mode='m'``, input ``[T, B, ...]``).
 """
+
 from __future__ import annotations
 
 import math
@@ -115,8 +116,9 @@ class LIF(SpikingModule):
     @property
     def params(self) -> LIFParameters:
         """The layer's parameters for the kernel in :mod:`swiftspike.neurons.functional`."""
-        return LIFParameters(self.beta, self.v_threshold, self.reset_mechanism, self.refractory_steps,
-                             self.surrogate, self.detach_reset)
+        return LIFParameters(
+            self.beta, self.v_threshold, self.reset_mechanism, self.refractory_steps, self.surrogate, self.detach_reset
+        )
 
     def _init(self, like: torch.Tensor) -> LIFState:
         if self.state is not None and self.state.v.shape == like.shape:
@@ -141,8 +143,10 @@ class LIF(SpikingModule):
 
     def extra_repr(self) -> str:
         f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"
-        return (f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
-                f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}")
+        return (
+            f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
+            f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}"
+        )
 
 
 class IF(LIF):

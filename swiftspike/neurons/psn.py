@@ -15,6 +15,7 @@ r"""Parallel spiking neuron baselines and a reset-free LIF.
 All are :class:`~swiftspike.neurons.modules.SpikingModule` layers over time-major ``[T, B, ...]``
 input, using a surrogate (ATan by default) for the backward pass of the step function.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,9 @@ class PSN(SpikingModule):
     Only multi-step input of exactly ``T`` steps is accepted (the matrix mixes all steps, also future
     ones, so the layer has no serial form and no state)."""
 
-    def __init__(self, T: int, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0,
-                 step_mode: str = "m") -> None:
+    def __init__(
+        self, T: int, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0, step_mode: str = "m"
+    ) -> None:
         super().__init__(step_mode)
         if step_mode != "m":
             raise SwiftSpikeError(f"{type(self).__name__} only supports step_mode='m' (it mixes all T steps)")
@@ -93,8 +95,9 @@ class SlidingPSN(SpikingModule):
     r"""``k`` shared weights slid causally over time, :math:`H_t = \sum_j w_j X_{t-k+1+j}`,
     :math:`S_t = \Theta(H_t - b)`; any ``T``, both step modes, the last ``k - 1`` inputs carried as state."""
 
-    def __init__(self, k: int = 4, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0,
-                 step_mode: str = "m") -> None:
+    def __init__(
+        self, k: int = 4, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0, step_mode: str = "m"
+    ) -> None:
         super().__init__(step_mode)
         self.k = check_positive_int(k, "k")
         self.surrogate = get_surrogate(surrogate)
@@ -129,8 +132,8 @@ class SlidingPSN(SpikingModule):
         w = self.weight.to(x.dtype)
         h = w[0] * xp[:T]
         for j in range(1, self.k):
-            h = h + w[j] * xp[j:j + T]
-        self.window = xp[xp.shape[0] - (self.k - 1):]
+            h = h + w[j] * xp[j : j + T]
+        self.window = xp[xp.shape[0] - (self.k - 1) :]
         s = self.surrogate(h - self.bias.to(x.dtype))
         return s[0] if self.step_mode == "s" else s
 
@@ -144,10 +147,22 @@ class LIFNoReset(LIF):
     :class:`~swiftspike.neurons.functional.NoReset` (which solves the membrane in parallel over time with
     the chunked scan in ``'m'`` mode); state carried across calls."""
 
-    def __init__(self, tau: float = 5.0, v_threshold: float = 1.0, surrogate: str | Surrogate | None = "atan",
-                 step_mode: str = "m", dt: float = 1.0) -> None:
-        super().__init__(tau=check_positive(tau, "tau"), v_threshold=v_threshold, reset=NoReset(),
-                         surrogate=surrogate, step_mode=step_mode, dt=dt)
+    def __init__(
+        self,
+        tau: float = 5.0,
+        v_threshold: float = 1.0,
+        surrogate: str | Surrogate | None = "atan",
+        step_mode: str = "m",
+        dt: float = 1.0,
+    ) -> None:
+        super().__init__(
+            tau=check_positive(tau, "tau"),
+            v_threshold=v_threshold,
+            reset=NoReset(),
+            surrogate=surrogate,
+            step_mode=step_mode,
+            dt=dt,
+        )
 
     @property
     def v(self) -> torch.Tensor | None:

@@ -29,6 +29,7 @@ The backward pass is the same scan run backwards in time (custom autograd functi
 block from the end: :math:`G_t = g_t + a_{t+1} G_{t+1}`, :math:`\partial b_t = G_t`,
 :math:`\partial \log a_t = G_t a_t H_{t-1}`, :math:`\partial h_0 = a_0 G_0`.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,11 +79,12 @@ def _work(work: torch.Tensor | None, rows: int, M: int, like: torch.Tensor) -> t
     for the decays ``a``."""
     if work is None:
         return torch.empty(rows, 3, M, dtype=like.dtype, device=like.device)
-    return work.view(-1)[:rows * 3 * M].view(rows, 3, M)
+    return work.view(-1)[: rows * 3 * M].view(rows, 3, M)
 
 
-def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
-               work: torch.Tensor | None = None) -> torch.Tensor:
+def scan_block(
+    bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int, work: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""One block of :math:`H_t = (1 - m_t) H_{t-1} + b_t`; ``bm`` is ``[L, 2, M]`` holding ``b_t`` and
     ``m_t = 1 - a_t`` (given instead of ``a`` so that decays near 1 stay exact), ``h`` (``[M]``) the
     state before the block. Writes ``H`` (``[L, M]``) into ``out``; returns the state after the block.
@@ -124,8 +126,14 @@ def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
     return S[n]
 
 
-def scan_block_reverse(gm: torch.Tensor, m0: torch.Tensor, carry: torch.Tensor, out: torch.Tensor, chunk: int,
-                       work: torch.Tensor | None = None) -> torch.Tensor:
+def scan_block_reverse(
+    gm: torch.Tensor,
+    m0: torch.Tensor,
+    carry: torch.Tensor,
+    out: torch.Tensor,
+    chunk: int,
+    work: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""One block of the adjoint :math:`G_t = g_t + (1 - m_{t+1}) G_{t+1}`, in original time order (no
     flips). ``gm`` is ``[L, 2, M]`` holding ``g_t`` and ``m_{t+1}`` (shifted by one row; the last row's
     must be 0), ``m0`` the block's first ``m``, ``carry`` :math:`a_{t_1} G_{t_1}` from the block after
@@ -185,9 +193,9 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     h = h0
     for t0 in range(0, T, R):
         L = min(R, T - t0)
-        bm[:L, 0] = b[t0:t0 + L]
-        torch.expm1(log_a[t0:t0 + L], out=bm[:L, 1]).neg_()  # 1 - a, exact near a = 1
-        h = scan_block(bm[:L], h, out[t0:t0 + L], chunk, work)
+        bm[:L, 0] = b[t0 : t0 + L]
+        torch.expm1(log_a[t0 : t0 + L], out=bm[:L, 1]).neg_()  # 1 - a, exact near a = 1
+        h = scan_block(bm[:L], h, out[t0 : t0 + L], chunk, work)
     return out
 
 
@@ -202,16 +210,17 @@ def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, chunk: int) -> torch.Ten
     carry = g.new_zeros(M)
     for t0 in range(R * ((T - 1) // R), -1, -R):
         L = min(R, T - t0)
-        gm[:L, 0] = g[t0:t0 + L]
-        torch.expm1(log_a[t0 + 1:t0 + L], out=gm[:L - 1, 1]).neg_()
+        gm[:L, 0] = g[t0 : t0 + L]
+        torch.expm1(log_a[t0 + 1 : t0 + L], out=gm[: L - 1, 1]).neg_()
         gm[L - 1, 1] = 0
         m0 = torch.expm1(log_a[t0]).neg_()
-        carry = scan_block_reverse(gm[:L], m0, carry, out[t0:t0 + L], chunk, work)
+        carry = scan_block_reverse(gm[:L], m0, carry, out[t0 : t0 + L], chunk, work)
     return out
 
 
-def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor,
-                  chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def scan_backward(
+    g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``):
     :math:`G` from :func:`_scan_reverse`, :math:`\partial \log a_t = G_t a_t H_{t-1}`,
     :math:`\partial b = G`, :math:`\partial h_0 = a_0 G_0`."""
@@ -261,8 +270,7 @@ def linear_scan(
     if c < 2:
         raise SwiftSpikeError(f"chunk must be an integer >= 2, got {chunk!r}")
     M = int(math.prod(rest))
-    H = _LinearScan.apply(log_a.reshape(T, M).contiguous(), b.reshape(T, M).contiguous(),
-                          h0.reshape(M).contiguous(), c)
+    H = _LinearScan.apply(log_a.reshape(T, M).contiguous(), b.reshape(T, M).contiguous(), h0.reshape(M).contiguous(), c)
     return H.view(T, *rest)
 
 

@@ -10,6 +10,7 @@ derivative :math:`\sigma'(x)`. Each object exposes
 
 ``alpha`` sets sharpness; ``width`` the support of the piecewise ones.
 """
+
 from __future__ import annotations
 
 import math

@@ -50,6 +50,7 @@ finished epochs), the sync model's per-epoch weights are kept for ``matched``, a
 cached, all under ``<dir>/<dataset>-<protocol>-<hash of the settings>/``; separate processes may run
 different seeds into the same directory, and a run over all seeds then only collects.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,18 +90,46 @@ BASELINES = ("async", "sync-gate")
 
 #: What each protocol sets when the config leaves a field at ``None``.
 PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "swiftspike": {"neuron": {}, "bias": True, "loss": "count", "lr": 2e-3, "weight_decay": 0.0,
-                   "refractory_dropout": 0.0, "stops": ["quiescence", "first_output"], "k": [0],
-                   "readout": "strict", "epochs": 20, "T": 8, "F": [2]},
-    "asynctorch": {"neuron": dict(ASYNCTORCH_NEURON), "bias": False, "loss": "rate", "lr": 1e-3,
-                   "weight_decay": 1e-5, "refractory_dropout": 0.8, "stops": ["quiescence", "frame_first_output"],
-                   "k": [0, 1, 2], "readout": "argmax", "epochs": 2, "T": None, "F": [4, 8, 16, 32, 64, 128]},
+    "swiftspike": {
+        "neuron": {},
+        "bias": True,
+        "loss": "count",
+        "lr": 2e-3,
+        "weight_decay": 0.0,
+        "refractory_dropout": 0.0,
+        "stops": ["quiescence", "first_output"],
+        "k": [0],
+        "readout": "strict",
+        "epochs": 20,
+        "T": 8,
+        "F": [2],
+    },
+    "asynctorch": {
+        "neuron": dict(ASYNCTORCH_NEURON),
+        "bias": False,
+        "loss": "rate",
+        "lr": 1e-3,
+        "weight_decay": 1e-5,
+        "refractory_dropout": 0.8,
+        "stops": ["quiescence", "frame_first_output"],
+        "k": [0, 1, 2],
+        "readout": "argmax",
+        "epochs": 2,
+        "T": None,
+        "F": [4, 8, 16, 32, 64, 128],
+    },
 }
 
 #: Ratios computed per cell (baseline / async-trained; > 1 favours the async-trained model).
-RATIO_METRICS = ("spikes_per_sample", "frame_spikes_to_first_correct", "frame_steps_to_first_correct",
-                 "frame_spikes_to_first_output", "frame_steps_to_first_output", "steps_to_decision",
-                 "spikes_to_decision")
+RATIO_METRICS = (
+    "spikes_per_sample",
+    "frame_spikes_to_first_correct",
+    "frame_steps_to_first_correct",
+    "frame_spikes_to_first_output",
+    "frame_steps_to_first_output",
+    "steps_to_decision",
+    "spikes_to_decision",
+)
 #: The metrics of the claim: fewer spikes, lower per-frame latency to the first correct output spike.
 CLAIM_METRICS = ("spikes_per_sample", "frame_spikes_to_first_correct", "frame_steps_to_first_correct")
 
@@ -158,16 +187,21 @@ class StudyConfig(DataConfig):
             raise SwiftSpikeError("stops must name at least one stop rule")
         for s in stops:
             choose("stop rule", s, STOP_RULES)
-        c = replace(self, F=sorted(set(Fs)), k=sorted(set(ks)), seeds=list(dict.fromkeys(seeds)), stops=stops,
-                    T=d["T"] if self.T is None else self.T,
-                    epochs=d["epochs"] if self.epochs is None else self.epochs,
-                    lr=d["lr"] if self.lr is None else self.lr,
-                    weight_decay=d["weight_decay"] if self.weight_decay is None else self.weight_decay,
-                    bias=d["bias"] if self.bias is None else self.bias,
-                    refractory_dropout=d["refractory_dropout"] if self.refractory_dropout is None
-                    else self.refractory_dropout,
-                    loss=d["loss"] if self.loss is None else self.loss,
-                    readout=d["readout"] if self.readout is None else self.readout)
+        c = replace(
+            self,
+            F=sorted(set(Fs)),
+            k=sorted(set(ks)),
+            seeds=list(dict.fromkeys(seeds)),
+            stops=stops,
+            T=d["T"] if self.T is None else self.T,
+            epochs=d["epochs"] if self.epochs is None else self.epochs,
+            lr=d["lr"] if self.lr is None else self.lr,
+            weight_decay=d["weight_decay"] if self.weight_decay is None else self.weight_decay,
+            bias=d["bias"] if self.bias is None else self.bias,
+            refractory_dropout=d["refractory_dropout"] if self.refractory_dropout is None else self.refractory_dropout,
+            loss=d["loss"] if self.loss is None else self.loss,
+            readout=d["readout"] if self.readout is None else self.readout,
+        )
         if c.async_epochs is None:
             c.async_epochs = c.epochs
         if c.T is not None:
@@ -194,8 +228,9 @@ class StudyConfig(DataConfig):
             _finite(c.async_spike_reg, "async_spike_reg")
         if c.loss not in ("count",) and c.truncate:
             raise SwiftSpikeError(f"the {c.loss} loss is not available with truncated training; drop --truncate")
-        if c.test_limit is not None and (isinstance(c.test_limit, bool) or not isinstance(c.test_limit, int)
-                                         or c.test_limit <= 0):
+        if c.test_limit is not None and (
+            isinstance(c.test_limit, bool) or not isinstance(c.test_limit, int) or c.test_limit <= 0
+        ):
             raise SwiftSpikeError(f"test_limit must be a positive integer, got {c.test_limit}")
         return c
 
@@ -208,8 +243,9 @@ class StudyConfig(DataConfig):
 
     def stop_rules(self) -> list[tuple[str, int]]:
         """``(stop, k)`` pairs evaluated: quiescence once, each other rule once per ``k``."""
-        return [(s, 0) if s == "quiescence" else (s, k) for s in self.stops for k in (
-            [0] if s == "quiescence" else self.k)]
+        return [
+            (s, 0) if s == "quiescence" else (s, k) for s in self.stops for k in ([0] if s == "quiescence" else self.k)
+        ]
 
 
 def _int_list(v: Any, name: str, *, positive: bool) -> list[int]:
@@ -222,13 +258,14 @@ def _int_list(v: Any, name: str, *, positive: bool) -> list[int]:
         raise SwiftSpikeError(f"{name} must name at least one value")
     for x in vals:
         if isinstance(x, bool) or not isinstance(x, int) or (x <= 0 if positive else x < 0):
-            raise SwiftSpikeError(f"{name} must hold {'positive integers' if positive else 'integers >= 0'}, "
-                                  f"got {x!r}")
+            raise SwiftSpikeError(f"{name} must hold {'positive integers' if positive else 'integers >= 0'}, got {x!r}")
     return vals
 
 
 def _finite(v: Any, name: str, *, positive: bool = False) -> None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+    ok = (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+    )
     if not ok:
         raise SwiftSpikeError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
 
@@ -247,8 +284,15 @@ def rebin_frames(x: torch.Tensor, T: int) -> torch.Tensor:
 
 def rebin(data: Dataset, T: int) -> Dataset:
     """A temporal dataset with its sequences summed into ``T`` frames."""
-    return Dataset(data.name, rebin_frames(data.x_train, T), data.y_train, rebin_frames(data.x_test, T),
-                   data.y_test, data.n_classes, True)
+    return Dataset(
+        data.name,
+        rebin_frames(data.x_train, T),
+        data.y_train,
+        rebin_frames(data.x_test, T),
+        data.y_test,
+        data.n_classes,
+        True,
+    )
 
 
 def encoder_for(data: Dataset, T: int | None) -> Encoder:
@@ -258,8 +302,13 @@ def encoder_for(data: Dataset, T: int | None) -> Encoder:
 
 def study_spec(cfg: StudyConfig, data: Dataset) -> dict[str, Any]:
     """The model spec of the study (``bias: False`` marks bias-free synaptic layers)."""
-    spec = default_spec(list(data.input_shape), data.n_classes, hidden=list(cfg.hidden), readout="spike",
-                        neuron_kwargs=cfg.neuron_kwargs())
+    spec = default_spec(
+        list(data.input_shape),
+        data.n_classes,
+        hidden=list(cfg.hidden),
+        readout="spike",
+        neuron_kwargs=cfg.neuron_kwargs(),
+    )
     if not cfg.bias:
         spec["bias"] = False
     return spec
@@ -276,26 +325,55 @@ def build_study_model(spec: dict[str, Any]) -> nn.Module:
     return model
 
 
-def engine_config(protocol: str, execution: str, F: int, *, stop: str = "quiescence", k: int = 0,
-                  input_mode: str = "start", refractory_dropout: float | None = None,
-                  n_all: int | None = None, record_synops: bool = False) -> AsyncConfig:
+def engine_config(
+    protocol: str,
+    execution: str,
+    F: int,
+    *,
+    stop: str = "quiescence",
+    k: int = 0,
+    input_mode: str = "start",
+    refractory_dropout: float | None = None,
+    n_all: int | None = None,
+    record_synops: bool = False,
+) -> AsyncConfig:
     """The engine settings of one execution under a protocol: ``sync`` runs with ``F = n_all`` (every
     neuron and input at once), ``sync-gate`` with the sync gate, both with the random scheduler."""
     choose("execution", execution, EXECUTIONS)
     f = int(n_all if execution == "sync" and n_all is not None else F)
     sched = "random" if execution in ("sync", "sync-gate") else execution
-    kw: dict[str, Any] = dict(F=f, scheduler=sched, stop=stop, k=k, input_mode=input_mode,
-                              sync_gate=execution == "sync-gate", record_synops=record_synops)
+    kw: dict[str, Any] = dict(
+        F=f,
+        scheduler=sched,
+        stop=stop,
+        k=k,
+        input_mode=input_mode,
+        sync_gate=execution == "sync-gate",
+        record_synops=record_synops,
+    )
     if refractory_dropout is not None:
         kw["refractory_dropout"] = refractory_dropout
     return AsyncConfig.preset(protocol, **kw)
 
 
 @torch.no_grad()
-def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution: str, F: int, stop: str,
-                       k: int = 0, batch_size: int = 256, seed: int = 0, input_mode: str = "start",
-                       energy_table: str = "45nm-fp32", protocol: str = "swiftspike",
-                       refractory_dropout: float | None = None, readout: str = "strict") -> dict[str, float]:
+def evaluate_execution(
+    model,
+    x_enc: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    execution: str,
+    F: int,
+    stop: str,
+    k: int = 0,
+    batch_size: int = 256,
+    seed: int = 0,
+    input_mode: str = "start",
+    energy_table: str = "45nm-fp32",
+    protocol: str = "swiftspike",
+    refractory_dropout: float | None = None,
+    readout: str = "strict",
+) -> dict[str, float]:
     """Run pre-encoded ``x_enc`` (``[T, N, ...]``) under one execution and stop rule; per-sample means and
     per-frame latencies (:func:`~swiftspike.asynch.frame_latency`).
 
@@ -304,14 +382,23 @@ def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution
     choose("readout", readout, READOUTS)
     model.eval()
     g = as_graph(model, tuple(x_enc.shape[2:]))
-    cfg = engine_config(protocol, execution, F, stop=stop, k=k, input_mode=input_mode,
-                        refractory_dropout=refractory_dropout, n_all=g.n_in + g.n_neurons, record_synops=True)
+    cfg = engine_config(
+        protocol,
+        execution,
+        F,
+        stop=stop,
+        k=k,
+        input_mode=input_mode,
+        refractory_dropout=refractory_dropout,
+        n_all=g.n_in + g.n_neurons,
+        record_synops=True,
+    )
     gen = torch.Generator().manual_seed(seed)
     keys = ("ok", "spikes", "steps", "s_dec", "k_dec", "s_first", "s_first_ok", "queue", "cut", "acs", "macs")
     acc: dict[str, list[Any]] = {key: [] for key in keys}
     frames: dict[str, list[torch.Tensor]] = {key: [] for key in FRAME_STATS}
     for i in range(0, x_enc.shape[1], batch_size):
-        xb, yb = x_enc[:, i:i + batch_size].float(), y[i:i + batch_size]
+        xb, yb = x_enc[:, i : i + batch_size].float(), y[i : i + batch_size]
         rec = AsyncEngine(g, cfg, generator=gen).run(xb, yb)
         out = rec.output
         score = out.sum(0) if rec.output_spiking else out[-1]
@@ -358,9 +445,30 @@ def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution
 
 #: Config fields that change a trained model or an evaluation (the checkpoint folder's hash); not the
 #: epochs (more epochs resume), the F values, seeds, stops or k (each is a file or a cache entry of its own).
-_HASHED = ("dataset", "path", "limit", "bins", "test_limit", "T", "hidden", "batch_size", "lr", "weight_decay",
-           "spike_reg", "v_threshold", "bias", "finetune", "truncate", "input_mode", "refractory_dropout", "loss",
-           "early", "async_spike_reg", "readout", "protocol")
+_HASHED = (
+    "dataset",
+    "path",
+    "limit",
+    "bins",
+    "test_limit",
+    "T",
+    "hidden",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "spike_reg",
+    "v_threshold",
+    "bias",
+    "finetune",
+    "truncate",
+    "input_mode",
+    "refractory_dropout",
+    "loss",
+    "early",
+    "async_spike_reg",
+    "readout",
+    "protocol",
+)
 
 
 def run_folder(cfg: StudyConfig) -> Path | None:
@@ -398,12 +506,22 @@ class EvalCache:
         os.replace(tmp, self.path)
 
 
-def _train_config(cfg: StudyConfig, *, epochs: int, loss: str, spike_reg: float, seed: int,
-                  checkpoint: Path | None) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       loss=loss, spike_reg=spike_reg, seed=seed, progress=cfg.progress,
-                       checkpoint=None if checkpoint is None else str(checkpoint), resume=checkpoint is not None,
-                       resume_missing="fresh")
+def _train_config(
+    cfg: StudyConfig, *, epochs: int, loss: str, spike_reg: float, seed: int, checkpoint: Path | None
+) -> TrainConfig:
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        loss=loss,
+        spike_reg=spike_reg,
+        seed=seed,
+        progress=cfg.progress,
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        resume=checkpoint is not None,
+        resume_missing="fresh",
+    )
 
 
 def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: list | None, snap_path, log: Log) -> list:
@@ -428,9 +546,21 @@ def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: list | None, s
     return hist
 
 
-def _train(kind: str, F: int | None, cfg: StudyConfig, data: Dataset, spec: dict, encoder: Encoder, seed: int,
-           *, init_state=None, checkpoint: Path | None = None, snapshots: list | None = None,
-           snap_path=None, log: Log = quiet):
+def _train(
+    kind: str,
+    F: int | None,
+    cfg: StudyConfig,
+    data: Dataset,
+    spec: dict,
+    encoder: Encoder,
+    seed: int,
+    *,
+    init_state=None,
+    checkpoint: Path | None = None,
+    snapshots: list | None = None,
+    snap_path=None,
+    log: Log = quiet,
+):
     """Train one model of the study; returns ``(model, history)``."""
     seed_everything(seed)
     model = build_study_model(spec)
@@ -438,8 +568,7 @@ def _train(kind: str, F: int | None, cfg: StudyConfig, data: Dataset, spec: dict
         model.load_state_dict(init_state)
     if kind == "sync":
         loss = cfg.loss if cfg.loss in ("count", "rate") else "count"
-        tc = _train_config(cfg, epochs=cfg.epochs, loss=loss, spike_reg=cfg.spike_reg, seed=seed,
-                           checkpoint=checkpoint)
+        tc = _train_config(cfg, epochs=cfg.epochs, loss=loss, spike_reg=cfg.spike_reg, seed=seed, checkpoint=checkpoint)
         tr = Trainer(model, encoder, tc, runner=sync_runner, spec=spec, log=log, desc="sync epoch")
         return model, _fit(tr, data, cfg.epochs, snapshots, snap_path, log)
     assert F is not None
@@ -449,8 +578,19 @@ def _train(kind: str, F: int | None, cfg: StudyConfig, data: Dataset, spec: dict
         kw: dict[str, Any] = {}
         if checkpoint is not None:
             kw = dict(checkpoint=str(checkpoint), resume=True, resume_missing="fresh")
-        hist = train_truncated(model, encoder, data, config=acfg, epochs=cfg.async_epochs, batch_size=cfg.batch_size,
-                               lr=cfg.lr, seed=seed, show_progress=cfg.progress, weight_decay=cfg.weight_decay, **kw)
+        hist = train_truncated(
+            model,
+            encoder,
+            data,
+            config=acfg,
+            epochs=cfg.async_epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            seed=seed,
+            show_progress=cfg.progress,
+            weight_decay=cfg.weight_decay,
+            **kw,
+        )
         return model, hist
     reg = cfg.spike_reg if cfg.async_spike_reg is None else cfg.async_spike_reg
     # scheduler and dropout draws come from the global RNG, which the Trainer seeds at every epoch, so a
@@ -461,11 +601,13 @@ def _train(kind: str, F: int | None, cfg: StudyConfig, data: Dataset, spec: dict
     desc = f"{kind} F={F} epoch"
     if cfg.loss == "per-step":
         runner = async_runner(generator=gen, config=acfg.replace(record_step_outputs=True))
-        hist = StepLossTrainer(model, encoder, tc, runner=runner, early=cfg.early, spec=spec, log=log,
-                               desc=desc).fit(data)
+        hist = StepLossTrainer(model, encoder, tc, runner=runner, early=cfg.early, spec=spec, log=log, desc=desc).fit(
+            data
+        )
     else:
-        hist = Trainer(model, encoder, tc, runner=async_runner(generator=gen, config=acfg), spec=spec, log=log,
-                       desc=desc).fit(data)
+        hist = Trainer(
+            model, encoder, tc, runner=async_runner(generator=gen, config=acfg), spec=spec, log=log, desc=desc
+        ).fit(data)
     return model, hist
 
 
@@ -506,16 +648,27 @@ class AsyncStudyResult(StudyResult):
 
         Fs = list(self.config["F"])
         paths = []
-        for metric, name in (("spikes_per_sample", "spikes"), ("frame_spikes_to_first_correct", "frame_latency"),
-                             ("accuracy", "accuracy")):
+        for metric, name in (
+            ("spikes_per_sample", "spikes"),
+            ("frame_spikes_to_first_correct", "frame_latency"),
+            ("accuracy", "accuracy"),
+        ):
             curves = {}
             for label, pick in _plot_lines(self.results):
                 ys = [_seed_mean(self.results, metric, stop="quiescence", F=F, **pick) for F in Fs]
                 if any(math.isfinite(v) for v in ys):
                     curves[label] = ys
-            paths.append(curves_plot(curves, Path(directory) / f"async_{name}_vs_F.png", x=Fs, logx=True,
-                                     xlabel="F (events per sample per forward step)", ylabel=metric,
-                                     title=f"{self.dataset}, {self.config['protocol']} protocol (quiescence)"))
+            paths.append(
+                curves_plot(
+                    curves,
+                    Path(directory) / f"async_{name}_vs_F.png",
+                    x=Fs,
+                    logx=True,
+                    xlabel="F (events per sample per forward step)",
+                    ylabel=metric,
+                    title=f"{self.dataset}, {self.config['protocol']} protocol (quiescence)",
+                )
+            )
         return paths
 
 
@@ -570,16 +723,28 @@ def compute_ratios(results: list[dict[str, Any]], *, matched: bool = False) -> l
             base = index.get((seed, "sync", None, ex, F, stop, True))
             if base is None:
                 continue
-            row: dict[str, Any] = {"seed": seed, "F": F, "training": r["training"], "baseline": baseline, "stop": stop,
-                                   "accuracy": r["accuracy"], "baseline_accuracy": base["accuracy"],
-                                   "spikes": r["spikes_per_sample"], "baseline_spikes": base["spikes_per_sample"],
-                                   **compare(base, r)}
+            row: dict[str, Any] = {
+                "seed": seed,
+                "F": F,
+                "training": r["training"],
+                "baseline": baseline,
+                "stop": stop,
+                "accuracy": r["accuracy"],
+                "baseline_accuracy": base["accuracy"],
+                "spikes": r["spikes_per_sample"],
+                "baseline_spikes": base["spikes_per_sample"],
+                **compare(base, r),
+            }
             if matched:
                 cands = sync_epochs.get((seed, ex, F, stop), [])
                 if cands:
                     best = min(cands, key=lambda c: (abs(c["accuracy"] - r["accuracy"]), -c["epochs"]))
-                    row["matched"] = {"epoch": best["epochs"], "baseline_accuracy": best["accuracy"],
-                                      "baseline_spikes": best["spikes_per_sample"], **compare(best, r)}
+                    row["matched"] = {
+                        "epoch": best["epochs"],
+                        "baseline_accuracy": best["accuracy"],
+                        "baseline_spikes": best["spikes_per_sample"],
+                        **compare(best, r),
+                    }
             rows.append(row)
     return rows
 
@@ -596,8 +761,9 @@ def _cells(ratios: list[dict[str, Any]], baseline: str, matched: bool) -> dict[t
     return cells
 
 
-def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_tolerance: float = 0.0,
-                matched: bool = False) -> dict[str, Any]:
+def grid_maxima(
+    ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_tolerance: float = 0.0, matched: bool = False
+) -> dict[str, Any]:
     """Per baseline and metric of :data:`RATIO_METRICS` (and ``accuracy_diff``):
 
     * ``max``: the largest value over every cell and seed;
@@ -617,8 +783,12 @@ def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_toler
             best: dict[str, Any] = {"max": None, "all_seeds": None, "all_seeds_equal_accuracy": None}
             for (F, training, stop), rows in cells.items():
                 vals = [(r[metric], r) for r in rows if r[metric] is not None and math.isfinite(r[metric])]
-                where = {"F": F, "training": training, "stop": stop,
-                         "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows}}
+                where = {
+                    "F": F,
+                    "training": training,
+                    "stop": stop,
+                    "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows},
+                }
                 for v, r in vals:
                     if best["max"] is None or v > best["max"]["value"]:
                         best["max"] = {"value": v, **where, "seed": r["seed"]}
@@ -635,8 +805,14 @@ def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_toler
     return out
 
 
-def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_ratio: float = 1.5,
-                  acc_tolerance: float = 0.0, matched: bool = False) -> dict[str, Any]:
+def claim_verdict(
+    ratios: list[dict[str, Any]],
+    *,
+    seeds: Sequence[int],
+    claim_ratio: float = 1.5,
+    acc_tolerance: float = 0.0,
+    matched: bool = False,
+) -> dict[str, Any]:
     """The test of issue 15: is there a cell (F, async training, stop rule) where, against a baseline, the
     async-trained model uses at least ``claim_ratio`` x fewer spikes or has at least ``claim_ratio`` x lower
     per-frame latency to the first correct output spike (:data:`CLAIM_METRICS`), at accuracy no lower than
@@ -655,17 +831,32 @@ def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_r
             for metric in CLAIM_METRICS:
                 vals = [r[metric] for r in rows]
                 if all(v is not None and math.isfinite(v) and v >= claim_ratio for v in vals):
-                    hits.append({"baseline": baseline, "metric": metric, "F": F, "training": training, "stop": stop,
-                                 "min_over_seeds": min(vals),
-                                 "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows}})
+                    hits.append(
+                        {
+                            "baseline": baseline,
+                            "metric": metric,
+                            "F": F,
+                            "training": training,
+                            "stop": stop,
+                            "min_over_seeds": min(vals),
+                            "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows},
+                        }
+                    )
     reproduced: bool | None = (True if n_seeds >= 2 else None) if hits else False
     hits.sort(key=lambda h: -h["min_over_seeds"])
-    return {"reproduced": reproduced, "seeds": n_seeds, "claim_ratio": claim_ratio, "acc_tolerance": acc_tolerance,
-            "matched": matched, "criterion": (
-                f">= {claim_ratio}x fewer spikes or >= {claim_ratio}x lower per-frame latency to the first correct "
-                f"output spike (in spikes or forward steps) than a baseline, at accuracy >= the baseline's - "
-                f"{100 * acc_tolerance:.1f} pts, in the same cell for every seed"),
-            "cells": hits}
+    return {
+        "reproduced": reproduced,
+        "seeds": n_seeds,
+        "claim_ratio": claim_ratio,
+        "acc_tolerance": acc_tolerance,
+        "matched": matched,
+        "criterion": (
+            f">= {claim_ratio}x fewer spikes or >= {claim_ratio}x lower per-frame latency to the first correct "
+            f"output spike (in spikes or forward steps) than a baseline, at accuracy >= the baseline's - "
+            f"{100 * acc_tolerance:.1f} pts, in the same cell for every seed"
+        ),
+        "cells": hits,
+    }
 
 
 # -- the study ---------------------------------------------------------------------------------------------
@@ -698,11 +889,20 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
         x_test = encoder(d.x_test).float()
         cache = EvalCache(None if folder is None else folder / f"seed{seed}-evals.json")
         ck = (lambda name: None) if folder is None else (lambda name: folder / f"seed{seed}-{name}.ckpt")
-        log(f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
-            f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs")
+        log(
+            f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
+            f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs"
+        )
 
-        def evaluate(model, name: str, training_kind: str, train_F: int | None, epochs: int, final: bool,
-                     executions: Sequence[tuple[str, int | None]]) -> None:
+        def evaluate(
+            model,
+            name: str,
+            training_kind: str,
+            train_F: int | None,
+            epochs: int,
+            final: bool,
+            executions: Sequence[tuple[str, int | None]],
+        ) -> None:
             for execution, F in executions:
                 for stop, k in stops:
                     label = stop_label(stop, k)
@@ -710,25 +910,58 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
                     res = cache.get(key)
                     if res is None:
                         reset(model)
-                        res = evaluate_execution(model, x_test, d.y_test, execution=execution, F=F or 1, stop=stop,
-                                                 k=k, seed=seed, input_mode=cfg.input_mode, protocol=cfg.protocol,
-                                                 refractory_dropout=cfg.refractory_dropout, readout=cfg.readout)
+                        res = evaluate_execution(
+                            model,
+                            x_test,
+                            d.y_test,
+                            execution=execution,
+                            F=F or 1,
+                            stop=stop,
+                            k=k,
+                            seed=seed,
+                            input_mode=cfg.input_mode,
+                            protocol=cfg.protocol,
+                            refractory_dropout=cfg.refractory_dropout,
+                            readout=cfg.readout,
+                        )
                         cache.put(key, res)
-                    results.append({"seed": seed, "training": training_kind, "train_F": train_F, "epochs": epochs,
-                                    "final": final, "execution": execution, "F": F, "stop": label, **res})
+                    results.append(
+                        {
+                            "seed": seed,
+                            "training": training_kind,
+                            "train_F": train_F,
+                            "epochs": epochs,
+                            "final": final,
+                            "execution": execution,
+                            "F": F,
+                            "stop": label,
+                            **res,
+                        }
+                    )
 
         # the sync-trained model (and, with matched, its weights after every epoch)
         t0 = time.perf_counter()
         snaps: list | None = [] if cfg.matched else None
         snap_path = None if folder is None else (lambda e: folder / f"seed{seed}-sync-ep{e}.ckpt")
-        sync_model, hist = _train("sync", None, cfg, d, spec, encoder, seed, checkpoint=ck("sync"), snapshots=snaps,
-                                  snap_path=snap_path, log=log)
+        sync_model, hist = _train(
+            "sync",
+            None,
+            cfg,
+            d,
+            spec,
+            encoder,
+            seed,
+            checkpoint=ck("sync"),
+            snapshots=snaps,
+            snap_path=snap_path,
+            log=log,
+        )
         sync_state = {k: v.detach().clone() for k, v in sync_model.state_dict().items()}
         training[f"{seed}|sync"] = _train_info(hist, time.perf_counter() - t0)
         log(f"seed {seed}: sync trained ({_train_line(hist)})")
         per_F = [(ex, F) for F in cfg.F for ex in ("sync-gate", "random", "momentum")]
         evaluate(sync_model, f"sync-ep{cfg.epochs}", "sync", None, cfg.epochs, True, [("sync", None), *per_F])
-        for e, state in (snaps or []):
+        for e, state in snaps or []:
             if e == cfg.epochs:
                 continue
             snap_model = build_study_model(spec)
@@ -739,29 +972,62 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
         for F in cfg.F:
             for kind in ASYNC_TRAININGS:
                 t0 = time.perf_counter()
-                model, hist = _train(kind, F, cfg, d, spec, encoder, seed, checkpoint=ck(f"{kind}-F{F}"),
-                                     init_state=sync_state if cfg.finetune else None, log=log)
+                model, hist = _train(
+                    kind,
+                    F,
+                    cfg,
+                    d,
+                    spec,
+                    encoder,
+                    seed,
+                    checkpoint=ck(f"{kind}-F{F}"),
+                    init_state=sync_state if cfg.finetune else None,
+                    log=log,
+                )
                 training[f"{seed}|{kind}|F={F}"] = _train_info(hist, time.perf_counter() - t0)
                 sched = kind.split("-", 1)[1]
-                evaluate(model, f"{kind}-F{F}-ep{cfg.async_epochs}", kind, F, cfg.async_epochs, True,
-                         [(sched, F), ("sync", None)])
+                evaluate(
+                    model,
+                    f"{kind}-F{F}-ep{cfg.async_epochs}",
+                    kind,
+                    F,
+                    cfg.async_epochs,
+                    True,
+                    [(sched, F), ("sync", None)],
+                )
                 log(f"seed {seed}: {kind} F={F} trained and evaluated ({_train_line(hist)})")
     ratios = compute_ratios(results, matched=cfg.matched)
     maxima = {"equal_epochs": grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance)}
-    verdict = {"equal_epochs": claim_verdict(ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio,
-                                             acc_tolerance=cfg.acc_tolerance)}
+    verdict = {
+        "equal_epochs": claim_verdict(
+            ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance
+        )
+    }
     if cfg.matched:
         maxima["matched"] = grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance, matched=True)
-        verdict["matched"] = claim_verdict(ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio,
-                                           acc_tolerance=cfg.acc_tolerance, matched=True)
+        verdict["matched"] = claim_verdict(
+            ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance, matched=True
+        )
     assert first is not None
     conf = {k: v for k, v in asdict(cfg).items() if k != "progress"}
     conf["neuron"] = cfg.neuron_kwargs()
-    conf["engine"] = repr(engine_config(cfg.protocol, "random", cfg.F[0], input_mode=cfg.input_mode,
-                                        refractory_dropout=cfg.refractory_dropout))
+    conf["engine"] = repr(
+        engine_config(
+            cfg.protocol, "random", cfg.F[0], input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout
+        )
+    )
     return AsyncStudyResult(
-        dataset=first.name, temporal=first.temporal, n_train=len(first.x_train), n_test=len(first.x_test),
-        config=conf, spec=spec, training=training, results=results, ratios=ratios, maxima=maxima, verdict=verdict,
+        dataset=first.name,
+        temporal=first.temporal,
+        n_train=len(first.x_train),
+        n_test=len(first.x_test),
+        config=conf,
+        spec=spec,
+        training=training,
+        results=results,
+        ratios=ratios,
+        maxima=maxima,
+        verdict=verdict,
         seconds=time.perf_counter() - t_start,
     )
 
@@ -769,16 +1035,22 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
 def _train_info(hist: list, seconds: float) -> dict[str, Any]:
     """Training time: the sum of the per-epoch times (epochs an earlier run trained included), and the
     wall time of this run."""
-    return {"seconds": sum(float(h.get("seconds", 0.0)) for h in hist), "wall_seconds": seconds,
-            "epochs": len(hist), "history": hist}
+    return {
+        "seconds": sum(float(h.get("seconds", 0.0)) for h in hist),
+        "wall_seconds": seconds,
+        "epochs": len(hist),
+        "history": hist,
+    }
 
 
 def _train_line(hist: list) -> str:
     if not hist:
         return "no epochs"
     h = hist[-1]
-    return (f"{len(hist)} epochs, loss {h.get('loss', math.nan):.3f}, train acc {h.get('train_accuracy', math.nan):.3f}, "
-            f"{sum(float(x.get('seconds', 0.0)) for x in hist):.0f} s")
+    return (
+        f"{len(hist)} epochs, loss {h.get('loss', math.nan):.3f}, train acc {h.get('train_accuracy', math.nan):.3f}, "
+        f"{sum(float(x.get('seconds', 0.0)) for x in hist):.0f} s"
+    )
 
 
 # -- the table ---------------------------------------------------------------------------------------------
@@ -797,46 +1069,68 @@ def study_table(res: dict[str, Any]) -> str:
     """Human-readable tables of a :func:`run_study` result (as a dict)."""
     cfg = res["config"]
     seeds = cfg.get("seeds") or [cfg.get("seed", 0)]
-    lines = [f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), protocol {cfg['protocol']}, "
-             f"F {cfg['F']}, seeds {seeds}, epochs sync {cfg['epochs']} / async {cfg['async_epochs']}, "
-             f"loss {cfg['loss']}, lr {cfg['lr']}, readout {cfg['readout']}", ""]
-    cols = (("acc%", "accuracy", 100), ("spikes", "spikes_per_sample", 1), ("steps", "steps_per_sample", 1),
-            ("spk>dec", "spikes_to_decision", 1), ("fr spk>1st", "frame_spikes_to_first_output", 1),
-            ("fr spk>ok", "frame_spikes_to_first_correct", 1), ("fr stp>ok", "frame_steps_to_first_correct", 1),
-            ("fr out%", "frame_frames_with_output", 100))
+    lines = [
+        f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), protocol {cfg['protocol']}, "
+        f"F {cfg['F']}, seeds {seeds}, epochs sync {cfg['epochs']} / async {cfg['async_epochs']}, "
+        f"loss {cfg['loss']}, lr {cfg['lr']}, readout {cfg['readout']}",
+        "",
+    ]
+    cols = (
+        ("acc%", "accuracy", 100),
+        ("spikes", "spikes_per_sample", 1),
+        ("steps", "steps_per_sample", 1),
+        ("spk>dec", "spikes_to_decision", 1),
+        ("fr spk>1st", "frame_spikes_to_first_output", 1),
+        ("fr spk>ok", "frame_spikes_to_first_correct", 1),
+        ("fr stp>ok", "frame_steps_to_first_correct", 1),
+        ("fr out%", "frame_frames_with_output", 100),
+    )
     head = f"{'trained':<15}{'F':>5} {'run':<10}{'stop':<24}" + "".join(f"{c:>11}" for c, _, _ in cols)
-    lines += [f"evaluations, means over {len(seeds)} seed(s) (fr = per frame, over the (frame, sample) pairs that "
-              "have one; async-trained models under sync execution: JSON only):", head, "-" * len(head)]
+    lines += [
+        f"evaluations, means over {len(seeds)} seed(s) (fr = per frame, over the (frame, sample) pairs that "
+        "have one; async-trained models under sync execution: JSON only):",
+        head,
+        "-" * len(head),
+    ]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in _final(res["results"]):
         if r["training"] != "sync" and r["execution"] == "sync":
             continue
         groups.setdefault((r["training"], r["F"], r["execution"], r["stop"]), []).append(r)
     for (training, F, execution, stop), rs in groups.items():
-        vals = "".join(f"{_fmt(_mean([scale * r[m] for r in rs if r.get(m) is not None])):>11}"
-                       for _, m, scale in cols)
+        vals = "".join(f"{_fmt(_mean([scale * r[m] for r in rs if r.get(m) is not None])):>11}" for _, m, scale in cols)
         lines.append(f"{training:<15}{_fmt(F, 'd'):>5} {execution:<10}{stop:<24}{vals}")
-    for baseline, title in (("async", "sync-trained run with the same scheduler at the same F"),
-                            ("sync-gate", "sync-trained under the sync gate at the same F")):
+    for baseline, title in (
+        ("async", "sync-trained run with the same scheduler at the same F"),
+        ("sync-gate", "sync-trained under the sync gate at the same F"),
+    ):
         rows = [r for r in res["ratios"] if r["baseline"] == baseline]
         if not rows:
             continue
-        lines += ["", f"ratios baseline / async-trained (> 1 favours async-trained); baseline: {title}; "
-                      "values per seed:"]
-        h2 = (f"{'trained':<15}{'stop':<24}{'F':>5}  {'spikes':<13}{'fr spk>ok':<13}{'fr stp>ok':<13}"
-              f"{'acc diff pts':<15}")
+        lines += [
+            "",
+            f"ratios baseline / async-trained (> 1 favours async-trained); baseline: {title}; values per seed:",
+        ]
+        h2 = (
+            f"{'trained':<15}{'stop':<24}{'F':>5}  {'spikes':<13}{'fr spk>ok':<13}{'fr stp>ok':<13}{'acc diff pts':<15}"
+        )
         lines += [h2, "-" * len(h2)]
         cells: dict[tuple, list[dict[str, Any]]] = {}
         for r in rows:
             cells.setdefault((r["training"], r["stop"], r["F"]), []).append(r)
         for (training, stop, F), rs in cells.items():
             join = lambda m, s=".2f": "/".join(_fmt(r[m], s) for r in rs)
-            lines.append(f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
-                         f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
-                         f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}")
+            lines.append(
+                f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
+                f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
+                f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}"
+            )
     for mode in res["maxima"]:
-        lines += ["", f"grid maxima ({mode.replace('_', ' ')}; 'all seeds' = the value every seed reaches in one "
-                      f"cell; 'equal acc' = cells where the async-trained model is at least as accurate in every seed):"]
+        lines += [
+            "",
+            f"grid maxima ({mode.replace('_', ' ')}; 'all seeds' = the value every seed reaches in one "
+            f"cell; 'equal acc' = cells where the async-trained model is at least as accurate in every seed):",
+        ]
         h3 = f"{'baseline':<10}{'metric':<31}{'max':>7}  {'all seeds':>9}  {'equal acc':>9}  cell of 'equal acc'"
         lines += [h3, "-" * len(h3)]
         for baseline, per in res["maxima"][mode].items():
@@ -847,15 +1141,18 @@ def study_table(res: dict[str, Any]) -> str:
                 val = lambda e: None if e is None else scale * e["value"]
                 e = b["all_seeds_equal_accuracy"]
                 where = "-" if e is None else f"F={e['F']} {e['training']} {e['stop']}"
-                lines.append(f"{baseline:<10}{metric + (' (pts)' if scale == 100 else ''):<31}"
-                             f"{_fmt(val(b['max']), f):>7}  {_fmt(val(b['all_seeds']), f):>9}  "
-                             f"{_fmt(val(e), f):>9}  {where}")
+                lines.append(
+                    f"{baseline:<10}{metric + (' (pts)' if scale == 100 else ''):<31}"
+                    f"{_fmt(val(b['max']), f):>7}  {_fmt(val(b['all_seeds']), f):>9}  "
+                    f"{_fmt(val(e), f):>9}  {where}"
+                )
     for mode, v in res["verdict"].items():
         state = {True: "REPRODUCED", False: "NOT reproduced", None: "not decided (one seed)"}[v["reproduced"]]
         lines += ["", f"claim ({mode.replace('_', ' ')}): {state}: {v['criterion']} ({v['seeds']} seed(s))"]
         for h in v["cells"][:5]:
-            lines.append(f"  {h['baseline']}: {h['metric']} x{h['min_over_seeds']:.2f} at F={h['F']} {h['training']} "
-                         f"{h['stop']}")
+            lines.append(
+                f"  {h['baseline']}: {h['metric']} x{h['min_over_seeds']:.2f} at F={h['F']} {h['training']} {h['stop']}"
+            )
     lines += ["", "training time (s): " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in res["training"].items())]
     if res.get("seconds"):
         lines.append(f"study wall time: {res['seconds']:.0f} s")

@@ -5,6 +5,7 @@ config reproduces a run); the result renders to a text table (:meth:`StudyResult
 dict (:meth:`StudyResult.to_dict`, :meth:`StudyResult.to_json`) and PNG plots
 (:meth:`StudyResult.plots`). Studies never parse arguments and never print unless given a ``log``.
 """
+
 from __future__ import annotations
 
 import json

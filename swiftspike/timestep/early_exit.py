@@ -5,6 +5,7 @@ exits at the first step ``t`` with margin ``top1(S_t) - top2(S_t) >= threshold``
 as ``argmax S_t``; samples that never reach it run all ``T`` steps. ``threshold = inf`` is the
 plain full-length prediction.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,16 +40,23 @@ def early_exit(scores: torch.Tensor, threshold: float) -> tuple[torch.Tensor, to
     return pred, exit_idx + 1
 
 
-def exit_curve(output: torch.Tensor, y: torch.Tensor, thresholds: Sequence[float], *,
-               spiking: bool = True) -> list[dict[str, Any]]:
+def exit_curve(
+    output: torch.Tensor, y: torch.Tensor, thresholds: Sequence[float], *, spiking: bool = True
+) -> list[dict[str, Any]]:
     """Accuracy and mean exit step for each threshold (``output [T, B, C]`` raw network output)."""
     scores = running_scores(output, spiking)
     T = scores.shape[0]
     rows = []
     for th in thresholds:
         pred, steps = early_exit(scores, float(th))
-        rows.append({"threshold": float(th), "accuracy": float((pred == y).float().mean()),
-                     "mean_steps": float(steps.float().mean()), "speedup": T / float(steps.float().mean())})
+        rows.append(
+            {
+                "threshold": float(th),
+                "accuracy": float((pred == y).float().mean()),
+                "mean_steps": float(steps.float().mean()),
+                "speedup": T / float(steps.float().mean()),
+            }
+        )
     return rows
 
 

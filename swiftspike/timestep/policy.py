@@ -9,6 +9,7 @@ visited in sensitivity order and each keeps the candidate exponent with the best
 so an enhancement that buys accuracy by spiking much more is penalised. The result is a JSON table
 ``{T: {"factors": {knob: f}, "exponents": {...}, "val_accuracy": a, "params": {...}}}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,7 @@ class EnhancementPolicy:
         # nearest fitted T, exponents applied to this T's reduction factor
         Tn = min(self.table, key=lambda k: abs(k - T))
         r = self.T0 / T
-        return {k: r ** e for k, e in self.table[Tn].get("exponents", {}).items()}
+        return {k: r**e for k, e in self.table[Tn].get("exponents", {}).items()}
 
     def params_for(self, T: int, base: DCParams) -> DCParams:
         return scale_knobs(base, self.factors(T))
@@ -75,10 +76,21 @@ class EnhancementPolicy:
             raise SwiftSpikeError(f"policy file {p} is corrupt: {e}") from None
 
 
-def fit_policy(split: Split, n_neurons: int, T0: int, Ts: Sequence[int], params: DCParams, *,
-               order: dict[int, Sequence[str]] | None = None, max_knobs: int = 3,
-               energy_weight: float = 0.05, candidates: dict[str, tuple[float, ...]] = CANDIDATES,
-               base_rows: dict[int, dict[str, Any]] | None = None, log=None, **kw: Any) -> EnhancementPolicy:
+def fit_policy(
+    split: Split,
+    n_neurons: int,
+    T0: int,
+    Ts: Sequence[int],
+    params: DCParams,
+    *,
+    order: dict[int, Sequence[str]] | None = None,
+    max_knobs: int = 3,
+    energy_weight: float = 0.05,
+    candidates: dict[str, tuple[float, ...]] = CANDIDATES,
+    base_rows: dict[int, dict[str, Any]] | None = None,
+    log=None,
+    **kw: Any,
+) -> EnhancementPolicy:
     """Greedy per-T exponent search on the validation ``split`` (see module docstring).
 
     ``order[T]`` is the knob ranking from :func:`.study.sensitivity` (default: :data:`KNOBS` order);
@@ -101,14 +113,20 @@ def fit_policy(split: Split, n_neurons: int, T0: int, Ts: Sequence[int], params:
         for k in knobs:
             for e in candidates[k]:
                 trial = dict(best_exp, **{k: e})
-                row = run_setting(split, n_neurons, T, scale_knobs(params, {kk: r ** ee for kk, ee in trial.items()}), **kw)
+                row = run_setting(
+                    split, n_neurons, T, scale_knobs(params, {kk: r**ee for kk, ee in trial.items()}), **kw
+                )
                 s = score(row)
                 if log:
                     log(f"  fit T={T} {trial}: val acc {row['accuracy']:.3f} score {s:.3f}")
                 if s > best_score:
                     best_exp, best_row, best_score = trial, row, s
-        fac = {k: r ** e for k, e in best_exp.items()}
-        pol.table[T] = {"exponents": best_exp, "factors": fac, "val_accuracy": best_row["accuracy"],
-                        "val_accuracy_unenhanced": base["accuracy"],
-                        "params": scale_knobs(params, fac).to_dict()}
+        fac = {k: r**e for k, e in best_exp.items()}
+        pol.table[T] = {
+            "exponents": best_exp,
+            "factors": fac,
+            "val_accuracy": best_row["accuracy"],
+            "val_accuracy_unenhanced": base["accuracy"],
+            "params": scale_knobs(params, fac).to_dict(),
+        }
     return pol

@@ -24,6 +24,7 @@ at the start of every epoch, so a run resumed from the checkpoint of epoch ``e``
 trajectory as an uninterrupted one. Evaluation seeds its encoder noise from ``seed`` (without touching the
 global RNG), so the accuracy reported after training and a later evaluation of the checkpoint agree.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,20 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine")
 RESUME_MISSING = ("error", "fresh")
 #: settings that change a run's trajectory: a resumed run must use the checkpoint's values (or override)
-TRAJECTORY = ("batch_size", "lr", "loss", "spike_reg", "seed", "grad_clip", "optimizer", "weight_decay", "momentum",
-              "scheduler", "precision", "batch_first")
+TRAJECTORY = (
+    "batch_size",
+    "lr",
+    "loss",
+    "spike_reg",
+    "seed",
+    "grad_clip",
+    "optimizer",
+    "weight_decay",
+    "momentum",
+    "scheduler",
+    "precision",
+    "batch_first",
+)
 
 
 def sync_runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
@@ -116,8 +129,11 @@ def spike_penalty(rec: RunRecord) -> torch.Tensor:
 
 
 def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                             "python": random.getstate()}
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -228,10 +244,22 @@ def _eval_source(data: Any, y: torch.Tensor | None, batch_size: int, num_workers
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, encoder: Encoder | None, data: Any, y: torch.Tensor | None = None, *,
-    batch_size: int = 256, runner: Runner = sync_runner, energy_table: str = "45nm-fp32", progress_bar: bool = False,
-    seed: int | None = None, device: Any = None, precision: str = "float32", batch_first: bool = True,
-    num_workers: int = 0, neurobench: bool = False, **extra: Any,
+    model: nn.Module,
+    encoder: Encoder | None,
+    data: Any,
+    y: torch.Tensor | None = None,
+    *,
+    batch_size: int = 256,
+    runner: Runner = sync_runner,
+    energy_table: str = "45nm-fp32",
+    progress_bar: bool = False,
+    seed: int | None = None,
+    device: Any = None,
+    precision: str = "float32",
+    batch_first: bool = True,
+    num_workers: int = 0,
+    neurobench: bool = False,
+    **extra: Any,
 ) -> Report:
     """Evaluate ``model`` and return a :class:`~swiftspike.metrics.Report`.
 
@@ -300,14 +328,17 @@ class _EpochMeter:
             self.has_synops = True
 
     def result(self, energy_table: str, device: torch.device) -> dict[str, float]:
-        vals = [self.loss, float(self.n), *(float(t) for t in (self.correct, self.spikes, self.lat_sum, self.lat_n,
-                                                             self.acs, self.macs)),
-                float(self.has_layers), float(self.has_synops)]
+        vals = [
+            self.loss,
+            float(self.n),
+            *(float(t) for t in (self.correct, self.spikes, self.lat_sum, self.lat_n, self.acs, self.macs)),
+            float(self.has_layers),
+            float(self.has_synops),
+        ]
         loss, n, correct, spikes, lat_sum, lat_n, acs, macs, has_l, has_s = distributed.all_reduce_sum(vals, device)
         if n == 0:
             raise SwiftSpikeError("the epoch had no training samples")
-        out = {"loss": loss / n, "train_accuracy": correct / n,
-               "latency_steps": lat_sum / lat_n if lat_n else math.nan}
+        out = {"loss": loss / n, "train_accuracy": correct / n, "latency_steps": lat_sum / lat_n if lat_n else math.nan}
         if has_l:
             out["spikes_per_sample"] = spikes / n
         if has_s:
@@ -377,8 +408,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
         self.resumed_from: int | None = None
-        self.metrics_path = Path(cfg.metrics_log) if cfg.metrics_log else (
-            metrics_path_for(cfg.checkpoint) if cfg.checkpoint else None)
+        self.metrics_path = (
+            Path(cfg.metrics_log) if cfg.metrics_log else (metrics_path_for(cfg.checkpoint) if cfg.checkpoint else None)
+        )
 
     # -- set-up --------------------------------------------------------------------------------
     def _check_outputs(self) -> None:
@@ -403,8 +435,11 @@ class Trainer:
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
-        params = self.param_groups(self.model) if self.param_groups else [p for p in self.model.parameters()
-                                                                          if p.requires_grad]
+        params = (
+            self.param_groups(self.model)
+            if self.param_groups
+            else [p for p in self.model.parameters() if p.requires_grad]
+        )
         if not params:
             raise SwiftSpikeError("the model has no trainable parameters")
         if cfg.optimizer == "adam":
@@ -439,8 +474,13 @@ class Trainer:
             "encoder": encoder_info(self.encoder),
             "neurons": neuron_parameters(self.model),
             "rng": rng_state(),
-            "run": {"swiftspike": swiftspike_version(), "torch": torch.__version__, "device": str(self.device),
-                    "threads": self.threads, "world_size": self.dist.world_size},
+            "run": {
+                "swiftspike": swiftspike_version(),
+                "torch": torch.__version__,
+                "device": str(self.device),
+                "threads": self.threads,
+                "world_size": self.dist.world_size,
+            },
         }
         if self.lr_scheduler is not None:
             st["scheduler"] = self.lr_scheduler.state_dict()
@@ -458,9 +498,14 @@ class Trainer:
         keys = list(TRAJECTORY) + (["epochs"] if self.config.scheduler != "none" or self.scheduler_fn else [])
         out = [f"{k}: {old[k]!r} -> {cfg[k]!r}" for k in keys if k in old and old[k] != cfg[k]]
         if self.spec is not None and data.get("spec") is not None and data["spec"] != self.spec:
-            out.append("model spec: " + ", ".join(f"{k} {data['spec'].get(k)!r} -> {self.spec.get(k)!r}"
-                                                  for k in sorted(set(self.spec) | set(data["spec"]))
-                                                  if data["spec"].get(k) != self.spec.get(k)))
+            out.append(
+                "model spec: "
+                + ", ".join(
+                    f"{k} {data['spec'].get(k)!r} -> {self.spec.get(k)!r}"
+                    for k in sorted(set(self.spec) | set(data["spec"]))
+                    if data["spec"].get(k) != self.spec.get(k)
+                )
+            )
         enc = encoder_info(self.encoder)
         if enc is not None and data.get("encoder") not in (None, enc):
             out.append(f"encoder: {data['encoder']!r} -> {enc!r}")
@@ -473,9 +518,11 @@ class Trainer:
         if check:
             diffs = self.differences(data)
             if diffs and not self.config.override:
-                raise SwiftSpikeError(f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); "
-                                      "resume with the same settings, or pass override=True (--override) to "
-                                      "continue with the new ones")
+                raise SwiftSpikeError(
+                    f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); "
+                    "resume with the same settings, or pass override=True (--override) to "
+                    "continue with the new ones"
+                )
             if diffs:
                 self._say(f"continuing {path} with changed settings: {'; '.join(diffs)}")
         try:
@@ -504,19 +551,23 @@ class Trainer:
         if self.dist.enabled:
             every, some = distributed.agree(exists, self.device)
             if every != some:
-                raise SwiftSpikeError(f"checkpoint {path} is visible to some processes only; put it on storage "
-                                      "that every node reads")
+                raise SwiftSpikeError(
+                    f"checkpoint {path} is visible to some processes only; put it on storage that every node reads"
+                )
         if not exists:
             if cfg.resume_missing == "error":
-                raise SwiftSpikeError(f"cannot resume: checkpoint {path} does not exist (to start a new run when "
-                                      "it is missing, use resume_missing='fresh')")
+                raise SwiftSpikeError(
+                    f"cannot resume: checkpoint {path} does not exist (to start a new run when "
+                    "it is missing, use resume_missing='fresh')"
+                )
             self._say(f"no checkpoint at {path}: starting a new run")
             return
         self.load(path, check=True)
         self.resumed_from = self.start_epoch
         if self.start_epoch >= cfg.epochs:
-            self._say(f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); "
-                      "nothing to train")
+            self._say(
+                f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); nothing to train"
+            )
         else:
             self._say(f"resuming from {path} after epoch {self.start_epoch} of {cfg.epochs}")
 
@@ -525,9 +576,16 @@ class Trainer:
         if isinstance(data, Source):
             return data
         cfg = self.config
-        return make_source(data, split="train", batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers,
-                           rank=self.dist.rank, world_size=self.dist.world_size,
-                           pin_memory=self.device.type == "cuda")
+        return make_source(
+            data,
+            split="train",
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            num_workers=cfg.num_workers,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _inputs(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Device, encoding and this rank's shard of a batch; returns ``(x, y, loss weight)``."""
@@ -601,8 +659,9 @@ class Trainer:
             total = None
         meter = _EpochMeter(self.device)
         lr = self.opt.param_groups[0]["lr"]
-        bar = progress(batches_, desc=f"{self.desc} {epoch + 1}/{cfg.epochs}", total=total,
-                       enabled=cfg.progress and self.is_main)
+        bar = progress(
+            batches_, desc=f"{self.desc} {epoch + 1}/{cfg.epochs}", total=total, enabled=cfg.progress and self.is_main
+        )
         for b in bar:
             reset(self.model)
             x, y, weight = self._inputs(b)
@@ -647,9 +706,15 @@ class Trainer:
                 stats = self.train_epoch(source, epoch)
                 if val is not None and self.is_main:
                     rep = self.evaluate(val)
-                    stats.update({"val_accuracy": rep.accuracy, "val_spikes_per_sample": rep.spikes_per_sample,
-                                  "val_latency_steps": rep.latency_steps, "val_synops": rep.synops,
-                                  "val_energy_j": rep.energy_j})
+                    stats.update(
+                        {
+                            "val_accuracy": rep.accuracy,
+                            "val_spikes_per_sample": rep.spikes_per_sample,
+                            "val_latency_steps": rep.latency_steps,
+                            "val_synops": rep.synops,
+                            "val_energy_j": rep.energy_j,
+                        }
+                    )
                 stats["seconds"] = time.perf_counter() - t0
                 self.history.append(stats)
                 if self.lr_scheduler is not None:
