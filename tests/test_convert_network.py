@@ -100,7 +100,7 @@ def test_hidden_rate_equals_clipped_activation_within_one_over_T():
         snn = convert(ann, x, T=T, method=method)
         act = snn.spike_layers[0]
         rec = {}
-        h = act.register_forward_hook(lambda m, i, o: rec.setdefault("o", o))
+        h = act.register_forward_hook(lambda m, i, o, rec=rec: rec.setdefault("o", o))
         with torch.no_grad():
             snn(x)
         h.remove()

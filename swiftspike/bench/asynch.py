@@ -261,7 +261,7 @@ def run(
             naive_rate, naive_ok, naive_note = math.nan, None, ""
             for bi, B in enumerate(sorted(batches)):
                 x = (torch.rand(T, B, n_in, generator=gen) < 0.3).float()
-                runners = {"engine": lambda: eng.run(x), "dense": lambda: dense.run(x)}
+                runners = {"engine": lambda eng=eng, x=x: eng.run(x), "dense": lambda dense=dense, x=x: dense.run(x)}
                 row: dict[str, Any] = {"batch": B, "width": width, "F": F, "neurons": g.n_neurons}
                 times: dict[str, list[float]] = {}
                 recs: dict[str, Any] = {}
@@ -297,7 +297,9 @@ def run(
                             if r < reps[k]:
                                 times.setdefault(k, []).append(_once(runners[k])[0])
                         if naive_now:
-                            dt, (cnt, nsteps, done) = _once(lambda: naive_reference(g, xr, F, max_seconds=budget_s))
+                            dt, (cnt, nsteps, done) = _once(
+                                lambda g=g, xr=xr, F=F: naive_reference(g, xr, F, max_seconds=budget_s)
+                            )
                             times.setdefault("naive", []).append(dt / max(nsteps, 1.0))
                             if done < T:
                                 naive_note = f"naive ran {done} of {T} frames within the budget"

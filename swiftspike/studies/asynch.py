@@ -888,7 +888,7 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
         torch.manual_seed(seed + 12345)
         x_test = encoder(d.x_test).float()
         cache = EvalCache(None if folder is None else folder / f"seed{seed}-evals.json")
-        ck = (lambda name: None) if folder is None else (lambda name: folder / f"seed{seed}-{name}.ckpt")
+        ck = (lambda name: None) if folder is None else (lambda name, seed=seed: folder / f"seed{seed}-{name}.ckpt")
         log(
             f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
             f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs"
@@ -902,6 +902,11 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
             epochs: int,
             final: bool,
             executions: Sequence[tuple[str, int | None]],
+            *,
+            d: Dataset = d,  # this seed's data, cache and inputs, bound when the function is defined
+            cache: EvalCache = cache,
+            x_test: torch.Tensor = x_test,
+            seed: int = seed,
         ) -> None:
             for execution, F in executions:
                 for stop, k in stops:
@@ -942,7 +947,7 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
         # the sync-trained model (and, with matched, its weights after every epoch)
         t0 = time.perf_counter()
         snaps: list | None = [] if cfg.matched else None
-        snap_path = None if folder is None else (lambda e: folder / f"seed{seed}-sync-ep{e}.ckpt")
+        snap_path = None if folder is None else (lambda e, seed=seed: folder / f"seed{seed}-sync-ep{e}.ckpt")
         sync_model, hist = _train(
             "sync",
             None,
@@ -1119,7 +1124,7 @@ def study_table(res: dict[str, Any]) -> str:
         for r in rows:
             cells.setdefault((r["training"], r["stop"], r["F"]), []).append(r)
         for (training, stop, F), rs in cells.items():
-            join = lambda m, s=".2f": "/".join(_fmt(r[m], s) for r in rs)
+            join = lambda m, s=".2f", rs=rs: "/".join(_fmt(r[m], s) for r in rs)
             lines.append(
                 f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
                 f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
@@ -1138,7 +1143,7 @@ def study_table(res: dict[str, Any]) -> str:
                 b = per[metric]
                 scale = 100 if metric == "accuracy_diff" else 1
                 f = "+.1f" if metric == "accuracy_diff" else ".2f"
-                val = lambda e: None if e is None else scale * e["value"]
+                val = lambda e, scale=scale: None if e is None else scale * e["value"]
                 e = b["all_seeds_equal_accuracy"]
                 where = "-" if e is None else f"F={e['F']} {e['training']} {e['stop']}"
                 lines.append(

@@ -104,7 +104,7 @@ def fit_policy(
         base = (base_rows or {}).get(T) or run_setting(split, n_neurons, T, params, **kw)
         e0 = base["infer_energy_j"]
 
-        def score(row):
+        def score(row, e0=e0):  # e0 of this T, bound here
             return row["accuracy"] - energy_weight * max(0.0, row["infer_energy_j"] / e0 - 1.0)
 
         best_exp: dict[str, float] = {}
