@@ -25,7 +25,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``export_nir`` / ``import_nir`` load :mod:`swiftspike.interop.nir` on first use (``nir`` is an optional extra)."""
+    """``export_nir`` / ``import_nir`` load :mod:`swiftspike.interop.nir` on first use (``nir`` is an optional
+    extra)."""
     if name in ("export_nir", "import_nir"):
         from .interop import nir as _nir_interop
 

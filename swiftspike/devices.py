@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Union
 
 import torch
 
@@ -36,7 +35,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # autocast dtypes each device type supports here (fp16 on the CPU is slow and poorly covered: refused)
 _AUTOCAST = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
 
-DeviceLike = Union[str, torch.device, None]
+DeviceLike = str | torch.device | None
 
 # what "auto" and threads=None mean inside a `defaults(...)` region (None: the machine's defaults)
 _default_device: str | None = None

@@ -165,11 +165,11 @@ def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> tuple[torch.Tensor
     d = len(syn.kernel_size)
     C = in_shape[0]
     sp = in_shape[1:]
-    O, g = syn.out_channels, syn.groups
-    Cg, Og = C // g, O // g
+    Co, g = syn.out_channels, syn.groups
+    Cg, Og = C // g, Co // g
     k, st, pad, dil = syn.kernel_size, syn.stride, syn.padding, syn.dilation
     out_sp = [(sp[r] + 2 * pad[r] - dil[r] * (k[r] - 1) - 1) // st[r] + 1 for r in range(d)]
-    n_out = O * math.prod(out_sp)
+    n_out = Co * math.prod(out_sp)
     # input element (c, *i), kernel offset (*kk), output channel o within the group of c
     grids = np.meshgrid(*[np.arange(C)] + [np.arange(s) for s in sp], indexing="ij")
     cin = grids[0].reshape(-1, 1, 1)

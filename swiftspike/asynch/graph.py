@@ -145,7 +145,8 @@ class AsyncGraph(nn.Module):
             raise SwiftSpikeError(f"connection {src}->{dst} does not fit: {str(e).splitlines()[0]}") from None
         if tuple(out.shape[1:]) != self.populations[dst].shape:
             raise SwiftSpikeError(
-                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, population has {self.populations[dst].shape}"
+                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, "
+                f"population has {self.populations[dst].shape}"
             )
         self.connections.append(Connection(src, dst, syn, tuple(pre)))
         self._mods.append(syn)

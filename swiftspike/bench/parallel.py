@@ -372,7 +372,7 @@ def run(
     """Time forward+backward and measure peak memory of each method at each ``T`` (see the module
     docstring); returns a JSON-ready dict with ``results[method][T]``, ratios against ``dsn``, the
     agreement checks and the machine. ``progress`` receives one line per measurement."""
-    Ts, methods = tuple(sorted(set(int(T) for T in Ts))), tuple(dict.fromkeys(methods))
+    Ts, methods = tuple(sorted({int(T) for T in Ts})), tuple(dict.fromkeys(methods))
     _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T, threads, time_cap_s)
     say = progress or (lambda line: None)
     info = machine_info(threads)

@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Optional
 
 from .._version import __version__
 from . import asynch, baseline, bench, convert, files, topspark, tune

@@ -103,15 +103,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_dataset(
         args.dataset, path=args.path, seed=args.seed, limit=args.limit, flatten=flatten, **data_kwargs(args)
     )
-    neuron_kwargs: dict[str, Any] = {}
-    for key, val in (
-        ("tau", args.tau),
-        ("v_threshold", args.v_threshold),
-        ("reset", args.reset),
-        ("surrogate", args.surrogate),
-    ):
-        if val is not None:
-            neuron_kwargs[key] = val
+    neuron_kwargs: dict[str, Any] = {
+        key: val
+        for key, val in (
+            ("tau", args.tau),
+            ("v_threshold", args.v_threshold),
+            ("reset", args.reset),
+            ("surrogate", args.surrogate),
+        )
+        if val is not None
+    }
     spec = default_spec(
         data.input_shape,
         data.n_classes,

@@ -6,7 +6,10 @@ by a constant input :math:`x` for :math:`T` steps from :math:`v_0 = 0` it fires
 :math:`n = \mathrm{clip}(\lfloor T (x + b) / \theta \rfloor, 0, T)` spikes, so its time-averaged output
 is the staircase
 
-.. math:: g_T(x; \theta, A, b) = \frac{A}{T}\,\mathrm{clip}\!\left(\left\lfloor \frac{T (x + b)}{\theta} \right\rfloor, 0, T\right).
+.. math::
+
+    g_T(x; \theta, A, b) =
+    \frac{A}{T}\,\mathrm{clip}\!\left(\left\lfloor \frac{T (x + b)}{\theta} \right\rfloor, 0, T\right).
 
 The ANN layer it replaces outputs :math:`\mathrm{clip}(x, 0, \mu)`. Methods:
 
@@ -287,7 +290,7 @@ def calibrate_layer(
         n_pos = int(torch.count_nonzero(act))
         if n_pos == 0:
             return LayerCalibration(mu, mu)
-        k = min(max(1, int(round(percentile / 100 * n_pos))), n_pos)
+        k = min(max(1, round(float(percentile) / 100 * n_pos)), n_pos)
         th = kth_smallest(act, act.numel() - n_pos + k, generator)  # the k-th smallest positive value
         return LayerCalibration(th, th)
     if method == "uniform-optimal":

@@ -58,7 +58,8 @@ _STATELESS = (
 
 def fold_bn(layer: nn.Module, bn: nn.Module) -> nn.Module:
     r"""Return a copy of ``layer`` (Conv2d/Linear) with the eval-mode ``bn`` folded in:
-    :math:`W' = W \gamma / \sqrt{\sigma^2 + \epsilon}`, :math:`b' = (b - m) \gamma / \sqrt{\sigma^2 + \epsilon} + \beta`."""
+    :math:`W' = W \gamma / \sqrt{\sigma^2 + \epsilon}`,
+    :math:`b' = (b - m) \gamma / \sqrt{\sigma^2 + \epsilon} + \beta`."""
     if not isinstance(layer, (nn.Conv2d, nn.Linear)) or not isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
         raise SwiftSpikeError("fold_bn needs a Conv2d or Linear layer followed by a BatchNorm layer")
     if bn.running_mean is None or bn.running_var is None:

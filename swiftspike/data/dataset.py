@@ -74,15 +74,15 @@ def split_shuffled(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
         raise SwiftSpikeError(f"test_fraction must be in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x))
-    n_test = int(round(len(x) * test_fraction))
+    n_test = round(len(x) * float(test_fraction))
     tr, te = idx[n_test:], idx[:n_test]
     return x[tr], y[tr], x[te], y[te]
 
 
 def to_dataset(name, xtr, ytr, xte, yte, n_classes, temporal=False) -> Dataset:
     f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
-    l = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long)
-    return Dataset(name, f(xtr), l(ytr), f(xte), l(yte), n_classes, temporal)
+    lab = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long)
+    return Dataset(name, f(xtr), lab(ytr), f(xte), lab(yte), n_classes, temporal)
 
 
 def need_module(module: str, extra: str = "data"):

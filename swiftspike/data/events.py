@@ -178,7 +178,10 @@ class ToFrames:
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.kw.items() if v is not None and k != "dtype")
-        return f"ToFrames(sensor_size={self.sensor_size}, {opts}, align_start={self.align_start}, downsample={self.downsample})"
+        return (
+            f"ToFrames(sensor_size={self.sensor_size}, {opts}, align_start={self.align_start}, "
+            f"downsample={self.downsample})"
+        )
 
 
 class EventDataset(torch.utils.data.Dataset):

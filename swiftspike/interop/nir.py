@@ -267,7 +267,8 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
         if node.op == "output":
             if node.args[0] is not prev:
                 raise SwiftSpikeError(
-                    "the converted network is not a single chain of layers; NIR export supports sequential networks only"
+                    "the converted network is not a single chain of layers; "
+                    "NIR export supports sequential networks only"
                 )
             break
         args = [a for a in node.args if isinstance(a, fx.Node)] + [
@@ -1007,7 +1008,8 @@ def import_nir(
     :math:`R\,DT/\tau` and bias :math:`(1-\beta) v_\text{leak}` folded into the preceding Affine/Conv node
     (or a :class:`Scale` layer); parameters are computed in float64 and rounded once to ``dtype``, and each
     ``tau`` is chosen so that the module's own :math:`\beta` is the graph's rounded to ``dtype``. The
-    returned network carries ``input_shape`` (per sample, or ``None``) and ``dt``. Only sequential graphs are supported; every problem raises one :class:`SwiftSpikeError`.
+    returned network carries ``input_shape`` (per sample, or ``None``) and ``dt``. Only sequential graphs are
+    supported; every problem raises one :class:`SwiftSpikeError`.
     """
     nir = _nir()
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:

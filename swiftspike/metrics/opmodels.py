@@ -72,10 +72,8 @@ def event_synops(name: str, m: nn.Module, x: torch.Tensor, *, neurobench: bool =
     dense = dense_macs(m, x[0, :1])
     if not neurobench:
         return SynOps(name, acs, macs, dense, "event")
-    if bool((weight(m) == 0).any()):
-        effective = effective_ops(m, rows).view(T, B).sum(0).to(acs.dtype)
-    else:  # every weight non-zero: NeuroBench's count is the fan-out of the non-zero inputs
-        effective = acs + macs
+    # with every weight non-zero, NeuroBench's count is the fan-out of the non-zero inputs
+    effective = effective_ops(m, rows).view(T, B).sum(0).to(acs.dtype) if bool((weight(m) == 0).any()) else acs + macs
     spiking = spiking_rows(rows).view(T, B).all(0)
     return SynOps(name, acs, macs, dense, "event", effective=effective, spiking=spiking)
 

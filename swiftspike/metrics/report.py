@@ -3,9 +3,9 @@
 Latency to decision (``latency_steps``): at each step ``t`` the network's running prediction is the
 arg-max of its *cumulative* output: spike counts summed up to ``t``, or for an analog (membrane)
 readout the running mean of the membrane up to ``t`` (so the final prediction is the arg-max of the
-time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's latency is the first step (1-based) from which the
-prediction is the correct class and stays correct to the end; ties with another class count as
-undecided. The mean is over samples classified correctly at the end.
+time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's latency is the first step
+(1-based) from which the prediction is the correct class and stays correct to the end; ties with another
+class count as undecided. The mean is over samples classified correctly at the end.
 """
 
 from __future__ import annotations

@@ -420,12 +420,11 @@ class DSN(SpikingModule):
         self.state = None
 
     def _params(self, like: torch.Tensor, channel_axis: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.channels is not None:
-            if like.dim() <= channel_axis or like.shape[channel_axis] != self.channels:
-                raise SwiftSpikeError(
-                    f"DSN built for {self.channels} channels got input of shape {tuple(like.shape)} "
-                    f"(channels are axis {channel_axis})"
-                )
+        if self.channels is not None and (like.dim() <= channel_axis or like.shape[channel_axis] != self.channels):
+            raise SwiftSpikeError(
+                f"DSN built for {self.channels} channels got input of shape {tuple(like.shape)} "
+                f"(channels are axis {channel_axis})"
+            )
         return self.weight.to(like.dtype), self.bias.to(like.dtype)
 
     def _init(self, step: torch.Tensor) -> DSNState:

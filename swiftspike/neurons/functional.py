@@ -29,14 +29,14 @@ event-driven engine: only the neurons an event reached are charged and evaluated
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 
 from ..errors import SwiftSpikeError
 from .surrogate import ATan, Surrogate
 
-Scalar = Union[torch.Tensor, float]
+Scalar = torch.Tensor | float
 
 
 # -- reset mechanisms ----------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class NoReset:
         return torch.ones_like(h), (torch.zeros_like(h) if need_th else None)
 
 
-Reset = Union[HardReset, SoftReset, NoReset]
+Reset = HardReset | SoftReset | NoReset
 RESETS = ("hard", "soft", "none")
 
 
@@ -271,8 +271,9 @@ def _lif_forward_values(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
     written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
-    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
-    receives every pre-reset membrane (needed by the backward pass); without it one buffer is reused."""
+    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing.
+    ``h_all`` (``[T, ...]``, optional) receives every pre-reset membrane (needed by the backward pass); without
+    it one buffer is reused."""
     T = x.shape[0]
     spikes = torch.empty_like(x)
     v_buf = torch.empty_like(x[0])

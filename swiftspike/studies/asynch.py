@@ -54,6 +54,7 @@ different seeds into the same directory, and a run over all seeds then only coll
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -279,7 +280,7 @@ def rebin_frames(x: torch.Tensor, T: int) -> torch.Tensor:
     """Sum a batch-first sequence ``[N, T0, ...]`` into ``T`` frames of (nearly) equal length."""
     T0 = x.shape[1]
     edges = torch.linspace(0, T0, T + 1).round().long().tolist()
-    return torch.stack([x[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+    return torch.stack([x[:, a:b].sum(1) for a, b in itertools.pairwise(edges)], 1)
 
 
 def rebin(data: Dataset, T: int) -> Dataset:
@@ -797,9 +798,10 @@ def grid_maxima(
                 v = min(x for x, _ in vals)
                 if best["all_seeds"] is None or v > best["all_seeds"]["value"]:
                     best["all_seeds"] = {"value": v, **where}
-                if all(r["accuracy_diff"] >= -acc_tolerance for r in rows):
-                    if best["all_seeds_equal_accuracy"] is None or v > best["all_seeds_equal_accuracy"]["value"]:
-                        best["all_seeds_equal_accuracy"] = {"value": v, **where}
+                if all(r["accuracy_diff"] >= -acc_tolerance for r in rows) and (
+                    best["all_seeds_equal_accuracy"] is None or v > best["all_seeds_equal_accuracy"]["value"]
+                ):
+                    best["all_seeds_equal_accuracy"] = {"value": v, **where}
             per[metric] = best
         out[baseline] = per
     return out

@@ -133,11 +133,11 @@ class TopSparkResult(StudyResult):
             )
         if self.early_exit is not None:
             lines.append(f"early exit (surrogate-trained SNN, T={self.early_exit['T']}):")
-            for c in self.early_exit["curve"]:
-                lines.append(
-                    f"  margin>={c['threshold']:<5}: acc {c['accuracy']:.3f}, "
-                    f"mean steps {c['mean_steps']:.1f}/{self.early_exit['T']}"
-                )
+            lines.extend(
+                f"  margin>={c['threshold']:<5}: acc {c['accuracy']:.3f}, "
+                f"mean steps {c['mean_steps']:.1f}/{self.early_exit['T']}"
+                for c in self.early_exit["curve"]
+            )
         return "\n".join(lines)
 
     def plots(self, directory: str | Path) -> list[Path]:
@@ -180,13 +180,13 @@ def _rows_table(rows: list[dict[str, Any]]) -> str:
         f"{'train ms':>9} {'infer ms':>9}"
     )
     lines = [head]
-    for r in rows:
-        lines.append(
-            f"{r['T']:>5} {'yes' if r['enhanced'] else 'no':>4} {r['accuracy']:>6.3f} {r['latency_ms']:>7.0f} "
-            f"{1e6 * r['train_energy_j']:>9.3f} {1e6 * r['infer_energy_j']:>9.3f} "
-            f"{r['infer_spikes_per_sample']:>8.1f} {r['train_wall_ms_per_sample']:>9.2f} "
-            f"{r['infer_wall_ms_per_sample']:>9.2f}"
-        )
+    lines.extend(
+        f"{r['T']:>5} {'yes' if r['enhanced'] else 'no':>4} {r['accuracy']:>6.3f} {r['latency_ms']:>7.0f} "
+        f"{1e6 * r['train_energy_j']:>9.3f} {1e6 * r['infer_energy_j']:>9.3f} "
+        f"{r['infer_spikes_per_sample']:>8.1f} {r['train_wall_ms_per_sample']:>9.2f} "
+        f"{r['infer_wall_ms_per_sample']:>9.2f}"
+        for r in rows
+    )
     return "\n".join(lines)
 
 

@@ -315,7 +315,8 @@ class DiehlCook:
         return counts, RunRecord(output=output, layers=layers, synops=synops, output_spiking=True, stats=stats)
 
     def _vote_matrix(self) -> torch.Tensor | None:
-        """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as :func:`.stdp.predict`)."""
+        """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as
+        :func:`.stdp.predict`)."""
         if self.labels is None:
             return None
         onehot = torch.nn.functional.one_hot(self.labels.long().to(self.device), self.n_classes).to(self.dtype)

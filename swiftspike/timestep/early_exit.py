@@ -32,7 +32,7 @@ def early_exit(scores: torch.Tensor, threshold: float) -> tuple[torch.Tensor, to
         raise SwiftSpikeError(f"scores must be [T, B, C] with C >= 2, got {tuple(scores.shape)}")
     if isinstance(threshold, float) and math.isnan(threshold):
         raise SwiftSpikeError("threshold must not be NaN")
-    T, B = scores.shape[:2]
+    B = scores.shape[1]
     hit = margins(scores) >= threshold  # [T, B]
     hit[-1] = True  # last step always decides
     exit_idx = hit.to(torch.int64).argmax(0)  # first True

@@ -334,7 +334,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         meta = _read_header(path)
         with safe_open(str(path), framework="pt", device=str(map_location)) as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  safe_open is not iterable
         data = _decode(json.loads(meta[META_KEY]), tensors)
     except SwiftSpikeError:
         raise
