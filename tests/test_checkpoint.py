@@ -65,7 +65,7 @@ def test_payload_round_trip_keeps_types(tmp_path):
 
     with safe_open(str(p), framework="pt") as f:
         meta = f.metadata()
-        assert "model/w" in f.keys()
+        assert "model/w" in f.keys()  # noqa: SIM118  safe_open is not iterable
     assert meta["format"] == "swiftspike-checkpoint" and json.loads(meta["swiftspike"])["model"]["w"] == {
         "__tensor__": "model/w"
     }
@@ -89,7 +89,9 @@ def test_malicious_pickle_is_refused_without_running_it(tmp_path):
         with pytest.raises(SwiftSpikeError, match="refused without running"):
             load_ann(f, "mlp", (64,), 10)
     assert not marker.exists()
-    assert "convert-checkpoint" in str(pytest.raises(SwiftSpikeError, load_checkpoint, zipped).value)
+    with pytest.raises(SwiftSpikeError) as err:
+        load_checkpoint(zipped)
+    assert "convert-checkpoint" in str(err.value)
     assert not (tmp_path / "out.safetensors").exists()
 
 
@@ -148,9 +150,11 @@ def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
     )
     with pytest.raises(SwiftSpikeError, match="trust=True"):
         convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors")
-    with pytest.warns(UserWarning, match="runs any code"):
-        with pytest.raises(SwiftSpikeError, match="cannot store a date"):
-            convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors", trust=True)
+    with (
+        pytest.warns(UserWarning, match="runs any code"),
+        pytest.raises(SwiftSpikeError, match="cannot store a date"),
+    ):
+        convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors", trust=True)
 
 
 @pytest.mark.slow

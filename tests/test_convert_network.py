@@ -56,11 +56,11 @@ def test_bn_folding_is_exact():
     torch.manual_seed(0)
     conv, bn = nn.Conv2d(3, 5, 3, padding=1), nn.BatchNorm2d(5)
     lin, bn1 = nn.Linear(6, 4, bias=False), nn.BatchNorm1d(4)
-    for l, b in ((conv, bn), (lin, bn1)):
+    for layer, b in ((conv, bn), (lin, bn1)):
         _bn_randomise(b)
         b.eval()
-        x = torch.randn(7, 3, 8, 8) if l is conv else torch.randn(7, 6)
-        assert torch.allclose(fold_bn(l, b)(x), b(l(x)), atol=1e-5)
+        x = torch.randn(7, 3, 8, 8) if layer is conv else torch.randn(7, 6)
+        assert torch.allclose(fold_bn(layer, b)(x), b(layer(x)), atol=1e-5)
     with pytest.raises(SwiftSpikeError):
         fold_bn(bn, conv)
 

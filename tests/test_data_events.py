@@ -125,7 +125,7 @@ def test_shd_bad_files(tmp_path, monkeypatch):
         load_dataset("shd")
     with pytest.raises(SwiftSpikeError, match="not found"):
         load_shd(tmp_path / "nothing")
-    with pytest.raises(SwiftSpikeError, match="shd_train.h5"):
+    with pytest.raises(SwiftSpikeError, match=r"shd_train\.h5"):
         load_shd(tmp_path)
     (tmp_path / "shd_train.h5").write_bytes(b"not hdf5 at all")
     write_shd(tmp_path / "shd_test.h5")

@@ -30,8 +30,8 @@ def test_sequential_digits_and_stretch():
 
 def test_build_model_gives_dsn_its_channels():
     m = build_model(default_spec((1,), 10, neuron="dsn", hidden=[16, 8], readout="spike"))
-    dsns = [l for l in m if isinstance(l, DSN)]
-    assert [l.channels for l in dsns] == [16, 8, 10]
+    dsns = [layer for layer in m if isinstance(layer, DSN)]
+    assert [layer.channels for layer in dsns] == [16, 8, 10]
     assert dsn_time_metrics(m, 64) == {"logical_T": 64, "slots_per_step": 4, "effective_T": 256}
 
 
@@ -61,10 +61,10 @@ def test_stream_windows_are_independent_when_gates_forget():
     d = load_dataset("seq-digits").subset(n_test=30)
     m = _small_model()
     with torch.no_grad():
-        for l in m:
-            if isinstance(l, DSN):
-                l.bias.fill_(-40.0)
-                l.weight.zero_()
+        for layer in m:
+            if isinstance(layer, DSN):
+                layer.bias.fill_(-40.0)
+                layer.weight.zero_()
     plain = evaluate(m, make_encoder("sequence", 64), d.x_test, d.y_test).accuracy
     assert long_sequence_eval(m, d, "sequence", 64, 5)["accuracy"] == pytest.approx(plain)
     # window scores of the stream == each sample's own readout mean on a fresh start (what the report scores)

@@ -132,5 +132,5 @@ def test_adapter_errors_are_clear():
     pytest.importorskip("neurobench")
     from swiftspike.interop.neurobench import neurobench_model
 
-    with pytest.raises(SwiftSpikeError, match="nn.Module"):
+    with pytest.raises(SwiftSpikeError, match=r"nn\.Module"):
         neurobench_model("not a net")

@@ -123,7 +123,7 @@ def export_quiet(net, path=None, **kw):
         return export_nir(net, path, **kw)
 
 
-# ---------------------------------------------------------------------------------------------------- swiftspike -> NIR -> swiftspike
+# -------------------------------------------------------------------------------------- swiftspike -> NIR -> swiftspike
 def test_fc_round_trip_through_a_file_is_exact(tmp_path):
     net = fc_net()
     with pytest.warns(UserWarning, match="hard reset"):
@@ -610,7 +610,7 @@ def test_import_bad_graphs(tmp_path):
     nodes, edges = _chain_nodes(W, lif_node(3))
     with pytest.raises(SwiftSpikeError, match="branches or merges"):
         import_nir(nir.NIRGraph(nodes=nodes, edges=edges + [("input", "n1")], type_check=False))
-    with pytest.raises(SwiftSpikeError, match="cycle|entry nodes"):
+    with pytest.raises(SwiftSpikeError, match=r"cycle|entry nodes"):
         import_nir(nir.NIRGraph(nodes={"a": W, "b": lif_node(3)}, edges=[("a", "b"), ("b", "a")], type_check=False))
     with pytest.raises(SwiftSpikeError, match="nested subgraph"):
         sub = nir.NIRGraph(nodes=dict(nodes), edges=list(edges), type_check=False)
@@ -634,7 +634,7 @@ def test_import_time_step_rules(tmp_path):
     with pytest.raises(SwiftSpikeError, match="non-uniform time step"):
         import_nir(path)
     path = _write(tmp_path / "ok.nir", nodes, edges, {"dt": 1e-4})
-    with pytest.raises(SwiftSpikeError, match="written for dt=0.0001"):
+    with pytest.raises(SwiftSpikeError, match=r"written for dt=0\.0001"):
         import_nir(path, dt=1e-3)
     assert import_nir(path, dt=1e-4).dt == 1e-4
     path = _write(tmp_path / "none.nir", nodes, edges)

@@ -17,7 +17,7 @@ def _rows():
     # T, accuracy, latency ms, inference energy
     spec = [(350, 0.80, 350, 3.0), (100, 0.79, 100, 1.0), (50, 0.75, 50, 0.5), (20, 0.60, 20, 0.2)]
     return [
-        {"T": T, "accuracy": a, "latency_ms": l, "infer_energy_j": e, "train_energy_j": 4 * e} for T, a, l, e in spec
+        {"T": T, "accuracy": a, "latency_ms": ms, "infer_energy_j": e, "train_energy_j": 4 * e} for T, a, ms, e in spec
     ]
 
 

@@ -238,7 +238,7 @@ def test_resume_semantics(digits, tmp_path):
     ck = str(tmp_path / "run.safetensors")
     msgs = []
     missing = trainer(digits, checkpoint=ck, resume=True)
-    with pytest.raises(SwiftSpikeError, match="cannot resume: checkpoint .* does not exist"):
+    with pytest.raises(SwiftSpikeError, match=r"cannot resume: checkpoint .* does not exist"):
         missing.fit(digits)
     fresh = trainer(digits, epochs=1, checkpoint=ck, resume=True, resume_missing="fresh")
     fresh.log = msgs.append
