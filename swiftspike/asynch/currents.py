@@ -31,13 +31,13 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..metrics.synops import event_ops
+from ..metrics.synops import Synapse, event_ops
 from .graph import INPUT, AsyncGraph, Connection
 
 _PROBE_CHUNK = 256
 
 
-def apply_syn(syn: nn.Module, z: torch.Tensor) -> torch.Tensor:
+def apply_syn(syn: Synapse, z: torch.Tensor) -> torch.Tensor:
     """The synaptic layer without its bias."""
     if isinstance(syn, nn.Linear):
         return Fn.linear(z, syn.weight)
@@ -158,7 +158,9 @@ def _pre_map(g: AsyncGraph, c: Connection) -> tuple[bool, torch.Tensor | None, t
     return True, pmap, pscale
 
 
-def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+def _conv_table(
+    syn: nn.Conv1d | nn.Conv2d, in_shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Per input element of a Conv1d/2d: the flat output index and flat weight index of each synapse."""
     if isinstance(syn.padding, str) or syn.padding_mode != "zeros":
         return None
@@ -225,7 +227,7 @@ def gather_plan(g: AsyncGraph, ci: int) -> GatherPlan | None:
     return plan
 
 
-def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
+def weight_table(syn: Synapse, plan: GatherPlan) -> torch.Tensor:
     """Rows of the per-source synapse values: ``W^T`` ``[n_in, out]`` (Linear) or ``[n_in, fan]`` (conv)."""
     if isinstance(syn, nn.Linear):
         return syn.weight.t().contiguous()
@@ -236,7 +238,7 @@ def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
 
 
 def gather_one(
-    syn: nn.Module,
+    syn: Synapse,
     plan: GatherPlan,
     table: torch.Tensor,
     local: torch.Tensor,

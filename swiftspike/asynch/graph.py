@@ -28,7 +28,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from ..errors import SwiftSpikeError
-from ..metrics.synops import is_synaptic
+from ..metrics.synops import Synapse, is_synaptic
 from ..neurons.functional import LIFParameters
 from ..neurons.modules import LI, LIF, SpikingModule
 
@@ -60,7 +60,7 @@ class Connection:
 
     src: int
     dst: int
-    syn: nn.Module
+    syn: Synapse
     pre: tuple[nn.Module, ...] = ()
 
 
@@ -159,7 +159,9 @@ class AsyncGraph(nn.Module):
         if not isinstance(net, nn.Sequential):
             raise SwiftSpikeError(f"from_sequential expects an nn.Sequential, got {type(net).__name__}")
         g = cls(input_shape)
-        src, pre, syn = INPUT, [], None
+        src = INPUT
+        pre: list[nn.Module] = []
+        syn: Synapse | None = None
         shape = g.input_shape
         for name, m in net.named_children():
             if isinstance(m, SpikingModule):

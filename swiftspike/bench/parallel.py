@@ -121,7 +121,7 @@ def _agreement(peer: str, features: int, batch: int, seed: int) -> dict[str, Any
     def rel(a, b):
         return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
-    res = {
+    res: dict[str, Any] = {
         "pair": [ours_name, peer],
         "T": CHECK_T,
         "dtype": "float64",

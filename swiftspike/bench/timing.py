@@ -9,7 +9,7 @@ it does not see GPU time: use it for single-threaded CPU runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -51,7 +51,7 @@ def time_call(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1, cl
 
 
 def time_interleaved(
-    fns: dict[str, Callable[[], object]], *, repeats: int = 3, warmup: int = 1, clock: str = "wall"
+    fns: Mapping[str, Callable[[], object]], *, repeats: int = 3, warmup: int = 1, clock: str = "wall"
 ) -> dict[str, float]:
     """Median time of each ``fns[name]()``, the runs interleaved round-robin (``a b c a b c ...``)
     so that drift in machine load (other processes, thermal state) hits every contestant alike."""

@@ -177,11 +177,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         build=build_from_spec,
     )
     result = report.to_dict()
-    if plot_dir(args) is not None:
+    plots = plot_dir(args)
+    if plots is not None:
         model, ck = load_model(args.checkpoint, args.device, build=build_from_spec)
         data = checkpoint_data(ck, args.dataset, args.path, where=args.checkpoint)
         encoder = checkpoint_encoder(ck, data, encoder=args.encoder, T=args.T)
-        result["plots"] = baseline_plots(model, encoder, data, report, plot_dir(args), "eval")
+        result["plots"] = baseline_plots(model, encoder, data, report, plots, "eval")
     emit(args, result, report.table() if show_text(args) else None)
     return 0
 

@@ -137,7 +137,7 @@ def batched_accuracy(
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            correct += (forward(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
+            correct += int((forward(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
     return correct / max(1, len(x))
 
 

@@ -90,6 +90,8 @@ class SpikeAct(nn.Module):
     :meth:`begin_run`: then calls continue the same run (chunks of time steps) until :meth:`end_run`.
     """
 
+    mu: torch.Tensor  # a buffer
+
     def __init__(self, mu: float | None, name: str = "") -> None:
         super().__init__()
         self.layer_name = name
@@ -217,6 +219,7 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
         if (
             isinstance(prev, fx.Node)
             and prev.op == "call_module"
+            and isinstance(prev.target, str)  # always, for call_module
             and isinstance(modules[prev.target], (nn.Conv2d, nn.Linear))
             and len(prev.users) == 1
         ):
@@ -228,9 +231,9 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
     # 2) max pooling of spike trains (see SpikingMaxPool)
     for node in list(gm.graph.nodes):
         if node.op == "call_module" and isinstance(modules[node.target], nn.MaxPool2d):
-            new = SpikingMaxPool(modules[node.target])
-            _set_module(gm, node.target, new)
-            modules[node.target] = new
+            pool = SpikingMaxPool(modules[node.target])
+            _set_module(gm, node.target, pool)
+            modules[node.target] = pool
     # 3) replace activations by SpikeAct
     n_act = 0
     for node in list(gm.graph.nodes):

@@ -68,7 +68,9 @@ class Dataset:
         return cls(name, xtr, ytr, xte, yte, n, temporal)
 
 
-def split_shuffled(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
+def split_shuffled(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with ``seed`` and split off the last ``test_fraction`` as test set."""
     if not 0 < test_fraction < 1:
         raise SwiftSpikeError(f"test_fraction must be in (0, 1), got {test_fraction}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import SwiftSpikeError
 from .dataset import Dataset
 from .digits import load_digits
@@ -62,7 +64,8 @@ def load_dataset(
             if "n_bins" in kw:
                 raise SwiftSpikeError("give either T or n_bins, not both")
             kw["n_bins"] = kw.pop("T")
-        common = ("n_bins", "duration_us", "limit_test", "binary")
+        common: tuple[str, ...] = ("n_bins", "duration_us", "limit_test", "binary")
+        loader: Callable[..., Dataset]
         if name == "shd":
             loader = load_shd
             opts = common + ("channel_factor",)

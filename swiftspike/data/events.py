@@ -87,20 +87,26 @@ def events_to_frames(
     if t_end <= t_start:
         raise SwiftSpikeError(f"t_end ({t_end}) must be after t_start ({t_start})")
     span = t_end - t_start
-    T = n_bins if n_bins is not None else -(-span // bin_us)
+    if n_bins is not None:
+        T = n_bins
+    else:
+        assert bin_us is not None  # one of them is given (checked above)
+        T = -(-span // bin_us)
     keep = (t >= t_start) & (t < t_end)
     rel = t[keep] - t_start
     b = rel // bin_us if bin_us is not None else rel * T // span
     x = events["x"][keep].astype(np.int64)
     W = size[0]
+    shape: tuple[int, ...]
     if len(size) == 1:
         cells, idx = W, x
         bad = (x < 0) | (x >= W)
         shape = (T, W)
     else:
         _, H, P = size
-        y = events["y"][keep].astype(np.int64) if "y" in events.dtype.names else np.zeros_like(x)
-        p = events["p"][keep].astype(np.int64) if "p" in events.dtype.names else np.zeros_like(x)
+        names = events.dtype.names or ()
+        y = events["y"][keep].astype(np.int64) if "y" in names else np.zeros_like(x)
+        p = events["p"][keep].astype(np.int64) if "p" in names else np.zeros_like(x)
         if P == 1:
             p = np.zeros_like(p)
         bad = (x < 0) | (x >= W) | (y < 0) | (y >= H) | (p < 0) | (p >= P)

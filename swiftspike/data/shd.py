@@ -93,7 +93,12 @@ def read_shd(path: PathLike, indices: list[int] | None = None) -> tuple[list[np.
         times_all = times_ds[:] if bulk else None
         units_all = units_ds[:] if bulk else None
         streams = [
-            _sample_events(p, i, times_all[i] if bulk else times_ds[i], units_all[i] if bulk else units_ds[i])
+            _sample_events(
+                p,
+                i,
+                times_all[i] if times_all is not None else times_ds[i],
+                units_all[i] if units_all is not None else units_ds[i],
+            )
             for i in sel
         ]
     return streams, labels

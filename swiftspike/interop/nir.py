@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
@@ -53,6 +53,9 @@ from ..engines.sync import SNN
 from ..errors import SwiftSpikeError, check_positive
 from ..neurons.functional import NoReset, SoftReset
 from ..neurons.modules import IF, LI, LIF, SpikingModule
+
+if TYPE_CHECKING:
+    from ..conversion.convert import ConvertedSNN
 
 __all__ = ["DEFAULT_DT", "Scale", "build_layers", "export_nir", "import_nir", "layer_spec", "read_nir"]
 
@@ -144,7 +147,7 @@ def _neuron_op(name: str, m: nn.Module) -> _Op:
         if np.all(beta == 1.0):
             return _Op("i", name, {"beta": beta})
         return _Op("li", name, {"beta": beta})
-    if type(m) not in (LIF, IF):
+    if not isinstance(m, LIF) or type(m) not in (LIF, IF):
         raise SwiftSpikeError(f"{label} has no NIR primitive (NIR neurons: LIF, IF, LI, I); it cannot be exported")
     if m.refractory_steps:
         raise SwiftSpikeError(
@@ -154,7 +157,7 @@ def _neuron_op(name: str, m: nn.Module) -> _Op:
     if isinstance(r, NoReset):
         raise SwiftSpikeError(f"{label} never resets its membrane (reset='none'), which NIR cannot express")
     soft = isinstance(r, SoftReset)
-    v_reset = 0.0 if soft else float(r.v_reset)
+    v_reset = 0.0 if isinstance(r, SoftReset) else float(r.v_reset)
     beta = _np(m.beta)
     p = {"beta": beta, "v_threshold": _np(m.v_threshold), "v_reset": v_reset, "soft": soft}
     if np.all(beta == 1.0):
@@ -248,7 +251,7 @@ def _module_op(name: str, m: nn.Module) -> _Op | None:
     )
 
 
-def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.Module]]]:
+def _ops_from_converted(snn: ConvertedSNN) -> tuple[list[_Op], list[tuple[str, nn.Module]]]:
     """Walk a ConvertedSNN's traced graph (a chain) into ops; SpikeAct -> [IF, Scale(A)], shift -> bias."""
     from torch import fx
 
@@ -754,7 +757,9 @@ def _fold_input(built: list[_Built], name: str, gain: np.ndarray, bias: np.ndarr
                 )
             g = np.broadcast_to(g.reshape(-1), (out,))
             b = np.broadcast_to(b.reshape(-1), (out,))
-            prev.w64 = prev.w64 * g.reshape((-1,) + (1,) * (prev.w64.ndim - 1))
+            w = prev.w64
+            assert w is not None  # prev was picked for its weight
+            prev.w64 = w * g.reshape((-1,) + (1,) * (w.ndim - 1))
             if prev.b64 is not None:
                 prev.b64 = prev.b64 * g + b
             elif not no_bias:
@@ -778,13 +783,16 @@ def _finish(b: _Built, dtype: torch.dtype) -> None:
     """Write the float64 parameters kept in ``b`` into its module (``dtype`` already set), rounded once."""
     m = b.module
     if b.w64 is not None:
+        assert isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
         with torch.no_grad():
             m.weight.copy_(torch.from_numpy(b.w64))
             if b.b64 is None:
                 m.bias = None
             else:
+                assert m.bias is not None  # built with a bias
                 m.bias.copy_(torch.from_numpy(np.ascontiguousarray(b.b64)))
     if b.s64 is not None:
+        assert isinstance(m, Scale)
         m.scale = torch.from_numpy(_uniform_or(b.s64)).to(dtype)
     if b.beta64 is not None:
         assert isinstance(m, (LIF, LI))
@@ -1079,7 +1087,7 @@ def layer_spec(net: nn.Module) -> list[dict[str, Any]]:
             }
         elif isinstance(m, Scale):
             d = {"type": "Scale", "shape": list(m.scale.shape)}
-        elif type(m) in (LIF, IF):
+        elif isinstance(m, LIF) and type(m) in (LIF, IF):
             r = m.reset_mechanism
             d = {
                 "type": type(m).__name__,

@@ -15,12 +15,19 @@ The two operation-count models built on these primitives (counted from events, a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
-def is_synaptic(m: nn.Module) -> bool:
+Synapse = nn.Linear | nn.Conv1d | nn.Conv2d  # the synaptic layers every op count and engine supports
+
+
+def is_synaptic(m: nn.Module) -> TypeIs[Synapse]:
     return isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
 
 

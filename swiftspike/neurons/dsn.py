@@ -248,7 +248,7 @@ class _DSNParallel(torch.autograd.Function):
             gH = z[1 : L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
             if g_out is None:
                 gH.zero_()
-            elif n_max:
+            elif mask is not None:  # n_max
                 inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(
                     torch.le(Hf[t0:t1], float(n_max), out=mask[1, :L])
                 )
@@ -262,6 +262,7 @@ class _DSNParallel(torch.autograd.Function):
             hp = Hf[t0 - 1 : t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[: t1 - 1]])
             scratch = work.view(-1)[: L * M].view(1, L, M)
             # tau d/d a' = G (H_{t-1} - X_t) a (1 - sigmoid(a'))
+            assert a is not None  # dsn_gate computed it (need_a)
             g_pre = torch.sub(hp, xf[t0:t1], out=scratch[0]).mul_(G).mul_(a).mul_(u)
             G.mul_(omb)  # G (1 - a): the direct part of d/dX, in place
             if halo is not None:

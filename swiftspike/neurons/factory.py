@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -31,7 +32,7 @@ def make_neuron(name: str, **kwargs: Any) -> nn.Module:
     from .modules import IF, LI, LIF
     from .psn import PSN, LIFNoReset, MaskedPSN, SlidingPSN
 
-    table = {
+    table: dict[str, Callable[..., nn.Module]] = {
         "lif": LIF,
         "if": IF,
         "li": LI,

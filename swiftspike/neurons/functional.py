@@ -341,14 +341,14 @@ class _FusedLIF(torch.autograd.Function):
                     a = dvdh[: n - 1].mul_(beta)
                     for i in range(n - 2, -1, -1):
                         g = g_out[i].addcmul_(a[i], g)
-            if need_th:
+            if g_th is not None:  # need_th
                 # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
                 gv = torch.empty_like(h)
                 torch.mul(g_out[1:], beta, out=gv[:-1])
                 gv[-1] = g_next_v if g_next_v is not None else 0.0
                 gs_sg = torch.mul(grad_s[t0:t1], sg) if grad_s is not None else 0.0
                 g_th += (gv * dvdth - gs_sg).sum(0)
-            if need_beta:
+            if g_beta is not None:  # need_beta
                 v_prev = torch.empty_like(h)
                 if t0 > 0:
                     reset.after_spike(h_all[t0 - 1], spikes[t0 - 1], th, out=v_prev[0])
@@ -358,8 +358,8 @@ class _FusedLIF(torch.autograd.Function):
                     reset.after_spike(h[:-1], s[:-1], th, out=v_prev[1:])
                 g_beta += (g_out * v_prev).sum(0)
             g_next_v = g_out[0] * beta
-        gb = g_beta.sum_to_size(beta.shape) if need_beta else None
-        gt = g_th.sum_to_size(th.shape) if need_th else None
+        gb = g_beta.sum_to_size(beta.shape) if g_beta is not None else None
+        gt = g_th.sum_to_size(th.shape) if g_th is not None else None
         return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None
 
 

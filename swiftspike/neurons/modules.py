@@ -168,6 +168,7 @@ class LI(SpikingModule):
     ``tau=inf`` gives a pure accumulator (:math:`\beta = 1`)."""
 
     emits_spikes = False
+    tau: torch.Tensor  # a buffer
 
     def __init__(self, tau: float = math.inf, step_mode: str = "m", dt: float = 1.0) -> None:
         super().__init__(step_mode)

@@ -74,6 +74,8 @@ class PSN(SpikingModule):
 class MaskedPSN(PSN):
     """PSN whose ``T x T`` weight is masked to the causal band of width ``k`` (the last ``k`` inputs)."""
 
+    mask: torch.Tensor  # a buffer
+
     def __init__(self, T: int, k: int = 4, **kwargs) -> None:
         super().__init__(T, **kwargs)
         self.k = check_positive_int(k, "k")

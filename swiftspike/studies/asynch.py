@@ -62,7 +62,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -212,11 +212,13 @@ class StudyConfig(DataConfig):
         if not c.hidden or any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in c.hidden):
             raise SwiftSpikeError(f"hidden sizes must be positive integers, got {c.hidden}")
         choose("input_mode", c.input_mode, ("start", "queued"))
-        choose("loss", c.loss, LOSSES)
-        choose("readout", c.readout, READOUTS)
+        choose("loss", _resolved(c.loss), LOSSES)
+        choose("readout", _resolved(c.readout), READOUTS)
         if not (isinstance(c.bias, bool)):
             raise SwiftSpikeError(f"bias must be True or False, got {c.bias!r}")
-        AsyncConfig(F=c.F[0], k=c.k[0], input_mode=c.input_mode, refractory_dropout=c.refractory_dropout).validate()
+        AsyncConfig(
+            F=c.F[0], k=c.k[0], input_mode=c.input_mode, refractory_dropout=_resolved(c.refractory_dropout)
+        ).validate()
         _finite(c.lr, "lr", positive=True)
         _finite(c.weight_decay, "weight_decay")
         _finite(c.spike_reg, "spike_reg")
@@ -245,8 +247,20 @@ class StudyConfig(DataConfig):
     def stop_rules(self) -> list[tuple[str, int]]:
         """``(stop, k)`` pairs evaluated: quiescence once, each other rule once per ``k``."""
         return [
-            (s, 0) if s == "quiescence" else (s, k) for s in self.stops for k in ([0] if s == "quiescence" else self.k)
+            (s, 0) if s == "quiescence" else (s, k)
+            for s in _resolved(self.stops)
+            for k in ([0] if s == "quiescence" else self.k)
         ]
+
+
+_T = TypeVar("_T")
+
+
+def _resolved(value: _T | None) -> _T:
+    """A :class:`StudyConfig` field that :meth:`StudyConfig.resolved` has filled (every config the study
+    runs is resolved; ``None`` here would be a bug)."""
+    assert value is not None, "a StudyConfig field is unset; the study runs resolved configs only"
+    return value
 
 
 def _int_list(v: Any, name: str, *, positive: bool) -> list[int]:
@@ -513,8 +527,8 @@ def _train_config(
     return TrainConfig(
         epochs=epochs,
         batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
+        lr=_resolved(cfg.lr),
+        weight_decay=_resolved(cfg.weight_decay),
         loss=loss,
         spike_reg=spike_reg,
         seed=seed,
@@ -569,9 +583,11 @@ def _train(
         model.load_state_dict(init_state)
     if kind == "sync":
         loss = cfg.loss if cfg.loss in ("count", "rate") else "count"
-        tc = _train_config(cfg, epochs=cfg.epochs, loss=loss, spike_reg=cfg.spike_reg, seed=seed, checkpoint=checkpoint)
+        tc = _train_config(
+            cfg, epochs=_resolved(cfg.epochs), loss=loss, spike_reg=cfg.spike_reg, seed=seed, checkpoint=checkpoint
+        )
         tr = Trainer(model, encoder, tc, runner=sync_runner, spec=spec, log=log, desc="sync epoch")
-        return model, _fit(tr, data, cfg.epochs, snapshots, snap_path, log)
+        return model, _fit(tr, data, _resolved(cfg.epochs), snapshots, snap_path, log)
     assert F is not None
     sched = kind.split("-", 1)[1]
     acfg = engine_config(cfg.protocol, sched, F, input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout)
@@ -584,9 +600,9 @@ def _train(
             encoder,
             data,
             config=acfg,
-            epochs=cfg.async_epochs,
+            epochs=_resolved(cfg.async_epochs),
             batch_size=cfg.batch_size,
-            lr=cfg.lr,
+            lr=_resolved(cfg.lr),
             seed=seed,
             show_progress=cfg.progress,
             weight_decay=cfg.weight_decay,
@@ -597,8 +613,10 @@ def _train(
     # scheduler and dropout draws come from the global RNG, which the Trainer seeds at every epoch, so a
     # training resumed from its checkpoint continues exactly as an uninterrupted one
     gen = None
-    loss = "count" if cfg.loss == "per-step" else cfg.loss
-    tc = _train_config(cfg, epochs=cfg.async_epochs, loss=loss, spike_reg=reg, seed=seed, checkpoint=checkpoint)
+    loss = "count" if cfg.loss == "per-step" else _resolved(cfg.loss)
+    tc = _train_config(
+        cfg, epochs=_resolved(cfg.async_epochs), loss=loss, spike_reg=reg, seed=seed, checkpoint=checkpoint
+    )
     desc = f"{kind} F={F} epoch"
     if cfg.loss == "per-step":
         runner = async_runner(generator=gen, config=acfg.replace(record_step_outputs=True))
@@ -878,7 +896,7 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
     first: Dataset | None = None
     spec: dict[str, Any] = {}
     stops = cfg.stop_rules()
-    for seed in cfg.seeds:
+    for seed in _resolved(cfg.seeds):
         d = data if data is not None else replace(cfg, seed=seed).load_data(flatten=False)
         if cfg.test_limit:
             d = d.subset(n_test=cfg.test_limit)
@@ -929,7 +947,7 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
                             input_mode=cfg.input_mode,
                             protocol=cfg.protocol,
                             refractory_dropout=cfg.refractory_dropout,
-                            readout=cfg.readout,
+                            readout=_resolved(cfg.readout),
                         )
                         cache.put(key, res)
                     results.append(
@@ -967,7 +985,9 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
         training[f"{seed}|sync"] = _train_info(hist, time.perf_counter() - t0)
         log(f"seed {seed}: sync trained ({_train_line(hist)})")
         per_F = [(ex, F) for F in cfg.F for ex in ("sync-gate", "random", "momentum")]
-        evaluate(sync_model, f"sync-ep{cfg.epochs}", "sync", None, cfg.epochs, True, [("sync", None), *per_F])
+        evaluate(
+            sync_model, f"sync-ep{cfg.epochs}", "sync", None, _resolved(cfg.epochs), True, [("sync", None), *per_F]
+        )
         for e, state in snaps or []:
             if e == cfg.epochs:
                 continue
@@ -998,22 +1018,28 @@ def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet
                     f"{kind}-F{F}-ep{cfg.async_epochs}",
                     kind,
                     F,
-                    cfg.async_epochs,
+                    _resolved(cfg.async_epochs),
                     True,
                     [(sched, F), ("sync", None)],
                 )
                 log(f"seed {seed}: {kind} F={F} trained and evaluated ({_train_line(hist)})")
     ratios = compute_ratios(results, matched=cfg.matched)
-    maxima = {"equal_epochs": grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance)}
+    maxima = {"equal_epochs": grid_maxima(ratios, seeds=_resolved(cfg.seeds), acc_tolerance=cfg.acc_tolerance)}
     verdict = {
         "equal_epochs": claim_verdict(
-            ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance
+            ratios, seeds=_resolved(cfg.seeds), claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance
         )
     }
     if cfg.matched:
-        maxima["matched"] = grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance, matched=True)
+        maxima["matched"] = grid_maxima(
+            ratios, seeds=_resolved(cfg.seeds), acc_tolerance=cfg.acc_tolerance, matched=True
+        )
         verdict["matched"] = claim_verdict(
-            ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance, matched=True
+            ratios,
+            seeds=_resolved(cfg.seeds),
+            claim_ratio=cfg.claim_ratio,
+            acc_tolerance=cfg.acc_tolerance,
+            matched=True,
         )
     assert first is not None
     conf = {k: v for k, v in asdict(cfg).items() if k != "progress"}
