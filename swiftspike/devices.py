@@ -18,11 +18,12 @@ Determinism: on the CPU the same seed and the same thread count give the same nu
 Another thread count changes how reductions are split, so float sums -- and after many steps, spikes,
 weights and accuracies -- differ slightly; so do another device or another torch version.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, Optional, Union
+from collections.abc import Iterator
 
 import torch
 
@@ -34,11 +35,11 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # autocast dtypes each device type supports here (fp16 on the CPU is slow and poorly covered: refused)
 _AUTOCAST = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
 
-DeviceLike = Union[str, torch.device, None]
+DeviceLike = str | torch.device | None
 
 # what "auto" and threads=None mean inside a `defaults(...)` region (None: the machine's defaults)
-_default_device: Optional[str] = None
-_default_threads: Optional[int] = None
+_default_device: str | None = None
+_default_threads: int | None = None
 
 
 def _cuda_count() -> int:
@@ -50,7 +51,7 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = None) -> torch.device:
+def resolve_device(device: DeviceLike = "auto", *, local_rank: int | None = None) -> torch.device:
     """The :class:`torch.device` for ``device`` (see module docstring); ``None`` means ``"auto"``.
 
     ``local_rank`` (one process per GPU under ``torchrun``) picks ``cuda:local_rank`` for ``"auto"`` and
@@ -66,14 +67,17 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = N
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise SwiftSpikeError("device 'mps' was asked for, but this machine has no Apple MPS backend; "
-                                  "use device 'cpu' or 'auto'")
+            raise SwiftSpikeError(
+                "device 'mps' was asked for, but this machine has no Apple MPS backend; use device 'cpu' or 'auto'"
+            )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         n = _cuda_count()
         if n == 0:
-            raise SwiftSpikeError(f"device {name!r} was asked for, but torch finds no CUDA GPU on this machine "
-                                  f"(torch {torch.__version__}); use device 'cpu' or 'auto'")
+            raise SwiftSpikeError(
+                f"device {name!r} was asked for, but torch finds no CUDA GPU on this machine "
+                f"(torch {torch.__version__}); use device 'cpu' or 'auto'"
+            )
         if name == "cuda":
             index = local_rank if local_rank is not None else 0
         else:
@@ -82,8 +86,9 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: Optional[int] = N
             except ValueError:
                 raise SwiftSpikeError(f"bad device {name!r}; use cuda:N with N a GPU number") from None
         if not 0 <= index < n:
-            raise SwiftSpikeError(f"device cuda:{index} was asked for, but this machine has {n} CUDA GPU(s) "
-                                  f"(cuda:0 to cuda:{n - 1})")
+            raise SwiftSpikeError(
+                f"device cuda:{index} was asked for, but this machine has {n} CUDA GPU(s) (cuda:0 to cuda:{n - 1})"
+            )
         return torch.device("cuda", index)
     raise SwiftSpikeError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
 
@@ -94,8 +99,10 @@ def check_precision(precision: str, device: torch.device) -> str:
         raise SwiftSpikeError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision != "float32" and precision not in _AUTOCAST.get(device.type, ()):
         ok = ", ".join(f"{p} on {d}" for d, ps in _AUTOCAST.items() for p in ps)
-        raise SwiftSpikeError(f"precision {precision!r} is not available on device {device.type!r} "
-                              f"(available: {ok}); use precision float32")
+        raise SwiftSpikeError(
+            f"precision {precision!r} is not available on device {device.type!r} "
+            f"(available: {ok}); use precision float32"
+        )
     return precision
 
 
@@ -117,7 +124,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_threads(threads: Optional[int] = None) -> int:
+def resolve_threads(threads: int | None = None) -> int:
     """The thread count for ``threads``: itself when >= 1; ``0`` = every available core; ``None`` = the
     count of the enclosing :func:`defaults` region, else ``$OMP_NUM_THREADS`` (or ``$MKL_NUM_THREADS``) when
     set, else half the available cores, at least 1 and at most 4."""
@@ -134,7 +141,7 @@ def resolve_threads(threads: Optional[int] = None) -> int:
     return threads if threads > 0 else available_cores()
 
 
-def set_threads(threads: Optional[int] = None) -> int:
+def set_threads(threads: int | None = None) -> int:
     """Set torch's intra-op CPU thread count (process-wide) to :func:`resolve_threads` ``(threads)``; returns it."""
     n = resolve_threads(threads)
     if torch.get_num_threads() != n:
@@ -149,7 +156,7 @@ def check_device(device: DeviceLike) -> str:
 
 
 @contextlib.contextmanager
-def defaults(device: DeviceLike = None, threads: Optional[int] = None) -> Iterator[int]:
+def defaults(device: DeviceLike = None, threads: int | None = None) -> Iterator[int]:
     """A region in which ``device="auto"`` means ``device`` (``None``: unchanged) and ``threads=None``
     means :func:`resolve_threads` ``(threads)``; torch's thread count is set to it for the region. Both,
     and torch's thread count, are restored on exit. Yields the thread count."""

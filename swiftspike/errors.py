@@ -7,10 +7,11 @@ Checks on tensor *values* (NaN/inf) read a result back to Python, which ``torch.
 trace; they are skipped while a graph is being compiled (:func:`compiling`), so compiled code has no
 graph breaks, and run in eager mode. Shape and type checks always run.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -50,13 +51,9 @@ def check_tensor(
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.dim() not in allowed:
             want = " or ".join(str(a) for a in allowed)
-            raise SwiftSpikeError(
-                f"{name} must have {want} dimensions, got shape {tuple(x.shape)}"
-            )
+            raise SwiftSpikeError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
     if min_ndim is not None and x.dim() < min_ndim:
-        raise SwiftSpikeError(
-            f"{name} must have at least {min_ndim} dimensions, got shape {tuple(x.shape)}"
-        )
+        raise SwiftSpikeError(f"{name} must have at least {min_ndim} dimensions, got shape {tuple(x.shape)}")
     if finite and not compiling() and not all_finite(x):
         raise SwiftSpikeError(f"{name} contains NaN or inf values")
     return x

@@ -8,6 +8,7 @@ only when an event reaches it); without the key, layers have biases. Networks im
 from NIR are stored with ``{"arch": "layers", ...}`` and rebuilt by
 :func:`swiftspike.interop.checkpoints.build_from_spec` (this module stays below the interop layer).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,15 @@ def default_spec(input_shape, n_classes: int, *, bias: bool = True, **over: Any)
     """A spec for :func:`build_model` (see the module docstring); ``over`` replaces its entries. ``bias=False``
     is written into the spec as ``"bias": false``; with the default the key is left out (meaning true), so
     specs, and checkpoints resumed against them, stay as they were before the option existed."""
-    spec = {"arch": "mlp", "input_shape": list(input_shape), "hidden": [128], "n_classes": int(n_classes),
-            "neuron": "lif", "neuron_kwargs": {}, "readout": "spike"}
+    spec = {
+        "arch": "mlp",
+        "input_shape": list(input_shape),
+        "hidden": [128],
+        "n_classes": int(n_classes),
+        "neuron": "lif",
+        "neuron_kwargs": {},
+        "readout": "spike",
+    }
     if not bias:
         spec["bias"] = False
     spec.update(over)
@@ -44,8 +52,10 @@ def _neuron(name: str, kwargs: dict[str, Any], channels: int):
 def build_model(spec: dict[str, Any]) -> SNN:
     """Build an :class:`~swiftspike.engines.sync.SNN` from ``spec``."""
     if isinstance(spec, dict) and spec.get("arch") == "layers":
-        raise SwiftSpikeError("this spec describes a network imported from NIR (arch 'layers'); rebuild it with "
-                              "swiftspike.interop.checkpoints.build_from_spec")
+        raise SwiftSpikeError(
+            "this spec describes a network imported from NIR (arch 'layers'); rebuild it with "
+            "swiftspike.interop.checkpoints.build_from_spec"
+        )
     try:
         arch = choose("architecture", spec.get("arch", "mlp"), ("mlp", "conv"))
         shape = tuple(int(s) for s in spec["input_shape"])

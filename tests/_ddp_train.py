@@ -2,6 +2,7 @@
 Trainer under torch.distributed. Run by ``torchrun`` (``python -m torch.distributed.run ... _ddp_train.py``) or,
 with the same environment variables, in processes forked by ``tests/test_distributed.py``.
 ``kill_at=K`` SIGKILLs rank 0 right after its K-th optimizer step (a crash in the middle of an epoch)."""
+
 import argparse
 import os
 import signal
@@ -33,8 +34,14 @@ def train(checkpoint: str, kill_at: int = 0, resume: bool = False) -> Trainer:
         if kill_at and steps["n"] == kill_at and int(os.environ.get("RANK", 0)) == 0:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    tr = Trainer(model, make_encoder("rate", 4), config(checkpoint=checkpoint, resume=resume), spec=spec,
-                 after_step=after_step, log=print)
+    tr = Trainer(
+        model,
+        make_encoder("rate", 4),
+        config(checkpoint=checkpoint, resume=resume),
+        spec=spec,
+        after_step=after_step,
+        log=print,
+    )
     tr.fit(data)
     assert tr.dist.world_size == int(os.environ["WORLD_SIZE"]) == 2
     return tr
@@ -42,8 +49,14 @@ def train(checkpoint: str, kill_at: int = 0, resume: bool = False) -> Trainer:
 
 def forked(rank: int, port: int, checkpoint: str, kill_at: int, resume: bool) -> None:
     """Entry of a process made by ``torch.multiprocessing.start_processes``: the variables torchrun would set."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     train(checkpoint, kill_at, resume)
 

@@ -1,4 +1,5 @@
 """``swiftspike bench async``: a smoke run of the grid (no timing assertions)."""
+
 import json
 import math
 
@@ -10,8 +11,26 @@ from swiftspike.errors import SwiftSpikeError
 
 
 def test_bench_async_cli_runs_the_grid_and_checks_spikes(capsys):
-    rc = main(["bench", "async", "--batches", "1", "3", "--widths", "16", "48", "--F-list", "2", "--T", "2",
-               "--repeats", "1", "--json", "--quiet"])
+    rc = main(
+        [
+            "bench",
+            "async",
+            "--batches",
+            "1",
+            "3",
+            "--widths",
+            "16",
+            "48",
+            "--F-list",
+            "2",
+            "--T",
+            "2",
+            "--repeats",
+            "1",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(res["rows"]) == 4 and not res["skipped"]

@@ -1,4 +1,5 @@
 """Gathered (event-list) currents equal the dense reference: values, gradients, whole runs and training."""
+
 import pytest
 import torch
 from torch import nn
@@ -10,7 +11,7 @@ from swiftspike.asynch.graph import INPUT
 from swiftspike.models import build_model, default_spec
 from swiftspike.training.losses import ce_count_loss
 
-GRID = 2.0 ** -10
+GRID = 2.0**-10
 
 
 def _dyadic(net):
@@ -67,8 +68,16 @@ def test_gathered_currents_equal_dense_values_and_gradients(gi):
     dense_e = torch.zeros(B, n, dtype=torch.float64).scatter(1, idx, val_pad)
     parts_d, hits_d = dense_currents(g, {INPUT: dense_e})
     table = weight_table(c.syn, plan)
-    parts_g, hits_g = gathered_currents(g, idx, val_pad, conns=[0], plans={0: plan}, tables={0: table},
-                                        entry_src=torch.zeros(n, dtype=torch.long), entry_local=torch.arange(n))
+    parts_g, hits_g = gathered_currents(
+        g,
+        idx,
+        val_pad,
+        conns=[0],
+        plans={0: plan},
+        tables={0: table},
+        entry_src=torch.zeros(n, dtype=torch.long),
+        entry_local=torch.arange(n),
+    )
     assert torch.allclose(parts_d[0], parts_g[0], atol=1e-12)
     assert torch.equal(hits_d[0], hits_g[0])
     w = torch.randn_like(parts_d[0])
@@ -92,16 +101,25 @@ def _fc(seed, widths=(20, 48, 40, 10)):
     return _dyadic(net)
 
 
-@pytest.mark.parametrize("F,sched,input_mode", [(2, "momentum", "start"), (5, "random", "start"),
-                                                 (3, "momentum", "queued")])
+@pytest.mark.parametrize(
+    "F,sched,input_mode", [(2, "momentum", "start"), (5, "random", "start"), (3, "momentum", "queued")]
+)
 def test_engine_gather_equals_dense_whole_runs(F, sched, input_mode):
     net = _fc(1)
     x = (torch.rand(6, 9, 20) < 0.4).float()
     recs = {}
     for cur in ("dense", "gather"):
         with torch.no_grad():
-            recs[cur] = run_async(net, x, F=F, scheduler=sched, currents=cur, input_mode=input_mode,
-                                  record_synops=True, generator=torch.Generator().manual_seed(3))
+            recs[cur] = run_async(
+                net,
+                x,
+                F=F,
+                scheduler=sched,
+                currents=cur,
+                input_mode=input_mode,
+                record_synops=True,
+                generator=torch.Generator().manual_seed(3),
+            )
     d, gth = recs["dense"], recs["gather"]
     assert sum(float(ls.per_step.sum()) for ls in d.layers) > 100
     for a, b in zip(d.layers, gth.layers):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from swiftspike import LIF, IF, reset
+from swiftspike import IF, LIF, reset
 from swiftspike.asynch import AsyncConfig, AsyncEngine, AsyncGraph, run_async, select_top
 from swiftspike.bench.asynch import IndexTieMomentum, naive_reference
 from swiftspike.engines.sync import run_sync
@@ -32,7 +32,9 @@ def _sync(net, x):
         return run_sync(net, x, record=True)
 
 
-@pytest.mark.parametrize("seed,reset_mode,sched", [(0, "hard", "random"), (1, "soft", "momentum"), (2, "hard", "momentum")])
+@pytest.mark.parametrize(
+    "seed,reset_mode,sched", [(0, "hard", "random"), (1, "soft", "momentum"), (2, "hard", "momentum")]
+)
 def test_fc_equals_sync_engine_exactly(seed, reset_mode, sched):
     net = _fc(seed, reset_mode)
     x = (torch.rand(40, 12, 20) < 0.4).float()
@@ -45,7 +47,9 @@ def test_fc_equals_sync_engine_exactly(seed, reset_mode, sched):
     assert torch.equal(ref.output, rec.output)
 
 
-@pytest.mark.parametrize("nk,readout", [({}, "spike"), ({"reset": "soft"}, "spike"), ({"tau": 2.0, "v_threshold": 0.5}, "li")])
+@pytest.mark.parametrize(
+    "nk,readout", [({}, "spike"), ({"reset": "soft"}, "spike"), ({"tau": 2.0, "v_threshold": 0.5}, "li")]
+)
 def test_conv_equals_sync_engine_exactly(nk, readout):
     torch.manual_seed(3)
     net = build_model(default_spec([1, 8, 8], 10, arch="conv", hidden=[6, 20], neuron_kwargs=nk, readout=readout))
@@ -140,8 +144,9 @@ def test_momentum_emits_largest_membrane_first_random_does_not():
     x = torch.ones(1, 300, 1)
     with torch.no_grad():
         mom = AsyncEngine(g, AsyncConfig(F=1, scheduler="momentum", stop="first_output")).run(x)
-        rnd = AsyncEngine(g, AsyncConfig(F=1, scheduler="random", stop="first_output"),
-                          generator=torch.Generator().manual_seed(0)).run(x)
+        rnd = AsyncEngine(
+            g, AsyncConfig(F=1, scheduler="random", stop="first_output"), generator=torch.Generator().manual_seed(0)
+        ).run(x)
     first_mom = mom.output[0].argmax(1)
     assert (mom.output[0].sum(1) == 1).all() and (first_mom == 1).all()  # h = 3.0 goes first
     counts = torch.bincount(rnd.output[0].argmax(1), minlength=3).float() / 300

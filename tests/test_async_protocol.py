@@ -1,5 +1,6 @@
 """Protocol options of the async engine on hand-made graphs (per-frame stop and metrics, refractory dropout at
 inference, refractory clamp, redrawn random priorities, the asynctorch membrane regime and preset)."""
+
 import math
 
 import pytest
@@ -7,8 +8,7 @@ import torch
 from torch import nn
 
 from swiftspike import IF, LIF
-from swiftspike.asynch import (ASYNCTORCH_NEURON, AsyncConfig, AsyncEngine, AsyncGraph, RandomScheduler,
-                               frame_latency)
+from swiftspike.asynch import ASYNCTORCH_NEURON, AsyncConfig, AsyncEngine, AsyncGraph, RandomScheduler, frame_latency
 from swiftspike.errors import SwiftSpikeError
 
 
@@ -90,9 +90,11 @@ def test_refractory_dropout_at_inference_lets_neurons_fire_again():
     x = torch.ones(2, 400, 1)
     with torch.no_grad():
         strict = AsyncEngine(g, AsyncConfig(F=1, refractory_dropout=0.5)).run(x)
-        refire = AsyncEngine(g, AsyncConfig(F=1, refractory_dropout=0.5, refractory_dropout_eval=True,
-                                            max_steps_per_frame=200),
-                             generator=torch.Generator().manual_seed(0)).run(x)
+        refire = AsyncEngine(
+            g,
+            AsyncConfig(F=1, refractory_dropout=0.5, refractory_dropout_eval=True, max_steps_per_frame=200),
+            generator=torch.Generator().manual_seed(0),
+        ).run(x)
     assert (strict.output == 1).all()  # without gradients dropout is off by default: one spike per frame
     assert refire.output.max() > 3
     # a spike locks the neuron with probability 1 - p = 0.5: spikes per frame ~ geometric with mean 2
@@ -135,8 +137,9 @@ def test_redrawn_random_priorities_change_the_emission_order():
     x = torch.ones(1, 4000, 1)
     share = {}
     for redraw in (False, True):
-        eng = AsyncEngine(g, AsyncConfig(F=1, scheduler=RandomScheduler(redraw=redraw)),
-                          generator=torch.Generator().manual_seed(0))
+        eng = AsyncEngine(
+            g, AsyncConfig(F=1, scheduler=RandomScheduler(redraw=redraw)), generator=torch.Generator().manual_seed(0)
+        )
         with torch.no_grad():
             rec = eng.run(x)
         share[redraw] = float((rec.stats["frame_steps_to_first_output"][0] == 3).double().mean())
@@ -185,6 +188,7 @@ def test_asynctorch_preset_sets_every_engine_option():
     # the preset runs a network end to end, re-firing allowed at inference
     g = _self_exciting()
     with torch.no_grad():
-        rec = AsyncEngine(g, AsyncConfig.asynctorch(F=1, max_steps_per_frame=100),
-                          generator=torch.Generator().manual_seed(1)).run(torch.ones(2, 300, 1))
+        rec = AsyncEngine(
+            g, AsyncConfig.asynctorch(F=1, max_steps_per_frame=100), generator=torch.Generator().manual_seed(1)
+        ).run(torch.ones(2, 300, 1))
     assert rec.output.max() > 1

@@ -1,4 +1,5 @@
 """The async study: protocol presets, the grid, its maxima and verdict, checkpoints, bad input."""
+
 import json
 import math
 
@@ -16,7 +17,6 @@ from swiftspike.neurons.functional import HardReset
 from swiftspike.studies import asynch as study
 from swiftspike.training.checkpoint import load_checkpoint, save_checkpoint, sniff
 
-
 # -- the protocol preset ----------------------------------------------------------------------------------
 
 
@@ -30,13 +30,20 @@ def test_asynctorch_protocol_sets_every_option():
     assert cfg.refractory_dropout == 0.8
     assert cfg.input_mode == "start"
     assert cfg.stops == ["quiescence", "frame_first_output"] and cfg.k == [0, 1, 2]
-    assert cfg.stop_rules() == [("quiescence", 0), ("frame_first_output", 0), ("frame_first_output", 1),
-                                ("frame_first_output", 2)]
+    assert cfg.stop_rules() == [
+        ("quiescence", 0),
+        ("frame_first_output", 0),
+        ("frame_first_output", 1),
+        ("frame_first_output", 2),
+    ]
     assert cfg.readout == "argmax"
     assert cfg.F == [4, 8, 16, 32, 64, 128] and cfg.seeds == [0]
     assert cfg.T is None and cfg.epochs == 2 and cfg.async_epochs == 2
-    for execution, sched_type in (("random", RandomScheduler), ("momentum", MomentumScheduler),
-                                  ("sync-gate", RandomScheduler)):
+    for execution, sched_type in (
+        ("random", RandomScheduler),
+        ("momentum", MomentumScheduler),
+        ("sync-gate", RandomScheduler),
+    ):
         e = study.engine_config("asynctorch", execution, 16)
         assert isinstance(e.scheduler, sched_type)
         if sched_type is RandomScheduler:
@@ -56,8 +63,9 @@ def test_asynctorch_protocol_sets_every_option():
         assert isinstance(m.params.reset, HardReset) and m.params.reset.v_reset == 0.0
         assert float(m.params.beta) == pytest.approx(math.exp(-10))  # the membrane is wiped between frames
     # explicit fields override the protocol
-    over = study.StudyConfig(protocol="asynctorch", v_threshold=0.5, bias=True, loss="count", lr=2e-3,
-                             refractory_dropout=0.0, F=[4], k=1).resolved()
+    over = study.StudyConfig(
+        protocol="asynctorch", v_threshold=0.5, bias=True, loss="count", lr=2e-3, refractory_dropout=0.0, F=[4], k=1
+    ).resolved()
     assert over.neuron_kwargs()["v_threshold"] == 0.5 and over.bias and over.loss == "count"
     assert over.lr == 2e-3 and over.refractory_dropout == 0.0 and over.F == [4] and over.k == [1]
     assert study.engine_config("asynctorch", "random", 4, refractory_dropout=0.0).refractory_dropout == 0.0
@@ -85,13 +93,27 @@ def test_async_runner_takes_a_whole_config():
 
 # -- the grid, its maxima and the verdict on hand-made results ------------------------------------------------
 
+
 def _row(seed, training, execution, F, acc, spikes, lat, *, stop="quiescence", epochs=3, final=True, train_F=None):
     train_F = train_F if train_F is not None else (None if training == "sync" else F)
-    return {"seed": seed, "training": training, "train_F": train_F, "epochs": epochs,
-            "final": final, "execution": execution, "F": F, "stop": stop, "accuracy": acc, "spikes_per_sample": spikes,
-            "frame_spikes_to_first_correct": lat, "frame_steps_to_first_correct": 4.0,
-            "frame_spikes_to_first_output": lat, "frame_steps_to_first_output": 4.0,
-            "steps_to_decision": 10.0, "spikes_to_decision": 50.0}
+    return {
+        "seed": seed,
+        "training": training,
+        "train_F": train_F,
+        "epochs": epochs,
+        "final": final,
+        "execution": execution,
+        "F": F,
+        "stop": stop,
+        "accuracy": acc,
+        "spikes_per_sample": spikes,
+        "frame_spikes_to_first_correct": lat,
+        "frame_steps_to_first_correct": 4.0,
+        "frame_spikes_to_first_output": lat,
+        "frame_steps_to_first_output": 4.0,
+        "steps_to_decision": 10.0,
+        "spikes_to_decision": 50.0,
+    }
 
 
 def _hand_made():
@@ -132,8 +154,11 @@ def test_ratios_maxima_and_verdict_on_a_hand_made_grid():
     assert g["matched"]["epoch"] == 3 and g["spikes_per_sample"] == pytest.approx(200 / 150)
     low = [dict(x) for x in rows]
     next(x for x in low if (x["seed"], x["training"], x["F"]) == (1, "async-random", 4))["accuracy"] = 0.81
-    m = next(x for x in study.compute_ratios(low, matched=True)
-             if x["seed"] == 1 and x["F"] == 4 and x["baseline"] == "async")["matched"]
+    m = next(
+        x
+        for x in study.compute_ratios(low, matched=True)
+        if x["seed"] == 1 and x["F"] == 4 and x["baseline"] == "async"
+    )["matched"]
     assert m["epoch"] == 1 and m["spikes_per_sample"] == pytest.approx(1.0)  # 150 / 150
 
     mx = study.grid_maxima(ratios, seeds=[0, 1])
@@ -147,13 +172,16 @@ def test_ratios_maxima_and_verdict_on_a_hand_made_grid():
     assert acc["max"]["value"] == pytest.approx(0.02) and acc["all_seeds"]["value"] == pytest.approx(0.0)
     # a 2.5-pt tolerance admits F=4
     assert study.grid_maxima(ratios, seeds=[0, 1], acc_tolerance=0.025)["async"]["spikes_per_sample"][
-        "all_seeds_equal_accuracy"]["value"] == pytest.approx(2.0)
+        "all_seeds_equal_accuracy"
+    ]["value"] == pytest.approx(2.0)
 
     v = study.claim_verdict(ratios, seeds=[0, 1])
     assert v["reproduced"] is True
     assert {(h["baseline"], h["metric"], h["F"]) for h in v["cells"]} == {
-        ("async", "spikes_per_sample", 16), ("async", "frame_spikes_to_first_correct", 16),
-        ("sync-gate", "frame_spikes_to_first_correct", 16)}
+        ("async", "spikes_per_sample", 16),
+        ("async", "frame_spikes_to_first_correct", 16),
+        ("sync-gate", "frame_spikes_to_first_correct", 16),
+    }
     # a second seed that fails the cell: not reproduced
     worse = [dict(x) for x in ratios]
     for x in worse:
@@ -170,11 +198,28 @@ def test_ratios_maxima_and_verdict_on_a_hand_made_grid():
     assert study.claim_verdict(one, seeds=[0, 1])["reproduced"] is False
     assert study.grid_maxima(one, seeds=[0, 1])["async"]["spikes_per_sample"]["all_seeds"] is None
 
-    res = study.AsyncStudyResult(dataset="hand", temporal=True, n_train=1, n_test=1,
-                                 config={"protocol": "asynctorch", "F": [4, 16], "seeds": [0, 1], "epochs": 3,
-                                         "async_epochs": 3, "loss": "rate", "lr": 1e-3, "readout": "argmax"},
-                                 spec={}, training={}, results=rows, ratios=ratios, maxima={"equal_epochs": mx},
-                                 verdict={"equal_epochs": v})
+    res = study.AsyncStudyResult(
+        dataset="hand",
+        temporal=True,
+        n_train=1,
+        n_test=1,
+        config={
+            "protocol": "asynctorch",
+            "F": [4, 16],
+            "seeds": [0, 1],
+            "epochs": 3,
+            "async_epochs": 3,
+            "loss": "rate",
+            "lr": 1e-3,
+            "readout": "argmax",
+        },
+        spec={},
+        training={},
+        results=rows,
+        ratios=ratios,
+        maxima={"equal_epochs": mx},
+        verdict={"equal_epochs": v},
+    )
     text = res.table()
     assert "REPRODUCED" in text and "2.00/2.00" in text
     assert json.loads(res.to_json())["verdict"]["equal_epochs"]["reproduced"] is True
@@ -195,8 +240,9 @@ def tiny_events() -> Dataset:
 
 
 def _tiny_cfg(**kw):
-    base = dict(protocol="asynctorch", dataset="nmnist-sim", hidden=[16, 16], F=[2, 8], epochs=1, batch_size=20,
-                test_limit=None)
+    base = dict(
+        protocol="asynctorch", dataset="nmnist-sim", hidden=[16, 16], F=[2, 8], epochs=1, batch_size=20, test_limit=None
+    )
     base.update(kw)
     return study.StudyConfig(**base)
 
@@ -211,10 +257,22 @@ def test_asynctorch_study_end_to_end_on_emulated_events(tiny_events, tmp_path):
     final = [r for r in d["results"] if r["final"]]
     # sync model: sync once + (sync-gate, random, momentum) x 2 F; async: 2 kinds x 2 F x (own, sync); x 4 stops
     assert len(final) == (1 + 3 * 2 + 2 * 2 * 2) * 4
-    r = next(r for r in final if r["training"] == "async-random" and r["execution"] == "random" and r["F"] == 2
-             and r["stop"] == "frame_first_output,k=0")
-    for key in ("accuracy", "spikes_per_sample", "frame_spikes_to_first_correct", "frame_steps_to_first_output",
-                "frame_frames_with_output", "frames_cut"):
+    r = next(
+        r
+        for r in final
+        if r["training"] == "async-random"
+        and r["execution"] == "random"
+        and r["F"] == 2
+        and r["stop"] == "frame_first_output,k=0"
+    )
+    for key in (
+        "accuracy",
+        "spikes_per_sample",
+        "frame_spikes_to_first_correct",
+        "frame_steps_to_first_output",
+        "frame_frames_with_output",
+        "frames_cut",
+    ):
         assert key in r
     assert len(d["ratios"]) == 2 * 2 * 2 * 4  # F x async trainings x baselines x stops
     assert set(d["maxima"]) == {"equal_epochs"} and set(d["verdict"]) == {"equal_epochs"}
@@ -223,13 +281,21 @@ def test_asynctorch_study_end_to_end_on_emulated_events(tiny_events, tmp_path):
     for name in ("seed0-sync", "seed0-async-random-F2", "seed0-async-momentum-F8"):
         tc = load_checkpoint(next(folder.glob(f"*/{name}.ckpt")))["config"]
         assert (tc["loss"], tc["lr"], tc["weight_decay"], tc["spike_reg"], tc["optimizer"]) == (
-            "rate", 1e-3, 1e-5, 0.0, "adam")
+            "rate",
+            1e-3,
+            1e-5,
+            0.0,
+            "adam",
+        )
     # a second run reuses every training and evaluation: the same numbers
     again = study.run_study(_tiny_cfg(checkpoint_dir=str(folder)), tiny_events)
     assert again.to_json() and json.loads(again.to_json())["results"] == json.loads(res.to_json())["results"]
     paths = res.plots(tmp_path / "plots")
-    assert [p.name for p in paths] == ["async_spikes_vs_F.png", "async_frame_latency_vs_F.png",
-                                       "async_accuracy_vs_F.png"]
+    assert [p.name for p in paths] == [
+        "async_spikes_vs_F.png",
+        "async_frame_latency_vs_F.png",
+        "async_accuracy_vs_F.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in paths)
 
 
@@ -248,9 +314,38 @@ def test_interrupted_study_resumes_its_trainings_exactly(tiny_events, tmp_path):
 
 
 def test_study_cli_runs_and_refuses_bad_input(capsys, tmp_path):
-    rc = main(["async-study", "--protocol", "asynctorch", "--dataset", "digits", "--limit", "48", "--test-limit",
-               "16", "--T", "2", "--hidden", "8", "8", "--F", "2", "16", "--k", "0", "--epochs", "1", "--seeds", "0",
-               "1", "--json", "--quiet", "--plot", str(tmp_path)])
+    rc = main(
+        [
+            "async-study",
+            "--protocol",
+            "asynctorch",
+            "--dataset",
+            "digits",
+            "--limit",
+            "48",
+            "--test-limit",
+            "16",
+            "--T",
+            "2",
+            "--hidden",
+            "8",
+            "8",
+            "--F",
+            "2",
+            "16",
+            "--k",
+            "0",
+            "--epochs",
+            "1",
+            "--seeds",
+            "0",
+            "1",
+            "--json",
+            "--quiet",
+            "--plot",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["config"]["seeds"] == [0, 1] and res["config"]["F"] == [2, 16] and res["config"]["k"] == [0]
@@ -260,22 +355,37 @@ def test_study_cli_runs_and_refuses_bad_input(capsys, tmp_path):
     a_file = tmp_path / "not_a_folder.txt"
     a_file.write_text("x")
     # every bad value below must be refused before any training starts (a miss would run the full default study)
-    for bad, msg in ((["--protocol", "nope"], "--protocol"), (["--F", "0"], "--F"), (["--F", "4", "-1"], "--F"),
-                     (["--seeds"], "--seeds"), (["--k", "-1"], "--k"), (["--lr", "0"], "--lr"),
-                     (["--refractory-dropout", "1"], "refractory_dropout"),
-                     (["--loss", "rate", "--truncate"], "truncated"),
-                     (["--checkpoint-dir", str(a_file)], "--checkpoint-dir")):
+    for bad, msg in (
+        (["--protocol", "nope"], "--protocol"),
+        (["--F", "0"], "--F"),
+        (["--F", "4", "-1"], "--F"),
+        (["--seeds"], "--seeds"),
+        (["--k", "-1"], "--k"),
+        (["--lr", "0"], "--lr"),
+        (["--refractory-dropout", "1"], "refractory_dropout"),
+        (["--loss", "rate", "--truncate"], "truncated"),
+        (["--checkpoint-dir", str(a_file)], "--checkpoint-dir"),
+    ):
         assert main(["async-study", *bad, "--quiet"]) == 2, bad
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "error:" in err[0] and msg in err[0], (bad, err)
 
 
-@pytest.mark.parametrize("kw,msg", [(dict(protocol="bogus"), "unknown protocol"), (dict(F=[4, 0]), "F must hold"),
-                                    (dict(F=[]), "F must name"), (dict(seeds=[]), "seeds must name"),
-                                    (dict(k=[-1]), "k must hold"), (dict(stops=["never"]), "unknown stop rule"),
-                                    (dict(stops=[]), "stops must name"), (dict(readout="max"), "unknown readout"),
-                                    (dict(acc_tolerance=-0.1), "acc_tolerance"), (dict(weight_decay=math.nan),
-                                                                                 "weight_decay")])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(protocol="bogus"), "unknown protocol"),
+        (dict(F=[4, 0]), "F must hold"),
+        (dict(F=[]), "F must name"),
+        (dict(seeds=[]), "seeds must name"),
+        (dict(k=[-1]), "k must hold"),
+        (dict(stops=["never"]), "unknown stop rule"),
+        (dict(stops=[]), "stops must name"),
+        (dict(readout="max"), "unknown readout"),
+        (dict(acc_tolerance=-0.1), "acc_tolerance"),
+        (dict(weight_decay=math.nan), "weight_decay"),
+    ],
+)
 def test_study_config_refuses_bad_values(kw, msg):
     with pytest.raises(SwiftSpikeError, match=msg):
         study.StudyConfig(**kw).resolved()

@@ -5,13 +5,13 @@ import torch
 from torch import nn
 
 from swiftspike.asynch import AsyncConfig, run_async
-from swiftspike.studies.asynch import StudyConfig, evaluate_execution
 from swiftspike.asynch.training import async_runner, load_weights, train_truncated
 from swiftspike.cli import main
 from swiftspike.data.datasets import load_dataset
 from swiftspike.data.encoders import RateEncoder
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
+from swiftspike.studies.asynch import StudyConfig, evaluate_execution
 from swiftspike.training.losses import ce_count_loss
 from swiftspike.training.trainer import TrainConfig, Trainer
 
@@ -60,8 +60,9 @@ def test_async_training_learns_digits_and_truncated_runs():
     data = load_dataset("digits", flatten=False).subset(n_train=256, n_test=128)
     enc = RateEncoder(4)
     model = _model(hidden=[32])
-    tr = Trainer(model, enc, TrainConfig(epochs=4, batch_size=32, lr=1e-2, progress=False),
-                 runner=async_runner(4, "momentum"))
+    tr = Trainer(
+        model, enc, TrainConfig(epochs=4, batch_size=32, lr=1e-2, progress=False), runner=async_runner(4, "momentum")
+    )
     hist = tr.fit(data)
     assert hist[-1]["loss"] < hist[0]["loss"]
     torch.manual_seed(1)
@@ -69,8 +70,15 @@ def test_async_training_learns_digits_and_truncated_runs():
     res = evaluate_execution(model, xe, data.y_test, execution="momentum", F=4, stop="quiescence")
     assert res["accuracy"] > 0.35  # chance is 0.1
     before = [p.detach().clone() for p in model.parameters()]
-    h2 = train_truncated(model, enc, data.subset(n_train=64), config=AsyncConfig(F=4, scheduler="random"),
-                         epochs=1, batch_size=32, lr=1e-3)
+    h2 = train_truncated(
+        model,
+        enc,
+        data.subset(n_train=64),
+        config=AsyncConfig(F=4, scheduler="random"),
+        epochs=1,
+        batch_size=32,
+        lr=1e-3,
+    )
     assert torch.isfinite(torch.tensor(h2[0]["loss"]))
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
@@ -107,8 +115,29 @@ def test_sync_execution_in_study_equals_run_sync_accuracy(tmp_path):
 def test_study_config_and_cli(capsys, tmp_path):
     with pytest.raises(SwiftSpikeError):
         StudyConfig(F=0).validate()
-    rc = main(["async-study", "--dataset", "digits", "--limit", "64", "--test-limit", "32", "--T", "3",
-               "--hidden", "12", "--epochs", "1", "--F", "4", "--json", "--quiet", "--plot", str(tmp_path)])
+    rc = main(
+        [
+            "async-study",
+            "--dataset",
+            "digits",
+            "--limit",
+            "64",
+            "--test-limit",
+            "32",
+            "--T",
+            "3",
+            "--hidden",
+            "12",
+            "--epochs",
+            "1",
+            "--F",
+            "4",
+            "--json",
+            "--quiet",
+            "--plot",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # sync-trained: 4 executions x 2 stop rules; each async-trained model: its own scheduler and sync x 2 stops
@@ -116,19 +145,36 @@ def test_study_config_and_cli(capsys, tmp_path):
     assert len(rows) == len(res["results"]) == 16
     r = rows["async-momentum", "momentum", "quiescence"]
     assert r["F"] == r["train_F"] == 4
-    for key in ("accuracy", "spikes_per_sample", "steps_to_decision", "spikes_to_decision", "spikes_to_first_output",
-                "frame_steps_to_first_correct", "synops", "energy_j"):
+    for key in (
+        "accuracy",
+        "spikes_per_sample",
+        "steps_to_decision",
+        "spikes_to_decision",
+        "spikes_to_first_output",
+        "frame_steps_to_first_correct",
+        "synops",
+        "energy_j",
+    ):
         assert key in r
     # both baselines for each async training and stop rule
     assert {(q["training"], q["baseline"], q["stop"]) for q in res["ratios"]} == {
-        (t, b, s) for t in ("async-random", "async-momentum") for b in ("async", "sync-gate")
-        for s in ("quiescence", "first_output,k=0")}
+        (t, b, s)
+        for t in ("async-random", "async-momentum")
+        for b in ("async", "sync-gate")
+        for s in ("quiescence", "first_output,k=0")
+    }
     for q in res["ratios"]:
         base = rows["sync", q["training"].split("-")[1] if q["baseline"] == "async" else "sync-gate", q["stop"]]
         assert q["baseline_spikes"] == base["spikes_per_sample"]
     assert len(res["plots"]) == 3 and all((tmp_path / p.rsplit("/", 1)[1]).stat().st_size > 1000 for p in res["plots"])
-    for bad in (["--F", "0"], ["--k", "-1"], ["--T", "0"], ["--refractory-dropout", "1.5"], ["--hidden", "0"],
-                ["--dataset", "nope"]):
+    for bad in (
+        ["--F", "0"],
+        ["--k", "-1"],
+        ["--T", "0"],
+        ["--refractory-dropout", "1.5"],
+        ["--hidden", "0"],
+        ["--dataset", "nope"],
+    ):
         assert main(["async-study", *bad, "--quiet"]) == 2
     assert "error" in capsys.readouterr().err
 

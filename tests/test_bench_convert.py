@@ -1,4 +1,5 @@
 """Smoke tests of ``swiftspike bench convert`` (tiny sizes; no timing is asserted)."""
+
 import json
 
 import pytest
@@ -23,8 +24,12 @@ def test_bench_runs_both_libraries_on_the_same_ann(digits):
     assert res["peers"]["spikingjelly"]["available"]
     assert res["check"]["agree"], res["check"]  # same largest activation per layer in both libraries
     rows = {(r["library"], r["method"]): r for r in res["rows"]}
-    assert set(rows) == {("spikingjelly", "max"), ("spikingjelly", "99.9%"), ("swiftspike", "max"),
-                         ("swiftspike", "distribution-aware")}
+    assert set(rows) == {
+        ("spikingjelly", "max"),
+        ("spikingjelly", "99.9%"),
+        ("swiftspike", "max"),
+        ("swiftspike", "distribution-aware"),
+    }
     assert rows[("spikingjelly", "max")]["ratio_vs_spikingjelly_max"]["2"] == pytest.approx(1.0)
     for r in rows.values():
         assert r["calib_seconds"]["2"] > 0
@@ -55,8 +60,25 @@ def test_peer_skipped_with_a_reason(digits, monkeypatch):
 def test_cli_bench_convert(capsys):
     from swiftspike.cli import main
 
-    args = ["bench", "convert", "--epochs", "1", "--calib-samples", "32", "--times", "1,2", "--calib-times", "2",
-            "--repeats", "1", "--test-limit", "64", "--methods", "max,percentile", "--json"]
+    args = [
+        "bench",
+        "convert",
+        "--epochs",
+        "1",
+        "--calib-samples",
+        "32",
+        "--times",
+        "1,2",
+        "--calib-times",
+        "2",
+        "--repeats",
+        "1",
+        "--test-limit",
+        "64",
+        "--methods",
+        "max,percentile",
+        "--json",
+    ]
     assert main(args) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["benchmark"] == "convert" and res["calib_times"] == [2] and res["threads"] == 1

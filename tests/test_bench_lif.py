@@ -1,4 +1,5 @@
 """``bench lif``: the spike check runs before timing and catches a peer that computes something else."""
+
 import math
 
 import pytest
@@ -27,8 +28,10 @@ def _missing(n, cfg, device):
 
 
 def test_equal_spikes_are_checked_before_timing_and_a_wrong_peer_is_caught():
-    res = run(LIFBenchConfig(peers=("snntorch", "spikingjelly", "norse", "wrong", "missing"), **TINY),
-              builders={"wrong": _wrong, "missing": _missing})
+    res = run(
+        LIFBenchConfig(peers=("snntorch", "spikingjelly", "norse", "wrong", "missing"), **TINY),
+        builders={"wrong": _wrong, "missing": _missing},
+    )
     (row,) = res["rows"]
     assert row["check"]["swiftspike"]["spikes"] > 0, "the smoke run must produce spikes to compare"
     for peer in ("snntorch", "spikingjelly", "norse"):
@@ -50,7 +53,13 @@ def test_bench_restores_the_thread_count_and_validates_its_config():
     before = torch.get_num_threads()
     run(LIFBenchConfig(peers=(), threads=1, **TINY))
     assert torch.get_num_threads() == before
-    for bad in (dict(sizes=()), dict(repeats=0), dict(beta=1.0), dict(tolerance=-0.1), dict(peers=("nope",)),
-                dict(clock="sundial")):
+    for bad in (
+        dict(sizes=()),
+        dict(repeats=0),
+        dict(beta=1.0),
+        dict(tolerance=-0.1),
+        dict(peers=("nope",)),
+        dict(clock="sundial"),
+    ):
         with pytest.raises(SwiftSpikeError):
             run(LIFBenchConfig(**dict(TINY, **bad)))

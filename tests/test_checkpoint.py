@@ -1,4 +1,5 @@
 """Safe checkpoints: safetensors + JSON, never unpickled; atomic writes; legacy files; ANN checkpoints."""
+
 import json
 import os
 import pickle
@@ -14,8 +15,17 @@ from swiftspike import SwiftSpikeError
 from swiftspike.conversion.ann import build_ann, load_ann, save_ann
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (TrainConfig, Trainer, clean_stale_temps, convert_legacy_checkpoint, load_checkpoint,
-                                  load_model, read_checkpoint_info, save_checkpoint, seed_everything)
+from swiftspike.training import (
+    TrainConfig,
+    Trainer,
+    clean_stale_temps,
+    convert_legacy_checkpoint,
+    load_checkpoint,
+    load_model,
+    read_checkpoint_info,
+    save_checkpoint,
+    seed_everything,
+)
 
 
 class Evil:
@@ -31,8 +41,10 @@ class Evil:
 def test_payload_round_trip_keeps_types(tmp_path):
     payload = {
         "model": {"w": torch.randn(3, 2), "b": torch.zeros(()), "h": torch.ones(2, dtype=torch.bfloat16)},
-        "optimizer": {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
-                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0], "foreach": None}]},
+        "optimizer": {
+            "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
+            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0], "foreach": None}],
+        },
         "history": [{"loss": float("nan"), "x": float("inf")}],
         "tricky": {"__tensor__": "not a tensor", 5: "int key"},
         "rng": {"numpy": ("MT19937", __import__("numpy").arange(4, dtype="uint32"), 2, 0, 0.0)},
@@ -53,9 +65,10 @@ def test_payload_round_trip_keeps_types(tmp_path):
 
     with safe_open(str(p), framework="pt") as f:
         meta = f.metadata()
-        assert "model/w" in f.keys()
+        assert "model/w" in f.keys()  # noqa: SIM118  safe_open is not iterable
     assert meta["format"] == "swiftspike-checkpoint" and json.loads(meta["swiftspike"])["model"]["w"] == {
-        "__tensor__": "model/w"}
+        "__tensor__": "model/w"
+    }
 
 
 def test_malicious_pickle_is_refused_without_running_it(tmp_path):
@@ -76,7 +89,9 @@ def test_malicious_pickle_is_refused_without_running_it(tmp_path):
         with pytest.raises(SwiftSpikeError, match="refused without running"):
             load_ann(f, "mlp", (64,), 10)
     assert not marker.exists()
-    assert "convert-checkpoint" in str(pytest.raises(SwiftSpikeError, load_checkpoint, zipped).value)
+    with pytest.raises(SwiftSpikeError) as err:
+        load_checkpoint(zipped)
+    assert "convert-checkpoint" in str(err.value)
     assert not (tmp_path / "out.safetensors").exists()
 
 
@@ -87,18 +102,32 @@ def _old_trainer_checkpoint(path):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model[1].weight.sum().backward()
     opt.step()
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "model": model.state_dict(),
-                "optimizer": opt.state_dict(), "epoch": 1, "history": [{"epoch": 1, "loss": 2.0}], "spec": spec,
-                "meta": {"dataset": "digits"}, "config": {"epochs": 1, "lr": 1e-3},
-                "encoder": {"name": "rate", "T": 4}}, path)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": 1,
+            "history": [{"epoch": 1, "loss": 2.0}],
+            "spec": spec,
+            "meta": {"dataset": "digits"},
+            "config": {"epochs": 1, "lr": 1e-3},
+            "encoder": {"name": "rate", "T": 4},
+        },
+        path,
+    )
     return model
 
 
 def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
     old = tmp_path / "old.pt"
     model = _old_trainer_checkpoint(old)
-    with pytest.raises(SwiftSpikeError, match=r"old pickle format .* convert it once with 'swiftspike "
-                                              r"convert-checkpoint"):
+    with pytest.raises(
+        SwiftSpikeError,
+        match=r"old pickle format .* convert it once with 'swiftspike "
+        r"convert-checkpoint",
+    ):
         load_checkpoint(old)
     new = convert_legacy_checkpoint(old, tmp_path / "new.safetensors")
     rebuilt, ck = load_model(new)
@@ -110,13 +139,22 @@ def test_legacy_checkpoint_gives_one_message_and_converts(tmp_path):
         convert_legacy_checkpoint(new, tmp_path / "again.safetensors")
     # a file with other pickled objects converts only when trusted, with a warning
     odd = tmp_path / "odd.pt"
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "model": model.state_dict(),
-                "meta": {"when": __import__("datetime").date(2024, 1, 1)}}, odd)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "model": model.state_dict(),
+            "meta": {"when": __import__("datetime").date(2024, 1, 1)},
+        },
+        odd,
+    )
     with pytest.raises(SwiftSpikeError, match="trust=True"):
         convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors")
-    with pytest.warns(UserWarning, match="runs any code"):
-        with pytest.raises(SwiftSpikeError, match="cannot store a date"):
-            convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors", trust=True)
+    with (
+        pytest.warns(UserWarning, match="runs any code"),
+        pytest.raises(SwiftSpikeError, match="cannot store a date"),
+    ):
+        convert_legacy_checkpoint(odd, tmp_path / "odd.safetensors", trust=True)
 
 
 @pytest.mark.slow
@@ -169,9 +207,13 @@ def test_trainer_checkpoint_json_alone_rebuilds_the_model(tmp_path):
     data = load_digits(seed=0).subset(n_train=64, n_test=32)
     spec = default_spec(data.input_shape, data.n_classes, hidden=[8], neuron_kwargs={"tau": 3.0})
     seed_everything(0)
-    tr = Trainer(build_model(spec), make_encoder("poisson", 3),
-                 TrainConfig(epochs=1, batch_size=32, checkpoint=str(tmp_path / "r.safetensors"), progress=False),
-                 spec=spec, meta={"dataset": "digits"})
+    tr = Trainer(
+        build_model(spec),
+        make_encoder("poisson", 3),
+        TrainConfig(epochs=1, batch_size=32, checkpoint=str(tmp_path / "r.safetensors"), progress=False),
+        spec=spec,
+        meta={"dataset": "digits"},
+    )
     tr.fit(data)
     info = read_checkpoint_info(tmp_path / "r.safetensors")
     assert info["spec"] == spec and info["encoder"] == {"name": "rate", "T": 3, "gain": 1.0, "method": "poisson"}
@@ -192,8 +234,19 @@ def test_ann_checkpoints_are_safe_and_read_old_ones(tmp_path):
     with torch.no_grad():
         assert torch.equal(load_ann(p, "mlp", (64,), 10)(x), ann.eval()(x))
     old = tmp_path / "old_ann.pt"  # swiftspike 0.1 ANN checkpoint: read safely (weights_only)
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "kind": "conversion-ann", "model": "mlp",
-                "input_shape": [64], "n_classes": 10, "state_dict": ann.state_dict(), "meta": {}}, old)
+    torch.save(
+        {
+            "format": "swiftspike-checkpoint",
+            "version": 1,
+            "kind": "conversion-ann",
+            "model": "mlp",
+            "input_shape": [64],
+            "n_classes": 10,
+            "state_dict": ann.state_dict(),
+            "meta": {},
+        },
+        old,
+    )
     with torch.no_grad():
         assert torch.equal(load_ann(old, "mlp", (64,), 10)(x), ann(x))
     whole = tmp_path / "module.pt"

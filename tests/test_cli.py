@@ -25,8 +25,27 @@ def test_demo_reaches_90_percent_with_required_fields(capsys, tmp_path):
 def test_train_eval_report_roundtrip(capsys, tmp_path):
     ck = tmp_path / "m.pt"
     out = tmp_path / "train.json"
-    args = ["train", "--dataset", "digits", "--epochs", "2", "--T", "4", "--hidden", "32", "--checkpoint", str(ck),
-            "--out", str(out), "--json", "--quiet", "--surrogate", "fast-sigmoid", "--reset", "soft"]
+    args = [
+        "train",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--T",
+        "4",
+        "--hidden",
+        "32",
+        "--checkpoint",
+        str(ck),
+        "--out",
+        str(out),
+        "--json",
+        "--quiet",
+        "--surrogate",
+        "fast-sigmoid",
+        "--reset",
+        "soft",
+    ]
     assert main(args) == 0
     trained = last_json(capsys)
     assert ck.exists() and json.loads(out.read_text())["accuracy"] == trained["accuracy"]
@@ -48,42 +67,68 @@ def test_train_resume_continues(capsys, tmp_path):
 
 
 def test_conv_and_li_readout(capsys):
-    assert main(["train", "--arch", "conv", "--hidden", "4", "16", "--epochs", "1", "--T", "3", "--readout", "li",
-                 "--encoder", "direct", "--json", "--quiet", "--limit", "200"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "conv",
+                "--hidden",
+                "4",
+                "16",
+                "--epochs",
+                "1",
+                "--T",
+                "3",
+                "--readout",
+                "li",
+                "--encoder",
+                "direct",
+                "--json",
+                "--quiet",
+                "--limit",
+                "200",
+            ]
+        )
+        == 0
+    )
     res = last_json(capsys)
     assert res["macs"] > 0  # direct (analog) input -> first layer does MACs
     assert res["first_spike_step"] is None  # analog readout has no output spikes
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["train", "--dataset", "imagenet"], "unknown dataset"),
-    (["train", "--T", "0"], "T must be a positive integer"),
-    (["train", "--epochs", "0"], "epochs must be a positive integer"),
-    (["train", "--neuron", "hodgkin"], "unknown neuron"),
-    (["train", "--surrogate", "tanh"], "unknown surrogate"),
-    (["train", "--limit", "-5"], "limit"),
-    (["eval", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
-    (["report", "/nonexistent.json"], "not found"),
-    (["demo", "--T", "-1"], "T must be a positive integer"),
-    (["eval", "--checkpoint", "x.pt", "--T", "0"], "--T must be a positive integer"),
-    (["train", "--v-threshold", "-1"], "--v-threshold must be a finite number > 0"),
-    (["train", "--v-threshold", "0"], "--v-threshold must be a finite number > 0"),
-    (["train", "--lr", "-0.1"], "--lr must be a finite number > 0"),
-    (["train", "--lr", "nan"], "--lr must be a finite number > 0"),
-    (["train", "--batch-size", "0"], "--batch-size must be a positive integer"),
-    (["train", "--spike-reg", "-1"], "--spike-reg must be a finite number >= 0"),
-    (["train", "--hidden", "16", "0"], "--hidden must be a positive integer"),
-    (["demo", "--seed", "-1"], "--seed must be an integer >= 0"),
-    (["train", "--energy-table", "7nm"], "unknown energy table"),
-    (["train", "--resume"], "--resume needs --checkpoint"),
-    (["train", "--resume", "--checkpoint", "/nonexistent/r.pt"], "checkpoint not found"),
-    (["train", "--bogus"], "unrecognized arguments: --bogus"),
-    (["async-study", "--refractory-dropout", "1.5"], "--refractory-dropout must be a number in [0, 1]"),
-    (["convert-study", "--times", "1,x"], "--times must be comma-separated integers"),
-    (["convert-study", "--ann-checkpoint", "/nonexistent/ann.pt"], "ANN checkpoint not found"),
-    (["topspark", "--T", "30", "--T0", "20"], "below T0"),
-    (["topspark", "--min-accuracy", "2"], "--min-accuracy must be a number in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["train", "--dataset", "imagenet"], "unknown dataset"),
+        (["train", "--T", "0"], "T must be a positive integer"),
+        (["train", "--epochs", "0"], "epochs must be a positive integer"),
+        (["train", "--neuron", "hodgkin"], "unknown neuron"),
+        (["train", "--surrogate", "tanh"], "unknown surrogate"),
+        (["train", "--limit", "-5"], "limit"),
+        (["eval", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
+        (["report", "/nonexistent.json"], "not found"),
+        (["demo", "--T", "-1"], "T must be a positive integer"),
+        (["eval", "--checkpoint", "x.pt", "--T", "0"], "--T must be a positive integer"),
+        (["train", "--v-threshold", "-1"], "--v-threshold must be a finite number > 0"),
+        (["train", "--v-threshold", "0"], "--v-threshold must be a finite number > 0"),
+        (["train", "--lr", "-0.1"], "--lr must be a finite number > 0"),
+        (["train", "--lr", "nan"], "--lr must be a finite number > 0"),
+        (["train", "--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["train", "--spike-reg", "-1"], "--spike-reg must be a finite number >= 0"),
+        (["train", "--hidden", "16", "0"], "--hidden must be a positive integer"),
+        (["demo", "--seed", "-1"], "--seed must be an integer >= 0"),
+        (["train", "--energy-table", "7nm"], "unknown energy table"),
+        (["train", "--resume"], "--resume needs --checkpoint"),
+        (["train", "--resume", "--checkpoint", "/nonexistent/r.pt"], "checkpoint not found"),
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["async-study", "--refractory-dropout", "1.5"], "--refractory-dropout must be a number in [0, 1]"),
+        (["convert-study", "--times", "1,x"], "--times must be comma-separated integers"),
+        (["convert-study", "--ann-checkpoint", "/nonexistent/ann.pt"], "ANN checkpoint not found"),
+        (["topspark", "--T", "30", "--T0", "20"], "below T0"),
+        (["topspark", "--min-accuracy", "2"], "--min-accuracy must be a number in [0, 1]"),
+    ],
+)
 def test_bad_input_gives_one_clear_error(argv, msg, capsys):
     assert main(argv + ["--quiet"]) == 2
     err = capsys.readouterr().err
@@ -132,24 +177,54 @@ def test_train_on_user_event_files_with_bins(tmp_path, capsys):
 
     write_shd(tmp_path / "shd_train.h5")
     write_shd(tmp_path / "shd_test.h5")
-    assert main(["train", "--dataset", "shd", "--path", str(tmp_path), "--bins", "5", "--epochs", "1",
-                 "--hidden", "8", "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "shd",
+                "--path",
+                str(tmp_path),
+                "--bins",
+                "5",
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     res = last_json(capsys)
     assert res["time_steps"] == 5 and res["n_samples"] == 3
     assert main(["train", "--dataset", "digits", "--bins", "5", "--quiet"]) == 2
     assert "event datasets" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag, cmd", [
-    ("--plot", ["demo"]), ("--out", ["demo"]), ("--checkpoint", ["train"]), ("--policy", ["topspark"]),
-    ("--save-ann", ["convert-study"]), ("--out", ["bench", "lif"]),
-])
+@pytest.mark.parametrize(
+    "flag, cmd",
+    [
+        ("--plot", ["demo"]),
+        ("--out", ["demo"]),
+        ("--checkpoint", ["train"]),
+        ("--policy", ["topspark"]),
+        ("--save-ann", ["convert-study"]),
+        ("--out", ["bench", "lif"]),
+    ],
+)
 def test_unwritable_outputs_fail_before_any_work(flag, cmd, tmp_path, capsys, monkeypatch):
     """An output path under a file (unwritable even for root) is refused while parsing: the command never runs."""
     from swiftspike.cli import asynch, baseline, convert, topspark
 
-    for module, name in ((baseline, "cmd_demo"), (baseline, "cmd_train"), (topspark, "cmd_topspark"),
-                         (convert, "cmd_convert_study"), (asynch, "cmd_study")):
+    for module, name in (
+        (baseline, "cmd_demo"),
+        (baseline, "cmd_train"),
+        (topspark, "cmd_topspark"),
+        (convert, "cmd_convert_study"),
+        (asynch, "cmd_study"),
+    ):
         monkeypatch.setattr(module, name, lambda args: pytest.fail("the command ran despite a bad output path"))
     (tmp_path / "file").write_text("x")
     assert main(cmd + [flag, str(tmp_path / "file" / "sub" / "x.out"), "--quiet"]) == 2
@@ -171,17 +246,21 @@ def test_output_dir_is_created_and_an_existing_dir_is_no_file(tmp_path, capsys):
 def _raising(exc):
     def cmd(args):
         raise exc
+
     return cmd
 
 
-@pytest.mark.parametrize("exc, code, msg", [
-    (ModuleNotFoundError("No module named 'h5py'", name="h5py"), 2, "pip install 'swiftspike[data]'"),
-    (ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"), 2, "pip install 'swiftspike[plots]'"),
-    (ModuleNotFoundError("No module named 'snntorch'", name="snntorch"), 2, "pip install snntorch"),
-    (PermissionError(13, "Permission denied", "/data/x.h5"), 2, "cannot access /data/x.h5: Permission denied"),
-    (OSError("Unable to open file (file signature not found)"), 2, "input/output error"),
-    (KeyboardInterrupt(), 130, "interrupted"),
-])
+@pytest.mark.parametrize(
+    "exc, code, msg",
+    [
+        (ModuleNotFoundError("No module named 'h5py'", name="h5py"), 2, "pip install 'swiftspike[data]'"),
+        (ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"), 2, "pip install 'swiftspike[plots]'"),
+        (ModuleNotFoundError("No module named 'snntorch'", name="snntorch"), 2, "pip install snntorch"),
+        (PermissionError(13, "Permission denied", "/data/x.h5"), 2, "cannot access /data/x.h5: Permission denied"),
+        (OSError("Unable to open file (file signature not found)"), 2, "input/output error"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+)
 def test_user_errors_become_one_line(exc, code, msg, monkeypatch, capsys):
     from swiftspike.cli import baseline
 
@@ -214,10 +293,12 @@ def test_error_exit_code_and_single_line_in_a_real_process():
     import sys
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
-    r = subprocess.run([sys.executable, "-m", "swiftspike", "train", "--resume"], capture_output=True, text=True,
-                       env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "swiftspike", "train", "--resume"], capture_output=True, text=True, env=env
+    )
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"]
+        "swiftspike: error: --resume needs --checkpoint FILE (the checkpoint to continue from)"
+    ]
 
 
 def test_threads_follow_the_one_policy_and_are_restored(monkeypatch, capsys):
@@ -229,8 +310,9 @@ def test_threads_follow_the_one_policy_and_are_restored(monkeypatch, capsys):
     from swiftspike.devices import available_cores, resolve_threads
 
     seen = []
-    monkeypatch.setattr(baseline, "cmd_demo", lambda args: seen.append((torch.get_num_threads(),
-                                                                         resolve_threads(None))) or 0)
+    monkeypatch.setattr(
+        baseline, "cmd_demo", lambda args: seen.append((torch.get_num_threads(), resolve_threads(None))) or 0
+    )
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)

@@ -1,6 +1,7 @@
 """The CLI's runtime options (defined once, on every command), training-workflow flags, eval from the
 checkpoint alone (seeded like training; rank 0 only under torchrun), and the convert-checkpoint, export and
 import commands."""
+
 import json
 import re
 from pathlib import Path
@@ -35,7 +36,8 @@ def _leaves():
 def test_runtime_options_are_on_every_command_and_defined_once():
     leaves = _leaves()
     assert len(leaves) >= 15 and {"swiftspike export", "swiftspike import", "swiftspike bench lif"} <= {
-        p.prog for p in leaves}
+        p.prog for p in leaves
+    }
     for p in leaves:
         opts = [o for a in p._actions for o in a.option_strings]
         for flag in ("--device", "--precision", "--compile", "--threads"):
@@ -43,7 +45,7 @@ def test_runtime_options_are_on_every_command_and_defined_once():
     cli = Path(__file__).parents[1] / "swiftspike" / "cli"
     sources = "".join(f.read_text() for f in cli.glob("*.py"))
     for flag in ("--device", "--precision", "--compile", "--threads"):
-        assert len(re.findall(rf'add_argument\("{flag}"', sources)) == 1, flag
+        assert len(re.findall(rf'add_argument\(\s*"{flag}"', sources)) == 1, flag
 
 
 def test_benchmarks_keep_their_cpu_one_thread_defaults():
@@ -54,17 +56,20 @@ def test_benchmarks_keep_their_cpu_one_thread_defaults():
     assert (args.device, args.threads, args.precision, args.compile) == ("auto", None, "float32", False)
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["demo", "--precision", "fp16"], "precision 'fp16' is not available on device 'cpu'"),
-    (["demo", "--precision", "fp32"], "--precision: invalid choice"),
-    (["train", "--device", "tpu"], "unknown device 'tpu'"),
-    (["train", "--device", "cuda:x"], "--device"),
-    (["demo", "--threads", "two"], "--threads must be an integer"),
-    (["async-study", "--precision", "bf16"], "'swiftspike async-study' computes in float32 only"),
-    (["topspark", "--compile"], "'swiftspike topspark' has no model to compile"),
-    (["report", "x.json", "--precision", "bf16"], "computes in float32 only"),
-    (["bench", "convert", "--device", "meta"], "unknown device 'meta'"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["demo", "--precision", "fp16"], "precision 'fp16' is not available on device 'cpu'"),
+        (["demo", "--precision", "fp32"], "--precision: invalid choice"),
+        (["train", "--device", "tpu"], "unknown device 'tpu'"),
+        (["train", "--device", "cuda:x"], "--device"),
+        (["demo", "--threads", "two"], "--threads must be an integer"),
+        (["async-study", "--precision", "bf16"], "'swiftspike async-study' computes in float32 only"),
+        (["topspark", "--compile"], "'swiftspike topspark' has no model to compile"),
+        (["report", "x.json", "--precision", "bf16"], "computes in float32 only"),
+        (["bench", "convert", "--device", "meta"], "unknown device 'meta'"),
+    ],
+)
 def test_bad_runtime_options_are_one_line(argv, msg, capsys):
     assert main(argv + ["--quiet"]) == 2
     one_error(capsys, msg)
@@ -76,14 +81,42 @@ def test_train_passes_runtime_and_tracking_flags_to_the_trainer(tmp_path, capsys
     compiled = []
     monkeypatch.setattr(trainer_mod, "compile_layers", lambda m: compiled.append(type(m).__name__) or m)
     ck, log, tb = tmp_path / "c.safetensors", tmp_path / "m.jsonl", tmp_path / "tb"
-    assert main(["train", *SMALL, "--epochs", "2", "--precision", "bf16", "--compile", "--threads", "1",
-                 "--num-workers", "0", "--checkpoint", str(ck), "--metrics-log", str(log), "--log-dir", str(tb),
-                 "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *SMALL,
+                "--epochs",
+                "2",
+                "--precision",
+                "bf16",
+                "--compile",
+                "--threads",
+                "1",
+                "--num-workers",
+                "0",
+                "--checkpoint",
+                str(ck),
+                "--metrics-log",
+                str(log),
+                "--log-dir",
+                str(tb),
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     info = read_checkpoint_info(ck)
     cfg = info["config"]
-    assert (cfg["precision"], cfg["compile"], cfg["threads"], cfg["metrics_log"], cfg["log_dir"]) == \
-        ("bf16", True, 1, str(log), str(tb))
+    assert (cfg["precision"], cfg["compile"], cfg["threads"], cfg["metrics_log"], cfg["log_dir"]) == (
+        "bf16",
+        True,
+        1,
+        str(log),
+        str(tb),
+    )
     assert info["run"]["threads"] == 1 and compiled == ["SNN"]
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1, 2]
     assert any(f.name.startswith("events.out.tfevents") for f in tb.rglob("*"))
@@ -96,8 +129,25 @@ def test_resume_missing_fresh_and_override(tmp_path, capsys):
     assert read_checkpoint_info(ck)["epoch"] == 1
     assert main(["train", *SMALL, "--epochs", "2", "--lr", "0.01", "--checkpoint", ck, "--resume", "--quiet"]) == 2
     one_error(capsys, "lr: 0.002 -> 0.01")
-    assert main(["train", *SMALL, "--epochs", "2", "--lr", "0.01", "--checkpoint", ck, "--resume", "--override",
-                 "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *SMALL,
+                "--epochs",
+                "2",
+                "--lr",
+                "0.01",
+                "--checkpoint",
+                ck,
+                "--resume",
+                "--override",
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert last_json(capsys)["extra"]["epochs"] == 2 and read_checkpoint_info(ck)["epoch"] == 2
 
 
@@ -191,8 +241,23 @@ def test_train_under_torchrun_reports_once(tmp_path):
     from test_distributed import torchrun
 
     out = tmp_path / "r.json"
-    r = torchrun("-m", "swiftspike", "train", "--epochs", "1", "--T", "3", "--hidden", "8", "--limit", "128",
-                 "--json", "--quiet", "--out", str(out))
+    r = torchrun(
+        "-m",
+        "swiftspike",
+        "train",
+        "--epochs",
+        "1",
+        "--T",
+        "3",
+        "--hidden",
+        "8",
+        "--limit",
+        "128",
+        "--json",
+        "--quiet",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1 and json.loads(lines[0]) == json.loads(out.read_text())
@@ -211,8 +276,9 @@ def test_convert_checkpoint_command(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(new), "--json", "--quiet"]) == 0
     assert last_json(capsys)["time_steps"] == 4
     odd = tmp_path / "odd.pt"
-    torch.save({"format": "swiftspike-checkpoint", "version": 1, "meta": {"x": __import__("datetime").date(2024, 1, 1)}},
-               odd)
+    torch.save(
+        {"format": "swiftspike-checkpoint", "version": 1, "meta": {"x": __import__("datetime").date(2024, 1, 1)}}, odd
+    )
     assert main(["convert-checkpoint", str(odd), str(tmp_path / "o.safetensors")]) == 2
     one_error(capsys, "(--trust)")
     assert main(["convert-checkpoint", str(tmp_path / "none.pt"), str(tmp_path / "o.safetensors")]) == 2
@@ -221,8 +287,10 @@ def test_convert_checkpoint_command(tmp_path, capsys):
 
 def test_export_import_eval_gives_the_trained_accuracy(tmp_path, capsys):
     ck, nir_file, back = (str(tmp_path / n) for n in ("t.safetensors", "t.nir", "back.safetensors"))
-    assert main(["train", *SMALL, "--seed", "2", "--no-bias", "--reset", "soft", "--checkpoint", ck, "--json",
-                 "--quiet"]) == 0
+    assert (
+        main(["train", *SMALL, "--seed", "2", "--no-bias", "--reset", "soft", "--checkpoint", ck, "--json", "--quiet"])
+        == 0
+    )
     trained = last_json(capsys)
     assert main(["export", "--nir", nir_file, "--checkpoint", ck, "--json"]) == 0
     out = capsys.readouterr()
@@ -245,18 +313,36 @@ def test_export_import_eval_gives_the_trained_accuracy(tmp_path, capsys):
 def test_a_foreign_nir_file_imports_and_needs_a_dataset_to_eval(tmp_path, capsys):
     nir = pytest.importorskip("nir")
     rng = np.random.default_rng(0)
-    nodes = {"input": nir.Input(input_type=np.array([64])),
-             "fc": nir.Affine(weight=rng.normal(size=(10, 64)).astype(np.float32), bias=np.zeros(10, np.float32)),
-             "lif": nir.LIF(tau=np.full(10, 2e-3), r=np.ones(10), v_leak=np.zeros(10), v_threshold=np.ones(10)),
-             "output": nir.Output(output_type=np.array([10]))}
+    nodes = {
+        "input": nir.Input(input_type=np.array([64])),
+        "fc": nir.Affine(weight=rng.normal(size=(10, 64)).astype(np.float32), bias=np.zeros(10, np.float32)),
+        "lif": nir.LIF(tau=np.full(10, 2e-3), r=np.ones(10), v_leak=np.zeros(10), v_threshold=np.ones(10)),
+        "output": nir.Output(output_type=np.array([10])),
+    }
     f, ck = tmp_path / "foreign.nir", tmp_path / "f.safetensors"
     nir.write(f, nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")]))
     assert main(["import", str(f), "--out", str(ck)]) == 0
     assert "names no dataset" in capsys.readouterr().out
     assert main(["eval", "--checkpoint", str(ck), "--quiet"]) == 2
     one_error(capsys, "names no dataset; give one")
-    assert main(["eval", "--checkpoint", str(ck), "--dataset", "digits", "--encoder", "rate", "--T", "4", "--json",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(ck),
+                "--dataset",
+                "digits",
+                "--encoder",
+                "rate",
+                "--T",
+                "4",
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert last_json(capsys)["time_steps"] == 4
 
 
@@ -265,14 +351,21 @@ def test_bad_nir_files_and_unexportable_models_are_one_line(tmp_path, capsys):
     garbage = tmp_path / "bad.nir"
     garbage.write_bytes(b"not hdf5 at all")
     cuba = tmp_path / "cuba.nir"
-    nodes = {"input": nir.Input(input_type=np.array([4])), "fc": nir.Linear(weight=np.ones((3, 4))),
-             "c": nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3),
-                              v_threshold=np.ones(3)),
-             "output": nir.Output(output_type=np.array([3]))}
+    nodes = {
+        "input": nir.Input(input_type=np.array([4])),
+        "fc": nir.Linear(weight=np.ones((3, 4))),
+        "c": nir.CubaLIF(
+            tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)
+        ),
+        "output": nir.Output(output_type=np.array([3])),
+    }
     nir.write(cuba, nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "c"), ("c", "output")]))
     out = str(tmp_path / "x.safetensors")
-    for path, msg in ((tmp_path / "missing.nir", "does not exist"), (garbage, "not a valid NIR"),
-                      (cuba, "current-based")):
+    for path, msg in (
+        (tmp_path / "missing.nir", "does not exist"),
+        (garbage, "not a valid NIR"),
+        (cuba, "current-based"),
+    ):
         assert main(["import", str(path), "--out", out]) == 2
         one_error(capsys, msg)
     assert not Path(out).exists()

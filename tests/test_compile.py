@@ -1,4 +1,5 @@
 """torch.compile on the layer-synchronous LIF path: zero graph breaks, same spikes and gradients as eager."""
+
 import pytest
 import torch
 from torch import nn

@@ -3,8 +3,14 @@ import math
 import pytest
 import torch
 
-from swiftspike.conversion import (METHODS, LayerCalibration, calibrate_layer, calibration_error,
-                                   fit_threshold_amplitude, staircase)
+from swiftspike.conversion import (
+    METHODS,
+    LayerCalibration,
+    calibrate_layer,
+    calibration_error,
+    fit_threshold_amplitude,
+    staircase,
+)
 from swiftspike.conversion.calibrate import if_spike_counts, kth_smallest, spike_count_thresholds
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.neurons import IF
@@ -81,10 +87,8 @@ def test_many_steps_rate_matches_clipped_activation_within_one_over_T(method):
     mu, T = 2.0, 256
     cal = calibrate_layer(method, x, mu, T)
     out = staircase(x, T, cal.theta, cal.amplitude, cal.shift)
-    if method == "percentile":  # the ceiling is the 99.9th percentile, not mu
-        ref = x.clamp(0, cal.theta)
-    else:
-        ref = x.clamp(0, mu)
+    ceiling = cal.theta if method == "percentile" else mu  # percentile: the 99.9th percentile, not mu
+    ref = x.clamp(0, ceiling)
     assert (out - ref).abs().max() <= cal.amplitude / T + 2e-2 * (method == "distribution-aware")
 
 
@@ -205,6 +209,6 @@ def test_percentile_is_exact_on_all_values():
     pos = x.clamp(0, mu)
     pos = pos[pos > 0]
     for p in (50.0, 99.0, 99.9, 100.0):
-        k = min(max(1, int(round(p / 100 * pos.numel()))), pos.numel())
+        k = min(max(1, round(p / 100 * pos.numel())), pos.numel())
         th = float(pos.kthvalue(k).values)
         assert calibrate_layer("percentile", x, mu, 2, percentile=p) == LayerCalibration(th, th)

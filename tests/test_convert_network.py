@@ -1,22 +1,31 @@
 import json
 import math
+import os
 import subprocess
 import sys
-import os
 
 import pytest
 import torch
 from torch import nn
 
-from swiftspike.conversion import (ClippedReLU, LayerCalibration, METHODS, build_ann, convert, fit_threshold_amplitude,
-                                   fold_bn, make_trainable, train_ann)
+from swiftspike.conversion import (
+    METHODS,
+    ClippedReLU,
+    LayerCalibration,
+    build_ann,
+    convert,
+    fit_threshold_amplitude,
+    fold_bn,
+    make_trainable,
+    train_ann,
+)
+from swiftspike.conversion.ann import load_ann, save_ann
 from swiftspike.conversion.energy import measure, to_report
 from swiftspike.conversion.finetune import finetune, snn_accuracy
-from swiftspike.studies import conversion as study
-from swiftspike.conversion.ann import load_ann, save_ann
 from swiftspike.data import load_digits
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.metrics.energy import ENERGY_TABLES
+from swiftspike.studies import conversion as study
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +56,11 @@ def test_bn_folding_is_exact():
     torch.manual_seed(0)
     conv, bn = nn.Conv2d(3, 5, 3, padding=1), nn.BatchNorm2d(5)
     lin, bn1 = nn.Linear(6, 4, bias=False), nn.BatchNorm1d(4)
-    for l, b in ((conv, bn), (lin, bn1)):
+    for layer, b in ((conv, bn), (lin, bn1)):
         _bn_randomise(b)
         b.eval()
-        x = torch.randn(7, 3, 8, 8) if l is conv else torch.randn(7, 6)
-        assert torch.allclose(fold_bn(l, b)(x), b(l(x)), atol=1e-5)
+        x = torch.randn(7, 3, 8, 8) if layer is conv else torch.randn(7, 6)
+        assert torch.allclose(fold_bn(layer, b)(x), b(layer(x)), atol=1e-5)
     with pytest.raises(SwiftSpikeError):
         fold_bn(bn, conv)
 
@@ -91,7 +100,7 @@ def test_hidden_rate_equals_clipped_activation_within_one_over_T():
         snn = convert(ann, x, T=T, method=method)
         act = snn.spike_layers[0]
         rec = {}
-        h = act.register_forward_hook(lambda m, i, o: rec.setdefault("o", o))
+        h = act.register_forward_hook(lambda m, i, o, rec=rec: rec.setdefault("o", o))
         with torch.no_grad():
             snn(x)
         h.remove()
@@ -195,25 +204,39 @@ def test_ann_checkpoint_roundtrip_and_errors(conv_ann, tmp_path):
 
 def test_trained_ann_is_handed_out_before_the_conversion_sweep(digits, monkeypatch):
     """An interruption during the (long) conversion sweep must not lose the trained ANN."""
+
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(study, "convert", interrupted)
     got = []
     with pytest.raises(KeyboardInterrupt):
-        study.run_study(study.ConversionConfig(model="mlp", epochs=1, times=(2,), ft_times=()), digits,
-                        on_ann_trained=got.append)
+        study.run_study(
+            study.ConversionConfig(model="mlp", epochs=1, times=(2,), ft_times=()), digits, on_ann_trained=got.append
+        )
     assert len(got) == 1 and isinstance(got[0], nn.Module)
 
 
 def test_study_config_checks_before_work_and_result_renders(digits, tmp_path):
-    for bad, msg in (({"model": "alexnet"}, "unknown model"), ({"methods": ("median",)}, "median"),
-                     ({"times": (0,)}, "T must be"), ({"energy_table": "7nm"}, "energy table"),
-                     ({"ann_checkpoint": str(tmp_path / "no.pt")}, "not found")):
+    for bad, msg in (
+        ({"model": "alexnet"}, "unknown model"),
+        ({"methods": ("median",)}, "median"),
+        ({"times": (0,)}, "T must be"),
+        ({"energy_table": "7nm"}, "energy table"),
+        ({"ann_checkpoint": str(tmp_path / "no.pt")}, "not found"),
+    ):
         with pytest.raises(SwiftSpikeError, match=msg):
             study.ConversionConfig(**bad).validate()
-    cfg = study.ConversionConfig(model="mlp", epochs=1, times=(2, 4), methods=("max",), ft_times=(), test_limit=100,
-                                 calib_samples=64, save_ann=str(tmp_path / "ann.pt"))
+    cfg = study.ConversionConfig(
+        model="mlp",
+        epochs=1,
+        times=(2, 4),
+        methods=("max",),
+        ft_times=(),
+        test_limit=100,
+        calib_samples=64,
+        save_ann=str(tmp_path / "ann.pt"),
+    )
     res = study.run_study(cfg, digits)
     d = json.loads(res.to_json())
     assert d["saved_ann"] == str(tmp_path / "ann.pt") and d["times"] == [2, 4] and set(d["methods"]) == {"max"}
@@ -228,9 +251,27 @@ def _cli(*args):
 
 @pytest.mark.slow
 def test_cli_convert_study_digits(tmp_path):
-    r = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--times", "1,2,32",
-             "--ft-times", "2", "--ft-limit", "300", "--quiet", "--json", "--plot", str(tmp_path),
-             "--save-ann", str(tmp_path / "ann.pt"))
+    r = _cli(
+        "convert-study",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--times",
+        "1,2,32",
+        "--ft-times",
+        "2",
+        "--ft-limit",
+        "300",
+        "--quiet",
+        "--json",
+        "--plot",
+        str(tmp_path),
+        "--save-ann",
+        str(tmp_path / "ann.pt"),
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(res["methods"]) == set(METHODS)
@@ -238,8 +279,23 @@ def test_cli_convert_study_digits(tmp_path):
     assert abs(res["methods"]["max"]["32"]["accuracy"] - res["ann_accuracy"]) < 0.1
     assert res["finetuned"]["2"]["energy_ratio_vs_ann"] > 0
     assert len(res["plots"]) == 2 and all(os.path.exists(p) for p in res["plots"])
-    r2 = _cli("convert-study", "--dataset", "digits", "--model", "mlp", "--ann-checkpoint", str(tmp_path / "ann.pt"),
-              "--times", "2", "--ft-times", "", "--methods", "max", "--quiet", "--json")
+    r2 = _cli(
+        "convert-study",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--ann-checkpoint",
+        str(tmp_path / "ann.pt"),
+        "--times",
+        "2",
+        "--ft-times",
+        "",
+        "--methods",
+        "max",
+        "--quiet",
+        "--json",
+    )
     assert r2.returncode == 0, r2.stderr
     res2 = json.loads(r2.stdout.strip().splitlines()[-1])
     assert res2["ann_accuracy"] == pytest.approx(res["ann_accuracy"]) and not res2["ann_trained"]
@@ -303,8 +359,13 @@ def _per_layer_reruns(ann, x, T, temporal_max_T=8):
                 snn(x, T=T)
                 a.observer = None
                 xt = rec[a.layer_name]
-                cal = fit_threshold_amplitude(xt.mean(0), mu, T, target=pre[a.layer_name].clamp(0, mu),
-                                              x_steps=xt if T <= temporal_max_T else None)
+                cal = fit_threshold_amplitude(
+                    xt.mean(0),
+                    mu,
+                    T,
+                    target=pre[a.layer_name].clamp(0, mu),
+                    x_steps=xt if temporal_max_T >= T else None,
+                )
             a.set_calibration(cal)
     snn.set_mode("snn")
     return snn

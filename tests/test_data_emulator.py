@@ -1,4 +1,5 @@
 """The event-camera emulator on hand-made images: event counts, polarities, timestamps; frames and loading."""
+
 import math
 
 import numpy as np

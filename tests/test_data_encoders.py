@@ -1,12 +1,20 @@
 """Spike encoders: statistics, analytic spike times, shapes and bad input."""
+
 import math
 
 import pytest
 import torch
 
 from swiftspike.data.encoders import (
-    DirectEncoder, LatencyEncoder, RateEncoder, SequenceEncoder, delta_encode, direct_encode, latency_encode,
-    make_encoder, rate_encode,
+    DirectEncoder,
+    LatencyEncoder,
+    RateEncoder,
+    SequenceEncoder,
+    delta_encode,
+    direct_encode,
+    latency_encode,
+    make_encoder,
+    rate_encode,
 )
 from swiftspike.errors import SwiftSpikeError
 
@@ -70,8 +78,12 @@ def test_delta_on_ramp():
 
 def test_encoder_objects_and_factory():
     x = torch.full((3, 2), 0.5)
-    for name, cls in (("rate", RateEncoder), ("poisson", RateEncoder), ("latency", LatencyEncoder),
-                      ("direct", DirectEncoder)):
+    for name, cls in (
+        ("rate", RateEncoder),
+        ("poisson", RateEncoder),
+        ("latency", LatencyEncoder),
+        ("direct", DirectEncoder),
+    ):
         enc = make_encoder(name, 7)
         assert isinstance(enc, cls) and enc(x).shape == (7, 3, 2)
     assert make_encoder("poisson", 3).method == "poisson"
@@ -81,28 +93,31 @@ def test_encoder_objects_and_factory():
     assert rate_encode(torch.tensor([1, 0]), 3).tolist() == [[1, 0]] * 3  # integer input accepted
 
 
-@pytest.mark.parametrize("call", [
-    lambda: rate_encode(torch.rand(3), 0),
-    lambda: rate_encode(torch.rand(3), -2),
-    lambda: latency_encode(torch.rand(3), 0),
-    lambda: direct_encode(torch.rand(3), 2.5),
-    lambda: rate_encode(torch.tensor([0.2, math.nan]), 5),
-    lambda: latency_encode(torch.tensor([math.inf]), 5),
-    lambda: direct_encode(torch.tensor([math.nan]), 5),
-    lambda: delta_encode(torch.tensor([[math.nan]]), 0.1),
-    lambda: delta_encode(torch.zeros(0, 2), 0.1),
-    lambda: delta_encode(torch.zeros(4), 0.1),
-    lambda: delta_encode(torch.zeros(4, 2), 0.0),
-    lambda: rate_encode(torch.tensor([1.5]), 3),
-    lambda: rate_encode(torch.tensor([-0.5]), 3, method="poisson"),
-    lambda: rate_encode(torch.rand(3), 3, gain=math.nan),
-    lambda: rate_encode(torch.rand(3), 3, method="gauss"),
-    lambda: rate_encode([0.1, 0.2], 3),
-    lambda: make_encoder("morse", 5),
-    lambda: make_encoder("rate", 0),
-    lambda: RateEncoder(5, method="gauss"),
-    lambda: SequenceEncoder()(torch.zeros(2, 0, 3)),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: rate_encode(torch.rand(3), 0),
+        lambda: rate_encode(torch.rand(3), -2),
+        lambda: latency_encode(torch.rand(3), 0),
+        lambda: direct_encode(torch.rand(3), 2.5),
+        lambda: rate_encode(torch.tensor([0.2, math.nan]), 5),
+        lambda: latency_encode(torch.tensor([math.inf]), 5),
+        lambda: direct_encode(torch.tensor([math.nan]), 5),
+        lambda: delta_encode(torch.tensor([[math.nan]]), 0.1),
+        lambda: delta_encode(torch.zeros(0, 2), 0.1),
+        lambda: delta_encode(torch.zeros(4), 0.1),
+        lambda: delta_encode(torch.zeros(4, 2), 0.0),
+        lambda: rate_encode(torch.tensor([1.5]), 3),
+        lambda: rate_encode(torch.tensor([-0.5]), 3, method="poisson"),
+        lambda: rate_encode(torch.rand(3), 3, gain=math.nan),
+        lambda: rate_encode(torch.rand(3), 3, method="gauss"),
+        lambda: rate_encode([0.1, 0.2], 3),
+        lambda: make_encoder("morse", 5),
+        lambda: make_encoder("rate", 0),
+        lambda: RateEncoder(5, method="gauss"),
+        lambda: SequenceEncoder()(torch.zeros(2, 0, 3)),
+    ],
+)
 def test_encoder_bad_input(call):
     with pytest.raises(SwiftSpikeError):
         call()

@@ -1,4 +1,5 @@
 """IDX reader, mnist5k and Fashion-MNIST loaders, load_dataset dispatch."""
+
 import gzip
 import os
 from pathlib import Path
@@ -40,8 +41,11 @@ def write_fashion(folder: Path, n_train=6, n_test=4, gz=True, side=28):
 
 
 def test_parse_idx_roundtrip_types():
-    for arr in (np.arange(24, dtype=np.uint8).reshape(2, 3, 4), np.array([-3, 300, 7], dtype=np.int16),
-                np.array([[1.5, -2.25]], dtype=np.float32)):
+    for arr in (
+        np.arange(24, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([-3, 300, 7], dtype=np.int16),
+        np.array([[1.5, -2.25]], dtype=np.float32),
+    ):
         got = parse_idx(idx_bytes(arr))
         assert got.shape == arr.shape and got.dtype == arr.dtype.newbyteorder("=")
         np.testing.assert_array_equal(got, arr)
@@ -55,12 +59,17 @@ def test_read_idx_gz_and_raw(tmp_path):
     np.testing.assert_array_equal(read_idx(tmp_path / "a.gz"), arr)
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x00\x01\x08\x01", b"\x00\x00\x07\x01\x00\x00\x00\x01\x05",  # bad magic / type
-    b"\x00\x00\x08\x02\x00\x00",  # truncated header
-    bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3]),  # truncated data (3 of 5 bytes)
-    bytes([0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]),  # trailing bytes
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\x01\x08\x01",
+        b"\x00\x00\x07\x01\x00\x00\x00\x01\x05",  # bad magic / type
+        b"\x00\x00\x08\x02\x00\x00",  # truncated header
+        bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3]),  # truncated data (3 of 5 bytes)
+        bytes([0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]),  # trailing bytes
+    ],
+)
 def test_parse_idx_corrupt(raw):
     with pytest.raises(SwiftSpikeError):
         parse_idx(raw)
@@ -110,8 +119,9 @@ def test_fashion_missing_and_corrupt(tmp_path, monkeypatch):
         load_fashion_mnist(tmp_path)
 
 
-@pytest.mark.skipif(not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Debian dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(), reason="Debian dataset-fashion-mnist not installed"
+)
 def test_fashion_real_files():
     d = load_fashion_mnist(limit_train=2000, limit_test=500, flatten=False)
     assert d.x_train.shape == (2000, 1, 28, 28) and d.x_test.shape == (500, 1, 28, 28)

@@ -1,4 +1,5 @@
 """Randman generator: analytic manifold, exactly n_spikes per unit, determinism, class structure."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,12 @@ import torch
 
 from swiftspike.data import load_dataset
 from swiftspike.data.randman import (
-    RandomManifold, load_randman, make_randman, n_fourier_terms, randman_to_dense, spectrum,
+    RandomManifold,
+    load_randman,
+    make_randman,
+    n_fourier_terms,
+    randman_to_dense,
+    spectrum,
 )
 from swiftspike.errors import SwiftSpikeError
 
@@ -55,8 +61,7 @@ def test_make_randman_shape_spikes_and_determinism():
 
 
 def test_classes_differ_and_step_frac():
-    ev, lab = make_randman(n_classes=2, n_units=10, n_steps=20, dim_manifold=1, n_samples=200, seed=0,
-                           step_frac=0.5)
+    ev, lab = make_randman(n_classes=2, n_units=10, n_steps=20, dim_manifold=1, n_samples=200, seed=0, step_frac=0.5)
     assert ev[..., 0].max() <= 10 + 1e-9
     m0, m1 = ev[lab == 0, :, 0].mean(0), ev[lab == 1, :, 0].mean(0)
     assert np.abs(m0 - m1).max() > 1.0  # different manifolds give different mean timing
@@ -85,8 +90,18 @@ def test_load_randman_dataset():
     assert dflt.x_train.shape[1:] == (50, 40) and dflt.n_classes == 5
 
 
-@pytest.mark.parametrize("kw", [dict(n_units=0), dict(n_steps=-1), dict(n_classes=1.5), dict(alpha=0),
-                                dict(step_frac=0), dict(step_frac=1.5), dict(n_spikes=0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(n_units=0),
+        dict(n_steps=-1),
+        dict(n_classes=1.5),
+        dict(alpha=0),
+        dict(step_frac=0),
+        dict(step_frac=1.5),
+        dict(n_spikes=0),
+    ],
+)
 def test_randman_bad_params(kw):
     with pytest.raises(SwiftSpikeError):
         make_randman(**{**dict(n_classes=2, n_units=4, n_steps=5, n_samples=3), **kw})

@@ -3,6 +3,7 @@ studies and the CLI take a ``device``; asking for a device the machine lacks is 
 
 Every test here is marked ``device`` and the ``device`` fixture runs it on the CPU and, where torch finds a
 CUDA GPU, on CUDA too: ``scripts/gpu_check.sh`` runs ``pytest -m device`` on a GPU machine."""
+
 import json
 
 import pytest
@@ -38,8 +39,13 @@ def _net(bias=True):
 
 
 def _record_on(rec, device):
-    tensors = [rec.output, *(ls.per_step for ls in rec.layers), *(s.acs for s in rec.synops),
-               *(s.macs for s in rec.synops), *(v for v in (rec.stats or {}).values() if torch.is_tensor(v))]
+    tensors = [
+        rec.output,
+        *(ls.per_step for ls in rec.layers),
+        *(s.acs for s in rec.synops),
+        *(s.macs for s in rec.synops),
+        *(v for v in (rec.stats or {}).values() if torch.is_tensor(v)),
+    ]
     tensors += [ls.spikes for ls in rec.layers if ls.spikes is not None]
     return all(_on(t, device) for t in tensors) and len(tensors) > 3
 
@@ -111,10 +117,25 @@ def test_studies_honour_their_device(device, monkeypatch):
 
     seen = []
     measure = conv_study.measure
-    monkeypatch.setattr(conv_study, "measure", lambda snn, x, *a, **k: seen.append(
-        ("convert", next(snn.parameters()).device.type, x.device.type)) or measure(snn, x, *a, **k))
-    cfg = conv_study.ConversionConfig(dataset="digits", model="mlp", epochs=1, times=(2,), methods=("max",),
-                                      calib_samples=32, ft_times=(1,), ft_limit=64, test_limit=64, device=str(device))
+    monkeypatch.setattr(
+        conv_study,
+        "measure",
+        lambda snn, x, *a, **k: (
+            seen.append(("convert", next(snn.parameters()).device.type, x.device.type)) or measure(snn, x, *a, **k)
+        ),
+    )
+    cfg = conv_study.ConversionConfig(
+        dataset="digits",
+        model="mlp",
+        epochs=1,
+        times=(2,),
+        methods=("max",),
+        calib_samples=32,
+        ft_times=(1,),
+        ft_limit=64,
+        test_limit=64,
+        device=str(device),
+    )
     res = conv_study.run_study(cfg)
     assert set(seen) == {("convert", device.type, device.type)} and len(seen) == 3  # T=2, fine-tuned before/after
     assert res.finetuned["1"]["losses"]
@@ -127,8 +148,19 @@ def test_studies_honour_their_device(device, monkeypatch):
             made.append(self.W.device.type)
 
     monkeypatch.setattr(ts_core, "DiehlCook", Spy)
-    ts = ts_study.TopSparkConfig(dataset="digits", neurons=6, n_train=24, n_val=12, n_test=12, T0=8, Ts=(4,),
-                                 sensitivity=False, max_knobs=1, train_batch=8, device=str(device)).validate()
+    ts = ts_study.TopSparkConfig(
+        dataset="digits",
+        neurons=6,
+        n_train=24,
+        n_val=12,
+        n_test=12,
+        T0=8,
+        Ts=(4,),
+        sensitivity=False,
+        max_knobs=1,
+        train_batch=8,
+        device=str(device),
+    ).validate()
     ts_study.run_study(ts)
     assert made and set(made) == {device.type}
 
@@ -142,16 +174,43 @@ def test_studies_honour_their_device(device, monkeypatch):
 
     monkeypatch.setattr(tune_study, "Trainer", TrainerSpy)
     data = load_dataset("digits", limit=100)
-    params = {"lr": 3e-3, "tau": 5.0, "v_threshold": 1.0, "T": 3, "spike_reg": 0.0, "hidden_layers": 1,
-              "hidden_width": 8}
+    params = {
+        "lr": 3e-3,
+        "tau": 5.0,
+        "v_threshold": 1.0,
+        "T": 3,
+        "spike_reg": 0.0,
+        "hidden_layers": 1,
+        "hidden_width": 8,
+    }
     rep = tune_study.train_trial(params, data, epochs=1, batch_size=32, encoder="rate", seed=0, device=str(device))
     assert trained == [device.type] and rep.n_samples == len(data.x_test)
 
 
 def test_cli_train_and_eval_on_a_device(device, tmp_path, capsys):
     ck = str(tmp_path / "d.safetensors")
-    assert main(["train", "--device", str(device), "--epochs", "1", "--T", "3", "--hidden", "8", "--limit", "200",
-                 "--checkpoint", ck, "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--device",
+                str(device),
+                "--epochs",
+                "1",
+                "--T",
+                "3",
+                "--hidden",
+                "8",
+                "--limit",
+                "200",
+                "--checkpoint",
+                ck,
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     from swiftspike.training import read_checkpoint_info
 
@@ -169,14 +228,27 @@ def test_cuda_without_cuda_is_one_clear_error(capsys):
     from swiftspike.training import TrainConfig, Trainer
 
     ann = build_ann("mlp", (4,), 2)
-    for make in (lambda: DiehlCook(4, 2, device="cuda"), lambda: convert(ann, torch.rand(8, 4), device="cuda:0"),
-                 lambda: ConversionConfig(device="cuda").validate(), lambda: TopSparkConfig(device="cuda").validate(),
-                 lambda: TuneConfig(device="cuda").validate(),
-                 lambda: Trainer(build_model(default_spec([4], 2, hidden=[2])), None, TrainConfig(device="cuda"))):
+    for make in (
+        lambda: DiehlCook(4, 2, device="cuda"),
+        lambda: convert(ann, torch.rand(8, 4), device="cuda:0"),
+        lambda: ConversionConfig(device="cuda").validate(),
+        lambda: TopSparkConfig(device="cuda").validate(),
+        lambda: TuneConfig(device="cuda").validate(),
+        lambda: Trainer(build_model(default_spec([4], 2, hidden=[2])), None, TrainConfig(device="cuda")),
+    ):
         with pytest.raises(SwiftSpikeError, match="no CUDA GPU"):
             make()
-    for argv in (["demo"], ["eval", "--checkpoint", "x"], ["topspark"], ["convert-study"], ["tune"], ["async-study"],
-                 ["bench", "lif"], ["bench", "parallel"], ["export", "--nir", "x", "--checkpoint", "y"]):
+    for argv in (
+        ["demo"],
+        ["eval", "--checkpoint", "x"],
+        ["topspark"],
+        ["convert-study"],
+        ["tune"],
+        ["async-study"],
+        ["bench", "lif"],
+        ["bench", "parallel"],
+        ["export", "--nir", "x", "--checkpoint", "y"],
+    ):
         assert main(argv + ["--device", "cuda", "--quiet"]) == 2, argv
         err = capsys.readouterr().err
         assert "no CUDA GPU" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -2,14 +2,15 @@
 
 The equality and kill/resume runs fork their two processes (sparing two torch imports per run on a
 small machine) and give them the environment torchrun gives its workers; the CLI test runs real torchrun."""
+
 import os
 import subprocess
 import sys
 
+import _ddp_train
 import pytest
 import torch
 
-import _ddp_train
 from swiftspike.data import make_encoder
 from swiftspike.training import SeededBatchSampler, Trainer, load_checkpoint
 from swiftspike.training.data import shard_bounds
@@ -19,8 +20,13 @@ WORKER = os.path.join(os.path.dirname(__file__), "_ddp_train.py")
 
 def torchrun(*args, timeout=300):
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("n,batch,world", [(199, 32, 2), (10, 4, 3), (64, 8, 4)])
@@ -30,7 +36,7 @@ def test_rank_shards_make_up_the_global_batches(n, batch, world):
     kept = [b for b in one if len(b) >= world]  # a last batch smaller than the world is dropped
     assert all(len(r) == len(kept) for r in ranks)
     for k, b in enumerate(kept):
-        assert sum((r[k] for r in ranks), []) == b
+        assert [i for r in ranks for i in r[k]] == b
     assert sum(shard_bounds(7, r, 3)[1] - shard_bounds(7, r, 3)[0] for r in range(3)) == 7
 
 
@@ -44,8 +50,9 @@ def two_processes(checkpoint, kill_at=0, resume=False) -> bool:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     try:
-        mp.start_processes(_ddp_train.forked, args=(port, checkpoint, kill_at, resume), nprocs=2, join=True,
-                           start_method="fork")
+        mp.start_processes(
+            _ddp_train.forked, args=(port, checkpoint, kill_at, resume), nprocs=2, join=True, start_method="fork"
+        )
     except mp.ProcessExitedException:
         return False
     return True
@@ -81,8 +88,23 @@ def test_two_processes_equal_one_and_a_killed_run_resumes_where_it_would_have_en
 @pytest.mark.slow
 def test_cli_train_runs_under_torchrun(tmp_path):
     ck = tmp_path / "cli.safetensors"
-    r = torchrun("-m", "swiftspike", "train", "--epochs", "1", "--T", "3", "--hidden", "8", "--limit", "128",
-                 "--checkpoint", str(ck), "--json", "--quiet")
+    r = torchrun(
+        "-m",
+        "swiftspike",
+        "train",
+        "--epochs",
+        "1",
+        "--T",
+        "3",
+        "--hidden",
+        "8",
+        "--limit",
+        "128",
+        "--checkpoint",
+        str(ck),
+        "--json",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     info = load_checkpoint(ck)
     assert info["run"]["world_size"] == 2 and info["epoch"] == 1

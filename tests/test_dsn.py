@@ -1,4 +1,5 @@
 """Dynamic-decay spiking neuron: parallel (chunked scan) == serial, gradients, segments, stability."""
+
 import math
 
 import pytest
@@ -235,7 +236,7 @@ def test_gradients_flow_through_carried_state_across_segments():
         n = _dsn(C).double()
         x = x0.clone().requires_grad_()
         H = n.membrane(x) if split is None else torch.cat([n.membrane(s) for s in torch.split(x, split)])
-        (H ** 2).sum().backward()
+        (H**2).sum().backward()
         grads.append((x.grad, n.weight.grad, n.bias.grad))
     for other in grads[1:]:
         for a, b in zip(grads[0], other):
@@ -253,8 +254,9 @@ def test_kernel_size_one_has_no_window():
 # --- fused block-wise parallel path: blocks, fused spikes, gate accuracy, memory, bad values ---
 
 
-@pytest.mark.parametrize("T,k,chunk", [(1, 4, None), (3, 11, None), (50, 11, 8), (97, 4, 8), (130, 1, 8),
-                                       (300, 6, None)])
+@pytest.mark.parametrize(
+    "T,k,chunk", [(1, 4, None), (3, 11, None), (50, 11, 8), (97, 4, 8), (130, 1, 8), (300, 6, None)]
+)
 def test_many_small_blocks_equal_serial_float64(monkeypatch, T, k, chunk):
     from swiftspike.neurons import scan
 
@@ -267,7 +269,7 @@ def test_many_small_blocks_equal_serial_float64(monkeypatch, T, k, chunk):
         x = (torch.randn(T, 2, C, dtype=torch.float64) + 1).requires_grad_()
         s = T // 3
         H = torch.cat([n.membrane(x[:s]), n.membrane(x[s:])]) if s else n.membrane(x)
-        ((H * torch.linspace(-1, 1, T, dtype=torch.float64)[:, None, None]).sum() + (H ** 2).sum()).backward()
+        ((H * torch.linspace(-1, 1, T, dtype=torch.float64)[:, None, None]).sum() + (H**2).sum()).backward()
         grads.append((H.detach(), x.grad, n.weight.grad, n.bias.grad))
     for a, b in zip(*grads):
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
@@ -361,8 +363,15 @@ def test_state_does_not_keep_the_input_or_membrane_alive():
         assert t.untyped_storage().nbytes() <= 3 * 2 * 3 * 4  # h [B, C] and window [k - 1, B, C], own storage
 
 
-@pytest.mark.parametrize("path,step_mode,mode", [("parallel", "m", "integer"), ("parallel", "m", "binary"),
-                                                 ("serial", "m", "integer"), ("parallel", "s", "integer")])
+@pytest.mark.parametrize(
+    "path,step_mode,mode",
+    [
+        ("parallel", "m", "integer"),
+        ("parallel", "m", "binary"),
+        ("serial", "m", "integer"),
+        ("parallel", "s", "integer"),
+    ],
+)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 @pytest.mark.parametrize("where", [0, 37, 99])
 def test_nan_or_inf_input_is_one_clear_error(path, step_mode, mode, bad, where):

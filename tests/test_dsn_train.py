@@ -1,4 +1,5 @@
 """DSN in models / training: sequential digits, long-sequence evaluation, CLI."""
+
 import json
 
 import pytest
@@ -10,8 +11,7 @@ from swiftspike.data.encoders import make_encoder
 from swiftspike.data.sequential import stretch_time
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.models import build_model, default_spec
-from swiftspike.neurons import DSN, PSN
-from swiftspike.neurons import reset
+from swiftspike.neurons import DSN, PSN, reset
 from swiftspike.training.long import dsn_time_metrics, long_sequence_eval, stream_eval
 from swiftspike.training.trainer import evaluate
 
@@ -30,8 +30,8 @@ def test_sequential_digits_and_stretch():
 
 def test_build_model_gives_dsn_its_channels():
     m = build_model(default_spec((1,), 10, neuron="dsn", hidden=[16, 8], readout="spike"))
-    dsns = [l for l in m if isinstance(l, DSN)]
-    assert [l.channels for l in dsns] == [16, 8, 10]
+    dsns = [layer for layer in m if isinstance(layer, DSN)]
+    assert [layer.channels for layer in dsns] == [16, 8, 10]
     assert dsn_time_metrics(m, 64) == {"logical_T": 64, "slots_per_step": 4, "effective_T": 256}
 
 
@@ -61,10 +61,10 @@ def test_stream_windows_are_independent_when_gates_forget():
     d = load_dataset("seq-digits").subset(n_test=30)
     m = _small_model()
     with torch.no_grad():
-        for l in m:
-            if isinstance(l, DSN):
-                l.bias.fill_(-40.0)
-                l.weight.zero_()
+        for layer in m:
+            if isinstance(layer, DSN):
+                layer.bias.fill_(-40.0)
+                layer.weight.zero_()
     plain = evaluate(m, make_encoder("sequence", 64), d.x_test, d.y_test).accuracy
     assert long_sequence_eval(m, d, "sequence", 64, 5)["accuracy"] == pytest.approx(plain)
     # window scores of the stream == each sample's own readout mean on a fresh start (what the report scores)
@@ -86,8 +86,27 @@ def test_stream_windows_are_independent_when_gates_forget():
 
 
 def test_cli_train_dsn_with_long_eval(capsys):
-    rc = main(["train", "--dataset", "seq-digits", "--neuron", "dsn", "--readout", "li", "--hidden", "16",
-               "--epochs", "1", "--limit", "64", "--eval-long", "15", "--json", "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "seq-digits",
+            "--neuron",
+            "dsn",
+            "--readout",
+            "li",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--eval-long",
+            "15",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["effective_T"] == 256 and res["logical_T"] == 64
@@ -96,8 +115,25 @@ def test_cli_train_dsn_with_long_eval(capsys):
 
 
 def test_cli_train_psn_gets_T(capsys):
-    rc = main(["train", "--dataset", "seq-digits", "--neuron", "psn", "--readout", "li", "--hidden", "8",
-               "--epochs", "1", "--limit", "32", "--json", "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "seq-digits",
+            "--neuron",
+            "psn",
+            "--readout",
+            "li",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--limit",
+            "32",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["time_steps"] == 64

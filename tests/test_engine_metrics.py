@@ -3,9 +3,17 @@ import torch
 from torch import nn
 
 from swiftspike import IF, LIF, SNN, SwiftSpikeError, reset, run_sync
-from swiftspike.metrics import RunRecord
-from swiftspike.metrics import (ENERGY_TABLES, ReportBuilder, count_synops, decision_latency, energy,
-                                first_spike_step, get_energy_table, running_scores)
+from swiftspike.metrics import (
+    ENERGY_TABLES,
+    ReportBuilder,
+    RunRecord,
+    count_synops,
+    decision_latency,
+    energy,
+    first_spike_step,
+    get_energy_table,
+    running_scores,
+)
 
 
 def hand_net():
@@ -138,13 +146,16 @@ def test_conv_network_runs_time_folded():
     assert out.shape == (5, 2, 3)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    (torch.zeros(0, 2, 3), "T=0"),
-    (torch.zeros(2, 3), "at least 3"),
-    (torch.full((2, 1, 3), float("nan")), "NaN"),
-    (torch.full((2, 1, 3), float("inf")), "NaN or inf"),
-    (torch.zeros(2, 1, 7), "cannot take"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        (torch.zeros(0, 2, 3), "T=0"),
+        (torch.zeros(2, 3), "at least 3"),
+        (torch.full((2, 1, 3), float("nan")), "NaN"),
+        (torch.full((2, 1, 3), float("inf")), "NaN or inf"),
+        (torch.zeros(2, 1, 7), "cannot take"),
+    ],
+)
 def test_run_sync_bad_inputs(bad, msg):
     net = SNN(nn.Linear(3, 2), LIF())
     with pytest.raises(SwiftSpikeError, match=msg):

@@ -1,4 +1,5 @@
 """NeuroBench's metrics: swiftspike's Report.neurobench equals NeuroBench's own Benchmark harness."""
+
 import pytest
 import torch
 from torch import nn
@@ -51,8 +52,16 @@ def test_neurobench_effective_ops_skip_zero_weights_and_static_metrics():
 
 def _net():
     torch.manual_seed(0)
-    net = SNN(nn.Conv2d(2, 4, 3, padding=1), LIF(tau=3.0), nn.AvgPool2d(2), nn.Flatten(),
-              nn.Linear(4 * 3 * 3, 10), IF(v_threshold=0.5, reset="soft"), nn.Linear(10, 4), LIF(tau=2.0))
+    net = SNN(
+        nn.Conv2d(2, 4, 3, padding=1),
+        LIF(tau=3.0),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 3 * 3, 10),
+        IF(v_threshold=0.5, reset="soft"),
+        nn.Linear(10, 4),
+        LIF(tau=2.0),
+    )
     with torch.no_grad():
         net[0].weight[:, 0, 0, :] = 0.0  # some zero synapses: NeuroBench skips them
         net[4].weight[:3] = 0.0
@@ -89,8 +98,10 @@ def test_report_neurobench_equals_neurobench_harness():
     net = _net()
     x, y = _data()
     loader = DataLoader(TensorDataset(x, y), batch_size=6)
-    metrics = [[Footprint, ConnectionSparsity, ParameterCount],
-               [ClassificationAccuracy, ActivationSparsity, MembraneUpdates, SynapticOperations]]
+    metrics = [
+        [Footprint, ConnectionSparsity, ParameterCount],
+        [ClassificationAccuracy, ActivationSparsity, MembraneUpdates, SynapticOperations],
+    ]
     model = neurobench_model(net)
     assert isinstance(model, SwiftSpikeModel)
     theirs = Benchmark(model, loader, [], [ChooseMaxCount()], metrics).run(quiet=True)
@@ -110,8 +121,9 @@ def test_report_neurobench_equals_neurobench_harness():
     assert ours["ActivationSparsity"] == pytest.approx(theirs["ActivationSparsity"])
     assert ours["ClassificationAccuracy"] == pytest.approx(theirs["ClassificationAccuracy"])
     # without the adapter NeuroBench does not see swiftspike's neurons at all
-    plain = Benchmark(TorchModel(SNN(*net, batch_first=True)), loader, [], [lambda o: o.sum(0).argmax(-1)],
-                      [[], [MembraneUpdates]]).run(quiet=True)
+    plain = Benchmark(
+        TorchModel(SNN(*net, batch_first=True)), loader, [], [lambda o: o.sum(0).argmax(-1)], [[], [MembraneUpdates]]
+    ).run(quiet=True)
     assert plain["MembraneUpdates"] == 0
     assert all(m.step_mode == "m" for m in net.modules() if hasattr(m, "step_mode"))
 
@@ -120,5 +132,5 @@ def test_adapter_errors_are_clear():
     pytest.importorskip("neurobench")
     from swiftspike.interop.neurobench import neurobench_model
 
-    with pytest.raises(SwiftSpikeError, match="nn.Module"):
+    with pytest.raises(SwiftSpikeError, match=r"nn\.Module"):
         neurobench_model("not a net")

@@ -5,9 +5,23 @@ import torch
 from torch import nn
 
 from swiftspike import SNN, SwiftSpikeError, reset, run_step
-from swiftspike.neurons import (IF, LI, LIF, ATan, FastSigmoid, HardReset, LIFParameters, LIFState, NoReset, Rectangular, Sigmoid,
-                                SoftReset, Triangular,
-                                get_surrogate, lif_multistep)
+from swiftspike.neurons import (
+    IF,
+    LI,
+    LIF,
+    ATan,
+    FastSigmoid,
+    HardReset,
+    LIFParameters,
+    LIFState,
+    NoReset,
+    Rectangular,
+    Sigmoid,
+    SoftReset,
+    Triangular,
+    get_surrogate,
+    lif_multistep,
+)
 
 SURROGATES = [ATan(2.0), FastSigmoid(5.0), Sigmoid(4.0), Rectangular(0.8), Triangular(0.7)]
 
@@ -48,10 +62,16 @@ def test_refractory_steps_hand_computed():
     assert spikes == [1, 0, 0, 1, 0, 0, 1]
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(reset="hard"), dict(reset="soft"), dict(reset="hard", refractory_steps=2),
-    dict(reset="soft", v_reset=0.0, tau=3.0), dict(reset="hard", v_reset=-0.3, detach_reset=True),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(reset="hard"),
+        dict(reset="soft"),
+        dict(reset="hard", refractory_steps=2),
+        dict(reset="soft", v_reset=0.0, tau=3.0),
+        dict(reset="hard", v_reset=-0.3, detach_reset=True),
+    ],
+)
 def test_single_step_equals_multi_step(kwargs):
     torch.manual_seed(0)
     x = torch.randn(30, 5, 8) * 1.2
@@ -93,7 +113,7 @@ def test_fused_gradients_equal_reference(soft, detach, chunk, monkeypatch):
     for fused in (True, False):
         p = LIFParameters(beta, th, SoftReset() if soft else HardReset(-0.1), 0, ATan(), detach)
         s, st = lif_multistep(x, LIFState(v0), p, fused=fused)
-        ((s * weights).sum() + (st.v ** 2).sum()).backward()
+        ((s * weights).sum() + (st.v**2).sum()).backward()
         grads.append([s.detach()] + [t.grad.clone() for t in (x, v0, beta, th)])
         for t in (x, v0, beta, th):
             t.grad = None
@@ -110,7 +130,9 @@ def test_surrogate_derivative_matches_finite_difference(sg):
     # stay away from the kinks of the piecewise surrogates
     width = getattr(sg, "width", None)
     if width is not None:
-        kinks = torch.tensor([-width / 2, width / 2] if sg.name == "rectangular" else [-width, 0.0, width], dtype=torch.float64)
+        kinks = torch.tensor(
+            [-width / 2, width / 2] if sg.name == "rectangular" else [-width, 0.0, width], dtype=torch.float64
+        )
         x = x[(x.view(-1, 1) - kinks.view(1, -1)).abs().min(1).values > 1e-3]
     eps = 1e-6
     fd = (sg.smooth(x + eps) - sg.smooth(x - eps)) / (2 * eps)
@@ -159,11 +181,21 @@ def test_state_carries_across_segments():
     assert torch.equal(whole, parts)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: LIF(tau=-1.0), lambda: LIF(tau=0.0), lambda: LIF(reset="sideways"), lambda: LIF(refractory_steps=-1),
-    lambda: LIF(v_threshold=float("nan")), lambda: LIF(surrogate="nope"), lambda: IF(tau=3.0),
-    lambda: LIF(step_mode="x"), lambda: get_surrogate("tanh"), lambda: ATan(alpha=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LIF(tau=-1.0),
+        lambda: LIF(tau=0.0),
+        lambda: LIF(reset="sideways"),
+        lambda: LIF(refractory_steps=-1),
+        lambda: LIF(v_threshold=float("nan")),
+        lambda: LIF(surrogate="nope"),
+        lambda: IF(tau=3.0),
+        lambda: LIF(step_mode="x"),
+        lambda: get_surrogate("tanh"),
+        lambda: ATan(alpha=0),
+    ],
+)
 def test_bad_neuron_arguments(make):
     with pytest.raises(SwiftSpikeError):
         make()
@@ -206,7 +238,7 @@ def test_noreset_runs_on_the_scan_with_the_step_loops_spikes_and_gradients():
     out = []
     for fused in (True, False):
         s, st = lif_multistep(x, LIFState(v0), LIFParameters(beta, th, NoReset()), fused=fused)
-        ((s * w).sum() + (st.v ** 2).sum()).backward()
+        ((s * w).sum() + (st.v**2).sum()).backward()
         out.append([s.detach(), st.v.detach()] + [t.grad.clone() for t in (x, v0, beta, th)])
         for t in (x, v0, beta, th):
             t.grad = None
@@ -239,13 +271,21 @@ def test_all_finite_is_exact():
     assert all_finite(torch.tensor([3e38, 3e38]))  # large but finite: no false alarm from overflow
 
 
-@pytest.mark.parametrize("make,shape", [
-    (lambda: LIF(), (4, 2, 3)), (lambda: LIF(step_mode="s"), (2, 3)), (lambda: IF(reset="soft"), (4, 2, 3)),
-    (lambda: LIF(refractory_steps=2), (4, 2, 3)), (lambda: LI(), (4, 2, 3)), (lambda: LI(step_mode="s"), (2, 3)),
-    (lambda: __import__("swiftspike.neurons", fromlist=["LIFNoReset"]).LIFNoReset(), (4, 2, 3)),
-    (lambda: __import__("swiftspike.neurons", fromlist=["PSN"]).PSN(4), (4, 2, 3)),
-    (lambda: __import__("swiftspike.neurons", fromlist=["SlidingPSN"]).SlidingPSN(), (4, 2, 3)),
-], ids=["lif", "lif-s", "if", "lif-refrac", "li", "li-s", "lif-noreset", "psn", "sliding-psn"])
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda: LIF(), (4, 2, 3)),
+        (lambda: LIF(step_mode="s"), (2, 3)),
+        (lambda: IF(reset="soft"), (4, 2, 3)),
+        (lambda: LIF(refractory_steps=2), (4, 2, 3)),
+        (lambda: LI(), (4, 2, 3)),
+        (lambda: LI(step_mode="s"), (2, 3)),
+        (lambda: __import__("swiftspike.neurons", fromlist=["LIFNoReset"]).LIFNoReset(), (4, 2, 3)),
+        (lambda: __import__("swiftspike.neurons", fromlist=["PSN"]).PSN(4), (4, 2, 3)),
+        (lambda: __import__("swiftspike.neurons", fromlist=["SlidingPSN"]).SlidingPSN(), (4, 2, 3)),
+    ],
+    ids=["lif", "lif-s", "if", "lif-refrac", "li", "li-s", "lif-noreset", "psn", "sliding-psn"],
+)
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_nan_or_inf_into_a_neuron_module_is_a_clear_error(make, shape, bad):
     x = torch.rand(shape)

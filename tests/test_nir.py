@@ -12,6 +12,7 @@ Peers (snnTorch 1.0, Norse 1.1, both on nirtorch) are skipped cleanly when absen
 * both turn NIR's ``Flatten(start_dim=0)`` (batch excluded) into torch's ``Flatten(0)``, so conv nets run
   on one unbatched sample at a time there.
 """
+
 import itertools
 import json
 import math
@@ -61,18 +62,42 @@ def gain(net, k):
 def fc_net(seed=0):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    return gain(SNN(nn.Linear(20, 40), lif(40, g), nn.Linear(40, 30, bias=False), lif(30, g, soft=True),
-                    nn.Linear(30, 20), if_(20, g), nn.Linear(20, 16, bias=False), if_(16, g, soft=True),
-                    nn.Linear(16, 10), LI(tau=6.0)), 2.0)
+    return gain(
+        SNN(
+            nn.Linear(20, 40),
+            lif(40, g),
+            nn.Linear(40, 30, bias=False),
+            lif(30, g, soft=True),
+            nn.Linear(30, 20),
+            if_(20, g),
+            nn.Linear(20, 16, bias=False),
+            if_(16, g, soft=True),
+            nn.Linear(16, 10),
+            LI(tau=6.0),
+        ),
+        2.0,
+    )
 
 
 def conv_net(seed=0):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    return gain(SNN(nn.Conv2d(2, 4, 3, padding=1), lif((4, 8, 8), g),  # a tau per pixel: exported with a Scale node
-                    nn.AvgPool2d(2), nn.Conv2d(4, 6, 3, padding=1, bias=False), lif((6, 1, 1), g, soft=True),
-                    nn.AvgPool2d(2, divisor_override=1),  # sum pooling
-                    nn.Flatten(), nn.Linear(24, 10), lif(10, g), nn.Linear(10, 5), LI(tau=math.inf)), 2.5)
+    return gain(
+        SNN(
+            nn.Conv2d(2, 4, 3, padding=1),
+            lif((4, 8, 8), g),  # a tau per pixel: exported with a Scale node
+            nn.AvgPool2d(2),
+            nn.Conv2d(4, 6, 3, padding=1, bias=False),
+            lif((6, 1, 1), g, soft=True),
+            nn.AvgPool2d(2, divisor_override=1),  # sum pooling
+            nn.Flatten(),
+            nn.Linear(24, 10),
+            lif(10, g),
+            nn.Linear(10, 5),
+            LI(tau=math.inf),
+        ),
+        2.5,
+    )
 
 
 def spikes(net, x):
@@ -98,7 +123,7 @@ def export_quiet(net, path=None, **kw):
         return export_nir(net, path, **kw)
 
 
-# ---------------------------------------------------------------------------------------------------- swiftspike -> NIR -> swiftspike
+# -------------------------------------------------------------------------------------- swiftspike -> NIR -> swiftspike
 def test_fc_round_trip_through_a_file_is_exact(tmp_path):
     net = fc_net()
     with pytest.warns(UserWarning, match="hard reset"):
@@ -127,9 +152,21 @@ def test_file_holds_the_documented_nir_form(tmp_path):
     g = nir.read(tmp_path / "fc.nir")
     assert float(g.metadata["dt"]) == 1e-3
     n = g.nodes  # node names: <position>_<type>
-    assert [type(n[k]).__name__ for k in ("0_affine", "1_lif", "2_linear", "3_lif", "5_if", "7_if", "9_li")] == \
-        ["Affine", "LIF", "Linear", "LIF", "IF", "IF", "LI"]
-    assert [n[k].metadata.get("reset") for k in ("1_lif", "3_lif", "5_if", "7_if")] == [None, "subtract", None, "subtract"]
+    assert [type(n[k]).__name__ for k in ("0_affine", "1_lif", "2_linear", "3_lif", "5_if", "7_if", "9_li")] == [
+        "Affine",
+        "LIF",
+        "Linear",
+        "LIF",
+        "IF",
+        "IF",
+        "LI",
+    ]
+    assert [n[k].metadata.get("reset") for k in ("1_lif", "3_lif", "5_if", "7_if")] == [
+        None,
+        "subtract",
+        None,
+        "subtract",
+    ]
     first = n["1_lif"]
     beta = net[1].beta.double().numpy()
     assert np.allclose(first.tau, 1e-3 / (1 - beta), rtol=1e-12)  # tau = DT / (1 - beta)
@@ -169,8 +206,17 @@ def test_conv_round_trip_through_a_graph_is_exact():
 def test_conv1d_and_amplitude_scale_round_trip():
     g = torch.Generator().manual_seed(3)
     torch.manual_seed(3)
-    net = gain(SNN(nn.Conv1d(3, 5, 3, stride=2, padding=1), lif((5, 8), g), Scale(torch.full((5, 8), 0.7)),
-                   nn.Flatten(), nn.Linear(40, 6), if_(6, g)), 2.0)
+    net = gain(
+        SNN(
+            nn.Conv1d(3, 5, 3, stride=2, padding=1),
+            lif((5, 8), g),
+            Scale(torch.full((5, 8), 0.7)),
+            nn.Flatten(),
+            nn.Linear(40, 6),
+            if_(6, g),
+        ),
+        2.0,
+    )
     back = import_nir(export_quiet(net, input_shape=(3, 16)))
     assert isinstance(back[0], nn.Conv1d) and isinstance(back[2], Scale)
     x = (torch.rand(T, 4, 3, 16, generator=g) < 0.4).float()
@@ -183,14 +229,23 @@ def test_import_follows_forward_euler_exactly():
     rng = np.random.default_rng(0)
     dt = 1e-3
     W1, b1 = rng.normal(0, 1.0, (6, 4)), rng.normal(0, 0.2, 6)
-    tau, r, v_leak, th = rng.uniform(3e-3, 2e-2, 6), rng.uniform(0.5, 3, 6), rng.uniform(-0.2, 0.4, 6), rng.uniform(0.5, 1, 6)
+    tau, r, v_leak, th = (
+        rng.uniform(3e-3, 2e-2, 6),
+        rng.uniform(0.5, 3, 6),
+        rng.uniform(-0.2, 0.4, 6),
+        rng.uniform(0.5, 1, 6),
+    )
     W2 = rng.normal(0, 1.0, (3, 6))
     th2 = rng.uniform(0.5, 1.5, 3)
     W3 = rng.normal(0, 1.0, (2, 3))
     g = nir.NIRGraph.from_list(
-        nir.Affine(weight=W1, bias=b1), nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=th),
-        nir.Linear(weight=W2), nir.IF(r=np.full(3, 1 / dt), v_threshold=th2),
-        nir.Linear(weight=W3), nir.I(r=np.full(2, 1 / dt)))
+        nir.Affine(weight=W1, bias=b1),
+        nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=th),
+        nir.Linear(weight=W2),
+        nir.IF(r=np.full(3, 1 / dt), v_threshold=th2),
+        nir.Linear(weight=W3),
+        nir.I(r=np.full(2, 1 / dt)),
+    )
     g.metadata = {"dt": dt}
     net = import_nir(g, dtype=torch.float64)
     x = rng.uniform(0, 1, (T, 5, 4))
@@ -211,10 +266,15 @@ def test_import_follows_forward_euler_exactly():
     assert n1 > 10 and n2 > 5
     assert np.allclose(out, np.stack(ref), atol=1e-9)
     # IF and I written with r = 1 (snnTorch, Norse) read the same
-    g1 = nir.NIRGraph.from_list(nir.Linear(weight=W2), nir.IF(r=np.ones(3), v_threshold=th2), nir.Linear(weight=W3),
-                                nir.I(r=np.ones(2)))
-    g2 = nir.NIRGraph.from_list(nir.Linear(weight=W2), nir.IF(r=np.full(3, 1e4), v_threshold=th2),
-                                nir.Linear(weight=W3), nir.I(r=np.full(2, 1e4)))
+    g1 = nir.NIRGraph.from_list(
+        nir.Linear(weight=W2), nir.IF(r=np.ones(3), v_threshold=th2), nir.Linear(weight=W3), nir.I(r=np.ones(2))
+    )
+    g2 = nir.NIRGraph.from_list(
+        nir.Linear(weight=W2),
+        nir.IF(r=np.full(3, 1e4), v_threshold=th2),
+        nir.Linear(weight=W3),
+        nir.I(r=np.full(2, 1e4)),
+    )
     xs = torch.rand(T, 5, 6, generator=torch.Generator().manual_seed(0)) < 0.5
     assert torch.equal(run_sync(import_nir(g1), xs.float()), run_sync(import_nir(g2), xs.float()))
 
@@ -236,9 +296,18 @@ def test_converted_snn_round_trip_keeps_outputs_and_accuracy(tmp_path):
 
     d = load_digits(flatten=False)
     torch.manual_seed(0)
-    ann = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), ClippedReLU(4.0), nn.AvgPool2d(2),
-                        nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), ClippedReLU(4.0),
-                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 4, 10))
+    ann = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        ClippedReLU(4.0),
+        nn.AvgPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        ClippedReLU(4.0),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4, 10),
+    )
     train_ann(ann, d.x_train, d.y_train, epochs=3, lr=1e-2, show_progress=False)
     snn = convert(ann, d.x_train[:128], T=2, method="distribution-aware")
     with pytest.warns(UserWarning, match="subtraction"):
@@ -272,8 +341,17 @@ def _run_peer(m, x, unbatched=False, before_sample=None):
 
 def _uniform_fc(seed=0):
     torch.manual_seed(seed)
-    return gain(SNN(nn.Linear(20, 40), LIF(tau=8.0, v_threshold=1.0), nn.Linear(40, 30, bias=False),
-                    LIF(tau=5.0, v_threshold=0.8), nn.Linear(30, 10), LIF(tau=3.0, v_threshold=0.6)), 2.0).double()
+    return gain(
+        SNN(
+            nn.Linear(20, 40),
+            LIF(tau=8.0, v_threshold=1.0),
+            nn.Linear(40, 30, bias=False),
+            LIF(tau=5.0, v_threshold=0.8),
+            nn.Linear(30, 10),
+            LIF(tau=3.0, v_threshold=0.6),
+        ),
+        2.0,
+    ).double()
 
 
 def _sumpool_conv(seed=0, per_neuron=False):
@@ -283,8 +361,12 @@ def _sumpool_conv(seed=0, per_neuron=False):
     if per_neuron:  # a tau per channel folds into the conv; a tau per pixel needs a Scale node, which Norse drops
         l1.tau = torch.empty(4, 1, 1).uniform_(2.0, 20.0, generator=g)
     l2 = lif(10, g) if per_neuron else LIF(tau=4.0, v_threshold=0.8)
-    return gain(SNN(nn.Conv2d(2, 4, 3, padding=1), l1, nn.AvgPool2d(2, divisor_override=1), nn.Flatten(),
-                    nn.Linear(64, 10), l2), 1.5).double()
+    return gain(
+        SNN(
+            nn.Conv2d(2, 4, 3, padding=1), l1, nn.AvgPool2d(2, divisor_override=1), nn.Flatten(), nn.Linear(64, 10), l2
+        ),
+        1.5,
+    ).double()
 
 
 def _snntorch_importer():
@@ -329,8 +411,10 @@ def test_swiftspike_to_norse(tmp_path):
     pytest.importorskip("nirtorch", reason="Norse's NIR importer needs nirtorch, which is not installed")
     g = torch.Generator().manual_seed(7)
     torch.manual_seed(7)
-    net = gain(SNN(nn.Linear(20, 40), lif(40, g), nn.Linear(40, 30, bias=False), if_(30, g), nn.Linear(30, 10),
-                   lif(10, g)), 2.0).double()
+    net = gain(
+        SNN(nn.Linear(20, 40), lif(40, g), nn.Linear(40, 30, bias=False), if_(30, g), nn.Linear(30, 10), lif(10, g)),
+        2.0,
+    ).double()
     export_nir(net, tmp_path / "fc.nir")
     x = torch.rand(T, 4, 20, generator=g, dtype=torch.float64) * 1.5
     with warnings.catch_warnings():
@@ -360,11 +444,26 @@ def test_snntorch_export_to_swiftspike():
     def leaky(beta, th):  # snnTorch exports a layer's parameters with the shape they have: give one per neuron
         return snn.Leaky(beta=beta, threshold=th, reset_mechanism="zero", init_hidden=True, reset_delay=False)
 
-    fc = gain(nn.Sequential(nn.Linear(20, 30), leaky(torch.rand(30) * 0.5 + 0.45, torch.rand(30) + 0.5),
-                            nn.Linear(30, 10), leaky(torch.full((10,), 0.9), torch.full((10,), 0.7))), 2.0)
-    conv = gain(nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), leaky(torch.full((4, 8, 8), 0.8), torch.full((4, 8, 8), 1.0)),
-                              nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10),
-                              leaky(torch.full((10,), 0.9), torch.full((10,), 0.5))), 2.0)
+    fc = gain(
+        nn.Sequential(
+            nn.Linear(20, 30),
+            leaky(torch.rand(30) * 0.5 + 0.45, torch.rand(30) + 0.5),
+            nn.Linear(30, 10),
+            leaky(torch.full((10,), 0.9), torch.full((10,), 0.7)),
+        ),
+        2.0,
+    )
+    conv = gain(
+        nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1),
+            leaky(torch.full((4, 8, 8), 0.8), torch.full((4, 8, 8), 1.0)),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64, 10),
+            leaky(torch.full((10,), 0.9), torch.full((10,), 0.5)),
+        ),
+        2.0,
+    )
     for peer, x in ((fc, torch.rand(T, 4, 20) * 1.5), (conv, (torch.rand(T, 4, 2, 8, 8) < 0.3).float())):
         graph = export_to_nir(peer, x[0, :1], ignore_dims=[0])  # without ignore_dims the batch enters the shapes
         net = import_nir(graph)
@@ -461,7 +560,9 @@ def test_import_bad_files(tmp_path):
         f.create_dataset("x", data=np.ones(3))
     with pytest.raises(SwiftSpikeError, match="not a valid NIR"):
         import_nir(tmp_path / "other.h5")
-    good = _write(tmp_path / "good.nir", *_chain_nodes(nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3)), lif_node(3)))
+    good = _write(
+        tmp_path / "good.nir", *_chain_nodes(nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3)), lif_node(3))
+    )
     data = good.read_bytes()
     (tmp_path / "cut.nir").write_bytes(data[: len(data) // 2])
     with pytest.raises(SwiftSpikeError, match="not a valid NIR"):
@@ -475,18 +576,31 @@ def test_import_bad_graphs(tmp_path):
     cases = {
         "unsupported NIR type Threshold": _chain_nodes(W, nir.Threshold(threshold=np.ones(3))),
         "unsupported NIR type Delay": _chain_nodes(W, nir.Delay(delay=np.ones(3))),
-        "current-based": _chain_nodes(W, nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3),
-                                                     v_leak=np.zeros(3), v_threshold=np.ones(3))),
+        "current-based": _chain_nodes(
+            W,
+            nir.CubaLIF(
+                tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)
+            ),
+        ),
         "mismatched shapes: node 'n1' has 7 neurons": _chain_nodes(W, lif_node(7)),
         "mismatched shapes: node 'n1'.*input of shape \\(3,\\)": _chain_nodes(
-            nir.Linear(weight=np.ones((3, 4))), nir.IF(r=np.ones(7), v_threshold=np.ones(7))),
+            nir.Linear(weight=np.ones((3, 4))), nir.IF(r=np.ones(7), v_threshold=np.ones(7))
+        ),
         "mismatched shapes: node 'n1' \\(Linear\\)": _chain_nodes(W, nir.Linear(weight=np.ones((2, 5))), n_out=2),
         "below the time step": _chain_nodes(W, lif_node(3, tau=np.full(3, 1e-5))),
         "r = 1 or r = 1/DT": _chain_nodes(W, nir.IF(r=np.full(3, 0.3), v_threshold=np.ones(3))),
         "v_leak": _chain_nodes(nir.Flatten(input_type=_io(4)), lif_node(4, v_leak=np.ones(4)), n_out=4),
         "different v_reset per neuron": _chain_nodes(W, lif_node(3, v_reset=np.arange(3.0))),
-        "unknown reset": _chain_nodes(W, nir.LIF(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3),
-                                                 v_threshold=np.ones(3), metadata={"reset": "sideways"})),
+        "unknown reset": _chain_nodes(
+            W,
+            nir.LIF(
+                tau=np.full(3, 1e-3),
+                r=np.ones(3),
+                v_leak=np.zeros(3),
+                v_threshold=np.ones(3),
+                metadata={"reset": "sideways"},
+            ),
+        ),
     }
     for i, (match, (nodes, edges)) in enumerate(cases.items()):
         path = _write(tmp_path / f"bad{i}.nir", nodes, edges)
@@ -496,13 +610,17 @@ def test_import_bad_graphs(tmp_path):
     nodes, edges = _chain_nodes(W, lif_node(3))
     with pytest.raises(SwiftSpikeError, match="branches or merges"):
         import_nir(nir.NIRGraph(nodes=nodes, edges=edges + [("input", "n1")], type_check=False))
-    with pytest.raises(SwiftSpikeError, match="cycle|entry nodes"):
+    with pytest.raises(SwiftSpikeError, match=r"cycle|entry nodes"):
         import_nir(nir.NIRGraph(nodes={"a": W, "b": lif_node(3)}, edges=[("a", "b"), ("b", "a")], type_check=False))
     with pytest.raises(SwiftSpikeError, match="nested subgraph"):
         sub = nir.NIRGraph(nodes=dict(nodes), edges=list(edges), type_check=False)
-        import_nir(nir.NIRGraph(nodes={"input": nir.Input(input_type=_io(4)), "rnn": sub,
-                                       "output": nir.Output(output_type=_io(3))},
-                                edges=[("input", "rnn"), ("rnn", "output")], type_check=False))
+        import_nir(
+            nir.NIRGraph(
+                nodes={"input": nir.Input(input_type=_io(4)), "rnn": sub, "output": nir.Output(output_type=_io(3))},
+                edges=[("input", "rnn"), ("rnn", "output")],
+                type_check=False,
+            )
+        )
 
 
 def test_import_time_step_rules(tmp_path):
@@ -516,7 +634,7 @@ def test_import_time_step_rules(tmp_path):
     with pytest.raises(SwiftSpikeError, match="non-uniform time step"):
         import_nir(path)
     path = _write(tmp_path / "ok.nir", nodes, edges, {"dt": 1e-4})
-    with pytest.raises(SwiftSpikeError, match="written for dt=0.0001"):
+    with pytest.raises(SwiftSpikeError, match=r"written for dt=0\.0001"):
         import_nir(path, dt=1e-3)
     assert import_nir(path, dt=1e-4).dt == 1e-4
     path = _write(tmp_path / "none.nir", nodes, edges)

@@ -1,5 +1,6 @@
 """The two operation-count models (event-counted, analytical), neuron updates and the energy model;
 records of every executor through one ReportBuilder."""
+
 import math
 
 import pytest
@@ -73,16 +74,32 @@ def test_topspark_energy_from_a_diehl_cook_shaped_record():
     rec = RunRecord(
         output=torch.zeros(T, B, N),
         layers=[LayerSpikes("exc", spikes, N), LayerSpikes("inh", spikes, N)],
-        synops=[analytical_synops("input->exc", n_in, Fin, Fin * N), analytical_synops("exc->inh", n_exc, N, N),
-                analytical_synops("inh->exc", n_inh, N, N * (N - 1))],
-        stats={"trace_update": torch.tensor([7.0, 7.0]), "weight_update": torch.tensor([3.0, 1.0]),
-               "norm_op": torch.tensor([6.0, 6.0])},
+        synops=[
+            analytical_synops("input->exc", n_in, Fin, Fin * N),
+            analytical_synops("exc->inh", n_exc, N, N),
+            analytical_synops("inh->exc", n_inh, N, N * (N - 1)),
+        ],
+        stats={
+            "trace_update": torch.tensor([7.0, 7.0]),
+            "weight_update": torch.tensor([3.0, 1.0]),
+            "norm_op": torch.tensor([6.0, 6.0]),
+        },
     )
     counts = record_op_counts(rec)
     assert counts["synop"].tolist() == [5 * 3 + 2 * 1 + 1 * 2, 2 * 3 + 1 * 1 + 0]  # events x fan-out
-    assert torch.equal(counts["neuron_update"], neuron_updates(rec)) and counts["neuron_update"].tolist() == [30.0, 30.0]
-    c = OpCounts(samples=B, steps=T, synops=float(counts["synop"].sum()), neuron_updates=2.0 * N * B * T,
-                 trace_updates=14, weight_updates=4, norm_ops=12)
+    assert torch.equal(counts["neuron_update"], neuron_updates(rec)) and counts["neuron_update"].tolist() == [
+        30.0,
+        30.0,
+    ]
+    c = OpCounts(
+        samples=B,
+        steps=T,
+        synops=float(counts["synop"].sum()),
+        neuron_updates=2.0 * N * B * T,
+        trace_updates=14,
+        weight_updates=4,
+        norm_ops=12,
+    )
     infer = {k: float(counts[k].sum()) for k in ("synop", "neuron_update")}
     assert analytical_energy(infer) / B == pytest.approx(energy_per_sample(c, False))
     train = {k: float(v.sum()) for k, v in counts.items()}
@@ -101,8 +118,15 @@ def test_operation_costs_and_topspark_cost_table_agree():
 
 
 def _tiny_converted():
-    ann = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), ClippedReLU(2.0), nn.AvgPool2d(2), nn.Flatten(),
-                        nn.Linear(4 * 3 * 3, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    ann = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        ClippedReLU(2.0),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 3 * 3, 8),
+        nn.ReLU(),
+        nn.Linear(8, 3),
+    ).eval()
     torch.manual_seed(0)
     x = torch.rand(16, 1, 6, 6)
     return convert(ann, x, T=3, method="max"), x
@@ -129,7 +153,7 @@ def test_converted_snn_run_record_matches_forward_and_measure():
     b = ReportBuilder()
     with torch.no_grad():
         for i in range(0, 16, 5):
-            b.add(snn.run(x[i:i + 5], T=4), y[i:i + 5])
+            b.add(snn.run(x[i : i + 5], T=4), y[i : i + 5])
     r = b.build()
     assert r.op_model == "analytical" and r.time_steps == 4
     assert r.acs == pytest.approx(m["acs"]) and r.macs == pytest.approx(m["macs"])
@@ -154,8 +178,11 @@ def test_async_records_with_stats_through_the_same_builder():
     assert r.stats["steps"] == pytest.approx(float(st.mean()))
     dec = rec.stats["steps_to_decision"].double()
     ok = torch.isfinite(dec)
-    assert (r.stats["steps_to_decision"] == pytest.approx(float(dec[ok].mean()))) if bool(ok.any()) \
+    assert (
+        (r.stats["steps_to_decision"] == pytest.approx(float(dec[ok].mean())))
+        if bool(ok.any())
         else math.isnan(r.stats["steps_to_decision"])
+    )
     assert "ClassificationAccuracy" in r.neurobench and "SynapticOperations" not in r.neurobench
     assert r.to_json()  # nested dicts with nan are JSON-safe
     reset(net)
@@ -175,10 +202,14 @@ def test_trainer_evaluate_still_builds_one_report():
     r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8)
     assert r.n_samples == 20 and r.op_model == "event" and r.time_steps == 4
     assert set(r.neurobench) == {"ClassificationAccuracy"}  # plain records: no NeuroBench workload counts
-    runner = lambda m, xb: run_sync(m, xb, record_neurobench=True)  # noqa: E731
+    runner = lambda m, xb: run_sync(m, xb, record_neurobench=True)
     r = evaluate(net, make_encoder("rate", 4), x, y, batch_size=8, runner=runner)
-    assert set(r.neurobench) == {"ClassificationAccuracy", "SynapticOperations", "ActivationSparsity",
-                                 "MembraneUpdates"}
+    assert set(r.neurobench) == {
+        "ClassificationAccuracy",
+        "SynapticOperations",
+        "ActivationSparsity",
+        "MembraneUpdates",
+    }
     assert r.neurobench["SynapticOperations"]["Effective_MACs"] == 0  # rate-coded input is binary
     assert r.neurobench["SynapticOperations"]["Effective_ACs"] == pytest.approx(r.acs)  # no zero weights
 

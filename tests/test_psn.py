@@ -1,4 +1,5 @@
 """PSN baselines and reset-free LIF: analytic cases, serial == parallel, gradients, errors."""
+
 import math
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 
 from swiftspike.engines.sync import SNN
 from swiftspike.errors import SwiftSpikeError
-from swiftspike.neurons import LIF, LIFNoReset, MaskedPSN, PSN, SlidingPSN, reset
+from swiftspike.neurons import LIF, PSN, LIFNoReset, MaskedPSN, SlidingPSN, reset
 from swiftspike.neurons.factory import make_neuron
 
 
@@ -87,7 +88,7 @@ def test_lif_noreset_matches_lif_without_spikes_and_analytic():
     n = LIFNoReset(tau=tau, v_threshold=100.0)
     n(x)
     beta = math.exp(-1 / tau)
-    expected = 0.1 * (1 - beta ** 50) / (1 - beta)
+    expected = 0.1 * (1 - beta**50) / (1 - beta)
     assert abs(float(n.v) - expected) < 1e-5
     lif = LIF(tau=tau, v_threshold=100.0)
     lif(x)
@@ -116,8 +117,17 @@ def test_lif_noreset_single_step_equals_parallel_and_grad():
     assert torch.allclose(x.grad, g_par, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,kw", [("psn", {"T": 6}), ("masked-psn", {"T": 6, "k": 2}), ("sliding-psn", {}),
-                                     ("lif-noreset", {}), ("dsn", {"channels": 5}), ("dsn-binary", {})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("psn", {"T": 6}),
+        ("masked-psn", {"T": 6, "k": 2}),
+        ("sliding-psn", {}),
+        ("lif-noreset", {}),
+        ("dsn", {"channels": 5}),
+        ("dsn-binary", {}),
+    ],
+)
 def test_same_layer_interface_in_a_network(name, kw):
     torch.manual_seed(0)
     net = SNN(torch.nn.Linear(3, 5), make_neuron(name, **kw), torch.nn.Linear(5, 2), make_neuron("li"))

@@ -1,4 +1,5 @@
 """`swiftspike bench parallel`: structure, peer agreement, skipping, bad input (no timing assertions)."""
+
 import json
 import subprocess
 import sys
@@ -16,19 +17,44 @@ def test_skips_sizes_over_the_caps_without_running_them():
             assert "exceeds the memory cap" in res["results"][m][T]["skipped"]
     assert res["checks"] == []  # nothing to time, so no agreement check either
     assert res["time_ratio_vs_dsn"]["psn"] == {"64": None, "128": None}
-    assert estimate_bytes("psn", 16384, 4, 64) > 4 * 16384 ** 2  # the T x T weight alone
+    assert estimate_bytes("psn", 16384, 4, 64) > 4 * 16384**2  # the T x T weight alone
     assert "skipped: dsn T=64" in table(res)
 
 
 @pytest.mark.slow
 def test_cli_times_peers_after_checking_they_agree(capsys):
-    rc = main(["bench", "parallel", "--T", "16", "32", "--methods", "dsn", "lif", "psn", "spikingjelly-psn",
-               "sliding-psn", "spikingjelly-sliding-psn", "--max-T", "16", "--batch", "2", "--features", "4",
-               "--repeats", "2", "--json", "--quiet"])
+    rc = main(
+        [
+            "bench",
+            "parallel",
+            "--T",
+            "16",
+            "32",
+            "--methods",
+            "dsn",
+            "lif",
+            "psn",
+            "spikingjelly-psn",
+            "sliding-psn",
+            "spikingjelly-sliding-psn",
+            "--max-T",
+            "16",
+            "--batch",
+            "2",
+            "--features",
+            "4",
+            "--repeats",
+            "2",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {tuple(c["pair"]) for c in res["checks"]} == {("psn", "spikingjelly-psn"),
-                                                         ("sliding-psn", "spikingjelly-sliding-psn")}
+    assert {tuple(c["pair"]) for c in res["checks"]} == {
+        ("psn", "spikingjelly-psn"),
+        ("sliding-psn", "spikingjelly-sliding-psn"),
+    }
     for c in res["checks"]:  # same weights and input in float64: identical spikes, equal gradients
         assert c["ok"] and c["spikes_differ"] == 0 and c["spikes_total"] > 0
         assert max(c["grad_rel_err"].values()) < 1e-9
@@ -64,14 +90,26 @@ def test_bench_module_has_no_cli():
     import swiftspike
 
     root = str(Path(swiftspike.__file__).resolve().parents[1])  # this checkout, not another install
-    code = ("import sys, swiftspike.bench.parallel as p, inspect; "
-            "assert 'swiftspike.cli' not in sys.modules, 'imports the CLI'; "
-            "assert 'argparse' not in inspect.getsource(p)")
+    code = (
+        "import sys, swiftspike.bench.parallel as p, inspect; "
+        "assert 'swiftspike.cli' not in sys.modules, 'imports the CLI'; "
+        "assert 'argparse' not in inspect.getsource(p)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env={**os.environ, "PYTHONPATH": root})
 
 
-@pytest.mark.parametrize("argv", [["--methods", "gru"], ["--T", "0"], ["--device", "cuda:7"], ["--device", "tpu"],
-                                  ["--threads", "-1"], ["--time-cap-s", "0"], ["--repeats", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--methods", "gru"],
+        ["--T", "0"],
+        ["--device", "cuda:7"],
+        ["--device", "tpu"],
+        ["--threads", "-1"],
+        ["--time-cap-s", "0"],
+        ["--repeats", "0"],
+    ],
+)
 def test_bad_arguments(argv, capsys):
     import torch
 

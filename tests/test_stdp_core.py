@@ -6,8 +6,19 @@ import torch
 
 from swiftspike.errors import SwiftSpikeError
 from swiftspike.metrics import ReportBuilder, RunRecord
-from swiftspike.timestep import (DCParams, DiehlCook, OpCounts, apply_update, assign_labels, energy_per_sample,
-                                 normalize_columns, predict, scale_knobs, stdp_update, trace_step)
+from swiftspike.timestep import (
+    DCParams,
+    DiehlCook,
+    OpCounts,
+    apply_update,
+    assign_labels,
+    energy_per_sample,
+    normalize_columns,
+    predict,
+    scale_knobs,
+    stdp_update,
+    trace_step,
+)
 from swiftspike.timestep.policy import EnhancementPolicy
 from swiftspike.timestep.study import costs
 
@@ -102,8 +113,8 @@ def test_inference_is_exactly_batched():
     both = rec.layers[0].spikes
     assert both.sum() > 0
     for i in range(3):
-        one = net.run(x[i:i + 1], 30, record=True).layers[0].spikes
-        assert torch.equal(one, both[:, i:i + 1])
+        one = net.run(x[i : i + 1], 30, record=True).layers[0].spikes
+        assert torch.equal(one, both[:, i : i + 1])
     c = OpCounts.from_record(rec)
     assert c.samples == 3 and c.steps == 30 and c.trace_updates == 0
     assert c.synops == pytest.approx(c.input_spikes * 8 + c.exc_spikes + c.inh_spikes * 7)
@@ -164,7 +175,7 @@ def test_refractory_neuron_neither_integrates_nor_fires_with_shipped_policies(po
         if p.threshold_gap < p.v_reset - p.v_rest and r >= 1:
             covered = True
             # the reset value lies above the threshold, yet the neuron is silent while refractory
-            assert len(t_spk) <= -(-120 // (r + 1)) and float(s[int(t_spk[0]):].mean()) < 0.5
+            assert len(t_spk) <= -(-120 // (r + 1)) and float(s[int(t_spk[0]) :].mean()) < 0.5
     if "mnist5k" in policy_file:
         assert covered, "the MNIST policy has a threshold gap below v_reset - v_rest (T = 50)"
 
@@ -221,4 +232,5 @@ def test_scale_knobs_and_energy_table():
     c = OpCounts(samples=2, synops=10, neuron_updates=4, trace_updates=6, weight_updates=8, norm_ops=2)
     assert energy_per_sample(c, False) == pytest.approx((10 * k["synop"] + 4 * k["neuron_update"]) / 2)
     assert energy_per_sample(c, True) == pytest.approx(
-        (10 * k["synop"] + 4 * k["neuron_update"] + 16 * k["weight_update"]) / 2)
+        (10 * k["synop"] + 4 * k["neuron_update"] + 16 * k["weight_update"]) / 2
+    )

@@ -1,4 +1,5 @@
 """A Tonic event pipeline (``ToFrame`` in a dataset, read by a DataLoader) trains a swiftspike model."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,9 +7,9 @@ from torch import nn
 
 tonic = pytest.importorskip("tonic", reason="tonic (optional extra) is not installed")
 
-from swiftspike import LIF, SNN  # noqa: E402
-from swiftspike.data import NMNIST_DTYPE, make_encoder  # noqa: E402
-from swiftspike.training import TrainConfig, Trainer, evaluate  # noqa: E402
+from swiftspike import LIF, SNN
+from swiftspike.data import NMNIST_DTYPE, make_encoder
+from swiftspike.training import TrainConfig, Trainer, evaluate
 
 SENSOR = (8, 8, 2)
 T = 5
@@ -52,11 +53,17 @@ def test_tonic_toframe_pipeline_trains_a_swiftspike_model(as_loader):
     assert tuple(x0.shape) == (T, 2, 8, 8)  # Tonic's [T, P, H, W] frames
     torch.manual_seed(0)
     net = SNN(nn.Flatten(), nn.Linear(128, 16), LIF(tau=4.0), nn.Linear(16, 2), LIF(tau=4.0))
-    data = torch.utils.data.DataLoader(train, batch_size=16, shuffle=True,
-                                       generator=torch.Generator().manual_seed(0)) if as_loader else train
+    data = (
+        torch.utils.data.DataLoader(train, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
+        if as_loader
+        else train
+    )
     # the flatten runs per time step: frames [B, T, 2, 8, 8] -> sequence encoder -> [T, B, 2, 8, 8]
-    trainer = Trainer(net, make_encoder("sequence", T), TrainConfig(epochs=6, lr=1e-2, batch_size=16, progress=False,
-                                                                   device="cpu", threads=1))
+    trainer = Trainer(
+        net,
+        make_encoder("sequence", T),
+        TrainConfig(epochs=6, lr=1e-2, batch_size=16, progress=False, device="cpu", threads=1),
+    )
     hist = trainer.fit(data)
     assert hist[-1]["loss"] < hist[0]["loss"]
     rep = evaluate(net, make_encoder("sequence", T), test, batch_size=16)

@@ -16,8 +16,9 @@ from swiftspike.timestep.early_exit import run_with_exit
 def _rows():
     # T, accuracy, latency ms, inference energy
     spec = [(350, 0.80, 350, 3.0), (100, 0.79, 100, 1.0), (50, 0.75, 50, 0.5), (20, 0.60, 20, 0.2)]
-    return [{"T": T, "accuracy": a, "latency_ms": l, "infer_energy_j": e, "train_energy_j": 4 * e}
-            for T, a, l, e in spec]
+    return [
+        {"T": T, "accuracy": a, "latency_ms": ms, "infer_energy_j": e, "train_energy_j": 4 * e} for T, a, ms, e in spec
+    ]
 
 
 def test_selector_picks_smallest_T_meeting_constraints():
@@ -57,8 +58,9 @@ def test_runtime_selector_switches_with_battery():
 
 
 def test_policy_roundtrip_and_scaling(tmp_path):
-    pol = EnhancementPolicy(350, {100: {"exponents": {"theta_plus": 1.0}, "factors": {"theta_plus": 3.5},
-                                        "val_accuracy": 0.7}})
+    pol = EnhancementPolicy(
+        350, {100: {"exponents": {"theta_plus": 1.0}, "factors": {"theta_plus": 3.5}, "val_accuracy": 0.7}}
+    )
     p = pol.params_for(100, DCParams())
     assert p.theta_plus == pytest.approx(0.05 * 3.5)
     # nearest fitted T's exponents applied to another T's reduction factor
@@ -110,10 +112,39 @@ def test_run_with_exit_on_snn_matches_full_run_when_off():
 
 
 def test_cli_topspark_smoke(capsys, tmp_path):
-    rc = main(["topspark", "--dataset", "digits", "--neurons", "10", "--n-train", "40", "--n-val", "20",
-               "--n-test", "20", "--T0", "20", "--T", "8,4", "--sens-T", "8", "--max-knobs", "1",
-               "--input-rate", "900", "--quiet", "--json", "--policy", str(tmp_path / "p.json"),
-               "--min-accuracy", "0.05", "--plot", str(tmp_path / "plots")])
+    rc = main(
+        [
+            "topspark",
+            "--dataset",
+            "digits",
+            "--neurons",
+            "10",
+            "--n-train",
+            "40",
+            "--n-val",
+            "20",
+            "--n-test",
+            "20",
+            "--T0",
+            "20",
+            "--T",
+            "8,4",
+            "--sens-T",
+            "8",
+            "--max-knobs",
+            "1",
+            "--input-rate",
+            "900",
+            "--quiet",
+            "--json",
+            "--policy",
+            str(tmp_path / "p.json"),
+            "--min-accuracy",
+            "0.05",
+            "--plot",
+            str(tmp_path / "plots"),
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     Ts = [r["T"] for r in res["rows"] if not r["enhanced"]]
@@ -121,10 +152,29 @@ def test_cli_topspark_smoke(capsys, tmp_path):
     assert res["rows"][0]["latency_reduction"] == 1.0
     assert res["selected"]["T"] == min(r["T"] for r in res["rows"] if r["accuracy"] >= 0.05)
     assert (tmp_path / "p.json").exists() and "8" in res["sensitivity"]
-    assert sorted(res) == sorted(["dataset", "neurons", "rule", "n_train", "n_val", "n_test", "T0", "rows", "selected",
-                                  "policy", "sensitivity", "meets_acceptance", "seconds", "plots"])
+    assert sorted(res) == sorted(
+        [
+            "dataset",
+            "neurons",
+            "rule",
+            "n_train",
+            "n_val",
+            "n_test",
+            "T0",
+            "rows",
+            "selected",
+            "policy",
+            "sensitivity",
+            "meets_acceptance",
+            "seconds",
+            "plots",
+        ]
+    )
     assert [p.rsplit("/", 1)[1] for p in res["plots"]] == [
-        "topspark_accuracy.png", "topspark_train_energy_j.png", "topspark_infer_energy_j.png"]
+        "topspark_accuracy.png",
+        "topspark_train_energy_j.png",
+        "topspark_infer_energy_j.png",
+    ]
     assert main(["topspark", "--dataset", "digits", "--T0", "20", "--T", "30", "--quiet"]) == 2
     assert main(["topspark", "--dataset", "digits", "--T", "x", "--quiet"]) == 2
 

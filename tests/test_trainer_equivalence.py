@@ -6,6 +6,7 @@ ANN training and conversion fine-tuning used to draw one shuffling generator acr
 take the Trainer's per-epoch seeded permutation (needed for resume), so their reference uses that
 permutation and everything else of the old loop -- and matches bitwise.
 """
+
 import pytest
 import torch
 import torch.nn.functional as Fn
@@ -106,7 +107,7 @@ def reference_cross_entropy(model, forward, x, y, opt, *, epochs, batch_size, se
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed * 1_000_003 + ep))
         tot, n = 0.0, 0
         for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             loss = Fn.cross_entropy(forward(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -131,17 +132,29 @@ def test_trainer_configurations_equal_the_old_loop(data, kind):
         runner, loss_fn = async_runner(4, "momentum"), lambda rec, y: Fn.cross_entropy(rec.output.sum(0), y)
         new = Trainer(_model(), RateEncoder(3), cfg, runner=runner)
     else:
-        runner = async_runner(2, "random", input_mode="queued", record_step_outputs=True,
-                              generator=torch.Generator().manual_seed(1))
-        loss_fn = lambda rec, y: per_step_loss(rec, y, 1.0)  # noqa: E731
+        runner = async_runner(
+            2, "random", input_mode="queued", record_step_outputs=True, generator=torch.Generator().manual_seed(1)
+        )
+        loss_fn = lambda rec, y: per_step_loss(rec, y, 1.0)
         new = StepLossTrainer(_model(), RateEncoder(3), cfg, runner=runner, early=1.0)
     hist = new.fit(data)
     if kind == "step-loss":  # a fresh generator for the reference: same random schedule
-        runner = async_runner(2, "random", input_mode="queued", record_step_outputs=True,
-                              generator=torch.Generator().manual_seed(1))
+        runner = async_runner(
+            2, "random", input_mode="queued", record_step_outputs=True, generator=torch.Generator().manual_seed(1)
+        )
     ref_model = _model()
-    ref = reference_bptt(ref_model, RateEncoder(3), data, epochs=2, batch_size=32, lr=1e-2, seed=3, runner=runner,
-                         loss_fn=loss_fn, spike_reg=0.2)
+    ref = reference_bptt(
+        ref_model,
+        RateEncoder(3),
+        data,
+        epochs=2,
+        batch_size=32,
+        lr=1e-2,
+        seed=3,
+        runner=runner,
+        loss_fn=loss_fn,
+        spike_reg=0.2,
+    )
     assert [h["loss"] for h in hist] == ref
     assert _same(new.model, ref_model)
 
@@ -187,6 +200,7 @@ def test_ann_training_and_finetuning_equal_the_old_loop_with_the_epoch_permutati
             layer.neuron.tau.clamp_(min=1.0)
 
     seed_everything(0)
-    ref = reference_cross_entropy(sb, lambda xb: sb(xb, T=2), x, y, opt, epochs=2, batch_size=64, seed=0,
-                                  after_step=clamp_sb)
+    ref = reference_cross_entropy(
+        sb, lambda xb: sb(xb, T=2), x, y, opt, epochs=2, batch_size=64, seed=0, after_step=clamp_sb
+    )
     assert ft == ref and _same(sa, sb)

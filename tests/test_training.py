@@ -6,8 +6,15 @@ import torch
 from swiftspike import SwiftSpikeError
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (TrainConfig, Trainer, ce_count_loss, ce_rate_loss, load_checkpoint,
-                                  save_checkpoint, seed_everything)
+from swiftspike.training import (
+    TrainConfig,
+    Trainer,
+    ce_count_loss,
+    ce_rate_loss,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
 from swiftspike.training import checkpoint as ckmod
 
 
@@ -20,9 +27,12 @@ def make_trainer(data, tmp_path=None, epochs=2, **cfg):
     spec = default_spec(data.input_shape, data.n_classes, hidden=[32])
     ck = str(tmp_path / "run.pt") if tmp_path is not None else None
     seed_everything(1)  # same initial weights for every trainer built here
-    return Trainer(build_model(spec), make_encoder("rate", 6),
-                   TrainConfig(epochs=epochs, batch_size=32, lr=3e-3, seed=1, checkpoint=ck, progress=False, **cfg),
-                   spec=spec)
+    return Trainer(
+        build_model(spec),
+        make_encoder("rate", 6),
+        TrainConfig(epochs=epochs, batch_size=32, lr=3e-3, seed=1, checkpoint=ck, progress=False, **cfg),
+        spec=spec,
+    )
 
 
 def test_training_learns_digits(digits):
@@ -93,8 +103,11 @@ def test_resume_from_mismatched_checkpoint_is_clear(digits, tmp_path):
     spec = default_spec(digits.input_shape, digits.n_classes, hidden=[16])
     cfg = dict(epochs=2, checkpoint=str(tmp_path / "run.pt"), resume=True, progress=False)
     other = Trainer(build_model(spec), make_encoder("rate", 6), TrainConfig(**cfg), spec=spec)
-    with pytest.raises(SwiftSpikeError, match=r"other settings \(batch_size: 32 -> 64; lr: 0.003 -> 0.001; "
-                                              r"seed: 1 -> 0; model spec: hidden \[32\] -> \[16\]\)"):
+    with pytest.raises(
+        SwiftSpikeError,
+        match=r"other settings \(batch_size: 32 -> 64; lr: 0.003 -> 0.001; "
+        r"seed: 1 -> 0; model spec: hidden \[32\] -> \[16\]\)",
+    ):
         other.fit(digits)
     other = Trainer(build_model(spec), make_encoder("rate", 6), TrainConfig(**cfg, override=True))
     with pytest.raises(SwiftSpikeError, match="does not match"):
@@ -111,9 +124,17 @@ def test_losses_known_values():
     assert ce_rate_loss(out, y) == pytest.approx(float(per_step))
 
 
-@pytest.mark.parametrize("cfg", [dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="mse"),
-                                 dict(spike_reg=-1.0),
-                                 dict(spike_reg=float("nan"))])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(epochs=0),
+        dict(batch_size=-1),
+        dict(lr=0.0),
+        dict(loss="mse"),
+        dict(spike_reg=-1.0),
+        dict(spike_reg=float("nan")),
+    ],
+)
 def test_bad_train_config(cfg):
     with pytest.raises(SwiftSpikeError):
         TrainConfig(**cfg).validate()

@@ -1,4 +1,5 @@
 """Trainer workflows: data pipelines, devices, precision, threads, compile, hooks, resume, metric logs, eval."""
+
 import json
 
 import pytest
@@ -10,9 +11,16 @@ from swiftspike.cli import main
 from swiftspike.data import load_digits, make_encoder
 from swiftspike.devices import autocast, check_precision, resolve_device, resolve_threads, set_threads
 from swiftspike.models import build_model, default_spec
-from swiftspike.training import (SeededBatchSampler, TrainConfig, Trainer, evaluate, evaluate_checkpoint,
-                                  load_checkpoint, seed_everything)
-from swiftspike.training import tracking
+from swiftspike.training import (
+    SeededBatchSampler,
+    TrainConfig,
+    Trainer,
+    evaluate,
+    evaluate_checkpoint,
+    load_checkpoint,
+    seed_everything,
+    tracking,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +33,9 @@ def trainer(data, encoder="rate", T=4, hidden=16, **cfg):
     seed_everything(1)
     base = dict(epochs=2, batch_size=32, lr=3e-3, seed=1, progress=False)
     base.update(cfg)
-    return Trainer(build_model(spec), make_encoder(encoder, T), TrainConfig(**base), spec=spec,
-                   meta={"dataset": "digits"})
+    return Trainer(
+        build_model(spec), make_encoder(encoder, T), TrainConfig(**base), spec=spec, meta={"dataset": "digits"}
+    )
 
 
 def weights(tr):
@@ -43,8 +52,12 @@ def test_dataloader_training_equals_in_memory_training(digits):
     ref.fit(digits)
     ds = TensorDataset(digits.x_train, digits.y_train)
     order = SeededBatchSampler(len(ds), 32, seed=1)
-    for data, extra in [(ds, {}), (ds, {"num_workers": 1}), (DataLoader(ds, batch_sampler=order), {}),
-                        ((digits.x_train, digits.y_train), {})]:
+    for data, extra in [
+        (ds, {}),
+        (ds, {"num_workers": 1}),
+        (DataLoader(ds, batch_sampler=order), {}),
+        ((digits.x_train, digits.y_train), {}),
+    ]:
         tr = trainer(digits, **extra)
         tr.fit(data)
         assert same(weights(ref), weights(tr)), type(data).__name__
@@ -125,8 +138,11 @@ def test_device_is_honoured_end_to_end(digits, device):
     tr.fit(digits)
     assert all(p.device.type == device for p in tr.model.parameters())
     seen = []
-    rep = tr.evaluate(digits.x_test, digits.y_test, runner=lambda m, x: seen.append(x.device) or
-                      __import__("swiftspike").engines.sync.run_sync(m, x, record=True))
+    rep = tr.evaluate(
+        digits.x_test,
+        digits.y_test,
+        runner=lambda m, x: seen.append(x.device) or __import__("swiftspike").engines.sync.run_sync(m, x, record=True),
+    )
     assert {d.type for d in seen} == {device} and rep.n_samples == len(digits.x_test)
 
 
@@ -196,15 +212,23 @@ def test_hooks_loss_after_step_scheduler_param_groups(digits):
     assert lrs[0] == 3e-3 and lrs[0] > lrs[1] > lrs[2] > 0  # cosine over the epochs
     spec = default_spec(digits.input_shape, digits.n_classes, hidden=[16])
     m = build_model(spec)
-    groups = lambda model: [{"params": [model[1].weight], "lr": 0.0}, {"params": list(model.parameters())[1:]}]  # noqa
+    groups = lambda model: [{"params": [model[1].weight], "lr": 0.0}, {"params": list(model.parameters())[1:]}]
     w0 = m[1].weight.detach().clone()
-    Trainer(m, make_encoder("rate", 4), TrainConfig(epochs=1, progress=False, optimizer="sgd"),
-            param_groups=groups).fit(digits)
+    Trainer(
+        m, make_encoder("rate", 4), TrainConfig(epochs=1, progress=False, optimizer="sgd"), param_groups=groups
+    ).fit(digits)
     assert torch.equal(m[1].weight, w0) and not torch.equal(m[3].weight, build_model(spec)[3].weight)
     with pytest.raises(SwiftSpikeError, match="spike regulariser"):
         Trainer(m, None, TrainConfig(spike_reg=1.0), frames=lambda *a: iter(()))
-    for bad in (dict(optimizer="lbfgs"), dict(scheduler="linear"), dict(resume_missing="maybe"),
-                dict(grad_clip=-1.0), dict(num_workers=-1), dict(distributed="always"), dict(resume=True)):
+    for bad in (
+        dict(optimizer="lbfgs"),
+        dict(scheduler="linear"),
+        dict(resume_missing="maybe"),
+        dict(grad_clip=-1.0),
+        dict(num_workers=-1),
+        dict(distributed="always"),
+        dict(resume=True),
+    ):
         with pytest.raises(SwiftSpikeError):
             TrainConfig(**bad).validate()
 
@@ -214,7 +238,7 @@ def test_resume_semantics(digits, tmp_path):
     ck = str(tmp_path / "run.safetensors")
     msgs = []
     missing = trainer(digits, checkpoint=ck, resume=True)
-    with pytest.raises(SwiftSpikeError, match="cannot resume: checkpoint .* does not exist"):
+    with pytest.raises(SwiftSpikeError, match=r"cannot resume: checkpoint .* does not exist"):
         missing.fit(digits)
     fresh = trainer(digits, epochs=1, checkpoint=ck, resume=True, resume_missing="fresh")
     fresh.log = msgs.append
@@ -248,8 +272,20 @@ def test_metrics_log_per_epoch_and_rewritten_on_resume(digits, tmp_path):
     log = tmp_path / "m.metrics.jsonl"
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
-    for key in ("loss", "train_accuracy", "spikes_per_sample", "latency_steps", "synops", "energy_j", "lr", "seconds",
-                "val_accuracy", "val_spikes_per_sample", "val_latency_steps", "val_energy_j"):
+    for key in (
+        "loss",
+        "train_accuracy",
+        "spikes_per_sample",
+        "latency_steps",
+        "synops",
+        "energy_j",
+        "lr",
+        "seconds",
+        "val_accuracy",
+        "val_spikes_per_sample",
+        "val_latency_steps",
+        "val_energy_j",
+    ):
         assert key in rows[0], key
     assert rows == json.loads(json.dumps(tr.history))
     assert rows[-1]["val_accuracy"] == tr.evaluate(digits).accuracy

@@ -1,4 +1,5 @@
 """``swiftspike tune``: Optuna multi-objective sweeps, Pareto front, resume, failures and bad input."""
+
 import contextlib
 import io
 import json
@@ -23,15 +24,28 @@ from swiftspike.studies.tune import (
 )
 
 # tiny trials: 160 digits to train, 40 to validate, one epoch, T 2-3, one small hidden layer
-TINY = ["--dataset", "digits", "--limit", "200", "--epochs", "1", "--batch-size", "64",
-        "--param", "T=2:3", "--param", "hidden_width=8:16", "--param", "hidden_layers=1"]
+TINY = [
+    "--dataset",
+    "digits",
+    "--limit",
+    "200",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "64",
+    "--param",
+    "T=2:3",
+    "--param",
+    "hidden_width=8:16",
+    "--param",
+    "hidden_layers=1",
+]
 
 
 def tiny_config(study_dir, trials, **kw):
     space = search_space(["T=2:3", "hidden_width=8:16", "hidden_layers=1"])
     kw.setdefault("progress", False)
-    return TuneConfig(dataset="digits", limit=200, epochs=1, trials=trials, space=space, study_dir=str(study_dir),
-                      **kw)
+    return TuneConfig(dataset="digits", limit=200, epochs=1, trials=trials, space=space, study_dir=str(study_dir), **kw)
 
 
 def last_json(capsys):
@@ -161,19 +175,22 @@ def test_failing_trial_is_recorded_not_fatal(tmp_path, monkeypatch, capsys):
     assert saved["n_failed"] == 1 and saved["trials"][1]["error"].startswith("loss became nan")
 
 
-@pytest.mark.parametrize("bad, message", [
-    (["--objectives", "accuracy,speed"], "unknown objective 'speed'"),
-    (["--objectives", "spikes,spikes"], "objectives must be different"),
-    (["--trials", "0"], "trials must be a positive integer"),
-    (["--trials", "-3"], "trials must be a positive integer"),
-    (["--param", "lr=0.1:0.01"], "needs low < high"),
-    (["--param", "speed=1"], "unknown search parameter 'speed'"),
-    (["--param", "T=2.5"], "bad search parameter 'T=2.5'"),
-    (["--param", "tau=-1:5"], "tau must be > 0"),
-    (["--sampler", "grid"], "unknown sampler 'grid'"),
-    (["--val-fraction", "1.5"], "val_fraction must be in (0, 1)"),
-    (["--storage", "nosuchdb://host/x"], "cannot open the study storage nosuchdb://host/x"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--objectives", "accuracy,speed"], "unknown objective 'speed'"),
+        (["--objectives", "spikes,spikes"], "objectives must be different"),
+        (["--trials", "0"], "trials must be a positive integer"),
+        (["--trials", "-3"], "trials must be a positive integer"),
+        (["--param", "lr=0.1:0.01"], "needs low < high"),
+        (["--param", "speed=1"], "unknown search parameter 'speed'"),
+        (["--param", "T=2.5"], "bad search parameter 'T=2.5'"),
+        (["--param", "tau=-1:5"], "tau must be > 0"),
+        (["--sampler", "grid"], "unknown sampler 'grid'"),
+        (["--val-fraction", "1.5"], "val_fraction must be in (0, 1)"),
+        (["--storage", "nosuchdb://host/x"], "cannot open the study storage nosuchdb://host/x"),
+    ],
+)
 def test_bad_input_one_error_line_exit_2(bad, message, tmp_path, capsys):
     assert main(["tune", "--trials", "2", "--study-dir", str(tmp_path / "s"), *bad]) == 2
     cap = capsys.readouterr()
@@ -186,9 +203,12 @@ def test_unwritable_output_dirs_exit_2_before_training(tmp_path, capsys, monkeyp
     monkeypatch.setattr(tune_mod, "train_trial", lambda *a, **k: pytest.fail("trained before checking outputs"))
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    for bad in (["--study-dir", str(blocker / "sub")], ["--study-dir", str(tmp_path / "ok"), "--plot", str(blocker)],
-                ["--study-dir", str(tmp_path / "ok"), "--out", str(blocker / "r.json")],
-                ["--storage", str(blocker / "study.journal"), "--study-dir", str(tmp_path / "ok")]):
+    for bad in (
+        ["--study-dir", str(blocker / "sub")],
+        ["--study-dir", str(tmp_path / "ok"), "--plot", str(blocker)],
+        ["--study-dir", str(tmp_path / "ok"), "--out", str(blocker / "r.json")],
+        ["--storage", str(blocker / "study.journal"), "--study-dir", str(tmp_path / "ok")],
+    ):
         assert main(["tune", "--trials", "2", *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and re.match(r"swiftspike( tune)?: error: ", err[0]), (bad, err)

@@ -4,6 +4,7 @@ Modules: :mod:`.graph` (populations and connections), :mod:`.state` (what a samp
 :mod:`.currents` (dense and event-gathered synaptic currents), :mod:`.engine` (the forward-step loop),
 :mod:`.tracking` (metrics), :mod:`.schedulers`, :mod:`.config` (options and protocol presets),
 :mod:`.training` (unlayered training)."""
+
 from .config import ASYNCTORCH_NEURON, PROTOCOLS, AsyncConfig
 from .engine import AsyncEngine, run_async
 from .graph import AsyncGraph, as_graph
@@ -11,6 +12,20 @@ from .schedulers import MomentumScheduler, RandomScheduler, Scheduler, get_sched
 from .state import AsyncState
 from .tracking import frame_latency
 
-__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "as_graph", "run_async", "frame_latency",
-           "ASYNCTORCH_NEURON", "PROTOCOLS",
-           "MomentumScheduler", "RandomScheduler", "Scheduler", "get_scheduler", "select_top", "select_top_indices"]
+__all__ = [
+    "ASYNCTORCH_NEURON",
+    "PROTOCOLS",
+    "AsyncConfig",
+    "AsyncEngine",
+    "AsyncGraph",
+    "AsyncState",
+    "MomentumScheduler",
+    "RandomScheduler",
+    "Scheduler",
+    "as_graph",
+    "frame_latency",
+    "get_scheduler",
+    "run_async",
+    "select_top",
+    "select_top_indices",
+]

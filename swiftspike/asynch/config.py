@@ -8,6 +8,7 @@ that redraws every priority at every forward step. The membrane regime of its ex
 the model, not of the engine: :data:`ASYNCTORCH_NEURON` (decay per frame :math:`e^{-10}`, threshold 0.3,
 hard reset to 0) with bias-free synaptic layers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -56,7 +57,7 @@ class AsyncConfig:
     """
 
     F: int = 8
-    scheduler: "str | Scheduler" = "momentum"
+    scheduler: str | Scheduler = "momentum"
     input_mode: str = "start"
     stop: str = "quiescence"
     k: int = 0
@@ -69,7 +70,7 @@ class AsyncConfig:
     record_synops: bool = False
     record_step_outputs: bool = False
 
-    def validate(self) -> "AsyncConfig":
+    def validate(self) -> AsyncConfig:
         check_positive_int(self.F, "F")
         get_scheduler(self.scheduler)
         choose("input_mode", self.input_mode, ("start", "queued"))
@@ -79,25 +80,36 @@ class AsyncConfig:
             raise SwiftSpikeError(f"k must be an integer >= 0, got {self.k!r}")
         if not 0.0 <= float(self.refractory_dropout) < 1.0:
             raise SwiftSpikeError(f"refractory_dropout must be in [0, 1), got {self.refractory_dropout!r}")
-        for name in ("refractory_dropout_eval", "refractory_clamp", "sync_gate", "record_synops",
-                     "record_step_outputs"):
+        for name in (
+            "refractory_dropout_eval",
+            "refractory_clamp",
+            "sync_gate",
+            "record_synops",
+            "record_step_outputs",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise SwiftSpikeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_positive_int(self.max_steps_per_frame, "max_steps_per_frame")
         return self
 
     @classmethod
-    def asynctorch(cls, F: int = 16, scheduler: "str | Scheduler" = "random", *, refractory_dropout: float = 0.8,
-                   **over: Any) -> "AsyncConfig":
+    def asynctorch(
+        cls, F: int = 16, scheduler: str | Scheduler = "random", *, refractory_dropout: float = 0.8, **over: Any
+    ) -> AsyncConfig:
         """The engine-level protocol of the asynctorch examples (see the module docstring); ``over``
         overrides any field (e.g. ``stop='frame_first_output', k=1``)."""
         if scheduler == "random":
             scheduler = RandomScheduler(redraw=True)
         elif scheduler == "momentum":
             scheduler = MomentumScheduler()
-        base: dict[str, Any] = dict(F=F, scheduler=scheduler, input_mode="start",
-                                    refractory_dropout=refractory_dropout, refractory_dropout_eval=True,
-                                    refractory_clamp=True)
+        base: dict[str, Any] = dict(
+            F=F,
+            scheduler=scheduler,
+            input_mode="start",
+            refractory_dropout=refractory_dropout,
+            refractory_dropout_eval=True,
+            refractory_clamp=True,
+        )
         base.update(over)
         try:
             return cls(**base).validate()
@@ -105,7 +117,7 @@ class AsyncConfig:
             raise SwiftSpikeError(f"unknown async engine option: {e}") from None
 
     @classmethod
-    def preset(cls, protocol: str = "swiftspike", **kw: Any) -> "AsyncConfig":
+    def preset(cls, protocol: str = "swiftspike", **kw: Any) -> AsyncConfig:
         """``AsyncConfig`` of a named protocol (``'swiftspike'``: the defaults, ``'asynctorch'``:
         :meth:`asynctorch`); ``kw`` are further fields."""
         choose("protocol", protocol, PROTOCOLS)
@@ -116,6 +128,6 @@ class AsyncConfig:
         except TypeError as e:
             raise SwiftSpikeError(f"unknown async engine option: {e}") from None
 
-    def replace(self, **kw: Any) -> "AsyncConfig":
+    def replace(self, **kw: Any) -> AsyncConfig:
         """A copy with some fields changed (validated)."""
         return replace(self, **kw).validate()

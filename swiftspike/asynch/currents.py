@@ -20,24 +20,24 @@ mask of populations that at least one non-zero event reached.
 Both paths are differentiable in the weights and the event values and give the same values (up to the
 order of floating-point summation) and gradients (tested).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from ..metrics.synops import event_ops
+from ..metrics.synops import Synapse, event_ops
 from .graph import INPUT, AsyncGraph, Connection
 
 _PROBE_CHUNK = 256
 
 
-def apply_syn(syn: nn.Module, z: torch.Tensor) -> torch.Tensor:
+def apply_syn(syn: Synapse, z: torch.Tensor) -> torch.Tensor:
     """The synaptic layer without its bias."""
     if isinstance(syn, nn.Linear):
         return Fn.linear(z, syn.weight)
@@ -57,22 +57,23 @@ def connection_input(g: AsyncGraph, c: Connection, src: torch.Tensor) -> torch.T
 Hits = list  # per population: None or a [B] bool tensor (a non-zero event reached it)
 
 
-def _or(a: Optional[torch.Tensor], b: torch.Tensor) -> torch.Tensor:
+def _or(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
     return b if a is None else a | b
 
 
-def _add(a: Optional[torch.Tensor], b: torch.Tensor) -> torch.Tensor:
+def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
     return b if a is None else a + b
 
 
-def dense_currents(g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: Optional[list[int]] = None,
-                   synops: Optional[list] = None) -> tuple[list[Optional[torch.Tensor]], Hits]:
+def dense_currents(
+    g: AsyncGraph, sources: dict[int, torch.Tensor], *, conns: list[int] | None = None, synops: list | None = None
+) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents ``[B, n_dst]`` per population (``None`` where nothing arrives) and per population the ``[B]``
     mask of samples that a non-zero event reached (``None``: none), for dense source events
     ``sources[src] = [B, n_src]``; connections whose source is absent (or not in ``conns``) are skipped."""
     any_src = next(iter(sources.values()))
     B = any_src.shape[0]
-    parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+    parts: list[torch.Tensor | None] = [None] * len(g.populations)
     hits: Hits = [None] * len(g.populations)
     for ci, c in enumerate(g.connections):
         src = sources.get(c.src)
@@ -101,27 +102,35 @@ class GatherPlan:
     conn: int
     n_src: int
     n_out: int
-    pmap: Optional[torch.Tensor] = None
-    pscale: Optional[torch.Tensor] = None
-    conv_tgt: Optional[torch.Tensor] = None
-    conv_widx: Optional[torch.Tensor] = None
-    conv_valid: Optional[torch.Tensor] = None
+    pmap: torch.Tensor | None = None
+    pscale: torch.Tensor | None = None
+    conv_tgt: torch.Tensor | None = None
+    conv_widx: torch.Tensor | None = None
+    conv_valid: torch.Tensor | None = None
     _dev: dict = field(default_factory=dict)
 
-    def on(self, device) -> "GatherPlan":
+    def on(self, device) -> GatherPlan:
         """The plan's index tensors on ``device`` (cached)."""
         key = str(device)
         if key not in self._dev:
-            mv = lambda t: None if t is None else t.to(device)  # noqa: E731
-            self._dev[key] = GatherPlan(self.conn, self.n_src, self.n_out, mv(self.pmap), mv(self.pscale),
-                                        mv(self.conv_tgt), mv(self.conv_widx), mv(self.conv_valid))
+            mv = lambda t: None if t is None else t.to(device)
+            self._dev[key] = GatherPlan(
+                self.conn,
+                self.n_src,
+                self.n_out,
+                mv(self.pmap),
+                mv(self.pscale),
+                mv(self.conv_tgt),
+                mv(self.conv_widx),
+                mv(self.conv_valid),
+            )
         return self._dev[key]
 
 
 _RESHAPES = (nn.Flatten, nn.Unflatten, nn.Identity)
 
 
-def _pre_map(g: AsyncGraph, c: Connection) -> "tuple[bool, Optional[torch.Tensor], Optional[torch.Tensor]]":
+def _pre_map(g: AsyncGraph, c: Connection) -> tuple[bool, torch.Tensor | None, torch.Tensor | None]:
     """``(ok, pmap, pscale)``: the pre-ops as a one-to-at-most-one index map (``ok=False`` if not)."""
     pre = [m for m in c.pre if not isinstance(m, (nn.Dropout, *_RESHAPES))]
     if not pre:
@@ -149,18 +158,20 @@ def _pre_map(g: AsyncGraph, c: Connection) -> "tuple[bool, Optional[torch.Tensor
     return True, pmap, pscale
 
 
-def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> "Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]":
+def _conv_table(
+    syn: nn.Conv1d | nn.Conv2d, in_shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Per input element of a Conv1d/2d: the flat output index and flat weight index of each synapse."""
     if isinstance(syn.padding, str) or syn.padding_mode != "zeros":
         return None
     d = len(syn.kernel_size)
     C = in_shape[0]
     sp = in_shape[1:]
-    O, g = syn.out_channels, syn.groups
-    Cg, Og = C // g, O // g
+    Co, g = syn.out_channels, syn.groups
+    Cg, Og = C // g, Co // g
     k, st, pad, dil = syn.kernel_size, syn.stride, syn.padding, syn.dilation
     out_sp = [(sp[r] + 2 * pad[r] - dil[r] * (k[r] - 1) - 1) // st[r] + 1 for r in range(d)]
-    n_out = O * math.prod(out_sp)
+    n_out = Co * math.prod(out_sp)
     # input element (c, *i), kernel offset (*kk), output channel o within the group of c
     grids = np.meshgrid(*[np.arange(C)] + [np.arange(s) for s in sp], indexing="ij")
     cin = grids[0].reshape(-1, 1, 1)
@@ -182,11 +193,14 @@ def _conv_table(syn: nn.Module, in_shape: tuple[int, ...]) -> "Optional[tuple[to
     n_in = cin.shape[0]
     tgt = np.where(valid, out_flat, n_out).reshape(n_in, -1)
     widx = np.where(valid, widx, 0).reshape(n_in, -1)
-    return (torch.from_numpy(tgt), torch.from_numpy(np.ascontiguousarray(widx)),
-            torch.from_numpy(valid.reshape(n_in, -1)))
+    return (
+        torch.from_numpy(tgt),
+        torch.from_numpy(np.ascontiguousarray(widx)),
+        torch.from_numpy(valid.reshape(n_in, -1)),
+    )
 
 
-def gather_plan(g: AsyncGraph, ci: int) -> Optional[GatherPlan]:
+def gather_plan(g: AsyncGraph, ci: int) -> GatherPlan | None:
     """The gather plan of connection ``ci``, or ``None`` when only the dense product can run it
     (built once per graph and connection; Dropout in training mode is checked per run)."""
     cache = g.__dict__.setdefault("_gather_plans", {})
@@ -194,7 +208,7 @@ def gather_plan(g: AsyncGraph, ci: int) -> Optional[GatherPlan]:
     key = (ci, id(c))
     if key in cache:
         return cache[key]
-    plan: Optional[GatherPlan] = None
+    plan: GatherPlan | None = None
     ok, pmap, pscale = _pre_map(g, c)
     if ok:
         n_src = g.size_of(c.src)
@@ -213,7 +227,7 @@ def gather_plan(g: AsyncGraph, ci: int) -> Optional[GatherPlan]:
     return plan
 
 
-def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
+def weight_table(syn: Synapse, plan: GatherPlan) -> torch.Tensor:
     """Rows of the per-source synapse values: ``W^T`` ``[n_in, out]`` (Linear) or ``[n_in, fan]`` (conv)."""
     if isinstance(syn, nn.Linear):
         return syn.weight.t().contiguous()
@@ -223,8 +237,14 @@ def weight_table(syn: nn.Module, plan: GatherPlan) -> torch.Tensor:
     return w * p.conv_valid.to(w.dtype)
 
 
-def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: torch.Tensor, val: torch.Tensor,
-               offsets: Optional[torch.Tensor] = None) -> torch.Tensor:
+def gather_one(
+    syn: Synapse,
+    plan: GatherPlan,
+    table: torch.Tensor,
+    local: torch.Tensor,
+    val: torch.Tensor,
+    offsets: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Currents ``[B, n_out]`` of one connection from source-local event indices ``local`` ``[B, K]``
     (valid indices, any value where ``val == 0``) and event values ``val`` ``[B, K]``; ``offsets`` are the
     bag starts ``0, K, 2K, ...`` (made when not given)."""
@@ -237,27 +257,36 @@ def gather_one(syn: nn.Module, plan: GatherPlan, table: torch.Tensor, local: tor
     if isinstance(syn, nn.Linear):
         if offsets is None:
             offsets = torch.arange(0, B * K, K, device=local.device)
-        return torch.embedding_bag(table, local.reshape(-1), offsets, False, 0, False,
-                                   val.reshape(-1).to(table.dtype), False)[0]
+        return torch.embedding_bag(
+            table, local.reshape(-1), offsets, False, 0, False, val.reshape(-1).to(table.dtype), False
+        )[0]
     assert p.conv_tgt is not None
     rows = table[local] * val.to(table.dtype)[:, :, None]  # [B, K, fan]
     tgt = p.conv_tgt[local].reshape(B, -1)
     out = rows.new_zeros(B, p.n_out + 1)
     out = out.scatter_add(1, tgt, rows.reshape(B, -1))
-    return out[:, :p.n_out]
+    return out[:, : p.n_out]
 
 
-def gathered_currents(g: AsyncGraph, idx: torch.Tensor, val: torch.Tensor, *, conns: list[int],
-                      plans: dict[int, GatherPlan], tables: dict[int, torch.Tensor], entry_src: torch.Tensor,
-                      entry_local: torch.Tensor, cache: Optional[dict] = None
-                      ) -> tuple[list[Optional[torch.Tensor]], Hits]:
+def gathered_currents(
+    g: AsyncGraph,
+    idx: torch.Tensor,
+    val: torch.Tensor,
+    *,
+    conns: list[int],
+    plans: dict[int, GatherPlan],
+    tables: dict[int, torch.Tensor],
+    entry_src: torch.Tensor,
+    entry_local: torch.Tensor,
+    cache: dict | None = None,
+) -> tuple[list[torch.Tensor | None], Hits]:
     """Currents and hit masks per population (as :func:`dense_currents`) for the event list ``idx`` ``[B, K]``
     (queue entries) with values ``val`` ``[B, K]`` (0 for padding entries).
 
     ``entry_src[j]`` is the source of queue entry ``j`` (``0`` input, ``p + 1`` population ``p``),
     ``entry_local[j]`` its index within that source; ``cache`` keeps the bag offsets between steps."""
     B, K = idx.shape
-    parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+    parts: list[torch.Tensor | None] = [None] * len(g.populations)
     hits: Hits = [None] * len(g.populations)
     sid = entry_src[idx]
     loc = entry_local[idx]

@@ -32,11 +32,12 @@ that is evaluated but does not fire sends a zero-valued event that carries its s
 every neuron's :math:`s_t` enters :math:`W s_t` in the sync engine's BPTT); such a "ghost" current that
 reaches a population not yet reached in the frame is held and enters with the leak.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as Fn
@@ -46,15 +47,24 @@ from ..metrics.record import LayerSpikes, RunRecord, SynOps
 from ..metrics.synops import event_ops, fanout_ops
 from ..neurons.functional import li_masked_step, lif_masked_step
 from .config import AsyncConfig
-from .currents import (GatherPlan, connection_input, dense_currents, gather_plan, gathered_currents,
-                       weight_table)
+from .currents import GatherPlan, connection_input, dense_currents, gather_plan, gathered_currents, weight_table
 from .graph import INPUT, LINEAR_PRE_OPS, AsyncGraph, Connection, KernelGroup, Population, as_graph
 from .schedulers import Scheduler, get_scheduler
 from .state import FRAME_STATS, AsyncState, FrameState, StepTrace
 from .tracking import close_frame
 
-__all__ = ["AsyncConfig", "AsyncEngine", "AsyncGraph", "AsyncState", "Connection", "INPUT", "LINEAR_PRE_OPS",
-           "Population", "as_graph", "run_async"]
+__all__ = [
+    "INPUT",
+    "LINEAR_PRE_OPS",
+    "AsyncConfig",
+    "AsyncEngine",
+    "AsyncGraph",
+    "AsyncState",
+    "Connection",
+    "Population",
+    "as_graph",
+    "run_async",
+]
 
 #: ``currents='auto'`` gathers a connection when its source has at least this many neurons per event
 #: slot (``n_src >= GATHER_RATIO * F``); below, one dense product is cheaper.
@@ -68,9 +78,9 @@ class _Context:
     grad: bool
     valued: bool  # queued events need their values (gradients, queued inputs, repeated spikes)
     groups: list[KernelGroup]
-    bias: Optional[torch.Tensor]
+    bias: torch.Tensor | None
     pon: torch.Tensor  # [N] population of each neuron
-    spk: Optional[torch.Tensor]  # [N] spiking neurons (None: all are)
+    spk: torch.Tensor | None  # [N] spiking neurons (None: all are)
     out: slice
     out_spiking: bool
     q_off: int  # flat index of queue entry 0 (n_in when the inputs are not queued)
@@ -86,8 +96,9 @@ class _Context:
 class AsyncEngine:
     """Runs an :class:`AsyncGraph` frame by frame; see the module docstring for the semantics."""
 
-    def __init__(self, graph: AsyncGraph, config: Optional[AsyncConfig] = None, *,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self, graph: AsyncGraph, config: AsyncConfig | None = None, *, generator: torch.Generator | None = None
+    ) -> None:
         self.g = graph
         self.cfg = (config or AsyncConfig()).validate()
         self.sched: Scheduler = get_scheduler(self.cfg.scheduler)
@@ -118,8 +129,9 @@ class AsyncEngine:
             spk = torch.cat([torch.full((p.size,), p.spiking, dtype=torch.bool) for p in pops]).to(dev)
         out_pop = pops[g.output]
         queued = cfg.input_mode == "queued"
-        ids = ([torch.zeros(g.n_in, dtype=torch.long)] if queued else []) + \
-              [torch.full((p.size,), i + 1, dtype=torch.long) for i, p in enumerate(pops)]
+        ids = ([torch.zeros(g.n_in, dtype=torch.long)] if queued else []) + [
+            torch.full((p.size,), i + 1, dtype=torch.long) for i, p in enumerate(pops)
+        ]
         loc = ([torch.arange(g.n_in)] if queued else []) + [torch.arange(p.size) for p in pops]
         dense, gather, plans, tables = [], [], {}, {}
         for ci, c in enumerate(g.connections):
@@ -132,15 +144,28 @@ class AsyncEngine:
                 gather.append(ci)
                 plans[ci] = plan
                 tables[ci] = weight_table(c.syn, plan).to(dt)
-        ctx = _Context(grad, grad or queued or self._dropout_on(), g.kernel_groups(dt, dev),
-                       g.bias(dt, dev) if g.has_bias() else None, pon, spk,
-                       slice(out_pop.start, out_pop.start + out_pop.size), out_pop.spiking,
-                       0 if queued else g.n_in, torch.cat(ids).to(dev), torch.cat(loc).to(dev),
-                       dense, gather, plans, tables, {})
+        ctx = _Context(
+            grad,
+            grad or queued or self._dropout_on(),
+            g.kernel_groups(dt, dev),
+            g.bias(dt, dev) if g.has_bias() else None,
+            pon,
+            spk,
+            slice(out_pop.start, out_pop.start + out_pop.size),
+            out_pop.spiking,
+            0 if queued else g.n_in,
+            torch.cat(ids).to(dev),
+            torch.cat(loc).to(dev),
+            dense,
+            gather,
+            plans,
+            tables,
+            {},
+        )
         st.context = ctx
         return ctx
 
-    def _plan(self, ci: int, grad: bool) -> Optional[GatherPlan]:
+    def _plan(self, ci: int, grad: bool) -> GatherPlan | None:
         """Gather plan of connection ``ci`` if this run gathers it, else ``None`` (dense)."""
         mode = self.cfg.currents
         c = self.g.connections[ci]
@@ -161,8 +186,9 @@ class AsyncEngine:
         return res
 
     # -- one frame -----------------------------------------------------------------------------
-    def run_frame(self, st: AsyncState, x_t: torch.Tensor, y: Optional[torch.Tensor] = None,
-                  synops: Optional[list] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run_frame(
+        self, st: AsyncState, x_t: torch.Tensor, y: torch.Tensor | None = None, synops: list | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Advance every sample by one frame on input ``x_t`` (``[B, n_in]``).
 
         Returns ``(output [B, C], layer_spikes [B, P], steps [B])`` for the frame: output-population spike
@@ -185,8 +211,7 @@ class AsyncEngine:
             st.truncated += fs.busy.to(torch.float64)
         return self._end_frame(st, fs, ctx, tr, y)
 
-    def _begin_frame(self, st: AsyncState, ctx: _Context, x_t: torch.Tensor,
-                     synops: Optional[list]) -> FrameState:
+    def _begin_frame(self, st: AsyncState, ctx: _Context, x_t: torch.Tensor, synops: list | None) -> FrameState:
         """Working state of a new frame; with ``input_mode='start'`` the input currents of the whole frame."""
         g = self.g
         B, dev, dt = x_t.shape[0], x_t.device, x_t.dtype
@@ -199,9 +224,9 @@ class AsyncEngine:
         q = torch.zeros(B, Q, dtype=dt, device=dev) if ctx.valued else None
         if ctx.q_off == 0:  # queued inputs
             assert q is not None
-            q = torch.cat([x_t, q[:, g.n_in:]], 1)
+            q = torch.cat([x_t, q[:, g.n_in :]], 1)
             prio = self.sched.input_priority(x_t.detach(), self.gen).to(key.dtype)
-            key[:, :g.n_in] = torch.where(x_t != 0, prio, key[:, :g.n_in])
+            key[:, : g.n_in] = torch.where(x_t != 0, prio, key[:, : g.n_in])
             pend = torch.zeros(B, N, dtype=dt, device=dev)
             hit = torch.zeros(B, P, dtype=torch.bool, device=dev)
             busy = (x_t != 0).any(1)
@@ -209,10 +234,21 @@ class AsyncEngine:
             parts, hits = dense_currents(g, {INPUT: x_t}, synops=synops)
             pend, hit = self._assemble(parts, hits, B, dt, dev)
             busy = hit.any(1)
-        fresh = torch.ones(B, P, dtype=torch.bool, device=dev) if active is None else \
-            active[:, None].expand(B, P).clone()
-        fs = FrameState(v=st.v, active=active, fresh=fresh, locked=torch.zeros(B, N, dtype=torch.bool, device=dev),
-                        key=key, q=q, pend=pend, hit=hit, busy=busy, s_acc=torch.zeros(B, N, dtype=dt, device=dev))
+        fresh = (
+            torch.ones(B, P, dtype=torch.bool, device=dev) if active is None else active[:, None].expand(B, P).clone()
+        )
+        fs = FrameState(
+            v=st.v,
+            active=active,
+            fresh=fresh,
+            locked=torch.zeros(B, N, dtype=torch.bool, device=dev),
+            key=key,
+            q=q,
+            pend=pend,
+            hit=hit,
+            busy=busy,
+            s_acc=torch.zeros(B, N, dtype=dt, device=dev),
+        )
         if self.cfg.sync_gate:
             fs.needs = torch.zeros(B, N, dtype=torch.bool, device=dev)
         if active is not None:
@@ -223,8 +259,9 @@ class AsyncEngine:
             fs.frame_cut = torch.zeros(B, dtype=torch.bool, device=dev)
         return fs
 
-    def _assemble(self, parts: list[Optional[torch.Tensor]], hits: list, B: int, dt, dev,
-                  cache: Optional[dict] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _assemble(
+        self, parts: list[torch.Tensor | None], hits: list, B: int, dt, dev, cache: dict | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``pend`` ``[B, N]`` and ``hit`` ``[B, P]`` from per-population currents and hit masks (zero blocks
         come from ``cache``; nothing writes into ``pend`` in place)."""
         cache = {} if cache is None else cache
@@ -241,7 +278,7 @@ class AsyncEngine:
         pend = full[0] if len(full) == 1 else torch.cat(full, 1)
         return pend, torch.stack(cols, 1)
 
-    def _status(self, fs: FrameState) -> Optional[tuple[torch.Tensor, Optional[torch.Tensor], bool]]:
+    def _status(self, fs: FrameState) -> tuple[torch.Tensor, torch.Tensor | None, bool] | None:
         """Which samples take this forward step, which of them settle a population, and whether any
         population takes its leak -- one host synchronisation; ``None`` when the frame is over."""
         busy = fs.busy
@@ -249,7 +286,8 @@ class AsyncEngine:
             return (busy, None, False) if bool(busy.any()) else None
         settle = fs.fresh.any(1) & ~busy
         any_busy, any_settle, any_fresh, any_leak = torch.stack(
-            (busy.any(), settle.any(), fs.fresh.any(), (fs.hit & fs.fresh).any())).tolist()
+            (busy.any(), settle.any(), fs.fresh.any(), (fs.hit & fs.fresh).any())
+        ).tolist()
         fs.fresh_left = any_fresh
         if not (any_busy or any_settle):
             return None
@@ -258,8 +296,9 @@ class AsyncEngine:
         return busy, None, any_leak
 
     # 1. integrate
-    def _integrate(self, fs: FrameState, ctx: _Context, settle: Optional[torch.Tensor], leak_any: bool
-                   ) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+    def _integrate(
+        self, fs: FrameState, ctx: _Context, settle: torch.Tensor | None, leak_any: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Inputs of the kernel: currents ``x`` (plus the bias with the leak), the leak mask (``None``: no
         neuron leaks) and the evaluation mask ``[B, N]``."""
         fresh = fs.fresh
@@ -279,8 +318,9 @@ class AsyncEngine:
             x = x * (1 - wait_f)
             if fs.held is not None and leak is not None:
                 x = x + fs.held * leak.to(x.dtype)
-            fs.held = torch.where(wait, (fs.held if fs.held is not None else 0) + fs.pend * wait_f,
-                                  torch.zeros_like(fs.pend))
+            fs.held = torch.where(
+                wait, (fs.held if fs.held is not None else 0) + fs.pend * wait_f, torch.zeros_like(fs.pend)
+            )
         if ctx.bias is not None and leak is not None:
             x = torch.where(leak, x + ctx.bias, x)
         if self.cfg.refractory_clamp:
@@ -306,8 +346,9 @@ class AsyncEngine:
         return blocked[:, 1:][:, ctx.pon]
 
     # 2. fire
-    def _fire(self, fs: FrameState, ctx: _Context, x: torch.Tensor, leak: Optional[torch.Tensor],
-              evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fire(
+        self, fs: FrameState, ctx: _Context, x: torch.Tensor, leak: torch.Tensor | None, evaluate: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Charge, fire and reset through the neuron kernel; returns ``(s, fired mask, h)``."""
         v = fs.v
         whole = len(ctx.groups) == 1
@@ -355,8 +396,16 @@ class AsyncEngine:
             fs.q = fs.q + (s * sd.to(s.dtype) if ctx.grad else s)
 
     # 6. metrics (per step; folded at the end of the frame)
-    def _record(self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace, s: torch.Tensor,
-                sd: torch.Tensor, stepping: torch.Tensor) -> None:
+    def _record(
+        self,
+        st: AsyncState,
+        fs: FrameState,
+        ctx: _Context,
+        tr: StepTrace,
+        s: torch.Tensor,
+        sd: torch.Tensor,
+        stepping: torch.Tensor,
+    ) -> None:
         tr.stepped.append(stepping)
         tr.spikes.append(sd.sum(1))
         tr.out.append(sd[:, ctx.out] if ctx.out_spiking else fs.v[:, ctx.out].detach())
@@ -371,8 +420,16 @@ class AsyncEngine:
             st.step_mask.append(stepping)
 
     # 4. emit
-    def _emit(self, fs: FrameState, ctx: _Context, tr: StepTrace, s: torch.Tensor, sd: torch.Tensor,
-              evaluate: torch.Tensor, synops: Optional[list]) -> None:
+    def _emit(
+        self,
+        fs: FrameState,
+        ctx: _Context,
+        tr: StepTrace,
+        s: torch.Tensor,
+        sd: torch.Tensor,
+        evaluate: torch.Tensor,
+        synops: list | None,
+    ) -> None:
         """At most ``F`` events per sample leave the queue; their currents are the next step's input."""
         g = self.g
         B, Q = fs.key.shape
@@ -396,7 +453,7 @@ class AsyncEngine:
         qlen = (fs.key > -math.inf).sum(1)
         tr.qlen.append(qlen)
         tr.emitted.append(ok.sum(1))
-        e: Optional[torch.Tensor] = None
+        e: torch.Tensor | None = None
         ghosts = None
         if ctx.grad:
             ghosts = evaluate & ~sd  # evaluated silent neurons: zero-valued events with surrogate gradients
@@ -406,7 +463,7 @@ class AsyncEngine:
             e = torch.zeros(B, Q, dtype=dt, device=idx.device).scatter(1, idx, val)
             if ghosts is not None:
                 e = e + (Fn.pad(s, (g.n_in, 0)) if ctx.q_off == 0 else s) * ghosts.to(dt)
-        parts: list[Optional[torch.Tensor]] = [None] * len(g.populations)
+        parts: list[torch.Tensor | None] = [None] * len(g.populations)
         hits: list = [None] * len(g.populations)
         if e is not None and (ctx.dense or synops is not None):
             sources = self._sources(e, ctx)
@@ -421,8 +478,17 @@ class AsyncEngine:
                 K = max(1, int(em.sum(1).max()))
                 idx = em.to(torch.uint8).topk(K, dim=1).indices
                 val = e.gather(1, idx)
-            gp, gh = gathered_currents(g, idx, val, conns=ctx.gather, plans=ctx.plans, tables=ctx.tables,
-                                       entry_src=ctx.entry_src, entry_local=ctx.entry_local, cache=ctx.cache)
+            gp, gh = gathered_currents(
+                g,
+                idx,
+                val,
+                conns=ctx.gather,
+                plans=ctx.plans,
+                tables=ctx.tables,
+                entry_src=ctx.entry_src,
+                entry_local=ctx.entry_local,
+                cache=ctx.cache,
+            )
             parts = [a if b is None else (b if a is None else a + b) for a, b in zip(parts, gp)]
             hits = [a if b is None else (b if a is None else a | b) for a, b in zip(hits, gh)]
         fs.pend, fs.hit = self._assemble(parts, hits, B, dt, idx.device, ctx.cache)
@@ -436,10 +502,10 @@ class AsyncEngine:
         g = self.g
         src: dict[int, torch.Tensor] = {}
         if ctx.q_off == 0:
-            src[INPUT] = e[:, :g.n_in]
+            src[INPUT] = e[:, : g.n_in]
         base = g.n_in - ctx.q_off
         for i, p in enumerate(g.populations):
-            src[i] = e[:, base + p.start: base + p.start + p.size]
+            src[i] = e[:, base + p.start : base + p.start + p.size]
         return src
 
     # 5. stop bookkeeping
@@ -456,8 +522,9 @@ class AsyncEngine:
         fs.steps = fs.steps + step
         if cfg.stop == "first_output":
             fs.steps_total = fs.steps_total + step
-            fs.first_out_total = torch.where(out_any & torch.isnan(fs.first_out_total), fs.steps_total,
-                                             fs.first_out_total)
+            fs.first_out_total = torch.where(
+                out_any & torch.isnan(fs.first_out_total), fs.steps_total, fs.first_out_total
+            )
             stop_now = (fs.steps_total - fs.first_out_total >= cfg.k) & fs.active
             st.stopped = st.stopped | stop_now
         else:
@@ -476,8 +543,9 @@ class AsyncEngine:
         fs.pend = fs.pend * act.to(fs.pend.dtype)
         fs.busy = fs.busy & fs.active
 
-    def _end_frame(self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace,
-                   y: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _end_frame(
+        self, st: AsyncState, fs: FrameState, ctx: _Context, tr: StepTrace, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The frame's output, spikes per population and forward steps; metrics folded into ``st``."""
         st.v = fs.v
         close_frame(st, tr, y, ctx.out_spiking)
@@ -487,12 +555,15 @@ class AsyncEngine:
         layer = torch.zeros(B, len(self.g.populations), dtype=fs.s_acc.dtype, device=fs.v.device)
         layer = layer.index_add(1, ctx.pon, fs.s_acc)
         out = fs.s_acc[:, ctx.out] if ctx.out_spiking else fs.v[:, ctx.out]
-        steps = torch.stack(tr.stepped).to(torch.float64).sum(0) if tr.stepped else \
-            torch.zeros(B, dtype=torch.float64, device=fs.v.device)
+        steps = (
+            torch.stack(tr.stepped).to(torch.float64).sum(0)
+            if tr.stepped
+            else torch.zeros(B, dtype=torch.float64, device=fs.v.device)
+        )
         return out, layer, steps
 
     # -- a whole run ---------------------------------------------------------------------------
-    def run(self, x: torch.Tensor, y: Optional[torch.Tensor] = None, *, truncate: bool = False) -> RunRecord:
+    def run(self, x: torch.Tensor, y: torch.Tensor | None = None, *, truncate: bool = False) -> RunRecord:
         """Run all frames of ``x`` (``[T, B, *input_shape]``); ``y`` enables correct-class metrics.
 
         ``stats`` holds ``[B]`` per-sample observables and ``[T, B]`` per-frame ones (keys ``frame_*``, see
@@ -507,8 +578,11 @@ class AsyncEngine:
         if y is not None and (y.dim() != 1 or y.shape[0] != B):
             raise SwiftSpikeError(f"targets must have shape [{B}], got {tuple(y.shape)}")
         st = self.init_state(B, x.dtype, x.device)
-        synops = [[torch.zeros(B, device=x.device), torch.zeros(B, device=x.device)]
-                  for _ in g.connections] if self.cfg.record_synops else None
+        synops = (
+            [[torch.zeros(B, device=x.device), torch.zeros(B, device=x.device)] for _ in g.connections]
+            if self.cfg.record_synops
+            else None
+        )
         outs, layers, fsteps = [], [], []
         for t in range(T):
             if truncate:
@@ -525,16 +599,24 @@ class AsyncEngine:
                 rec.layers.append(LayerSpikes(p.name, lay[:, :, i], p.size))
         if synops is not None:
             for ci, c in enumerate(g.connections):
-                rec.synops.append(SynOps(f"{c.src}->{c.dst}", synops[ci][0], synops[ci][1],
-                                         float(fanout_ops(c.syn, _pre_ones(g, c))[0])))
+                rec.synops.append(
+                    SynOps(
+                        f"{c.src}->{c.dst}", synops[ci][0], synops[ci][1], float(fanout_ops(c.syn, _pre_ones(g, c))[0])
+                    )
+                )
         total_steps = st.steps.clamp(min=1)
         rec.stats = {
-            "spikes": st.spikes, "steps": st.steps,
-            "spikes_to_first_output": st.first_out_spikes, "steps_to_first_output": st.first_out_step,
+            "spikes": st.spikes,
+            "steps": st.steps,
+            "spikes_to_first_output": st.first_out_spikes,
+            "steps_to_first_output": st.first_out_step,
             "spikes_to_first_correct": st.first_correct_spikes,
-            "steps_to_decision": st.dec_step, "spikes_to_decision": st.dec_spikes,
-            "queue_mean": st.queue_sum / total_steps, "queue_max": st.queue_max,
-            "truncated_frames": st.truncated, "max_emitted": st.max_emitted,
+            "steps_to_decision": st.dec_step,
+            "spikes_to_decision": st.dec_spikes,
+            "queue_mean": st.queue_sum / total_steps,
+            "queue_max": st.queue_max,
+            "truncated_frames": st.truncated,
+            "max_emitted": st.max_emitted,
             "frames_cut": st.frames_cut,
         }
         for key in FRAME_STATS:
@@ -556,7 +638,7 @@ def _count_synops(g: AsyncGraph, sources: dict[int, torch.Tensor], conns: list[i
             synops[ci][1] += macs
 
 
-def _rand_like(mask: torch.Tensor, dtype, gen: Optional[torch.Generator]) -> torch.Tensor:
+def _rand_like(mask: torch.Tensor, dtype, gen: torch.Generator | None) -> torch.Tensor:
     if gen is None:
         return torch.rand(mask.shape, dtype=dtype, device=mask.device)
     return torch.rand(mask.shape, dtype=dtype, generator=gen, device=gen.device).to(mask.device)
@@ -570,9 +652,19 @@ def _pre_ones(g: AsyncGraph, c: Connection) -> torch.Tensor:
     return z
 
 
-def run_async(net: "torch.nn.Module", x: torch.Tensor, *, F: int = 8, scheduler: "str | Scheduler" = "momentum",
-              y: Optional[torch.Tensor] = None, batch_first: bool = False, generator: Optional[torch.Generator] = None,
-              truncate: bool = False, config: Optional[AsyncConfig] = None, **kw: Any) -> RunRecord:
+def run_async(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    *,
+    F: int = 8,
+    scheduler: str | Scheduler = "momentum",
+    y: torch.Tensor | None = None,
+    batch_first: bool = False,
+    generator: torch.Generator | None = None,
+    truncate: bool = False,
+    config: AsyncConfig | None = None,
+    **kw: Any,
+) -> RunRecord:
     """Run ``net`` (an ``SNN``/``nn.Sequential`` or :class:`AsyncGraph`) asynchronously over ``x`` ``[T, B, ...]``.
 
     Extra keywords go to :class:`AsyncConfig` (``input_mode``, ``stop``, ``k``, ``sync_gate``,

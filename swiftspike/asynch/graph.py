@@ -14,19 +14,21 @@ Each spiking population is charged, fired and reset by the one neuron kernel
 :meth:`AsyncGraph.kernel_groups` merges neighbouring populations whose reset, surrogate and
 ``detach_reset`` agree into one kernel call with per-neuron ``beta`` and ``v_threshold``.
 """
+
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as Fn
 from torch import nn
 
 from ..errors import SwiftSpikeError
-from ..metrics.synops import is_synaptic
+from ..metrics.synops import Synapse, is_synaptic
 from ..neurons.functional import LIFParameters
 from ..neurons.modules import LI, LIF, SpikingModule
 
@@ -58,7 +60,7 @@ class Connection:
 
     src: int
     dst: int
-    syn: nn.Module
+    syn: Synapse
     pre: tuple[nn.Module, ...] = ()
 
 
@@ -70,7 +72,7 @@ class KernelGroup:
 
     start: int
     stop: int
-    params: Optional[LIFParameters]
+    params: LIFParameters | None
     beta: Any = None
 
 
@@ -129,7 +131,8 @@ class AsyncGraph(nn.Module):
             if not isinstance(m, LINEAR_PRE_OPS):
                 raise SwiftSpikeError(
                     f"{type(m).__name__} is not linear in the spikes; the async engine accepts only "
-                    "Flatten, AvgPool, Identity and Dropout before a synaptic layer")
+                    "Flatten, AvgPool, Identity and Dropout before a synaptic layer"
+                )
         if not (src == INPUT or 0 <= src < len(self.populations)) or not 0 <= dst < len(self.populations):
             raise SwiftSpikeError(f"connection {src}->{dst} refers to a missing population")
         try:
@@ -142,19 +145,23 @@ class AsyncGraph(nn.Module):
             raise SwiftSpikeError(f"connection {src}->{dst} does not fit: {str(e).splitlines()[0]}") from None
         if tuple(out.shape[1:]) != self.populations[dst].shape:
             raise SwiftSpikeError(
-                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, population has {self.populations[dst].shape}")
+                f"connection {src}->{dst} gives shape {tuple(out.shape[1:])}, "
+                f"population has {self.populations[dst].shape}"
+            )
         self.connections.append(Connection(src, dst, syn, tuple(pre)))
         self._mods.append(syn)
         for m in pre:
             self._mods.append(m)
 
     @classmethod
-    def from_sequential(cls, net: nn.Module, input_shape: Sequence[int]) -> "AsyncGraph":
+    def from_sequential(cls, net: nn.Module, input_shape: Sequence[int]) -> AsyncGraph:
         """Compile a layered ``nn.Sequential`` (e.g. a swiftspike ``SNN``) into a graph sharing its modules."""
         if not isinstance(net, nn.Sequential):
             raise SwiftSpikeError(f"from_sequential expects an nn.Sequential, got {type(net).__name__}")
         g = cls(input_shape)
-        src, pre, syn = INPUT, [], None
+        src = INPUT
+        pre: list[nn.Module] = []
+        syn: Synapse | None = None
         shape = g.input_shape
         for name, m in net.named_children():
             if isinstance(m, SpikingModule):
@@ -168,7 +175,8 @@ class AsyncGraph(nn.Module):
                         out_shape = tuple(syn(z).shape[1:])
                 except RuntimeError as e:
                     raise SwiftSpikeError(
-                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}") from None
+                        f"layer {name} cannot take input of shape {tuple(shape)}: {str(e).splitlines()[0]}"
+                    ) from None
                 dst = g.add_population(f"{name}:{type(m).__name__}", m, out_shape)
                 g.connect(src, dst, syn, pre)
                 src, pre, syn, shape = dst, [], None, out_shape
@@ -181,7 +189,8 @@ class AsyncGraph(nn.Module):
             else:
                 raise SwiftSpikeError(
                     f"layer {name} ({type(m).__name__}) is not supported by the async engine "
-                    "(allowed: Linear/Conv, LIF/IF/LI, and Flatten/AvgPool/Identity/Dropout before a synaptic layer)")
+                    "(allowed: Linear/Conv, LIF/IF/LI, and Flatten/AvgPool/Identity/Dropout before a synaptic layer)"
+                )
         if syn is not None or pre or not g.populations:
             raise SwiftSpikeError("the network must end with a neuron layer")
         return g
@@ -209,14 +218,21 @@ class AsyncGraph(nn.Module):
         members: list[list[Population]] = []
         for p in self.populations:
             if not p.spiking:
-                groups.append(KernelGroup(p.start, p.start + p.size, None, p.neuron.beta.to(device=device, dtype=dtype)))
+                groups.append(
+                    KernelGroup(p.start, p.start + p.size, None, p.neuron.beta.to(device=device, dtype=dtype))
+                )
                 members.append([p])
                 continue
             prm: LIFParameters = cast(LIF, p.neuron).params
             last = groups[-1] if groups else None
-            if last is not None and last.params is not None and last.stop == p.start and \
-                    last.params.reset == prm.reset and last.params.detach_reset == prm.detach_reset and \
-                    _surrogate_key(last.params.surrogate) == _surrogate_key(prm.surrogate):
+            if (
+                last is not None
+                and last.params is not None
+                and last.stop == p.start
+                and last.params.reset == prm.reset
+                and last.params.detach_reset == prm.detach_reset
+                and _surrogate_key(last.params.surrogate) == _surrogate_key(prm.surrogate)
+            ):
                 last.stop = p.start + p.size
                 members[-1].append(p)
             else:
@@ -227,13 +243,23 @@ class AsyncGraph(nn.Module):
                 continue
             prms = [cast(LIF, p.neuron).params for p in ps]
             if len(ps) == 1:
-                beta, th = (torch.as_tensor(prms[0].beta).to(device=device, dtype=dtype),
-                            torch.as_tensor(prms[0].v_threshold).to(device=device, dtype=dtype))
+                beta, th = (
+                    torch.as_tensor(prms[0].beta).to(device=device, dtype=dtype),
+                    torch.as_tensor(prms[0].v_threshold).to(device=device, dtype=dtype),
+                )
             else:
-                beta = torch.cat([torch.as_tensor(q.beta).to(device=device, dtype=dtype).reshape(()).expand(p.size)
-                                  for q, p in zip(prms, ps)])
-                th = torch.cat([torch.as_tensor(q.v_threshold).to(device=device, dtype=dtype).reshape(()).expand(p.size)
-                                for q, p in zip(prms, ps)])
+                beta = torch.cat(
+                    [
+                        torch.as_tensor(q.beta).to(device=device, dtype=dtype).reshape(()).expand(p.size)
+                        for q, p in zip(prms, ps)
+                    ]
+                )
+                th = torch.cat(
+                    [
+                        torch.as_tensor(q.v_threshold).to(device=device, dtype=dtype).reshape(()).expand(p.size)
+                        for q, p in zip(prms, ps)
+                    ]
+                )
             grp.params = prms[0]._replace(beta=beta, v_threshold=th)
         return groups
 
@@ -245,10 +271,10 @@ class AsyncGraph(nn.Module):
         return slice(self.n_in + p.start, self.n_in + p.start + p.size)
 
 
-_GRAPHS: "dict[tuple[int, tuple[int, ...]], tuple[Any, AsyncGraph]]" = {}
+_GRAPHS: dict[tuple[int, tuple[int, ...]], tuple[Any, AsyncGraph]] = {}
 
 
-def as_graph(net: "nn.Module", input_shape: Sequence[int]) -> AsyncGraph:
+def as_graph(net: nn.Module, input_shape: Sequence[int]) -> AsyncGraph:
     """``net`` itself when it is an :class:`AsyncGraph`, else its compiled (and cached) graph."""
     if isinstance(net, AsyncGraph):
         return net

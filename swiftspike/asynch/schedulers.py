@@ -10,9 +10,8 @@ Priorities are never differentiated.
 * ``momentum``: the membrane value at the moment of crossing, :math:`p = h + \\epsilon u`,
   :math:`u \\sim U(0, 1)` a tiny tie-break; input events use their value (intensity).
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 
@@ -28,22 +27,22 @@ class Scheduler:
     name = "scheduler"
     redraw = False
     #: dtype of the priorities (``None``: the input's dtype)
-    dtype: Optional[torch.dtype] = None
+    dtype: torch.dtype | None = None
 
-    def priority(self, h: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def priority(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
 
-    def input_priority(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def input_priority(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.priority(x, generator)
 
-    def redraw_priority(self, prio: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def redraw_priority(self, prio: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return prio
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def _rand(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+def _rand(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     if generator is None:
         return torch.rand(like.shape, dtype=like.dtype, device=like.device)
     return torch.rand(like.shape, dtype=like.dtype, generator=generator, device=generator.device).to(like.device)
@@ -79,7 +78,7 @@ class MomentumScheduler(Scheduler):
         return h.detach() + self.eps * _rand(h, generator)
 
 
-def get_scheduler(name: "str | Scheduler") -> Scheduler:
+def get_scheduler(name: str | Scheduler) -> Scheduler:
     """Scheduler by name (``random``, ``momentum``) or pass an object through."""
     if isinstance(name, Scheduler):
         return name

@@ -1,17 +1,23 @@
 """State of the asynchronous engine: what a sample carries between frames (:class:`AsyncState`), what a
 frame works on (:class:`FrameState`) and what each forward step leaves for the metrics (:class:`StepTrace`).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
 #: Per-frame observables (``[T, B]`` each, ``nan`` where the frame has no such event) in ``RunRecord.stats``.
-FRAME_STATS = ("frame_spikes", "frame_steps_to_first_output", "frame_spikes_to_first_output",
-               "frame_steps_to_first_correct", "frame_spikes_to_first_correct")
+FRAME_STATS = (
+    "frame_spikes",
+    "frame_steps_to_first_output",
+    "frame_spikes_to_first_output",
+    "frame_steps_to_first_correct",
+    "frame_spikes_to_first_correct",
+)
 
 
 class AsyncState:
@@ -23,7 +29,7 @@ class AsyncState:
 
     def __init__(self, B: int, N: int, M: int, dtype, device) -> None:
         f64 = dict(dtype=torch.float64, device=device)
-        nan = lambda: torch.full((B,), math.nan, **f64)  # noqa: E731
+        nan = lambda: torch.full((B,), math.nan, **f64)
         self.v = torch.zeros(B, N, dtype=dtype, device=device)
         self.stopped = torch.zeros(B, dtype=torch.bool, device=device)
         self.steps = torch.zeros(B, **f64)
@@ -34,13 +40,13 @@ class AsyncState:
         self.dec_step = nan()
         self.dec_spikes = nan()
         self.correct_prev = torch.zeros(B, dtype=torch.bool, device=device)
-        self.score: Optional[torch.Tensor] = None  # running class evidence [B, C]
+        self.score: torch.Tensor | None = None  # running class evidence [B, C]
         self.queue_sum = torch.zeros(B, **f64)
         self.queue_max = torch.zeros(B, **f64)
         self.truncated = torch.zeros(B, **f64)
         self.frames_cut = torch.zeros(B, **f64)
         self.max_emitted = torch.zeros(B, **f64)
-        self.run_out: Optional[torch.Tensor] = None  # differentiable running output (record_step_outputs)
+        self.run_out: torch.Tensor | None = None  # differentiable running output (record_step_outputs)
         self.step_outputs: list[torch.Tensor] = []
         self.step_mask: list[torch.Tensor] = []
         self.frame: dict[str, list[torch.Tensor]] = {k: [] for k in FRAME_STATS}
@@ -70,23 +76,23 @@ class FrameState:
     neurons; ``s_acc`` the frame's spikes per neuron."""
 
     v: torch.Tensor
-    active: Optional[torch.Tensor]
+    active: torch.Tensor | None
     fresh: torch.Tensor
     locked: torch.Tensor
     key: torch.Tensor
-    q: Optional[torch.Tensor]
+    q: torch.Tensor | None
     pend: torch.Tensor
     hit: torch.Tensor
     busy: torch.Tensor
     s_acc: torch.Tensor
-    needs: Optional[torch.Tensor] = None
-    held: Optional[torch.Tensor] = None
+    needs: torch.Tensor | None = None
+    held: torch.Tensor | None = None
     fresh_left: bool = True  # host flag: some population may still be fresh (else skip settle / leak)
-    steps: Optional[torch.Tensor] = None  # [B] forward steps taken in this frame (stop rules)
-    first_out: Optional[torch.Tensor] = None  # [B] frame step of the first output spike (per-frame stop)
-    steps_total: Optional[torch.Tensor] = None  # [B] forward steps since the run started (whole-sample stop)
-    first_out_total: Optional[torch.Tensor] = None
-    frame_cut: Optional[torch.Tensor] = None  # [B] cut by the per-frame stop
+    steps: torch.Tensor | None = None  # [B] forward steps taken in this frame (stop rules)
+    first_out: torch.Tensor | None = None  # [B] frame step of the first output spike (per-frame stop)
+    steps_total: torch.Tensor | None = None  # [B] forward steps since the run started (whole-sample stop)
+    first_out_total: torch.Tensor | None = None
+    frame_cut: torch.Tensor | None = None  # [B] cut by the per-frame stop
 
 
 @dataclass

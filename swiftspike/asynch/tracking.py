@@ -15,10 +15,10 @@ end of the frame :func:`close_frame` turns that into
 :func:`frame_latency` averages the per-frame observables over the (frame, sample) pairs that have one, as
 the asynctorch latency monitor does.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
@@ -39,7 +39,7 @@ def _at(t: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     return t.gather(0, j[None]).squeeze(0)
 
 
-def close_frame(st: AsyncState, tr: StepTrace, y: Optional[torch.Tensor], spiking_output: bool) -> None:
+def close_frame(st: AsyncState, tr: StepTrace, y: torch.Tensor | None, spiking_output: bool) -> None:
     """Fold one frame's trace into ``st`` (see the module docstring)."""
     B = st.steps.shape[0]
     dev = st.steps.device
@@ -56,7 +56,7 @@ def close_frame(st: AsyncState, tr: StepTrace, y: Optional[torch.Tensor], spikin
     f_before = f_spk - nsp
     out = torch.stack(tr.out)  # [S, B, C]
     S = out.shape[0]
-    frame = {key: nan for key in FRAME_STATS[1:]}
+    frame = dict.fromkeys(FRAME_STATS[1:], nan)
     if spiking_output:
         j, has = _first_true(out.any(2))
         frame["frame_steps_to_first_output"] = torch.where(has, _at(f_steps, j), nan)
@@ -104,8 +104,10 @@ def frame_latency(stats: dict[str, torch.Tensor]) -> dict[str, float]:
     for key in FRAME_STATS[1:]:
         v = stats[key].double()
         ok = torch.isfinite(v)
-        res[key[len("frame_"):]] = float(v[ok].mean()) if bool(ok.any()) else math.nan
-    for key, name in (("frame_steps_to_first_output", "frames_with_output"),
-                      ("frame_steps_to_first_correct", "frames_with_correct_output")):
+        res[key[len("frame_") :]] = float(v[ok].mean()) if bool(ok.any()) else math.nan
+    for key, name in (
+        ("frame_steps_to_first_output", "frames_with_output"),
+        ("frame_steps_to_first_correct", "frames_with_correct_output"),
+    ):
         res[name] = float(torch.isfinite(stats[key]).double().mean())
     return res

@@ -24,11 +24,13 @@ where :math:`r_{bj}` is sample *b*'s output spike count so far (or LI membrane) 
 step, :math:`n_b` its number of forward steps and :math:`\gamma \ge 0` (``early``) tilts the weight
 toward early steps (``0``: plain average).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as Fn
@@ -36,14 +38,20 @@ from torch import nn
 
 from ..data.encoders import Encoder
 from ..errors import SwiftSpikeError
+from ..metrics.record import RunRecord
 from ..training.checkpoint import load_checkpoint
 from ..training.trainer import TrainConfig, Trainer
-from ..metrics.record import RunRecord
 from .engine import AsyncConfig, AsyncEngine, as_graph
 
 
-def async_runner(F: int = 8, scheduler: str = "momentum", *, generator: Optional[torch.Generator] = None,
-                 config: Optional[AsyncConfig] = None, **kw: Any) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
+def async_runner(
+    F: int = 8,
+    scheduler: str = "momentum",
+    *,
+    generator: torch.Generator | None = None,
+    config: AsyncConfig | None = None,
+    **kw: Any,
+) -> Callable[[nn.Module, torch.Tensor], RunRecord]:
     """A ``runner(model, x) -> RunRecord`` for :class:`~swiftspike.training.Trainer` / ``evaluate``; ``config``
     (e.g. ``AsyncConfig.asynctorch(F=16)``) replaces ``F``, ``scheduler`` and ``kw``."""
     if config is not None and kw:
@@ -110,7 +118,7 @@ def load_weights(model: nn.Module, path: str) -> nn.Module:
     return model
 
 
-def truncated_frames(config: Optional[AsyncConfig] = None):
+def truncated_frames(config: AsyncConfig | None = None):
     r"""The ``frames`` hook of truncated (per-frame) training for :class:`~swiftspike.training.Trainer`.
 
     The async engine runs frame by frame with its state detached at every frame boundary; frame ``t``
@@ -141,9 +149,19 @@ def truncated_frames(config: Optional[AsyncConfig] = None):
     return frames
 
 
-def train_truncated(model: nn.Module, encoder: Encoder, data: Any, *, config: Optional[AsyncConfig] = None,
-                    epochs: int = 1, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                    show_progress: bool = False, **train: Any) -> list[dict[str, Any]]:
+def train_truncated(
+    model: nn.Module,
+    encoder: Encoder,
+    data: Any,
+    *,
+    config: AsyncConfig | None = None,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    show_progress: bool = False,
+    **train: Any,
+) -> list[dict[str, Any]]:
     """Truncated (per-frame) unlayered backprop: a :class:`~swiftspike.training.Trainer` with the
     :func:`truncated_frames` hook, on the model's device. Further keywords go to
     :class:`~swiftspike.training.TrainConfig` (checkpoint, resume ...). Returns the per-epoch history
@@ -161,7 +179,7 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def finite_mean(v: torch.Tensor, mask: Optional[torch.Tensor] = None) -> float:
+def finite_mean(v: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     """Mean of the finite entries of ``v`` (optionally where ``mask``); ``nan`` if none."""
     v = v.double()
     ok = torch.isfinite(v) if mask is None else torch.isfinite(v) & mask

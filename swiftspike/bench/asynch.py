@@ -20,6 +20,7 @@ An executor gets fewer repeats where ``repeats`` runs would exceed ``budget_s``,
 one executor of it) whose single run, predicted linearly from the previous batch, exceeds the budget is
 skipped with the reason.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -27,7 +28,8 @@ import math
 import os
 import platform
 import time
-from typing import Any, Optional, Sequence, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -42,7 +44,7 @@ from ..errors import SwiftSpikeError, check_positive, check_positive_int
 from ..neurons.functional import NoReset, SoftReset
 from ..neurons.modules import LIF
 
-GRID = 2.0 ** -12
+GRID = 2.0**-12
 WARMUP_S = 2.0  # runs faster than this get an untimed warm-up run first
 
 
@@ -54,12 +56,13 @@ class IndexTieMomentum(Scheduler):
 
     def priority(self, h, generator=None):
         idx = torch.arange(h.shape[-1], device=h.device, dtype=torch.float64)
-        return h.detach().double() - idx * 2.0 ** -40
+        return h.detach().double() - idx * 2.0**-40
 
 
 @torch.no_grad()
-def naive_reference(g: AsyncGraph, x: torch.Tensor, F: int, *, max_seconds: float = math.inf
-                    ) -> tuple[torch.Tensor, float, int]:
+def naive_reference(
+    g: AsyncGraph, x: torch.Tensor, F: int, *, max_seconds: float = math.inf
+) -> tuple[torch.Tensor, float, int]:
     """Per-sample Python event loop (momentum order, ties to the lower index, inputs at frame start, quiescence).
 
     Returns spike counts per frame, sample and population ``[T, B, P]``, the total number of forward
@@ -101,8 +104,23 @@ def naive_reference(g: AsyncGraph, x: torch.Tensor, F: int, *, max_seconds: floa
             done = t
             break
         for b in range(B):
-            steps += _naive_frame(x[t, b].reshape(-1).tolist(), counts[t, b], F, P, N, starts, sizes, beta, th,
-                                  resets, bias, pop_of, out_in, out_nn, vs[b])
+            steps += _naive_frame(
+                x[t, b].reshape(-1).tolist(),
+                counts[t, b],
+                F,
+                P,
+                N,
+                starts,
+                sizes,
+                beta,
+                th,
+                resets,
+                bias,
+                pop_of,
+                out_in,
+                out_nn,
+                vs[b],
+            )
     return counts, steps, done
 
 
@@ -176,10 +194,18 @@ def _counts(rec) -> torch.Tensor:
 
 
 def _machine() -> dict[str, Any]:
-    return {"swiftspike": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
-            "processor": platform.processor() or "unknown", "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+    return {
+        "swiftspike": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
 
 
 def _once(fn) -> tuple[float, Any]:
@@ -188,9 +214,20 @@ def _once(fn) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64, 256, 1024, 4096),
-        F_list: Sequence[int] = (1, 4, 16, 64), T: int = 2, n_in: int = 64, repeats: int = 3, ref_batch: int = 1,
-        budget_s: float = 30.0, seed: int = 0, threads: Optional[int] = None, progress=None) -> dict[str, Any]:
+def run(
+    *,
+    batches: Sequence[int] = (1, 8, 64, 256),
+    widths: Sequence[int] = (64, 256, 1024, 4096),
+    F_list: Sequence[int] = (1, 4, 16, 64),
+    T: int = 2,
+    n_in: int = 64,
+    repeats: int = 3,
+    ref_batch: int = 1,
+    budget_s: float = 30.0,
+    seed: int = 0,
+    threads: int | None = None,
+    progress=None,
+) -> dict[str, Any]:
     """Time engine, dense and naive over the grid; returns a JSON-able dict (see :func:`table`).
 
     ``budget_s`` bounds the time of one executor's repeats of one configuration (fewer repeats when a run
@@ -224,7 +261,7 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
             naive_rate, naive_ok, naive_note = math.nan, None, ""
             for bi, B in enumerate(sorted(batches)):
                 x = (torch.rand(T, B, n_in, generator=gen) < 0.3).float()
-                runners = {"engine": lambda: eng.run(x), "dense": lambda: dense.run(x)}
+                runners = {"engine": lambda eng=eng, x=x: eng.run(x), "dense": lambda dense=dense, x=x: dense.run(x)}
                 row: dict[str, Any] = {"batch": B, "width": width, "F": F, "neurons": g.n_neurons}
                 times: dict[str, list[float]] = {}
                 recs: dict[str, Any] = {}
@@ -232,8 +269,15 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
                 for k in runners:
                     if k not in plan:
                         b0, t0 = last[k]
-                        skipped.append({"batch": B, "width": width, "F": F, "executor": k,
-                                        "reason": f"one run predicted {t0 * B / b0:.0f} s > budget {budget_s:g} s"})
+                        skipped.append(
+                            {
+                                "batch": B,
+                                "width": width,
+                                "F": F,
+                                "executor": k,
+                                "reason": f"one run predicted {t0 * B / b0:.0f} s > budget {budget_s:g} s",
+                            }
+                        )
                 if not plan:
                     continue
                 naive_now = bi == 0
@@ -253,14 +297,17 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
                             if r < reps[k]:
                                 times.setdefault(k, []).append(_once(runners[k])[0])
                         if naive_now:
-                            dt, (cnt, nsteps, done) = _once(lambda: naive_reference(g, xr, F, max_seconds=budget_s))
+                            dt, (cnt, nsteps, done) = _once(
+                                lambda g=g, xr=xr, F=F: naive_reference(g, xr, F, max_seconds=budget_s)
+                            )
                             times.setdefault("naive", []).append(dt / max(nsteps, 1.0))
                             if done < T:
                                 naive_note = f"naive ran {done} of {T} frames within the budget"
                             if naive_ok is None:
                                 ref = _counts(recs[plan[0]])[:done, :ref_batch]
                                 naive_ok = bool(torch.equal(cnt[:done], ref)) and (
-                                    done < T or nsteps == float(recs[plan[0]].stats["steps"][:ref_batch].sum()))
+                                    done < T or nsteps == float(recs[plan[0]].stats["steps"][:ref_batch].sum())
+                                )
                             if dt * (r + 2) > budget_s:
                                 naive_now = False  # no time for another naive repeat
                 row["repeats"] = {k: len(v) for k, v in times.items()}
@@ -278,7 +325,9 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
                 same = None
                 if len(recs) == 2:
                     a, b = recs["engine"], recs["dense"]
-                    same = bool(torch.equal(_counts(a), _counts(b))) and bool(torch.equal(a.stats["steps"], b.stats["steps"]))
+                    same = bool(torch.equal(_counts(a), _counts(b))) and bool(
+                        torch.equal(a.stats["steps"], b.stats["steps"])
+                    )
                 row["engine_equals_dense"] = same
                 row["naive_equals_engine"] = naive_ok
                 if naive_note:
@@ -287,19 +336,34 @@ def run(*, batches: Sequence[int] = (1, 8, 64, 256), widths: Sequence[int] = (64
                 if progress is not None:
                     progress(_row_line(row))
     res: dict[str, Any] = {
-        "setup": {"T": T, "n_in": n_in, "depth": 2, "n_out": 10, "repeats": repeats, "ref_batch": ref_batch,
-                  "budget_s": budget_s, "seed": seed, "batches": list(batches), "widths": list(widths),
-                  "F_list": list(F_list), "dtype": "float32", "rate": "sample-steps per second (median)"},
-        "machine": _machine(), "rows": rows, "skipped": skipped,
-        "all_identical": all(r["engine_equals_dense"] is not False and r["naive_equals_engine"] is not False
-                             for r in rows),
+        "setup": {
+            "T": T,
+            "n_in": n_in,
+            "depth": 2,
+            "n_out": 10,
+            "repeats": repeats,
+            "ref_batch": ref_batch,
+            "budget_s": budget_s,
+            "seed": seed,
+            "batches": list(batches),
+            "widths": list(widths),
+            "F_list": list(F_list),
+            "dtype": "float32",
+            "rate": "sample-steps per second (median)",
+        },
+        "machine": _machine(),
+        "rows": rows,
+        "skipped": skipped,
+        "all_identical": all(
+            r["engine_equals_dense"] is not False and r["naive_equals_engine"] is not False for r in rows
+        ),
         "seconds": time.perf_counter() - t_all,
     }
     res["targets"] = _targets(rows)
     return res
 
 
-def _fits(last: Optional[tuple[int, float]], B: int, repeats: int, budget_s: float) -> bool:
+def _fits(last: tuple[int, float] | None, B: int, repeats: int, budget_s: float) -> bool:
     """Whether one run at batch ``B``, predicted linearly from the last batch (an upper bound: the per-step
     overhead is shared by the batch), fits in the budget."""
     if last is None:
@@ -321,14 +385,20 @@ def _targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         if r["width"] != max(x["width"] for x in rows):
             continue
-        base = [q for q in rows if q["batch"] == r["batch"] and q["F"] == r["F"] and q["width"] == min(x["width"] for x in rows)]
+        base = [
+            q
+            for q in rows
+            if q["batch"] == r["batch"] and q["F"] == r["F"] and q["width"] == min(x["width"] for x in rows)
+        ]
         if base and r["width"] > base[0]["width"]:
             scaling[f"B{r['batch']}_F{r['F']}"] = base[0]["engine_steps_per_s"] / r["engine_steps_per_s"]
-    return {"batch1_engine_vs_naive": speed,
-            "batch1_min_engine_vs_naive": min(speed.values()) if speed else math.nan,
-            "batch1_all_at_least_5x": bool(speed) and all(v >= 5 for v in speed.values()),
-            "slowdown_smallest_to_largest_width": scaling,
-            "slowdown_all_below_2x": bool(scaling) and all(v < 2 for v in scaling.values())}
+    return {
+        "batch1_engine_vs_naive": speed,
+        "batch1_min_engine_vs_naive": min(speed.values()) if speed else math.nan,
+        "batch1_all_at_least_5x": bool(speed) and all(v >= 5 for v in speed.values()),
+        "slowdown_smallest_to_largest_width": scaling,
+        "slowdown_all_below_2x": bool(scaling) and all(v < 2 for v in scaling.values()),
+    }
 
 
 def _fmt(v: float) -> str:
@@ -339,34 +409,45 @@ def _fmt(v: float) -> str:
 
 def _row_line(r: dict[str, Any]) -> str:
     ok = {True: "yes", False: "NO", None: "-"}
-    return (f"| {r['batch']} | {r['width']} | {r['F']} | {r['steps_per_sample']:.0f} | {_fmt(r['engine_steps_per_s'])} "
-            f"| {_fmt(r['dense_steps_per_s'])} | {_fmt(r['naive_steps_per_s'])} | {r['engine_vs_naive']:.1f} "
-            f"| {r['engine_vs_dense']:.1f} | {r['engine_path']} | {ok[r['engine_equals_dense']]} "
-            f"| {ok[r['naive_equals_engine']]} |")
+    return (
+        f"| {r['batch']} | {r['width']} | {r['F']} | {r['steps_per_sample']:.0f} | {_fmt(r['engine_steps_per_s'])} "
+        f"| {_fmt(r['dense_steps_per_s'])} | {_fmt(r['naive_steps_per_s'])} | {r['engine_vs_naive']:.1f} "
+        f"| {r['engine_vs_dense']:.1f} | {r['engine_path']} | {ok[r['engine_equals_dense']]} "
+        f"| {ok[r['naive_equals_engine']]} |"
+    )
 
 
 def table(res: dict[str, Any]) -> str:
     """Markdown table of :func:`run`'s result, the skipped configurations and the targets."""
     s, m = res["setup"], res["machine"]
-    lines = [f"async engine vs dense engine vs naive Python loop: {s['n_in']}-w-w-10 LIF, T={s['T']} frames, "
-             f"{s['dtype']}, {s['repeats']} interleaved repeats, rates = {s['rate']}",
-             f"torch {m['torch']}, {m['torch_threads']} thread(s), {m['cpu_count']} CPUs, {m['platform']}",
-             "",
-             "| batch | width | F | steps/sample | engine | dense | naive | engine/naive | engine/dense | path "
-             "| engine = dense | naive = engine |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"async engine vs dense engine vs naive Python loop: {s['n_in']}-w-w-10 LIF, T={s['T']} frames, "
+        f"{s['dtype']}, {s['repeats']} interleaved repeats, rates = {s['rate']}",
+        f"torch {m['torch']}, {m['torch_threads']} thread(s), {m['cpu_count']} CPUs, {m['platform']}",
+        "",
+        "| batch | width | F | steps/sample | engine | dense | naive | engine/naive | engine/dense | path "
+        "| engine = dense | naive = engine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     lines += [_row_line(r) for r in res["rows"]]
     for sk in res["skipped"]:
-        lines.append(f"skipped: batch {sk['batch']}, width {sk['width']}, F {sk['F']}, {sk['executor']}: {sk['reason']}")
+        lines.append(
+            f"skipped: batch {sk['batch']}, width {sk['width']}, F {sk['F']}, {sk['executor']}: {sk['reason']}"
+        )
     for r in res["rows"]:
         if r.get("note"):
             lines.append(f"note: batch {r['batch']}, width {r['width']}, F {r['F']}: {r['note']}")
     tg = res["targets"]
-    lines.append(f"target 1, engine >= 5x naive at batch 1: min {tg['batch1_min_engine_vs_naive']:.1f}x "
-                 f"({'met' if tg['batch1_all_at_least_5x'] else 'not met everywhere'})")
+    lines.append(
+        f"target 1, engine >= 5x naive at batch 1: min {tg['batch1_min_engine_vs_naive']:.1f}x "
+        f"({'met' if tg['batch1_all_at_least_5x'] else 'not met everywhere'})"
+    )
     sl = tg["slowdown_smallest_to_largest_width"]
     if sl:
-        lines.append("target 2, steps/s fall < 2x from the smallest to the largest width: " + ", ".join(
-            f"{k} {v:.1f}x" for k, v in sl.items()) + (" (met)" if tg["slowdown_all_below_2x"] else " (not met everywhere)"))
+        lines.append(
+            "target 2, steps/s fall < 2x from the smallest to the largest width: "
+            + ", ".join(f"{k} {v:.1f}x" for k, v in sl.items())
+            + (" (met)" if tg["slowdown_all_below_2x"] else " (not met everywhere)")
+        )
     lines.append(f"identical spikes and steps in every comparison: {res['all_identical']}; {res['seconds']:.0f} s")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ ReLU activation of each layer on the same batch). Accuracy at each ``T``: swifts
 ``snn(x, T=T)``; SpikingJelly's runs step by step as its ann2snn example does (``functional.reset_net``,
 the sum of ``T`` single-step outputs, argmax).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +29,8 @@ import io
 import os
 import platform
 import sys
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,7 +58,7 @@ def plain_relu(model: nn.Module) -> nn.Module:
     return model
 
 
-def _spikingjelly() -> tuple[Optional[Any], Optional[str]]:
+def _spikingjelly() -> tuple[Any | None, str | None]:
     try:
         from spikingjelly.activation_based import ann2snn, functional
     except Exception as e:  # not installed, or an incompatible version
@@ -76,14 +78,15 @@ def _sj_scales(net: nn.Module) -> list[float]:
     return [float(m.scale) for n, m in net.named_modules() if n.endswith("scaler1") and hasattr(m, "scale")]
 
 
-def _sj_accuracy(functional: Any, net: nn.Module, x: torch.Tensor, y: torch.Tensor, T_max: int,
-                 batch_size: int = 256) -> list[float]:
+def _sj_accuracy(
+    functional: Any, net: nn.Module, x: torch.Tensor, y: torch.Tensor, T_max: int, batch_size: int = 256
+) -> list[float]:
     """Accuracy after each of ``T_max`` steps, run as SpikingJelly's ann2snn example does."""
     correct = torch.zeros(T_max)
     net.eval()
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             functional.reset_net(net)
             out = None
             for t in range(T_max):
@@ -110,9 +113,8 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _versions(sj: Optional[Any]) -> dict[str, Optional[str]]:
-    v: dict[str, Optional[str]] = {"python": sys.version.split()[0], "torch": torch.__version__, SS: __version__,
-                                   SJ: None}
+def _versions(sj: Any | None) -> dict[str, str | None]:
+    v: dict[str, str | None] = {"python": sys.version.split()[0], "torch": torch.__version__, SS: __version__, SJ: None}
     if sj is not None:
         try:
             from importlib.metadata import version
@@ -123,11 +125,24 @@ def _versions(sj: Optional[Any]) -> dict[str, Optional[str]]:
     return v
 
 
-def run(data: Any, *, model: str = "conv", ann: Optional[nn.Module] = None, epochs: int = 8,
-        calib_samples: int = 256, times: Sequence[int] = (1, 2, 4, 8), calib_times: Sequence[int] = (2, 8),
-        methods: Sequence[str] = METHODS, peer_modes: Sequence[str] = PEER_MODES, percentile: float = 99.9,
-        repeats: int = 5, threads: Optional[int] = 1, test_limit: Optional[int] = None, seed: int = 0,
-        log: Callable[..., None] = lambda *a: None) -> dict[str, Any]:
+def run(
+    data: Any,
+    *,
+    model: str = "conv",
+    ann: nn.Module | None = None,
+    epochs: int = 8,
+    calib_samples: int = 256,
+    times: Sequence[int] = (1, 2, 4, 8),
+    calib_times: Sequence[int] = (2, 8),
+    methods: Sequence[str] = METHODS,
+    peer_modes: Sequence[str] = PEER_MODES,
+    percentile: float = 99.9,
+    repeats: int = 5,
+    threads: int | None = 1,
+    test_limit: int | None = None,
+    seed: int = 0,
+    log: Callable[..., None] = lambda *a: None,
+) -> dict[str, Any]:
     """Run the benchmark on ``data`` (a static :class:`~swiftspike.data.Dataset`); returns a JSON-ready dict.
 
     ``ann``: the network to convert (default: the zoo ``model`` with plain ReLUs, trained ``epochs`` epochs,
@@ -148,14 +163,42 @@ def run(data: Any, *, model: str = "conv", ann: Optional[nn.Module] = None, epoc
     if threads is not None:
         torch.set_num_threads(check_positive_int(threads, "threads"))
     try:
-        return _run(data, model, ann, epochs, calib_samples, tuple(times), tuple(calib_times), tuple(methods),
-                    tuple(peer_modes), percentile, repeats, test_limit, seed, log)
+        return _run(
+            data,
+            model,
+            ann,
+            epochs,
+            calib_samples,
+            tuple(times),
+            tuple(calib_times),
+            tuple(methods),
+            tuple(peer_modes),
+            percentile,
+            repeats,
+            test_limit,
+            seed,
+            log,
+        )
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, peer_modes, percentile, repeats,
-         test_limit, seed, log) -> dict[str, Any]:
+def _run(
+    data,
+    model,
+    ann,
+    epochs,
+    calib_samples,
+    times,
+    calib_times,
+    methods,
+    peer_modes,
+    percentile,
+    repeats,
+    test_limit,
+    seed,
+    log,
+) -> dict[str, Any]:
     seed_everything(seed)
     xte, yte = data.x_test[:test_limit], data.y_test[:test_limit]
     source = "checkpoint"
@@ -171,8 +214,13 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
 
     sj, reason = _spikingjelly()
     if sj is not None and any(isinstance(m, ClippedReLU) for m in ann.modules()):
-        sj, reason = None, ("the ANN has ClippedReLU activations; SpikingJelly's RateCodingRecipe converts "
-                            "nn.ReLU modules only (use the bench's own ANN or a plain-ReLU checkpoint)")
+        sj, reason = (
+            None,
+            (
+                "the ANN has ClippedReLU activations; SpikingJelly's RateCodingRecipe converts "
+                "nn.ReLU modules only (use the bench's own ANN or a plain-ReLU checkpoint)"
+            ),
+        )
     peer: dict[str, Any] = {"available": sj is not None, "reason": reason}
 
     # 1) agreement check before timing: both 'max' calibrations are the largest activation of each layer
@@ -182,8 +230,12 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
         theirs = _sj_scales(_sj_convert(sj[0], ann, calib, "max"))
         same = len(ours) == len(theirs)
         rel = max((abs(a - b) / max(abs(b), 1e-12) for a, b in zip(ours, theirs)), default=0.0) if same else None
-        check = {"swiftspike_max_thresholds": ours, "spikingjelly_max_scales": theirs,
-                 "max_rel_diff": rel, "agree": bool(same and rel is not None and rel <= 1e-4)}
+        check = {
+            "swiftspike_max_thresholds": ours,
+            "spikingjelly_max_scales": theirs,
+            "max_rel_diff": rel,
+            "agree": bool(same and rel is not None and rel <= 1e-4),
+        }
         log(f"max thresholds agree with SpikingJelly's: {check['agree']} (max rel. diff {rel})")
 
     # 2) calibration time, every contestant interleaved
@@ -211,37 +263,64 @@ def _run(data, model, ann, epochs, calib_samples, times, calib_times, methods, p
         for mode in peer_modes:
             per_step = _sj_accuracy(sj[1], _sj_convert(sj[0], ann, calib, mode), xte, yte, max(times))
             s = timed[f"{SJ}|{mode}|"]
-            rows.append({"library": SJ, "method": mode, "calib_seconds": {str(T): s for T in calib_times},
-                         "ratio_vs_spikingjelly_max": {str(T): (s / base if base else None) for T in calib_times},
-                         "accuracy": {str(T): per_step[T - 1] for T in times}})
+            rows.append(
+                {
+                    "library": SJ,
+                    "method": mode,
+                    "calib_seconds": {str(T): s for T in calib_times},
+                    "ratio_vs_spikingjelly_max": {str(T): (s / base if base else None) for T in calib_times},
+                    "accuracy": {str(T): per_step[T - 1] for T in times},
+                }
+            )
     for method in methods:
         secs = {str(T): timed[f"{SS}|{method}|{T}"] for T in calib_times}
         acc: dict[str, float] = {}
         for T in times:
             acc[str(T)] = snn_accuracy(convert(ann, calib, T=T, method=method, percentile=percentile), xte, yte, T)
-        rows.append({"library": SS, "method": method if method != "percentile" else f"percentile ({percentile:g})",
-                     "calib_seconds": secs,
-                     "ratio_vs_spikingjelly_max": {k: (v / base if base else None) for k, v in secs.items()},
-                     "accuracy": acc})
+        rows.append(
+            {
+                "library": SS,
+                "method": method if method != "percentile" else f"percentile ({percentile:g})",
+                "calib_seconds": secs,
+                "ratio_vs_spikingjelly_max": {k: (v / base if base else None) for k, v in secs.items()},
+                "accuracy": acc,
+            }
+        )
         log(f"  {method}: accuracy " + ", ".join(f"T={k} {100 * v:.2f} %" for k, v in acc.items()))
     return {
-        "benchmark": "convert", "dataset": getattr(data, "name", "?"), "model": model, "ann": source,
-        "ann_accuracy": ann_acc, "calib_samples": len(calib), "test_samples": len(xte),
-        "times": list(times), "calib_times": list(calib_times), "repeats": repeats,
-        "threads": torch.get_num_threads(), "device": "cpu", "versions": _versions(sj), "machine": _machine(),
-        "peers": {SJ: peer}, "check": check, "rows": rows,
+        "benchmark": "convert",
+        "dataset": getattr(data, "name", "?"),
+        "model": model,
+        "ann": source,
+        "ann_accuracy": ann_acc,
+        "calib_samples": len(calib),
+        "test_samples": len(xte),
+        "times": list(times),
+        "calib_times": list(calib_times),
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "device": "cpu",
+        "versions": _versions(sj),
+        "machine": _machine(),
+        "peers": {SJ: peer},
+        "check": check,
+        "rows": rows,
     }
 
 
 def table(res: dict[str, Any]) -> str:
     """The result as a text table: calibration time (and ratio to SpikingJelly's max) and accuracy per T."""
     cts, ts = res["calib_times"], res["times"]
-    head = (f"{'library':<13}{'method':<20}"
-            + "".join(f"{'calib T=' + str(t) + ' ms':>15}{'x SJ max':>9}" for t in cts)
-            + "".join(f"{'acc T=' + str(t):>10}" for t in ts))
-    title = (f"{res['dataset']} / {res['model']}: ANN {100 * res['ann_accuracy']:.2f} %, {res['calib_samples']} "
-             f"calibration samples, {res['test_samples']} test samples, {res['threads']} thread(s), median of "
-             f"{res['repeats']} interleaved repeats")
+    head = (
+        f"{'library':<13}{'method':<20}"
+        + "".join(f"{'calib T=' + str(t) + ' ms':>15}{'x SJ max':>9}" for t in cts)
+        + "".join(f"{'acc T=' + str(t):>10}" for t in ts)
+    )
+    title = (
+        f"{res['dataset']} / {res['model']}: ANN {100 * res['ann_accuracy']:.2f} %, {res['calib_samples']} "
+        f"calibration samples, {res['test_samples']} test samples, {res['threads']} thread(s), median of "
+        f"{res['repeats']} interleaved repeats"
+    )
     lines = [title, head]
     for r in res["rows"]:
         cells = ""
@@ -259,9 +338,13 @@ def table(res: dict[str, Any]) -> str:
             lines.append("check: the two converted networks have different numbers of spiking layers")
         else:
             verdict = "equal" if c["agree"] else "DIFFER FROM"
-            lines.append(f"check: swiftspike 'max' thresholds {verdict} SpikingJelly's 'max' scales "
-                         f"(max rel. diff {c['max_rel_diff']:.2g})")
+            lines.append(
+                f"check: swiftspike 'max' thresholds {verdict} SpikingJelly's 'max' scales "
+                f"(max rel. diff {c['max_rel_diff']:.2g})"
+            )
     v = res["versions"]
-    lines.append(f"versions: swiftspike {v[SS]}, spikingjelly {v[SJ]}, torch {v['torch']}, python {v['python']}; "
-                 f"machine: {res['machine']['cpu']} ({res['machine']['cpu_count']} CPUs)")
+    lines.append(
+        f"versions: swiftspike {v[SS]}, spikingjelly {v[SJ]}, torch {v['torch']}, python {v['python']}; "
+        f"machine: {res['machine']['cpu']} ({res['machine']['cpu_count']} CPUs)"
+    )
     return "\n".join(lines)

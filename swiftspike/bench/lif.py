@@ -34,13 +34,15 @@ library's neuron alone on the precomputed current, and each library end to end (
 forward + backward). Ratios: ``neuron_speedup`` = peer neuron time / swiftspike neuron time (> 1: swiftspike
 faster), ``e2e_vs_floor`` = end-to-end time / Linear-alone time.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
 import math
 import platform
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -69,7 +71,7 @@ class LIFBenchConfig:
     device: str = "cpu"
     clock: str = "wall"
 
-    def validate(self) -> "LIFBenchConfig":
+    def validate(self) -> LIFBenchConfig:
         for name in ("sizes", "steps"):
             vals = list(getattr(self, name))
             if not vals:
@@ -122,8 +124,9 @@ def _version(dist: str) -> str:
 def _swiftspike(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
     from ..neurons.modules import LIF
 
-    lif = LIF(tau=-1.0 / math.log(cfg.beta), v_threshold=cfg.v_threshold, v_reset=0.0, reset="hard",
-              surrogate="atan").to(device)
+    lif = LIF(
+        tau=-1.0 / math.log(cfg.beta), v_threshold=cfg.v_threshold, v_reset=0.0, reset="hard", surrogate="atan"
+    ).to(device)
 
     def neuron(c: torch.Tensor) -> torch.Tensor:
         lif.reset_state()
@@ -138,8 +141,9 @@ def _snntorch(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
     import snntorch as snn
     from snntorch import surrogate
 
-    lif = snn.Leaky(beta=cfg.beta, threshold=cfg.v_threshold, reset_mechanism="zero",
-                    spike_grad=surrogate.atan()).to(device)
+    lif = snn.Leaky(beta=cfg.beta, threshold=cfg.v_threshold, reset_mechanism="zero", spike_grad=surrogate.atan()).to(
+        device
+    )
 
     def neuron(c: torch.Tensor) -> torch.Tensor:
         mem = torch.zeros_like(c[0])
@@ -156,35 +160,60 @@ def _spikingjelly(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
     from spikingjelly.activation_based import functional, surrogate
     from spikingjelly.activation_based import neuron as sj_neuron
 
-    node = sj_neuron.LIFNode(tau=1.0 / (1.0 - cfg.beta), decay_input=False, v_threshold=cfg.v_threshold,
-                             v_reset=0.0, surrogate_function=surrogate.ATan(), step_mode="m").to(device)
+    node = sj_neuron.LIFNode(
+        tau=1.0 / (1.0 - cfg.beta),
+        decay_input=False,
+        v_threshold=cfg.v_threshold,
+        v_reset=0.0,
+        surrogate_function=surrogate.ATan(),
+        step_mode="m",
+    ).to(device)
 
     def neuron(c: torch.Tensor) -> torch.Tensor:
         functional.reset_net(node)
         return node(c)
 
-    return Peer("spikingjelly", _version("spikingjelly"), neuron,
-                note="LIFNode(tau=1/(1-beta), decay_input=False, v_reset=0), ATan")
+    return Peer(
+        "spikingjelly",
+        _version("spikingjelly"),
+        neuron,
+        note="LIFNode(tau=1/(1-beta), decay_input=False, v_reset=0), ATan",
+    )
 
 
 def _norse(n: int, cfg: LIFBenchConfig, device: torch.device) -> Peer:
     from norse.torch import LIF, LIFParameters
 
     dt = 1.0
-    p = LIFParameters(tau_syn_inv=torch.as_tensor(1.0 / dt), tau_mem_inv=torch.as_tensor((1.0 - cfg.beta) / dt),
-                      v_leak=torch.as_tensor(0.0), v_th=torch.as_tensor(cfg.v_threshold),
-                      v_reset=torch.as_tensor(0.0), method="super", alpha=torch.as_tensor(100.0))
+    p = LIFParameters(
+        tau_syn_inv=torch.as_tensor(1.0 / dt),
+        tau_mem_inv=torch.as_tensor((1.0 - cfg.beta) / dt),
+        v_leak=torch.as_tensor(0.0),
+        v_th=torch.as_tensor(cfg.v_threshold),
+        v_reset=torch.as_tensor(0.0),
+        method="super",
+        alpha=torch.as_tensor(100.0),
+    )
     lif = LIF(p, dt=dt).to(device)
 
     def neuron(c: torch.Tensor) -> torch.Tensor:
         return lif(c)[0]
 
-    return Peer("norse", _version("norse"), neuron, input_scale=1.0 / (1.0 - cfg.beta),
-                note="LIF(tau_mem_inv=(1-beta)/dt, tau_syn_inv=1/dt, dt=1), input x 1/(1-beta), SuperSpike")
+    return Peer(
+        "norse",
+        _version("norse"),
+        neuron,
+        input_scale=1.0 / (1.0 - cfg.beta),
+        note="LIF(tau_mem_inv=(1-beta)/dt, tau_syn_inv=1/dt, dt=1), input x 1/(1-beta), SuperSpike",
+    )
 
 
-BUILDERS: dict[str, Builder] = {"swiftspike": _swiftspike, "snntorch": _snntorch, "spikingjelly": _spikingjelly,
-                                "norse": _norse}
+BUILDERS: dict[str, Builder] = {
+    "swiftspike": _swiftspike,
+    "snntorch": _snntorch,
+    "spikingjelly": _spikingjelly,
+    "norse": _norse,
+}
 
 
 def machine_info(threads: int) -> dict[str, Any]:
@@ -198,8 +227,13 @@ def machine_info(threads: int) -> dict[str, Any]:
                     break
     except OSError:
         pass
-    info: dict[str, Any] = {"platform": platform.platform(), "cpu": cpu, "python": platform.python_version(),
-                            "torch": torch.__version__, "threads": threads}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": threads,
+    }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name()
     return info
@@ -263,18 +297,22 @@ def _measure(T: int, n: int, cfg: LIFBenchConfig, peers: dict[str, Peer], device
             ok = s.shape == ref.shape and frac <= cfg.tolerance
             row["check"][name] = {"differing_spikes": diff, "fraction": frac, "agree": ok, "spikes": int(s.sum())}
             if not ok:
-                row["skipped"][name] = (f"spikes disagree with swiftspike: {diff} of {ref.numel()} differ "
-                                        f"({100 * frac:.3g} % > tolerance {100 * cfg.tolerance:.3g} %)")
+                row["skipped"][name] = (
+                    f"spikes disagree with swiftspike: {diff} of {ref.numel()} differ "
+                    f"({100 * frac:.3g} % > tolerance {100 * cfg.tolerance:.3g} %)"
+                )
                 del contestants[name]
     # 2) timing, interleaved round-robin
     fns: dict[str, Callable[[], object]] = {}
     if floor_fc is not None:
+
         def linear(fc=floor_fc):
             fc.weight.grad = fc.bias.grad = None
             _apply(fc, x).sum().backward()
 
         fns["linear"] = linear
     for name, c in contestants.items():
+
         def neuron(c=c):
             c.current.grad = None
             c.peer.neuron(c.current).sum().backward()
@@ -289,14 +327,16 @@ def _measure(T: int, n: int, cfg: LIFBenchConfig, peers: dict[str, Peer], device
     row["ms"] = {k: 1e3 * v for k, v in timed.items()}
     floor = timed.get("linear")
     ours = timed.get("swiftspike:neuron")
-    row["neuron_speedup"] = {name: timed[f"{name}:neuron"] / ours for name in contestants
-                             if ours and name != "swiftspike"}
+    row["neuron_speedup"] = {
+        name: timed[f"{name}:neuron"] / ours for name in contestants if ours and name != "swiftspike"
+    }
     row["e2e_vs_floor"] = {name: timed[f"{name}:e2e"] / floor for name in contestants if floor}
     return row
 
 
-def run(cfg: Optional[LIFBenchConfig] = None, *, builders: Optional[Mapping[str, Builder]] = None,
-        **overrides: Any) -> dict[str, Any]:
+def run(
+    cfg: LIFBenchConfig | None = None, *, builders: Mapping[str, Builder] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); ``overrides`` replace fields of ``cfg``; ``builders`` adds
     or replaces peer builders by name (tests use it to plant a wrong peer). Returns a JSON-able dict."""
     from dataclasses import replace
@@ -305,14 +345,21 @@ def run(cfg: Optional[LIFBenchConfig] = None, *, builders: Optional[Mapping[str,
     table_b = dict(BUILDERS, **(builders or {}))
     unknown = [p for p in cfg.peers if p not in table_b]
     if unknown:
-        raise SwiftSpikeError(f"unknown peer(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_b) - {'swiftspike'}))}")
+        raise SwiftSpikeError(
+            f"unknown peer(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_b) - {'swiftspike'}))}"
+        )
     device = torch.device(cfg.device)
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
-    result: dict[str, Any] = {"benchmark": "lif", "config": {k: (list(v) if isinstance(v, (tuple, list)) else v)
-                                                           for k, v in asdict(cfg).items()},
-                              "machine": machine_info(cfg.threads), "versions": {}, "skipped_peers": {},
-                              "notes": {}, "rows": []}
+    result: dict[str, Any] = {
+        "benchmark": "lif",
+        "config": {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in asdict(cfg).items()},
+        "machine": machine_info(cfg.threads),
+        "versions": {},
+        "skipped_peers": {},
+        "notes": {},
+        "rows": [],
+    }
     try:
         for T in cfg.steps:
             for n in cfg.sizes:
@@ -338,10 +385,16 @@ def table(result: dict[str, Any]) -> str:
     """The result as a text table: one line per (T, N, library)."""
     m = result["machine"]
     cfg = result["config"]
-    lines = [(f"bench lif: {m['cpu']}, {m['platform']}, torch {m['torch']}, {m['threads']} thread(s); "
-              f"median of {cfg['repeats']} interleaved runs ({cfg['clock']} time); forward + backward"),
-             (f"{'T':>5} {'N':>6}  {'library':<13} {'neuron ms':>10} {'e2e ms':>9} {'e2e/floor':>9} "
-              f"{'neuron: peer/swiftspike':>23}  spikes vs swiftspike")]
+    lines = [
+        (
+            f"bench lif: {m['cpu']}, {m['platform']}, torch {m['torch']}, {m['threads']} thread(s); "
+            f"median of {cfg['repeats']} interleaved runs ({cfg['clock']} time); forward + backward"
+        ),
+        (
+            f"{'T':>5} {'N':>6}  {'library':<13} {'neuron ms':>10} {'e2e ms':>9} {'e2e/floor':>9} "
+            f"{'neuron: peer/swiftspike':>23}  spikes vs swiftspike"
+        ),
+    ]
     for r in result["rows"]:
         ms = r["ms"]
         if "linear" in ms:
@@ -350,14 +403,21 @@ def table(result: dict[str, Any]) -> str:
         for name in names:
             chk = r["check"].get(name)
             if name in r["skipped"]:
-                lines.append(f"{r['T']:>5} {r['N']:>6}  {name:<13} {'-':>10} {'-':>9} {'-':>9} {'-':>23}  "
-                             f"SKIPPED: {r['skipped'][name]}")
+                lines.append(
+                    f"{r['T']:>5} {r['N']:>6}  {name:<13} {'-':>10} {'-':>9} {'-':>9} {'-':>23}  "
+                    f"SKIPPED: {r['skipped'][name]}"
+                )
                 continue
             sp = r["neuron_speedup"].get(name)
-            agree = ("reference" if name == "swiftspike" else
-                     f"agree ({chk['differing_spikes']} of {r['T'] * r['B'] * r['N']} differ)")
-            lines.append(f"{r['T']:>5} {r['N']:>6}  {name:<13} {ms[name + ':neuron']:>10.2f} {ms[name + ':e2e']:>9.2f} "
-                         f"{r['e2e_vs_floor'][name]:>8.2f}x {(f'{sp:.2f}x' if sp else '1.00x'):>23}  {agree}")
+            agree = (
+                "reference"
+                if name == "swiftspike"
+                else f"agree ({chk['differing_spikes']} of {r['T'] * r['B'] * r['N']} differ)"
+            )
+            lines.append(
+                f"{r['T']:>5} {r['N']:>6}  {name:<13} {ms[name + ':neuron']:>10.2f} {ms[name + ':e2e']:>9.2f} "
+                f"{r['e2e_vs_floor'][name]:>8.2f}x {(f'{sp:.2f}x' if sp else '1.00x'):>23}  {agree}"
+            )
     for name, why in result["skipped_peers"].items():
         lines.append(f"skipped {name}: {why}")
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))

@@ -24,13 +24,15 @@ A method is skipped at a size, with the reason, when ``T > max_T``, when its est
 see :data:`GROWTH`) exceeds ``time_cap_s``, or when its first (warm-up) call took longer than that.
 Speed and memory are reported as ratios ``method / dsn`` measured in the same run.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import platform
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 SWIFTSPIKE_METHODS = ("dsn", "psn", "sliding-psn", "lif")
 PEER_METHODS = ("spikingjelly-psn", "spikingjelly-sliding-psn")
@@ -61,8 +63,12 @@ def _build(method: str, T: int, features: int):
     from ..neurons.modules import LIF, reset
     from ..neurons.psn import PSN, SlidingPSN
 
-    layer = {"dsn": lambda: DSN(channels=features), "psn": lambda: PSN(T), "sliding-psn": lambda: SlidingPSN(k=KERNEL),
-             "lif": lambda: LIF(tau=2.0)}[method]()
+    layer = {
+        "dsn": lambda: DSN(channels=features),
+        "psn": lambda: PSN(T),
+        "sliding-psn": lambda: SlidingPSN(k=KERNEL),
+        "lif": lambda: LIF(tau=2.0),
+    }[method]()
     return layer, reset
 
 
@@ -115,11 +121,17 @@ def _agreement(peer: str, features: int, batch: int, seed: int) -> dict[str, Any
     def rel(a, b):
         return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
-    res = {"pair": [ours_name, peer], "T": CHECK_T, "dtype": "float64",
-           "spikes_total": int(s1.sum()), "spikes_differ": int((s1 != s2).sum()),
-           "grad_rel_err": {"input": rel(gx2, gx1), "weight": rel(gw2, gw1), "threshold": rel(gb2, gb1)}}
-    res["ok"] = res["spikes_differ"] == 0 and 0 < res["spikes_total"] < s1.numel() and \
-        max(res["grad_rel_err"].values()) < 1e-9
+    res: dict[str, Any] = {
+        "pair": [ours_name, peer],
+        "T": CHECK_T,
+        "dtype": "float64",
+        "spikes_total": int(s1.sum()),
+        "spikes_differ": int((s1 != s2).sum()),
+        "grad_rel_err": {"input": rel(gx2, gx1), "weight": rel(gw2, gw1), "threshold": rel(gb2, gb1)},
+    }
+    res["ok"] = (
+        res["spikes_differ"] == 0 and 0 < res["spikes_total"] < s1.numel() and max(res["grad_rel_err"].values()) < 1e-9
+    )
     return res
 
 
@@ -141,7 +153,7 @@ class _quiet_stderr:
         return False
 
 
-def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
+def _peak_bytes(fn: Callable[[], None], device) -> int | None:
     """Largest amount allocated by torch during ``fn()`` beyond what was allocated before."""
     import torch
 
@@ -171,8 +183,17 @@ def _peak_bytes(fn: Callable[[], None], device) -> Optional[int]:
     return peak
 
 
-def _measure_T(T: int, methods: tuple, batch: int, features: int, repeats: int, device: str, seed: int,
-               threads: int, time_cap_s: float) -> dict[str, Any]:
+def _measure_T(
+    T: int,
+    methods: tuple,
+    batch: int,
+    features: int,
+    repeats: int,
+    device: str,
+    seed: int,
+    threads: int,
+    time_cap_s: float,
+) -> dict[str, Any]:
     """All ``methods`` at one ``T`` in this process: warm-up, peak memory, interleaved timing."""
     import torch
 
@@ -215,7 +236,7 @@ def _measure_T(T: int, methods: tuple, batch: int, features: int, repeats: int, 
         results[m] = {"peak_mb": None}
         peak = _peak_bytes(fn, dev)
         if peak is not None:
-            results[m]["peak_mb"] = round(peak / 2 ** 20, 2)
+            results[m]["peak_mb"] = round(peak / 2**20, 2)
     for m in steps:
         cpu[m].clear()
     timed = time_interleaved(steps, repeats=repeats, warmup=0)
@@ -233,8 +254,11 @@ def _child(q, fn_name: str, *args) -> None:
 
 
 #: glibc settings that keep freed memory in the heap (no fresh zeroed pages for every large tensor)
-KEEP_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 32), "MALLOC_TRIM_THRESHOLD_": str(2 ** 36),
-                 "MALLOC_TOP_PAD_": str(2 ** 30)}
+KEEP_HEAP_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(2**32),
+    "MALLOC_TRIM_THRESHOLD_": str(2**36),
+    "MALLOC_TOP_PAD_": str(2**30),
+}
 
 
 def in_child(fn_name: str, *args, timeout: float = 3600.0, keep_heap: bool = False) -> Any:
@@ -275,7 +299,7 @@ def machine_info(threads: int) -> dict[str, Any]:
 
     from .._version import __version__
 
-    def version(pkg: str) -> Optional[str]:
+    def version(pkg: str) -> str | None:
         try:
             return md.version(pkg)
         except md.PackageNotFoundError:
@@ -287,10 +311,16 @@ def machine_info(threads: int) -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    info: dict[str, Any] = {"swiftspike": __version__, "torch": torch.__version__,
-                            "spikingjelly": version("spikingjelly"), "python": platform.python_version(),
-                            "platform": platform.platform(), "cpu": cpu,
-                            "cpu_count": os.cpu_count(), "threads": threads}
+    info: dict[str, Any] = {
+        "swiftspike": __version__,
+        "torch": torch.__version__,
+        "spikingjelly": version("spikingjelly"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+    }
     if hasattr(os, "getloadavg"):
         info["load_average_start"] = [round(v, 2) for v in os.getloadavg()]
     return info
@@ -323,14 +353,26 @@ def _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T
             raise SwiftSpikeError(f"device {device!r} was selected but no CUDA device is available")
 
 
-def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, repeats: int = 5, device: str = "cpu",
-        seed: int = 0, mem_cap_gb: float = 6.0, max_T: Optional[int] = None, threads: int = 1,
-        time_cap_s: float = 30.0, keep_heap: bool = False,
-        progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+def run(
+    Ts=DEFAULT_T,
+    methods=METHODS,
+    *,
+    batch: int = 4,
+    features: int = 64,
+    repeats: int = 5,
+    device: str = "cpu",
+    seed: int = 0,
+    mem_cap_gb: float = 6.0,
+    max_T: int | None = None,
+    threads: int = 1,
+    time_cap_s: float = 30.0,
+    keep_heap: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Time forward+backward and measure peak memory of each method at each ``T`` (see the module
     docstring); returns a JSON-ready dict with ``results[method][T]``, ratios against ``dsn``, the
     agreement checks and the machine. ``progress`` receives one line per measurement."""
-    Ts, methods = tuple(sorted(set(int(T) for T in Ts))), tuple(dict.fromkeys(methods))
+    Ts, methods = tuple(sorted({int(T) for T in Ts})), tuple(dict.fromkeys(methods))
     _check_args(Ts, methods, batch, features, repeats, device, mem_cap_gb, max_T, threads, time_cap_s)
     say = progress or (lambda line: None)
     info = machine_info(threads)
@@ -344,21 +386,23 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
             for m in PEER_METHODS:
                 unavailable[m] = f"spikingjelly is not installed ({type(e).__name__})"
 
-    def pre_skip(m: str, T: int) -> Optional[str]:
+    def pre_skip(m: str, T: int) -> str | None:
         if m in unavailable:
             return unavailable[m]
-        if max_T is not None and T > max_T:
+        if max_T is not None and max_T < T:
             return f"T={T} > max T {max_T}"
         est = estimate_bytes(m, T, batch, features)
-        if est > mem_cap_gb * 2 ** 30:
-            return f"estimated {est / 2 ** 30:.1f} GB exceeds the memory cap {mem_cap_gb:g} GB"
+        if est > mem_cap_gb * 2**30:
+            return f"estimated {est / 2**30:.1f} GB exceeds the memory cap {mem_cap_gb:g} GB"
         done = [(int(t), r) for t, r in results[m].items() if "seconds" in r or "first_call_s" in r]
         if done:
             t_prev, r = done[-1]
             pred = r.get("seconds", r.get("first_call_s")) * (T / t_prev) ** GROWTH[m]
             if pred > time_cap_s:
-                return (f"predicted {pred:.0f} s per call from T={t_prev} (grows as T^{GROWTH[m]}) exceeds the "
-                        f"time cap {time_cap_s:g} s")
+                return (
+                    f"predicted {pred:.0f} s per call from T={t_prev} (grows as T^{GROWTH[m]}) exceeds the "
+                    f"time cap {time_cap_s:g} s"
+                )
         return None
 
     checks = []
@@ -382,8 +426,19 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
                 todo.append(m)
         if todo:
             try:
-                got = in_child("_measure_T", T, tuple(todo), batch, features, repeats, device, seed, threads,
-                               time_cap_s, keep_heap=keep_heap)
+                got = in_child(
+                    "_measure_T",
+                    T,
+                    tuple(todo),
+                    batch,
+                    features,
+                    repeats,
+                    device,
+                    seed,
+                    threads,
+                    time_cap_s,
+                    keep_heap=keep_heap,
+                )
             except RuntimeError as e:
                 got = {m: {"skipped": f"measurement failed: {e}"} for m in todo}
             for m in todo:
@@ -397,8 +452,8 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
                 ms, cpu_ms = r["seconds"] * 1e3, r["cpu_seconds"] * 1e3
                 say(f"  T={T:>6} {m:<25} {ms:9.1f} ms (cpu {cpu_ms:.1f} ms), {mem}")
 
-    def ratios(key: str) -> dict[str, dict[str, Optional[float]]]:
-        out: dict[str, dict[str, Optional[float]]] = {}
+    def ratios(key: str) -> dict[str, dict[str, float | None]]:
+        out: dict[str, dict[str, float | None]] = {}
         for m in methods:
             if m == "dsn":
                 continue
@@ -412,14 +467,30 @@ def run(Ts=DEFAULT_T, methods=METHODS, *, batch: int = 4, features: int = 64, re
     if hasattr(os, "getloadavg"):
         info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     info["wall_s"] = round(time.time() - t_start, 1)
-    return {"benchmark": "parallel", "device": device, "batch": batch, "features": features, "T": list(Ts),
-            "methods": list(methods), "repeats": repeats, "threads": threads, "keep_heap": keep_heap,
-            "time_cap_s": time_cap_s, "mem_cap_gb": mem_cap_gb, "results": results, "checks": checks,
-            "time_ratio_vs_dsn": ratios("seconds"), "cpu_time_ratio_vs_dsn": ratios("cpu_seconds"),
-            "peak_memory_ratio_vs_dsn": ratios("peak_mb"), "machine": info,
-            "note": ("time = median forward+backward of one neuron layer, interleaved; ratio = method / dsn "
-                     "(>1: DSN is faster or needs less memory); peak memory = torch allocations during one "
-                     "forward+backward beyond those before it")}
+    return {
+        "benchmark": "parallel",
+        "device": device,
+        "batch": batch,
+        "features": features,
+        "T": list(Ts),
+        "methods": list(methods),
+        "repeats": repeats,
+        "threads": threads,
+        "keep_heap": keep_heap,
+        "time_cap_s": time_cap_s,
+        "mem_cap_gb": mem_cap_gb,
+        "results": results,
+        "checks": checks,
+        "time_ratio_vs_dsn": ratios("seconds"),
+        "cpu_time_ratio_vs_dsn": ratios("cpu_seconds"),
+        "peak_memory_ratio_vs_dsn": ratios("peak_mb"),
+        "machine": info,
+        "note": (
+            "time = median forward+backward of one neuron layer, interleaved; ratio = method / dsn "
+            "(>1: DSN is faster or needs less memory); peak memory = torch allocations during one "
+            "forward+backward beyond those before it"
+        ),
+    }
 
 
 def table(res: dict[str, Any]) -> str:
@@ -427,11 +498,13 @@ def table(res: dict[str, Any]) -> str:
     Ts = res["T"]
     w = 26
     mi = res["machine"]
-    lines = [f"forward+backward, batch={res['batch']}, features={res['features']}, device={res['device']}, "
-             f"threads={res['threads']}, repeats={res['repeats']} interleaved, keep_heap={res['keep_heap']}",
-             f"torch {mi['torch']}, spikingjelly {mi['spikingjelly']}, swiftspike {mi['swiftspike']}; {mi['cpu']} "
-             f"({mi['cpu_count']} cores), load {mi.get('load_average_start')} -> {mi.get('load_average_end')}",
-             f"{'method':<25}" + "".join(f"{'T=' + str(T):>{w}}" for T in Ts)]
+    lines = [
+        f"forward+backward, batch={res['batch']}, features={res['features']}, device={res['device']}, "
+        f"threads={res['threads']}, repeats={res['repeats']} interleaved, keep_heap={res['keep_heap']}",
+        f"torch {mi['torch']}, spikingjelly {mi['spikingjelly']}, swiftspike {mi['swiftspike']}; {mi['cpu']} "
+        f"({mi['cpu_count']} cores), load {mi.get('load_average_start')} -> {mi.get('load_average_end')}",
+        f"{'method':<25}" + "".join(f"{'T=' + str(T):>{w}}" for T in Ts),
+    ]
     for m in res["methods"]:
         cells = []
         for T in Ts:
@@ -442,22 +515,31 @@ def table(res: dict[str, Any]) -> str:
                 mem = "-" if r.get("peak_mb") is None else f"{r['peak_mb']:.1f} MB"
                 cells.append(f"{r['seconds'] * 1e3:>10.1f} ms {mem:>{w - 14}}")
         lines.append(f"{m:<25}" + "".join(cells))
-    for title, key in (("wall-time ratio method / dsn (>1: DSN faster)", "time_ratio_vs_dsn"),
-                       ("CPU-time ratio method / dsn", "cpu_time_ratio_vs_dsn"),
-                       ("peak-memory ratio method / dsn (>1: DSN needs less)", "peak_memory_ratio_vs_dsn")):
+    for title, key in (
+        ("wall-time ratio method / dsn (>1: DSN faster)", "time_ratio_vs_dsn"),
+        ("CPU-time ratio method / dsn", "cpu_time_ratio_vs_dsn"),
+        ("peak-memory ratio method / dsn (>1: DSN needs less)", "peak_memory_ratio_vs_dsn"),
+    ):
         lines.append(title)
         for m, row in res[key].items():
-            lines.append(f"{m:<25}" + "".join(f"{('-' if row[str(T)] is None else f'{row[str(T)]:.2f}x'):>{w}}"
-                                               for T in Ts))
+            lines.append(
+                f"{m:<25}" + "".join(f"{('-' if row[str(T)] is None else f'{row[str(T)]:.2f}x'):>{w}}" for T in Ts)
+            )
     for c in res["checks"]:
         if c.get("ok"):
-            lines.append(f"check: {c['pair'][1]} == {c['pair'][0]} (same weights, float64, T={c['T']}): identical "
-                         f"spikes ({c['spikes_total']} of them), gradients within "
-                         f"{max(c['grad_rel_err'].values()):.1e}")
+            lines.append(
+                f"check: {c['pair'][1]} == {c['pair'][0]} (same weights, float64, T={c['T']}): identical "
+                f"spikes ({c['spikes_total']} of them), gradients within "
+                f"{max(c['grad_rel_err'].values()):.1e}"
+            )
         else:
             lines.append(f"check FAILED: {c}")
-    skipped = [f"{m} T={T}: {res['results'][m][str(T)]['skipped']}" for m in res["methods"] for T in Ts
-               if "skipped" in res["results"][m][str(T)]]
+    skipped = [
+        f"{m} T={T}: {res['results'][m][str(T)]['skipped']}"
+        for m in res["methods"]
+        for T in Ts
+        if "skipped" in res["results"][m][str(T)]
+    ]
     if skipped:
         lines.append("skipped: " + "; ".join(skipped))
     return "\n".join(lines)
@@ -470,6 +552,13 @@ def plot(res: dict[str, Any], out) -> list[str]:
     from ..plots import curves_plot
 
     curves = {m: [res["results"][m][str(T)].get("seconds", float("nan")) for T in res["T"]] for m in res["methods"]}
-    p = curves_plot(curves, Path(out) / "parallel_time_vs_T.png", x=res["T"], xlabel="T (steps)",
-                    ylabel="forward+backward seconds", logx=True, title="neuron layer training cost vs T")
+    p = curves_plot(
+        curves,
+        Path(out) / "parallel_time_vs_T.png",
+        x=res["T"],
+        xlabel="T (steps)",
+        ylabel="forward+backward seconds",
+        logx=True,
+        title="neuron layer training cost vs T",
+    )
     return [str(p)]

@@ -5,10 +5,11 @@
 time. It counts every thread of the process, so it equals the work done only with one torch thread, and
 it does not see GPU time: use it for single-threaded CPU runs.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -49,8 +50,9 @@ def time_call(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1, cl
     return _median([_once(fn, clock) for _ in range(repeats)])
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], *, repeats: int = 3, warmup: int = 1,
-                     clock: str = "wall") -> dict[str, float]:
+def time_interleaved(
+    fns: Mapping[str, Callable[[], object]], *, repeats: int = 3, warmup: int = 1, clock: str = "wall"
+) -> dict[str, float]:
     """Median time of each ``fns[name]()``, the runs interleaved round-robin (``a b c a b c ...``)
     so that drift in machine load (other processes, thermal state) hits every contestant alike."""
     _check_clock(clock)

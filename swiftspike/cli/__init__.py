@@ -3,12 +3,13 @@ option, argument check and runtime setting lives in :mod:`swiftspike.cli.common`
 
 Exit codes: 0 success, 2 bad input (one ``error:`` line on stderr, never a traceback), 130 Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
 
 from .._version import __version__
 from . import asynch, baseline, bench, convert, files, topspark, tune
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupted(args: Optional[argparse.Namespace]) -> str:
+def _interrupted(args: argparse.Namespace | None) -> str:
     hint = getattr(args, "interrupt_hint", None) if args is not None else None
     if hint:
         return f"interrupted; {hint}"
@@ -54,9 +55,9 @@ def _interrupted(args: Optional[argparse.Namespace]) -> str:
     return "interrupted"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args: Optional[argparse.Namespace] = None
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

@@ -39,6 +39,7 @@ arguments into a study or library config; it never computes. The file has five p
    ``torchrun``), :func:`emit_study` (a study result with its plots), :func:`plot_dir`, :class:`Parser`
    (usage errors on one line) and :func:`error_line` (any exception a user can cause -> one line).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ..errors import SwiftSpikeError
 from ..studies.base import json_safe
@@ -132,8 +134,9 @@ def _probe_dir(d: Path) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise argparse.ArgumentTypeError(f"cannot be written: no file can be created in {d} "
-                                         f"({e.strerror or type(e).__name__})") from None
+        raise argparse.ArgumentTypeError(
+            f"cannot be written: no file can be created in {d} ({e.strerror or type(e).__name__})"
+        ) from None
 
 
 def output_file(s: str) -> str:
@@ -185,48 +188,80 @@ def add_output_flags(p: argparse.ArgumentParser, plots: bool = True, out: bool =
         p.add_argument("--out", metavar="FILE", type=output_file, help="also write the JSON result to FILE")
     if plots:
         p.add_argument("--plot", metavar="DIR", type=output_dir, help="save PNG plots into DIR")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bars or log lines (with --json: only the JSON line)")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars or log lines (with --json: only the JSON line)"
+    )
 
 
-def add_seed_flag(p: argparse.ArgumentParser, default: Optional[int] = 0,
-                  help: str = "random seed (data split, init, encoder noise)") -> None:
+def add_seed_flag(
+    p: argparse.ArgumentParser, default: int | None = 0, help: str = "random seed (data split, init, encoder noise)"
+) -> None:
     p.add_argument("--seed", type=nonneg_int, default=default, help=help)
 
 
-def add_data_flags(p: argparse.ArgumentParser, default: Optional[str] = "digits", *, dataset_help: Optional[str] = None,
-                   limit: bool = True, bins: bool = True, seed: bool = True) -> None:
-    p.add_argument("--dataset", default=default,
-                   help=dataset_help or "digits | mnist5k | fashion-mnist | randman | shd | nmnist | dvs-gesture")
+def add_data_flags(
+    p: argparse.ArgumentParser,
+    default: str | None = "digits",
+    *,
+    dataset_help: str | None = None,
+    limit: bool = True,
+    bins: bool = True,
+    seed: bool = True,
+) -> None:
+    p.add_argument(
+        "--dataset",
+        default=default,
+        help=dataset_help or "digits | mnist5k | fashion-mnist | randman | shd | nmnist | dvs-gesture",
+    )
     p.add_argument("--path", help="file or folder for datasets read from disk (fashion-mnist, shd, nmnist)")
     if limit:
         p.add_argument("--limit", type=positive_int, help="use at most this many training samples")
     if seed:
         add_seed_flag(p)
     if bins:
-        p.add_argument("--bins", type=positive_int,
-                       help=f"time bins (frames) for event datasets: {', '.join(EVENT_DATASETS)}")
+        p.add_argument(
+            "--bins", type=positive_int, help=f"time bins (frames) for event datasets: {', '.join(EVENT_DATASETS)}"
+        )
 
 
-def add_time_steps_flag(p: argparse.ArgumentParser, default: Any = None, help: str = "time steps",
-                        many: bool = False, nargs: Optional[str] = None) -> None:
+def add_time_steps_flag(
+    p: argparse.ArgumentParser,
+    default: Any = None,
+    help: str = "time steps",
+    many: bool = False,
+    nargs: str | None = None,
+) -> None:
     """``--T``: one positive integer, with ``many`` a comma list (``--T 100,50,35``), with ``nargs="+"``
     a space-separated list (``--T 1024 4096``)."""
     if nargs is not None:
         p.add_argument("--T", type=positive_int, nargs=nargs, default=default, help=help)
         return
-    p.add_argument("--T", type=nonempty_int_list if many else positive_int, default=default,
-                   help=help + (" (comma-separated)" if many else ""))
+    p.add_argument(
+        "--T",
+        type=nonempty_int_list if many else positive_int,
+        default=default,
+        help=help + (" (comma-separated)" if many else ""),
+    )
 
 
-def add_repeats_flag(p: argparse.ArgumentParser, default: int, help: str = "timed repeats per contestant, "
-                                                                        "interleaved (the median is reported)") -> None:
+def add_repeats_flag(
+    p: argparse.ArgumentParser,
+    default: int,
+    help: str = "timed repeats per contestant, interleaved (the median is reported)",
+) -> None:
     """``--repeats`` of the benchmarks."""
     p.add_argument("--repeats", type=positive_int, default=default, help=f"{help} (default {default})")
 
 
-def add_train_flags(p: argparse.ArgumentParser, *, epochs: Optional[int], lr: Optional[float], batch_size: int = 64,
-                    epochs_help: str = "training epochs", lr_flag: bool = True) -> None:
+def add_train_flags(
+    p: argparse.ArgumentParser,
+    *,
+    epochs: int | None,
+    lr: float | None,
+    batch_size: int = 64,
+    epochs_help: str = "training epochs",
+    lr_flag: bool = True,
+) -> None:
     """``--epochs --batch-size --lr`` with this command's defaults (a default of ``None`` leaves the value
     to the command's config, e.g. a protocol's; ``lr_flag=False``: no ``--lr``, e.g. when a sweep
     chooses it)."""
@@ -247,22 +282,45 @@ def add_energy_flag(p: argparse.ArgumentParser) -> None:
 def add_checkpoint_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=output_file, help="save an atomic checkpoint here after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint (which must exist)")
-    p.add_argument("--resume-missing", dest="resume_missing", choices=("error", "fresh"), default="error",
-                   help="with --resume and no checkpoint file yet: fail (error, default) or start a new run "
-                        "(fresh; for job scripts that always pass --resume)")
-    p.add_argument("--override", action="store_true",
-                   help="with --resume: continue even if learning settings differ from the checkpoint's "
-                        "(by default that is refused, naming what differs)")
+    p.add_argument(
+        "--resume-missing",
+        dest="resume_missing",
+        choices=("error", "fresh"),
+        default="error",
+        help="with --resume and no checkpoint file yet: fail (error, default) or start a new run "
+        "(fresh; for job scripts that always pass --resume)",
+    )
+    p.add_argument(
+        "--override",
+        action="store_true",
+        help="with --resume: continue even if learning settings differ from the checkpoint's "
+        "(by default that is refused, naming what differs)",
+    )
 
 
 def add_tracking_flags(p: argparse.ArgumentParser) -> None:
     """Options of commands that train with :class:`swiftspike.training.Trainer` (see docs/training.md)."""
-    p.add_argument("--metrics-log", dest="metrics_log", metavar="FILE", type=output_file,
-                   help="JSON-lines metrics, one line per epoch (default with --checkpoint: CHECKPOINT.metrics.jsonl)")
-    p.add_argument("--log-dir", dest="log_dir", metavar="DIR", type=output_dir,
-                   help="also write TensorBoard scalars here (needs tensorboard: pip install 'swiftspike[tensorboard]')")
-    p.add_argument("--num-workers", dest="num_workers", type=nonneg_int, default=0,
-                   help="DataLoader worker processes for datasets read from disk (0: read in this process)")
+    p.add_argument(
+        "--metrics-log",
+        dest="metrics_log",
+        metavar="FILE",
+        type=output_file,
+        help="JSON-lines metrics, one line per epoch (default with --checkpoint: CHECKPOINT.metrics.jsonl)",
+    )
+    p.add_argument(
+        "--log-dir",
+        dest="log_dir",
+        metavar="DIR",
+        type=output_dir,
+        help="also write TensorBoard scalars here (needs tensorboard: pip install 'swiftspike[tensorboard]')",
+    )
+    p.add_argument(
+        "--num-workers",
+        dest="num_workers",
+        type=nonneg_int,
+        default=0,
+        help="DataLoader worker processes for datasets read from disk (0: read in this process)",
+    )
 
 
 #: frame-binned event datasets: ``--bins`` sets their number of frames (``n_bins``)
@@ -288,8 +346,10 @@ def check_args(args: argparse.Namespace) -> None:
         if not ck:
             raise SwiftSpikeError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
         if not Path(ck).is_file() and getattr(args, "resume_missing", "error") != "fresh":
-            raise SwiftSpikeError(f"--resume: checkpoint not found: {ck} (drop --resume to start a new run, or "
-                                  "add --resume-missing fresh to start one whenever the file is missing)")
+            raise SwiftSpikeError(
+                f"--resume: checkpoint not found: {ck} (drop --resume to start a new run, or "
+                "add --resume-missing fresh to start one whenever the file is missing)"
+            )
     data_kwargs(args)
     check_runtime(args)
 
@@ -307,17 +367,28 @@ def add_runtime_flags(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("runtime")
     device = p.get_default("device") or "auto"
-    g.add_argument("--device", type=device_name, default=device,
-                   help=f"auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | mps (default {device}); "
-                        "a device this machine lacks is an error")
-    g.add_argument("--precision", choices=PRECISIONS, default=p.get_default("precision") or "float32",
-                   help="float32 (default) | bf16 (CUDA, CPU) | fp16 (CUDA; loss scaling): autocast, weights stay float32")
+    g.add_argument(
+        "--device",
+        type=device_name,
+        default=device,
+        help=f"auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | mps (default {device}); "
+        "a device this machine lacks is an error",
+    )
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=p.get_default("precision") or "float32",
+        help="float32 (default) | bf16 (CUDA, CPU) | fp16 (CUDA; loss scaling): autocast, weights stay float32",
+    )
     g.add_argument("--compile", action="store_true", help="run the model's layers through torch.compile")
     threads = p.get_default("threads")
-    g.add_argument("--threads", type=nonneg_int, default=threads,
-                   help="CPU threads of torch (0: every core; default "
-                        + (f"{threads})" if threads is not None else
-                           "$OMP_NUM_THREADS, else half the cores, 1 to 4)"))
+    g.add_argument(
+        "--threads",
+        type=nonneg_int,
+        default=threads,
+        help="CPU threads of torch (0: every core; default "
+        + (f"{threads})" if threads is not None else "$OMP_NUM_THREADS, else half the cores, 1 to 4)"),
+    )
 
 
 def honoured(args: argparse.Namespace) -> tuple[str, ...]:
@@ -386,7 +457,7 @@ def log_fn(args: argparse.Namespace) -> Callable[[str], None]:
     return lambda s: print(s, flush=True)
 
 
-def emit(args: argparse.Namespace, result: dict[str, Any], text: Optional[str] = None) -> None:
+def emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
     """Print ``text`` for people, then (with ``--json``) the result as the last line; write ``--out``.
     Under ``torchrun`` only rank 0 prints and writes."""
     if not is_main():
@@ -414,7 +485,7 @@ def emit_study(args: argparse.Namespace, result: Any, always_plots: bool = False
     return d
 
 
-def plot_dir(args: argparse.Namespace) -> Optional[Path]:
+def plot_dir(args: argparse.Namespace) -> Path | None:
     """The ``--plot`` folder (created), or ``None`` without ``--plot`` and on ranks other than 0."""
     d = getattr(args, "plot", None)
     if not d or not is_main():
@@ -450,7 +521,7 @@ class Parser(argparse.ArgumentParser):
 EXTRAS = {"sklearn": "data", "mlxtend": "data", "h5py": "data", "matplotlib": "plots", "tqdm": "progress"}
 
 
-def error_line(e: BaseException) -> Optional[str]:
+def error_line(e: BaseException) -> str | None:
     """One line for an exception a user can cause (bad input, missing file or optional package),
     or ``None`` for anything else (a bug: let its traceback show)."""
     if isinstance(e, SwiftSpikeError):

@@ -1,12 +1,24 @@
 """``swiftspike convert-study``: ANN-to-SNN conversion at 1-32 time steps (the study itself:
 :mod:`swiftspike.studies.conversion`; see docs/conversion.md)."""
+
 from __future__ import annotations
 
 import argparse
 
 from ..errors import SwiftSpikeError
-from .common import (add_data_flags, add_energy_flag, add_output_flags, add_train_flags, emit_study, int_list,
-                     log_fn, nonempty_int_list, output_file, positive_float, positive_int)
+from .common import (
+    add_data_flags,
+    add_energy_flag,
+    add_output_flags,
+    add_train_flags,
+    emit_study,
+    int_list,
+    log_fn,
+    nonempty_int_list,
+    output_file,
+    positive_float,
+    positive_int,
+)
 
 
 def _percentile(s: str) -> float:
@@ -24,11 +36,28 @@ def cmd_convert_study(args: argparse.Namespace) -> int:
     if not methods:
         raise SwiftSpikeError("--methods names no calibration method")
     cfg = ConversionConfig(
-        dataset=args.dataset, path=args.path, limit=args.limit, bins=args.bins, seed=args.seed, model=args.model,
-        ann_checkpoint=args.ann_checkpoint, save_ann=args.save_ann, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, times=args.times, methods=methods, percentile=args.percentile,
-        calib_samples=args.calib_samples, ft_times=args.ft_times, ft_epochs=args.ft_epochs, ft_lr=args.ft_lr,
-        ft_limit=args.ft_limit, test_limit=args.test_limit, energy_table=args.energy_table, progress=not args.quiet,
+        dataset=args.dataset,
+        path=args.path,
+        limit=args.limit,
+        bins=args.bins,
+        seed=args.seed,
+        model=args.model,
+        ann_checkpoint=args.ann_checkpoint,
+        save_ann=args.save_ann,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        times=args.times,
+        methods=methods,
+        percentile=args.percentile,
+        calib_samples=args.calib_samples,
+        ft_times=args.ft_times,
+        ft_epochs=args.ft_epochs,
+        ft_lr=args.ft_lr,
+        ft_limit=args.ft_limit,
+        test_limit=args.test_limit,
+        energy_table=args.energy_table,
+        progress=not args.quiet,
         device=args.device,
     )
     emit_study(args, run_study(cfg.validate(), log=log_fn(args)), always_plots=True)
@@ -36,13 +65,19 @@ def cmd_convert_study(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert-study", help="ANN-to-SNN conversion with four calibrations at T=1..32 + fine-tuning",
-                       description="Train (or load) a clipped-ReLU ANN, convert it with each calibration method at "
-                                   "several T, fine-tune at T in {1,2}; print accuracy, spike rates, energy ratio.")
+    p = sub.add_parser(
+        "convert-study",
+        help="ANN-to-SNN conversion with four calibrations at T=1..32 + fine-tuning",
+        description="Train (or load) a clipped-ReLU ANN, convert it with each calibration method at "
+        "several T, fine-tune at T in {1,2}; print accuracy, spike rates, energy ratio.",
+    )
     add_data_flags(p)
     p.add_argument("--model", default="vgg-small", help="vgg-small | conv | mlp | resnet-tiny")
-    p.add_argument("--ann-checkpoint", help="load this ANN instead of training one (swiftspike ANN checkpoint, "
-                                            "torch.save-d nn.Module, or state_dict of --model)")
+    p.add_argument(
+        "--ann-checkpoint",
+        help="load this ANN instead of training one (swiftspike ANN checkpoint, "
+        "torch.save-d nn.Module, or state_dict of --model)",
+    )
     p.add_argument("--save-ann", type=output_file, help="save the trained ANN here")
     add_train_flags(p, epochs=4, lr=1e-3, epochs_help="ANN training epochs")
     p.add_argument("--times", type=nonempty_int_list, default="1,2,4,8,16,32", help="time steps to convert at")

@@ -6,12 +6,14 @@ configuration) and safe checkpoints.
 :math:`\\partial y/\\partial \\mu = [x \\ge \\mu]`, so the ceiling learns how much of the activation range
 the network really needs -- the range an SNN layer must later cover with a few spikes.
 """
+
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -80,35 +82,62 @@ def build_ann(name: str, input_shape: Sequence[int], n_classes: int, mu: float =
         f = 1
         for s in shape:
             f *= s
-        return nn.Sequential(nn.Flatten(), nn.Linear(f, 128), ClippedReLU(mu), nn.Linear(128, 64),
-                             ClippedReLU(mu), nn.Linear(64, n_classes))
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(f, 128),
+            ClippedReLU(mu),
+            nn.Linear(128, 64),
+            ClippedReLU(mu),
+            nn.Linear(64, n_classes),
+        )
     if len(shape) != 3:
         raise SwiftSpikeError(f"model {name!r} needs image inputs (C, H, W), got shape {shape}")
     c, h, w = shape
     if name == "vgg-small":
         if h < 4 or w < 4:
             raise SwiftSpikeError(f"vgg-small needs images of at least 4x4, got {h}x{w}")
-        layers = [*_cbr(c, 32, mu), *_cbr(32, 32, mu), nn.AvgPool2d(2), *_cbr(32, 64, mu), *_cbr(64, 64, mu),
-                  nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 128), ClippedReLU(mu),
-                  nn.Linear(128, n_classes)]
+        layers = [
+            *_cbr(c, 32, mu),
+            *_cbr(32, 32, mu),
+            nn.AvgPool2d(2),
+            *_cbr(32, 64, mu),
+            *_cbr(64, 64, mu),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (h // 4) * (w // 4), 128),
+            ClippedReLU(mu),
+            nn.Linear(128, n_classes),
+        ]
         return nn.Sequential(*layers)
     if name == "conv":
         if h < 4 or w < 4:
             raise SwiftSpikeError(f"conv needs images of at least 4x4, got {h}x{w}")
-        return nn.Sequential(*_cbr(c, 16, mu), nn.MaxPool2d(2), *_cbr(16, 32, mu), nn.AvgPool2d(2), nn.Flatten(),
-                             nn.Linear(32 * (h // 4) * (w // 4), n_classes))
+        return nn.Sequential(
+            *_cbr(c, 16, mu),
+            nn.MaxPool2d(2),
+            *_cbr(16, 32, mu),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * (h // 4) * (w // 4), n_classes),
+        )
     # resnet-tiny
-    return nn.Sequential(*_cbr(c, 16, mu), ResidualBlock(16, mu), nn.AvgPool2d(2), nn.Flatten(),
-                         nn.Linear(16 * (h // 2) * (w // 2), n_classes))
+    return nn.Sequential(
+        *_cbr(c, 16, mu),
+        ResidualBlock(16, mu),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * (h // 2) * (w // 2), n_classes),
+    )
 
 
-def batched_accuracy(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                     batch_size: int = 512) -> float:
+def batched_accuracy(
+    forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
+) -> float:
     """Top-1 accuracy of ``forward`` (logits) on ``x``, ``y`` without gradients, ``batch_size`` at a time."""
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            correct += (forward(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+            correct += int((forward(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
     return correct / max(1, len(x))
 
 
@@ -118,17 +147,42 @@ def ann_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size:
     return batched_accuracy(model, x, y, batch_size)
 
 
-def fit_cross_entropy(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                      y: torch.Tensor, opt: torch.optim.Optimizer, *, epochs: int, batch_size: int, seed: int,
-                      desc: str, after_step: Callable[[], None] | None = None,
-                      show_progress: bool = True) -> list[float]:
+def fit_cross_entropy(
+    model: nn.Module,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    desc: str,
+    after_step: Callable[[], None] | None = None,
+    show_progress: bool = True,
+) -> list[float]:
     """Minimise the cross-entropy of ``forward(x)`` with ``opt``: a :class:`~swiftspike.training.Trainer`
     (seeded shuffling per epoch, cosine learning-rate schedule over ``epochs``); ``after_step`` runs without
     gradients after every update (clamps). Leaves ``model`` in eval mode; returns the mean loss per epoch."""
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, loss="membrane", scheduler="cosine",
-                      progress=show_progress, device=str(_device_of(model)), threads=torch.get_num_threads())
-    trainer = Trainer(model, None, cfg, runner=lambda m, xb: logits_record(forward(xb)), optimizer=opt,
-                      after_step=(lambda m: after_step()) if after_step is not None else None, desc=desc)
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        loss="membrane",
+        scheduler="cosine",
+        progress=show_progress,
+        device=str(_device_of(model)),
+        threads=torch.get_num_threads(),
+    )
+    trainer = Trainer(
+        model,
+        None,
+        cfg,
+        runner=lambda m, xb: logits_record(forward(xb)),
+        optimizer=opt,
+        after_step=(lambda m: after_step()) if after_step is not None else None,
+        desc=desc,
+    )
     history = trainer.fit((x, y))
     model.eval()
     return [h["loss"] for h in history]
@@ -142,6 +196,7 @@ def _device_of(model: nn.Module) -> torch.device:
 
 def ann_param_groups(weight_decay: float, mu_decay: float) -> Callable[[nn.Module], list[dict]]:
     """Parameter groups: the clipping ceilings ``mu`` with their own L2 pull ``mu_decay``, all else ``weight_decay``."""
+
     def groups(model: nn.Module) -> list[dict]:
         mus = [p for n, p in model.named_parameters() if n.endswith("mu")]
         others = [p for n, p in model.named_parameters() if not n.endswith("mu")]
@@ -157,33 +212,75 @@ def clamp_ceilings(model: nn.Module) -> None:
             p.clamp_(min=1e-2)
 
 
-def train_ann(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 5, batch_size: int = 64,
-              lr: float = 1e-3, weight_decay: float = 5e-4, mu_decay: float = 5e-4, seed: int = 0,
-              show_progress: bool = True, **train: Any) -> list[float]:
+def train_ann(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 5e-4,
+    mu_decay: float = 5e-4,
+    seed: int = 0,
+    show_progress: bool = True,
+    **train: Any,
+) -> list[float]:
     """Train with Adam + cross-entropy and a cosine schedule: a :class:`~swiftspike.training.Trainer`
     configuration. The clipping ceilings get an L2 pull (``mu_decay``) so they settle at the range the
     data needs. Further keywords go to :class:`~swiftspike.training.TrainConfig` (checkpoint, device ...).
     Leaves ``model`` in eval mode; returns the mean loss per epoch."""
     train.setdefault("device", str(_device_of(model)))
     train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
-                      progress=show_progress, **train)
-    trainer = Trainer(model, None, cfg, runner=forward_runner, param_groups=ann_param_groups(weight_decay, mu_decay),
-                      after_step=clamp_ceilings, desc="ANN epoch")
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        loss="membrane",
+        scheduler="cosine",
+        progress=show_progress,
+        **train,
+    )
+    trainer = Trainer(
+        model,
+        None,
+        cfg,
+        runner=forward_runner,
+        param_groups=ann_param_groups(weight_decay, mu_decay),
+        after_step=clamp_ceilings,
+        desc="ANN epoch",
+    )
     history = trainer.fit((x, y))
     model.eval()
     return [h["loss"] for h in history]
 
 
-def save_ann(path: "str | os.PathLike", model: nn.Module, name: str, input_shape: Sequence[int], n_classes: int,
-             meta: Optional[dict] = None) -> Path:
+def save_ann(
+    path: str | os.PathLike,
+    model: nn.Module,
+    name: str,
+    input_shape: Sequence[int],
+    n_classes: int,
+    meta: dict | None = None,
+) -> Path:
     """Save a zoo ANN as a swiftspike checkpoint (``kind='conversion-ann'``; safetensors + JSON)."""
-    return save_checkpoint(path, {"kind": "conversion-ann", "model": name, "input_shape": list(input_shape),
-                                  "n_classes": int(n_classes), "state_dict": model.state_dict(), "meta": meta or {}})
+    return save_checkpoint(
+        path,
+        {
+            "kind": "conversion-ann",
+            "model": name,
+            "input_shape": list(input_shape),
+            "n_classes": int(n_classes),
+            "state_dict": model.state_dict(),
+            "meta": meta or {},
+        },
+    )
 
 
-def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], n_classes: int, *,
-             trust_pickle: bool = False) -> nn.Module:
+def load_ann(
+    path: str | os.PathLike, model: str, input_shape: Sequence[int], n_classes: int, *, trust_pickle: bool = False
+) -> nn.Module:
     """Load an ANN: a checkpoint from :func:`save_ann` (also one of swiftspike 0.1), a bare ``state_dict``
     saved with ``torch.save`` for the zoo model ``model``, or -- only with ``trust_pickle=True``, because
     unpickling runs code stored in the file -- a ``torch.save``-d ``nn.Module``."""
@@ -200,11 +297,14 @@ def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], 
             data = torch_load_safe(p, "ANN checkpoint")
         except SwiftSpikeError:
             if not trust_pickle:
-                raise SwiftSpikeError(f"{p} holds pickled Python objects (e.g. a whole nn.Module), refused without "
-                                      "running them; save the model's state_dict instead, or load it with "
-                                      "trust_pickle=True if you trust the file") from None
-            warnings.warn(f"unpickling {p} with weights_only=False: this runs any code stored in the file",
-                          stacklevel=2)
+                raise SwiftSpikeError(
+                    f"{p} holds pickled Python objects (e.g. a whole nn.Module), refused without "
+                    "running them; save the model's state_dict instead, or load it with "
+                    "trust_pickle=True if you trust the file"
+                ) from None
+            warnings.warn(
+                f"unpickling {p} with weights_only=False: this runs any code stored in the file", stacklevel=2
+            )
             data = torch.load(p, map_location="cpu", weights_only=False)
     else:
         raise SwiftSpikeError(f"ANN checkpoint {p} is corrupt or unreadable")
@@ -212,8 +312,10 @@ def load_ann(path: "str | os.PathLike", model: str, input_shape: Sequence[int], 
         return data.eval()
     if isinstance(data, dict) and data.get("kind") == "conversion-ann":
         if list(data["input_shape"]) != list(input_shape) or int(data["n_classes"]) != int(n_classes):
-            raise SwiftSpikeError(f"ANN checkpoint {p} was made for input {tuple(data['input_shape'])} with "
-                                  f"{data['n_classes']} classes, the dataset has {tuple(input_shape)} and {n_classes}")
+            raise SwiftSpikeError(
+                f"ANN checkpoint {p} was made for input {tuple(data['input_shape'])} with "
+                f"{data['n_classes']} classes, the dataset has {tuple(input_shape)} and {n_classes}"
+            )
         net = build_ann(data["model"], input_shape, n_classes)
         state = data["state_dict"]
     elif isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -6,7 +6,10 @@ by a constant input :math:`x` for :math:`T` steps from :math:`v_0 = 0` it fires
 :math:`n = \mathrm{clip}(\lfloor T (x + b) / \theta \rfloor, 0, T)` spikes, so its time-averaged output
 is the staircase
 
-.. math:: g_T(x; \theta, A, b) = \frac{A}{T}\,\mathrm{clip}\!\left(\left\lfloor \frac{T (x + b)}{\theta} \right\rfloor, 0, T\right).
+.. math::
+
+    g_T(x; \theta, A, b) =
+    \frac{A}{T}\,\mathrm{clip}\!\left(\left\lfloor \frac{T (x + b)}{\theta} \right\rfloor, 0, T\right).
 
 The ANN layer it replaces outputs :math:`\mathrm{clip}(x, 0, \mu)`. Methods:
 
@@ -31,11 +34,12 @@ spike count is a non-increasing step function of its threshold, :math:`n(\theta)
 histogram per :math:`k` gives :math:`\sum y\,n` and :math:`\sum n^2` at every grid threshold at once.
 All activations are used (no subsampling) unless ``max_samples`` asks for a random subset.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 
@@ -110,8 +114,9 @@ def spike_count_thresholds(x_steps: torch.Tensor) -> torch.Tensor:
     return best
 
 
-def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tensor, step: float, n_grid: int,
-              extra: float) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def grid_sums(
+    breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tensor, step: float, n_grid: int, extra: float
+) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     r"""For thresholds :math:`\theta_j = (j + 1)\,\mathrm{step}` (``j < n_grid``) and :math:`\theta = ` ``extra``
     (:math:`\ge` ``step``): :math:`\sum_i y_i n_i(\theta)` and :math:`\sum_i n_i(\theta)^2`, where the spike count
     :math:`n_i(\theta) = \#\{k \le T : \theta \le b_{ik}\}` is given by the breakpoints ``breakpoints(k)``
@@ -125,7 +130,7 @@ def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tenso
     hn = torch.zeros(n_grid + 1, dtype=torch.float64, device=dev)
     n_extra = torch.zeros(y64.shape, dtype=torch.float32, device=dev)  # spike count at theta = extra
     ey = en = 0.0  # contributions at theta = extra of the values already dropped
-    sel: Optional[torch.Tensor] = None  # indices of the values still in play
+    sel: torch.Tensor | None = None  # indices of the values still in play
     fbuf = torch.empty(y64.shape, dtype=torch.float32, device=dev)
     c = torch.empty(y64.shape, dtype=torch.int32, device=dev)
     for k in range(1, T + 1):
@@ -148,16 +153,21 @@ def grid_sums(breakpoints: Callable[[int], torch.Tensor], T: int, y: torch.Tenso
             keep = (~drop).nonzero().squeeze(1)
             y64, n_extra = y64.index_select(0, keep), n_extra.index_select(0, keep)
             sel = keep if sel is None else sel.index_select(0, keep)
-            fbuf, c = fbuf[:keep.numel()], c[:keep.numel()]
+            fbuf, c = fbuf[: keep.numel()], c[: keep.numel()]
     sy = hy.flip(0).cumsum(0).flip(0)[1:]  # sy[j] = sum of hy[c] over c > j
     sn = hn.flip(0).cumsum(0).flip(0)[1:]
     n64 = n_extra.double()
     return sy, sn, ey + float(torch.dot(y64, n64)), en + float(torch.dot(n64, n64))
 
 
-def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 200,
-                            target: Optional[torch.Tensor] = None,
-                            x_steps: Optional[torch.Tensor] = None) -> LayerCalibration:
+def fit_threshold_amplitude(
+    x: torch.Tensor,
+    mu: float,
+    T: int,
+    n_grid: int = 200,
+    target: torch.Tensor | None = None,
+    x_steps: torch.Tensor | None = None,
+) -> LayerCalibration:
     r"""Distribution-aware fit: :math:`\min_{\theta, A} \mathbb{E}[(y - g_T(x; \theta, A))^2]`.
 
     ``x``: measured pre-activations (any shape); ``y = target`` (default :math:`\mathrm{clip}(x, 0, \mu)`).
@@ -177,8 +187,9 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     if x_steps is not None:
         x_steps = x_steps.detach().reshape(x_steps.shape[0], -1).float()
         if x_steps.shape != (T, x.numel()):
-            raise SwiftSpikeError(f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], "
-                                  f"got {tuple(x_steps.shape)}")
+            raise SwiftSpikeError(
+                f"fit_threshold_amplitude: x_steps must be [T={T}, {x.numel()}], got {tuple(x_steps.shape)}"
+            )
     n = x.numel()
     y64 = y.double()
     yy = float(torch.dot(y64, y64))
@@ -204,12 +215,13 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
         def breakpoints(k: int) -> torch.Tensor:
             return thresholds[k - 1]
     else:
+
         def breakpoints(k: int) -> torch.Tensor:  # floor(T x / theta + 1e-6) >= k  <=>  theta <= T x / (k - 1e-6)
             return x * (T / (k - 1e-6))
 
     grid = torch.linspace(step, 1.5 * mu, n_grid)
     sy, sn, sy_mu, sn_mu = grid_sums(breakpoints, T, y, step, n_grid, float(mu))
-    start_err = (yy - 2 * mu * sy_mu / T + mu * mu * sn_mu / T ** 2) / n  # theta = A = mu
+    start_err = (yy - 2 * mu * sy_mu / T + mu * mu * sn_mu / T**2) / n  # theta = A = mu
     amp = T * sy / sn.clamp(min=1.0)
     err = (yy - sy * sy / sn.clamp(min=1.0)) / n
     err = torch.where((sn > 0) & (amp > 0), err, math.inf)
@@ -219,8 +231,7 @@ def fit_threshold_amplitude(x: torch.Tensor, mu: float, T: int, n_grid: int = 20
     return LayerCalibration(float(mu), float(mu))
 
 
-def kth_smallest(v: torch.Tensor, k: int, generator: Optional[torch.Generator] = None,
-                 sample: int = 16384) -> float:
+def kth_smallest(v: torch.Tensor, k: int, generator: torch.Generator | None = None, sample: int = 16384) -> float:
     r"""Exact ``k``-th smallest (1-based) value of ``v`` (flattened). A random sample of ``sample`` values
     brackets the rank (:math:`\pm 4` standard deviations of the sample rank), one pass counts the values
     below the bracket and ranks only those inside it; if the bracket misses, the whole tensor is ranked.
@@ -246,10 +257,17 @@ def kth_smallest(v: torch.Tensor, k: int, generator: Optional[torch.Generator] =
     return float(v.kthvalue(k).values)
 
 
-def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile: float = 99.9,
-                    target: Optional[torch.Tensor] = None, x_steps: Optional[torch.Tensor] = None,
-                    max_samples: Optional[int] = None,
-                    generator: Optional[torch.Generator] = None) -> LayerCalibration:
+def calibrate_layer(
+    method: str,
+    x: torch.Tensor,
+    mu: float,
+    T: int,
+    percentile: float = 99.9,
+    target: torch.Tensor | None = None,
+    x_steps: torch.Tensor | None = None,
+    max_samples: int | None = None,
+    generator: torch.Generator | None = None,
+) -> LayerCalibration:
     """Calibrate one layer from its pre-activations ``x`` (samples of the layer's input current).
 
     ``max`` and ``percentile`` are exact over all of ``x``. ``max_samples`` (distribution-aware only): fit on
@@ -272,7 +290,7 @@ def calibrate_layer(method: str, x: torch.Tensor, mu: float, T: int, percentile:
         n_pos = int(torch.count_nonzero(act))
         if n_pos == 0:
             return LayerCalibration(mu, mu)
-        k = min(max(1, int(round(percentile / 100 * n_pos))), n_pos)
+        k = min(max(1, round(float(percentile) / 100 * n_pos)), n_pos)
         th = kth_smallest(act, act.numel() - n_pos + k, generator)  # the k-th smallest positive value
         return LayerCalibration(th, th)
     if method == "uniform-optimal":

@@ -22,11 +22,12 @@ Input: direct encoding (the analog image is the input current at every step, so 
 the only one that multiplies). Output: the last layer is non-spiking; its outputs are accumulated by a
 :class:`swiftspike.neurons.LI` with ``tau=inf`` and divided by :math:`T` (mean over time).
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.fx as fx
@@ -41,13 +42,24 @@ from ..neurons.surrogate import Rectangular
 from .ann import ClippedReLU
 from .calibrate import METHODS, LayerCalibration, calibrate_layer
 
-_STATELESS = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.Flatten, nn.Dropout,
-              nn.Identity, nn.BatchNorm1d, nn.BatchNorm2d)
+_STATELESS = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.MaxPool2d,
+    nn.Flatten,
+    nn.Dropout,
+    nn.Identity,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+)
 
 
 def fold_bn(layer: nn.Module, bn: nn.Module) -> nn.Module:
     r"""Return a copy of ``layer`` (Conv2d/Linear) with the eval-mode ``bn`` folded in:
-    :math:`W' = W \gamma / \sqrt{\sigma^2 + \epsilon}`, :math:`b' = (b - m) \gamma / \sqrt{\sigma^2 + \epsilon} + \beta`."""
+    :math:`W' = W \gamma / \sqrt{\sigma^2 + \epsilon}`,
+    :math:`b' = (b - m) \gamma / \sqrt{\sigma^2 + \epsilon} + \beta`."""
     if not isinstance(layer, (nn.Conv2d, nn.Linear)) or not isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
         raise SwiftSpikeError("fold_bn needs a Conv2d or Linear layer followed by a BatchNorm layer")
     if bn.running_mean is None or bn.running_var is None:
@@ -78,7 +90,9 @@ class SpikeAct(nn.Module):
     :meth:`begin_run`: then calls continue the same run (chunks of time steps) until :meth:`end_run`.
     """
 
-    def __init__(self, mu: Optional[float], name: str = "") -> None:
+    mu: torch.Tensor  # a buffer
+
+    def __init__(self, mu: float | None, name: str = "") -> None:
         super().__init__()
         self.layer_name = name
         self.register_buffer("mu", torch.tensor(float(mu) if mu is not None else float("nan")))
@@ -87,21 +101,24 @@ class SpikeAct(nn.Module):
         self.shift = nn.Parameter(torch.tensor(0.0), requires_grad=False)
         self.T = 1
         self.mode = "snn"
-        self.observer: Optional[Callable[["SpikeAct", torch.Tensor], None]] = None
-        self.spike_count: Optional[torch.Tensor] = None  # spikes per sample (last run)
+        self.observer: Callable[[SpikeAct, torch.Tensor], None] | None = None
+        self.spike_count: torch.Tensor | None = None  # spikes per sample (last run)
         self.n_neurons = 0
         self._in_run = False
 
     def set_calibration(self, cal: LayerCalibration) -> None:
-        self.neuron = IF(v_threshold=cal.theta, reset="soft", surrogate=Rectangular(cal.theta)).to(self.amplitude.device)
+        self.neuron = IF(v_threshold=cal.theta, reset="soft", surrogate=Rectangular(cal.theta)).to(
+            self.amplitude.device
+        )
         with torch.no_grad():
             self.amplitude.fill_(cal.amplitude)
             self.shift.fill_(cal.shift)
 
     @property
     def calibration(self) -> LayerCalibration:
-        return LayerCalibration(*(float(torch.as_tensor(v).detach()) for v in
-                                  (self.neuron.v_threshold, self.amplitude, self.shift)))
+        return LayerCalibration(
+            *(float(torch.as_tensor(v).detach()) for v in (self.neuron.v_threshold, self.amplitude, self.shift))
+        )
 
     def begin_run(self) -> None:
         """Start a run: neuron at rest, spike count cleared; later calls continue it until :meth:`end_run`."""
@@ -153,7 +170,7 @@ class SpikingMaxPool(nn.Module):
         self.pool = pool
         self.T = 1
         self._in_run = False
-        self._count: Optional[torch.Tensor] = None
+        self._count: torch.Tensor | None = None
 
     def begin_run(self) -> None:
         self._count = None
@@ -199,8 +216,13 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
         if node.op != "call_module" or not isinstance(modules[node.target], (nn.BatchNorm1d, nn.BatchNorm2d)):
             continue
         prev = node.args[0]
-        if (isinstance(prev, fx.Node) and prev.op == "call_module"
-                and isinstance(modules[prev.target], (nn.Conv2d, nn.Linear)) and len(prev.users) == 1):
+        if (
+            isinstance(prev, fx.Node)
+            and prev.op == "call_module"
+            and isinstance(prev.target, str)  # always, for call_module
+            and isinstance(modules[prev.target], (nn.Conv2d, nn.Linear))
+            and len(prev.users) == 1
+        ):
             fused = fold_bn(modules[prev.target], modules[node.target])
             _set_module(gm, prev.target, fused)
             modules[prev.target] = fused
@@ -209,9 +231,9 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
     # 2) max pooling of spike trains (see SpikingMaxPool)
     for node in list(gm.graph.nodes):
         if node.op == "call_module" and isinstance(modules[node.target], nn.MaxPool2d):
-            new = SpikingMaxPool(modules[node.target])
-            _set_module(gm, node.target, new)
-            modules[node.target] = new
+            pool = SpikingMaxPool(modules[node.target])
+            _set_module(gm, node.target, pool)
+            modules[node.target] = pool
     # 3) replace activations by SpikeAct
     n_act = 0
     for node in list(gm.graph.nodes):
@@ -224,11 +246,13 @@ def _trace(ann: nn.Module) -> fx.GraphModule:
             elif isinstance(m, nn.ReLU):
                 is_act = True
             elif not isinstance(m, _STATELESS) and not isinstance(m, (SpikeAct, SpikingMaxPool)):
-                raise SwiftSpikeError(f"cannot convert layer {node.target!r} of type {type(m).__name__}; supported: "
-                                      "Conv2d, Linear, ReLU, ClippedReLU, AvgPool2d, MaxPool2d, BatchNorm, Flatten, add")
-        elif node.op == "call_function" and node.target in (F.relu, torch.relu):
-            is_act = True
-        elif node.op == "call_method" and node.target == "relu":
+                raise SwiftSpikeError(
+                    f"cannot convert layer {node.target!r} of type {type(m).__name__}; supported: "
+                    "Conv2d, Linear, ReLU, ClippedReLU, AvgPool2d, MaxPool2d, BatchNorm, Flatten, add"
+                )
+        elif (node.op == "call_function" and node.target in (F.relu, torch.relu)) or (
+            node.op == "call_method" and node.target == "relu"
+        ):
             is_act = True
         if not is_act:
             continue
@@ -284,8 +308,9 @@ class ConvertedSNN(nn.Module):
     first run at ``T > 1`` with an unmeasured shape runs step 1 alone to measure it. The input is checked
     for NaN/inf once per run."""
 
-    def __init__(self, graph: fx.GraphModule, T: int, method: str = "",
-                 max_chunk_bytes: Optional[float] = DEFAULT_CHUNK_BYTES) -> None:
+    def __init__(
+        self, graph: fx.GraphModule, T: int, method: str = "", max_chunk_bytes: float | None = DEFAULT_CHUNK_BYTES
+    ) -> None:
         super().__init__()
         self.graph_module = graph
         self.T = check_positive_int(T, "T")
@@ -302,8 +327,14 @@ class ConvertedSNN(nn.Module):
         for a in self.spike_layers:
             a.mode = choose("mode", mode, ("snn", "ann"))
 
-    def forward(self, x: torch.Tensor, T: Optional[int] = None, time_major: bool = False,
-                per_step: bool = False, max_chunk_bytes: Optional[float] = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        T: int | None = None,
+        time_major: bool = False,
+        per_step: bool = False,
+        max_chunk_bytes: float | None = None,
+    ) -> torch.Tensor:
         check_tensor(x, "input", min_ndim=2)  # once per run, never per chunk or layer
         if time_major:
             T = check_positive_int(x.shape[0], "T")
@@ -327,7 +358,7 @@ class ConvertedSNN(nn.Module):
             t0 = 0
             while t0 < T:
                 n = min(chunk, T - t0)
-                xc = x[t0:t0 + n] if time_major else x.unsqueeze(0).expand(n, *x.shape)
+                xc = x[t0 : t0 + n] if time_major else x.unsqueeze(0).expand(n, *x.shape)
                 xc = xc.reshape(n * B, *xc.shape[2:])
                 for m in stateful:
                     m.T = n
@@ -352,7 +383,7 @@ class ConvertedSNN(nn.Module):
             return acc / steps
         return outs[-1] / T
 
-    def run(self, x: torch.Tensor, T: Optional[int] = None) -> RunRecord:
+    def run(self, x: torch.Tensor, T: int | None = None) -> RunRecord:
         r"""Run ``T`` steps (default ``self.T``) on static ``x`` ``[B, ...]`` (direct encoding) and return a
         :class:`~swiftspike.metrics.record.RunRecord`:
 
@@ -384,8 +415,10 @@ class ConvertedSNN(nn.Module):
 
         synaptic = [(n, m) for n, m in self.graph_module.named_modules() if is_synaptic(m)]
         hooks = [m.register_forward_hook(lambda mod, i, o, n=n: synaptic_hook(mod, i, o, n)) for n, m in synaptic]
-        hooks += [a.neuron.register_forward_hook(lambda mod, i, s, n=a.layer_name: spike_hook(mod, i, s, n))
-                  for a in self.spike_layers]
+        hooks += [
+            a.neuron.register_forward_hook(lambda mod, i, s, n=a.layer_name: spike_hook(mod, i, s, n))
+            for a in self.spike_layers
+        ]
         hooks.append(self.readout.register_forward_pre_hook(lambda mod, i: readout_in.append(i[0])))
         try:
             self.forward(x, T=T)
@@ -396,9 +429,18 @@ class ConvertedSNN(nn.Module):
         return RunRecord(output=readout_in[-1], layers=spikes, synops=ops, output_spiking=False)
 
 
-def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = "distribution-aware",
-            percentile: float = 99.9, sequential: bool = True, max_samples: Optional[int] = None,
-            temporal_max_T: int = 8, device: "str | torch.device | None" = None) -> ConvertedSNN:
+def convert(
+    ann: nn.Module,
+    calib_x: torch.Tensor,
+    *,
+    T: int = 2,
+    method: str = "distribution-aware",
+    percentile: float = 99.9,
+    sequential: bool = True,
+    max_samples: int | None = None,
+    temporal_max_T: int = 8,
+    device: str | torch.device | None = None,
+) -> ConvertedSNN:
     """Convert ``ann`` to a :class:`ConvertedSNN` that runs for ``T`` steps, calibrating every spiking
     layer with ``method`` (one of :data:`~swiftspike.conversion.calibrate.METHODS`) on ``calib_x``
     (a batch of training inputs, ``[B, ...]``).
@@ -431,12 +473,13 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
     acts = snn.spike_layers
     index = {id(a): i for i, a in enumerate(acts)}
     in_snn = method == "distribution-aware" and sequential
-    targets: list[Optional[torch.Tensor]] = [None] * len(acts)
+    targets: list[torch.Tensor | None] = [None] * len(acts)
     g = torch.Generator(device=calib_x.device).manual_seed(0)
 
     def fit(a: SpikeAct, x: torch.Tensor, **kw) -> None:
-        a.set_calibration(calibrate_layer(method, x, float(a.mu), T, percentile, max_samples=max_samples,
-                                          generator=g, **kw))
+        a.set_calibration(
+            calibrate_layer(method, x, float(a.mu), T, percentile, max_samples=max_samples, generator=g, **kw)
+        )
 
     def ann_pass(a: SpikeAct, xt: torch.Tensor) -> None:  # xt: [1, B, ...], the ANN pre-activation
         x = xt[0].detach()
@@ -456,7 +499,7 @@ def convert(ann: nn.Module, calib_x: torch.Tensor, *, T: int = 2, method: str = 
         xt = xt.detach()
         target = targets[i]
         assert target is not None
-        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if T <= temporal_max_T else None)
+        fit(a, xt.mean(0), target=target.clamp(0, mu), x_steps=xt if temporal_max_T >= T else None)
         targets[i] = None
 
     try:
@@ -485,8 +528,9 @@ def make_trainable(snn: ConvertedSNN, leak: bool = True, tau: float = 100.0) -> 
     for a in snn.spike_layers:
         th = float(a.neuron.v_threshold)
         if leak:
-            a.neuron = LIF(tau=tau, v_threshold=th, reset="soft", surrogate=Rectangular(th),
-                           learn_tau=True, learn_threshold=True)
+            a.neuron = LIF(
+                tau=tau, v_threshold=th, reset="soft", surrogate=Rectangular(th), learn_tau=True, learn_threshold=True
+            )
         else:
             a.neuron = IF(v_threshold=th, reset="soft", surrogate=Rectangular(th), learn_threshold=True)
         a.neuron.to(a.amplitude.device)  # where the converted network lives

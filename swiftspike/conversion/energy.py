@@ -15,6 +15,7 @@ its MACs are computed once. This is the analytical model of :mod:`swiftspike.met
 :meth:`ConvertedSNN.run`, whose :class:`~swiftspike.metrics.record.RunRecord` carries the measured
 events. Costs come from :data:`swiftspike.metrics.energy.ENERGY_TABLES`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,8 +45,9 @@ def running_readout(y: torch.Tensor) -> torch.Tensor:
     return acc / steps.reshape(-1, *([1] * (acc.dim() - 1)))
 
 
-def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: str = "45nm-fp32",
-            batch_size: int = 256) -> dict[str, Any]:
+def measure(
+    snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: str = "45nm-fp32", batch_size: int = 256
+) -> dict[str, Any]:
     """Run ``snn`` for ``T`` steps on ``x`` and return accuracy, per-layer spike rates, FLOPs, energies.
 
     Accuracy is the arg-max of the time-averaged readout (after every step for ``accuracy_per_step``)."""
@@ -60,7 +62,7 @@ def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: 
     snn.eval()
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             rec = snn.run(xb, T)
             builder.add(rec, yb)
             out = running_readout(rec.output)
@@ -82,15 +84,21 @@ def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: 
     n_neurons = {k: builder.layer_neurons[k] for k in spikes}
     spike_rate = {k: spikes[k] / n / max(1, n_neurons[k]) for k in spikes}  # spikes per neuron over T
     return {
-        "accuracy": correct / max(1, n), "T": T, "n_samples": n,
+        "accuracy": correct / max(1, n),
+        "T": T,
+        "n_samples": n,
         "accuracy_per_step": (acc_steps / max(1, n)).tolist(),
         "spikes_per_sample": sum(spikes.values()) / max(1, n),
         "spikes_per_layer": {k: v / max(1, n) for k, v in spikes.items()},
         "spike_rate_per_layer": spike_rate,
         "n_neurons": sum(n_neurons.values()),
-        "flops_per_layer": flops, "input_rate_per_layer": rate_in,
-        "macs": float(flops[first]), "acs": float(acs),
-        "energy_j": e_snn, "ann_energy_j": e_ann, "energy_ratio_vs_ann": energy_ratio(e_ann, e_snn),
+        "flops_per_layer": flops,
+        "input_rate_per_layer": rate_in,
+        "macs": float(flops[first]),
+        "acs": float(acs),
+        "energy_j": e_snn,
+        "ann_energy_j": e_ann,
+        "energy_ratio_vs_ann": energy_ratio(e_ann, e_snn),
         "energy_table": tab.name,
     }
 
@@ -98,13 +106,26 @@ def measure(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, T: int, table: 
 def to_report(m: dict[str, Any]) -> Report:
     """Wrap a :func:`measure` result into a :class:`swiftspike.metrics.report.Report`."""
     return Report(
-        accuracy=m["accuracy"], n_samples=m["n_samples"], time_steps=m["T"],
-        spikes_per_sample=m["spikes_per_sample"], spikes_per_layer=m["spikes_per_layer"],
-        spike_density=m["spikes_per_sample"] / max(1, m["n_neurons"] * m["T"]), latency_steps=float(m["T"]),
-        first_spike_step=None, synops=m["macs"] + m["acs"], acs=m["acs"], macs=m["macs"], energy_j=m["energy_j"],
-        ann_energy_j=m["ann_energy_j"], energy_ratio_vs_ann=m["energy_ratio_vs_ann"], energy_table=m["energy_table"],
+        accuracy=m["accuracy"],
+        n_samples=m["n_samples"],
+        time_steps=m["T"],
+        spikes_per_sample=m["spikes_per_sample"],
+        spikes_per_layer=m["spikes_per_layer"],
+        spike_density=m["spikes_per_sample"] / max(1, m["n_neurons"] * m["T"]),
+        latency_steps=float(m["T"]),
+        first_spike_step=None,
+        synops=m["macs"] + m["acs"],
+        acs=m["acs"],
+        macs=m["macs"],
+        energy_j=m["energy_j"],
+        ann_energy_j=m["ann_energy_j"],
+        energy_ratio_vs_ann=m["energy_ratio_vs_ann"],
+        energy_table=m["energy_table"],
         accuracy_per_step=m["accuracy_per_step"],
-        extra={"spike_rate_per_layer": m["spike_rate_per_layer"], "flops_per_layer": m["flops_per_layer"],
-               "input_rate_per_layer": m["input_rate_per_layer"]},
+        extra={
+            "spike_rate_per_layer": m["spike_rate_per_layer"],
+            "flops_per_layer": m["flops_per_layer"],
+            "input_rate_per_layer": m["input_rate_per_layer"],
+        },
         op_model="analytical",
     )

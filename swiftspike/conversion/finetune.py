@@ -5,6 +5,7 @@ spike amplitudes :math:`A_l` and input shifts are trained through time with a re
 (:math:`\partial s/\partial h \approx \tfrac1{\theta_l}[|h - \theta_l| < \theta_l/2]`), cross-entropy on the
 time-averaged output of the accumulating readout, direct input encoding.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,9 +32,20 @@ def clamp_snn(snn: ConvertedSNN) -> None:
             a.neuron.tau.clamp_(min=1.0)
 
 
-def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2, epochs: int = 1,
-             batch_size: int = 64, lr: float = 1e-4, leak: bool = True, seed: int = 0,
-             show_progress: bool = True, **train: Any) -> list[float]:
+def finetune(
+    snn: ConvertedSNN,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    T: int = 2,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 1e-4,
+    leak: bool = True,
+    seed: int = 0,
+    show_progress: bool = True,
+    **train: Any,
+) -> list[float]:
     """Fine-tune ``snn`` in place at ``T`` steps (BPTT; meant for T in {1, 2, 3}): a
     :class:`~swiftspike.training.Trainer` with Adam, a cosine schedule and :func:`clamp_snn` after every
     step. Returns the mean loss per epoch. ``leak=False`` keeps IF neurons (thresholds, amplitudes, shifts
@@ -44,10 +56,24 @@ def finetune(snn: ConvertedSNN, x: torch.Tensor, y: torch.Tensor, *, T: int = 2,
     device = next((p.device for p in snn.parameters()), torch.device("cpu"))
     train.setdefault("device", str(device))
     train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, loss="membrane", scheduler="cosine",
-                      progress=show_progress, **train)
-    trainer = Trainer(snn, None, cfg, runner=lambda m, xb: logits_record(m(xb, T=T)),
-                      after_step=lambda m: clamp_snn(snn), desc=f"fine-tune T={T}")
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        loss="membrane",
+        scheduler="cosine",
+        progress=show_progress,
+        **train,
+    )
+    trainer = Trainer(
+        snn,
+        None,
+        cfg,
+        runner=lambda m, xb: logits_record(m(xb, T=T)),
+        after_step=lambda m: clamp_snn(snn),
+        desc=f"fine-tune T={T}",
+    )
     history = trainer.fit((x, y))
     snn.eval()
     return [h["loss"] for h in history]

@@ -3,10 +3,11 @@
 :class:`Dataset` holds train/test tensors. Static image sets hold ``x`` as ``[N, C, H, W]`` or
 ``[N, F]`` floats in [0, 1]; temporal sets (``temporal=True``) hold dense ``[N, T, ...]`` sequences.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,16 +30,25 @@ class Dataset:
         """Shape of one sample (one time step for temporal sets)."""
         return tuple(self.x_train.shape[2:] if self.temporal else self.x_train.shape[1:])
 
-    def subset(self, n_train: Optional[int] = None, n_test: Optional[int] = None) -> "Dataset":
-        return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
-                       self.x_test[:n_test], self.y_test[:n_test], self.n_classes, self.temporal)
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
+        return Dataset(
+            self.name,
+            self.x_train[:n_train],
+            self.y_train[:n_train],
+            self.x_test[:n_test],
+            self.y_test[:n_test],
+            self.n_classes,
+            self.temporal,
+        )
 
     @classmethod
-    def from_items(cls, name: str, train: Any, test: Any, *, n_classes: Optional[int] = None,
-                   temporal: bool = True) -> "Dataset":
+    def from_items(
+        cls, name: str, train: Any, test: Any, *, n_classes: int | None = None, temporal: bool = True
+    ) -> Dataset:
         """Read every ``(x, y)`` item of two map-style datasets (torch, Tonic with a ``ToFrame`` transform,
         swiftspike's lazy event datasets) into memory, for the studies that work on in-memory data.
         ``temporal``: items are ``[T, ...]`` sequences (frames); ``n_classes`` defaults to ``max(y) + 1``."""
+
         def stack(items: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
             if len(items) == 0:
                 raise SwiftSpikeError(f"the {split} dataset is empty")
@@ -46,8 +56,10 @@ class Dataset:
             try:
                 x = torch.stack([torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in xs])
             except RuntimeError as e:
-                raise SwiftSpikeError(f"the {split} items differ in shape ({e}); bin events into frames of one "
-                                      "size first (e.g. tonic.transforms.ToFrame with n_time_bins)") from None
+                raise SwiftSpikeError(
+                    f"the {split} items differ in shape ({e}); bin events into frames of one "
+                    "size first (e.g. tonic.transforms.ToFrame with n_time_bins)"
+                ) from None
             return x, torch.as_tensor([int(v) for v in ys], dtype=torch.long)
 
         xtr, ytr = stack(train, "train")
@@ -56,21 +68,23 @@ class Dataset:
         return cls(name, xtr, ytr, xte, yte, n, temporal)
 
 
-def split_shuffled(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
+def split_shuffled(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with ``seed`` and split off the last ``test_fraction`` as test set."""
     if not 0 < test_fraction < 1:
         raise SwiftSpikeError(f"test_fraction must be in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x))
-    n_test = int(round(len(x) * test_fraction))
+    n_test = round(len(x) * float(test_fraction))
     tr, te = idx[n_test:], idx[:n_test]
     return x[tr], y[tr], x[te], y[te]
 
 
 def to_dataset(name, xtr, ytr, xte, yte, n_classes, temporal=False) -> Dataset:
     f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
-    l = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long)
-    return Dataset(name, f(xtr), l(ytr), f(xte), l(yte), n_classes, temporal)
+    lab = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long)
+    return Dataset(name, f(xtr), lab(ytr), f(xte), lab(yte), n_classes, temporal)
 
 
 def need_module(module: str, extra: str = "data"):

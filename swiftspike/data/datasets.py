@@ -1,7 +1,8 @@
 """Load any dataset by name (:func:`load_dataset`). Nothing here ever downloads."""
+
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Callable
 
 from ..errors import SwiftSpikeError
 from .dataset import Dataset
@@ -14,13 +15,23 @@ from .randman import load_randman
 from .sequential import load_sequential_digits
 from .shd import load_shd
 
-
 #: Names accepted by :func:`load_dataset`.
-DATASETS = ("digits", "mnist5k", "fashion-mnist", "randman", "shd", "nmnist", "dvs-gesture", "nmnist-sim", "fashion-sim")
+DATASETS = (
+    "digits",
+    "mnist5k",
+    "fashion-mnist",
+    "randman",
+    "shd",
+    "nmnist",
+    "dvs-gesture",
+    "nmnist-sim",
+    "fashion-sim",
+)
 
 
-def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit: Optional[int] = None,
-                 flatten: bool = False, **kw) -> Dataset:
+def load_dataset(
+    name: str, *, path: str | None = None, seed: int = 0, limit: int | None = None, flatten: bool = False, **kw
+) -> Dataset:
     """Load a dataset by name (one of :data:`DATASETS`); ``limit`` caps the number of training samples.
 
     * ``digits`` -- scikit-learn's 8x8 digits (always available);
@@ -53,7 +64,8 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
             if "n_bins" in kw:
                 raise SwiftSpikeError("give either T or n_bins, not both")
             kw["n_bins"] = kw.pop("T")
-        common = ("n_bins", "duration_us", "limit_test", "binary")
+        common: tuple[str, ...] = ("n_bins", "duration_us", "limit_test", "binary")
+        loader: Callable[..., Dataset]
         if name == "shd":
             loader = load_shd
             opts = common + ("channel_factor",)
@@ -65,8 +77,13 @@ def load_dataset(name: str, *, path: Optional[str] = None, seed: int = 0, limit:
             opts = common + ("spatial_factor",)
         d = loader(path, limit_train=limit, seed=seed, **_pick(name, kw, opts))
     elif name in EMULATED:
-        d = load_emulated(name, path=path, seed=seed, limit_train=limit, **_pick(name, kw, (
-            "limit_test", "first_saccade", "bin_us", "n_bins", "binary", "threshold", "log_eps")))
+        d = load_emulated(
+            name,
+            path=path,
+            seed=seed,
+            limit_train=limit,
+            **_pick(name, kw, ("limit_test", "first_saccade", "bin_us", "n_bins", "binary", "threshold", "log_eps")),
+        )
     else:
         raise SwiftSpikeError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if limit is not None:

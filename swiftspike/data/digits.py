@@ -1,4 +1,5 @@
 """scikit-learn's bundled 8x8 digits."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,10 +6,12 @@ sensor with two polarities; 11 classes (10 gestures + "other"). Folder layout:
 ``root`` is ``path`` or ``$SWIFTSPIKE_DVS_GESTURE``. :func:`load_dvs_gesture` bins a split into memory;
 :class:`DVSGestureDataset` reads one clip per item.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +24,9 @@ from .paths import PathLike, resolve_dir
 DVS_GESTURE_ENV = "SWIFTSPIKE_DVS_GESTURE"
 DVS_SENSOR = (128, 128, 2)
 DVS_CLASSES = 11
-_HINT = " (unpack the preprocessed clips so that ibmGestureTrain/ and ibmGestureTest/ hold user<NN>_<lighting>/<label>.npy)"
+_HINT = (
+    " (unpack the preprocessed clips so that ibmGestureTrain/ and ibmGestureTest/ hold user<NN>_<lighting>/<label>.npy)"
+)
 
 
 def read_dvs_gesture_npy(path: PathLike) -> np.ndarray:
@@ -40,8 +44,13 @@ def read_dvs_gesture_npy(path: PathLike) -> np.ndarray:
     if not np.isfinite(a).all():
         raise SwiftSpikeError(f"{p} is corrupt: it contains NaN or inf")
     x, y, pol, t = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-    if a.size and (x.min() < 0 or x.max() >= DVS_SENSOR[0] or y.min() < 0 or y.max() >= DVS_SENSOR[1]
-                   or not np.isin(pol, (0, 1)).all()):
+    if a.size and (
+        x.min() < 0
+        or x.max() >= DVS_SENSOR[0]
+        or y.min() < 0
+        or y.max() >= DVS_SENSOR[1]
+        or not np.isin(pol, (0, 1)).all()
+    ):
         raise SwiftSpikeError(f"{p} is corrupt: coordinates outside 128x128 or polarity not 0/1")
     ev = np.zeros(len(a), dtype=DVS_GESTURE_DTYPE)
     ev["x"], ev["y"], ev["p"] = x, y, pol
@@ -64,8 +73,9 @@ def list_dvs_gesture(root: PathLike, split: str = "train") -> list[tuple[Path, i
     return items
 
 
-def dvs_frames(n_bins: int = 20, duration_us: Optional[int] = None, spatial_factor: int = 4,
-               binary: bool = False) -> ToFrames:
+def dvs_frames(
+    n_bins: int = 20, duration_us: int | None = None, spatial_factor: int = 4, binary: bool = False
+) -> ToFrames:
     """The binning of :func:`load_dvs_gesture`: pixels sum-pooled by ``spatial_factor``, the window starting
     at the clip's first event and spanning ``duration_us`` or the clip's own length, in ``n_bins`` bins;
     output ``[n_bins, 2, 128/f, 128/f]``."""
@@ -74,20 +84,35 @@ def dvs_frames(n_bins: int = 20, duration_us: Optional[int] = None, spatial_fact
     if duration_us is not None:
         check_positive_int(duration_us, "duration_us")
     side = -(-DVS_SENSOR[0] // spatial_factor)
-    return ToFrames((side, side, 2), n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary, align_start=True,
-                    downsample=spatial_factor)
+    return ToFrames(
+        (side, side, 2),
+        n_bins=n_bins,
+        t_start=0,
+        t_end=duration_us,
+        binary=binary,
+        align_start=True,
+        downsample=spatial_factor,
+    )
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=DVS_GESTURE_ENV, subdir="dvs-gesture", what="DVS Gesture folder", hint=_HINT)
     if (root / "DVSGesture").is_dir() and not (root / "ibmGestureTrain").is_dir():
         root = root / "DVSGesture"
     return root
 
 
-def load_dvs_gesture(path: Optional[PathLike] = None, *, n_bins: int = 20, duration_us: Optional[int] = None,
-                     spatial_factor: int = 4, limit_train: Optional[int] = None, limit_test: Optional[int] = None,
-                     seed: int = 0, binary: bool = False) -> Dataset:
+def load_dvs_gesture(
+    path: PathLike | None = None,
+    *,
+    n_bins: int = 20,
+    duration_us: int | None = None,
+    spatial_factor: int = 4,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    seed: int = 0,
+    binary: bool = False,
+) -> Dataset:
     """DVS Gesture as frames ``[N, n_bins, 2, 128/f, 128/f]`` (``f = spatial_factor``, sum pooling), in memory.
 
     Each clip's window starts at its first event; it spans ``duration_us`` when given (later events
@@ -118,9 +143,20 @@ class DVSGestureDataset(EventDataset):
     sensor_size = DVS_SENSOR
     n_classes = DVS_CLASSES
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 20, duration_us: Optional[int] = None,
-                 spatial_factor: int = 4, binary: bool = False, limit: Optional[int] = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        path: PathLike | None = None,
+        split: str = "train",
+        *,
+        transform: Any = "frames",
+        target_transform: Callable | None = None,
+        n_bins: int = 20,
+        duration_us: int | None = None,
+        spatial_factor: int = 4,
+        binary: bool = False,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> None:
         choose("DVS Gesture split", split, ("train", "test"))
         frames = dvs_frames(n_bins, duration_us, spatial_factor, binary)
         self.files = pick_subset(list_dvs_gesture(_root(path), split), limit, seed)

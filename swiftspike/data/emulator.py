@@ -23,10 +23,12 @@ event rates), so results on the emulation are not results on N-MNIST.
 :class:`~swiftspike.data.dataset.Dataset` of ``[N, T, 2, 34, 34]`` event-count frames, binned like the
 N-MNIST reader (by default the first saccade only, 10 ms frames: ``T = 10``).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,7 +51,7 @@ def _place(img: np.ndarray, iy: int, ix: int, H: int, W: int) -> np.ndarray:
     y0, x0 = max(iy, 0), max(ix, 0)
     y1, x1 = min(iy + h, H), min(ix + w, W)
     if y1 > y0 and x1 > x0:
-        out[:, y0:y1, x0:x1] = img[:, y0 - iy:y1 - iy, x0 - ix:x1 - ix]
+        out[:, y0:y1, x0:x1] = img[:, y0 - iy : y1 - iy, x0 - ix : x1 - ix]
     return out
 
 
@@ -77,9 +79,17 @@ def saccade_offsets(t_us: np.ndarray, saccade_us: int, path: Sequence[tuple[floa
     return p[seg] + (p[seg + 1] - p[seg]) * frac[:, None]
 
 
-def emulate(images, *, threshold: float = 0.3, log_eps: float = 0.1, dt_us: int = 1000, saccade_us: int = 100_000,
-            n_saccades: int = 3, sensor: Sequence[int] = SENSOR,
-            path: Sequence[tuple[float, float]] = SACCADES) -> list[np.ndarray]:
+def emulate(
+    images,
+    *,
+    threshold: float = 0.3,
+    log_eps: float = 0.1,
+    dt_us: int = 1000,
+    saccade_us: int = 100_000,
+    n_saccades: int = 3,
+    sensor: Sequence[int] = SENSOR,
+    path: Sequence[tuple[float, float]] = SACCADES,
+) -> list[np.ndarray]:
     """Event streams of images ``[N, h, w]`` (or ``[N, 1, h, w]``, values in ``[0, 1]``); see the module docstring.
 
     ``threshold`` is the contrast threshold :math:`C` (log units), ``log_eps`` the offset in
@@ -128,8 +138,9 @@ def emulate(images, *, threshold: float = 0.3, log_eps: float = 0.1, dt_us: int 
             with np.errstate(divide="ignore", invalid="ignore"):
                 f = np.where(b != a, (level - a) / (b - a), 1.0)
             t = times[k - 1] + np.clip(f, 0.0, 1.0) * (times[k] - times[k - 1])
-            chunks.append((nz[0][rep], np.round(t).astype(np.int64), nz[2][rep], nz[1][rep],
-                           (sign[rep] > 0).astype(np.int8)))
+            chunks.append(
+                (nz[0][rep], np.round(t).astype(np.int64), nz[2][rep], nz[1][rep], (sign[rep] > 0).astype(np.int8))
+            )
         L_prev = L
     streams = []
     if chunks:
@@ -148,8 +159,16 @@ def emulate(images, *, threshold: float = 0.3, log_eps: float = 0.1, dt_us: int 
     return streams
 
 
-def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, n_bins: Optional[int] = None,
-                   binary: bool = False, chunk: int = 256, **kw) -> torch.Tensor:
+def emulate_frames(
+    images,
+    *,
+    first_saccade: bool = True,
+    bin_us: int = 10_000,
+    n_bins: int | None = None,
+    binary: bool = False,
+    chunk: int = 256,
+    **kw,
+) -> torch.Tensor:
     """Event-count frames ``[N, T, 2, 34, 34]`` of emulated streams: the first saccade only (default) or all
     three, in bins of ``bin_us`` (``T = duration / bin_us`` unless ``n_bins`` is given); ``kw`` go to
     :func:`emulate`."""
@@ -161,22 +180,33 @@ def emulate_frames(images, *, first_saccade: bool = True, bin_us: int = 10_000, 
     check_positive_int(T, "n_bins")
     img = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     N = img.shape[0]
-    out: Optional[torch.Tensor] = None
+    out: torch.Tensor | None = None
     for i0 in range(0, N, chunk):
-        streams = emulate(img[i0:i0 + chunk], **kw)
-        fr = frames_from_streams(streams, len(streams), (SENSOR[1], SENSOR[0], 2), n_bins=T, bin_us=bin_us,
-                                 t_start=0, binary=binary)
+        streams = emulate(img[i0 : i0 + chunk], **kw)
+        fr = frames_from_streams(
+            streams, len(streams), (SENSOR[1], SENSOR[0], 2), n_bins=T, bin_us=bin_us, t_start=0, binary=binary
+        )
         if out is None:
             out = torch.zeros((N, *fr.shape[1:]), dtype=fr.dtype)
-        out[i0:i0 + len(streams)] = fr
+        out[i0 : i0 + len(streams)] = fr
     assert out is not None
     return out
 
 
-def load_emulated(name: str, *, path: Optional[str] = None, seed: int = 0, limit_train: Optional[int] = None,
-                  limit_test: Optional[int] = None, first_saccade: bool = True, bin_us: int = 10_000,
-                  n_bins: Optional[int] = None, binary: bool = False, threshold: float = 0.3,
-                  log_eps: float = 0.1) -> Dataset:
+def load_emulated(
+    name: str,
+    *,
+    path: str | None = None,
+    seed: int = 0,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    first_saccade: bool = True,
+    bin_us: int = 10_000,
+    n_bins: int | None = None,
+    binary: bool = False,
+    threshold: float = 0.3,
+    log_eps: float = 0.1,
+) -> Dataset:
     """``nmnist-sim`` (MNIST-5k) or ``fashion-sim`` (Fashion-MNIST, IDX files from ``path``) as emulated
     N-MNIST-like event frames ``[N, T, 2, 34, 34]`` (``temporal=True``); ``limit_*`` cap the images emulated."""
     from .mnist import load_fashion_mnist, load_mnist5k
@@ -190,7 +220,15 @@ def load_emulated(name: str, *, path: Optional[str] = None, seed: int = 0, limit
         d = load_mnist5k(seed=seed, flatten=False).subset(n_train=limit_train, n_test=limit_test)
     else:
         d = load_fashion_mnist(path, limit_train=limit_train, limit_test=limit_test, flatten=False)
-    kw: dict[str, Any] = dict(first_saccade=first_saccade, bin_us=bin_us, n_bins=n_bins, binary=binary,
-                              threshold=threshold, log_eps=log_eps)
-    return Dataset(name, emulate_frames(d.x_train, **kw), d.y_train, emulate_frames(d.x_test, **kw), d.y_test,
-                   d.n_classes, temporal=True)
+    kw: dict[str, Any] = dict(
+        first_saccade=first_saccade, bin_us=bin_us, n_bins=n_bins, binary=binary, threshold=threshold, log_eps=log_eps
+    )
+    return Dataset(
+        name,
+        emulate_frames(d.x_train, **kw),
+        d.y_train,
+        emulate_frames(d.x_test, **kw),
+        d.y_test,
+        d.n_classes,
+        temporal=True,
+    )

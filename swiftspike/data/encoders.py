@@ -10,9 +10,10 @@
 
 Encoder objects (``RateEncoder``, ...) wrap them with a fixed ``T`` for the trainer.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -27,8 +28,12 @@ def _check_static(x: torch.Tensor, T: int) -> torch.Tensor:
 
 
 def rate_encode(
-    x: torch.Tensor, T: int, *, gain: float = 1.0, method: str = "bernoulli",
-    generator: Optional[torch.Generator] = None,
+    x: torch.Tensor,
+    T: int,
+    *,
+    gain: float = 1.0,
+    method: str = "bernoulli",
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Rate code. ``x`` must lie in [0, 1] for ``bernoulli`` (after ``gain``)."""
     x = _check_static(x, T)
@@ -130,7 +135,7 @@ class SequenceEncoder(Encoder):
 
     name = "sequence"
 
-    def __init__(self, T: Optional[int] = None) -> None:
+    def __init__(self, T: int | None = None) -> None:
         self.T = T  # type: ignore[assignment]
 
     def __call__(self, x):
@@ -157,7 +162,7 @@ def make_encoder(name: str, T: int) -> Encoder:
     return SequenceEncoder(T)
 
 
-def encoder_info(encoder: Optional[Encoder]) -> Optional[dict[str, Any]]:
+def encoder_info(encoder: Encoder | None) -> dict[str, Any] | None:
     """JSON description of an encoder (name, ``T`` and its options); ``None`` for none."""
     if encoder is None:
         return None
@@ -168,7 +173,7 @@ def encoder_info(encoder: Optional[Encoder]) -> Optional[dict[str, Any]]:
     return info
 
 
-def encoder_from_info(info: dict[str, Any], *, name: Optional[str] = None, T: Optional[int] = None) -> Encoder:
+def encoder_from_info(info: dict[str, Any], *, name: str | None = None, T: int | None = None) -> Encoder:
     """The encoder :func:`encoder_info` described (``name`` / ``T`` override the stored ones)."""
     stored = info.get("name", "rate")
     T = T if T is not None else info.get("T")

@@ -10,9 +10,11 @@ as the SHD cochlea use ``x`` as the channel.
 ``[t_start + k*w, t_start + (k+1)*w)`` with ``w = bin_us`` or ``(t_end - t_start) / n_bins``,
 giving ``[T, P, H, W]`` for a ``(W, H, P)`` sensor or ``[T, W]`` for a 1-D ``(W,)`` sensor.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,15 +40,25 @@ def make_events(t, x, y=None, p=None) -> np.ndarray:
 
 
 def _check_events(events: np.ndarray) -> np.ndarray:
-    if not isinstance(events, np.ndarray) or events.dtype.names is None or \
-            not {"t", "x"} <= set(events.dtype.names) or events.ndim != 1:
+    if (
+        not isinstance(events, np.ndarray)
+        or events.dtype.names is None
+        or not {"t", "x"} <= set(events.dtype.names)
+        or events.ndim != 1
+    ):
         raise SwiftSpikeError("events must be a 1-D numpy structured array with fields t, x (and y, p)")
     return events
 
 
 def events_to_frames(
-    events: np.ndarray, sensor_size: Sequence[int], *, n_bins: Optional[int] = None,
-    bin_us: Optional[int] = None, t_start: int = 0, t_end: Optional[int] = None, binary: bool = False,
+    events: np.ndarray,
+    sensor_size: Sequence[int],
+    *,
+    n_bins: int | None = None,
+    bin_us: int | None = None,
+    t_start: int = 0,
+    t_end: int | None = None,
+    binary: bool = False,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Bin an event stream into spike-count frames.
@@ -75,20 +87,26 @@ def events_to_frames(
     if t_end <= t_start:
         raise SwiftSpikeError(f"t_end ({t_end}) must be after t_start ({t_start})")
     span = t_end - t_start
-    T = n_bins if n_bins is not None else -(-span // bin_us)
+    if n_bins is not None:
+        T = n_bins
+    else:
+        assert bin_us is not None  # one of them is given (checked above)
+        T = -(-span // bin_us)
     keep = (t >= t_start) & (t < t_end)
     rel = t[keep] - t_start
     b = rel // bin_us if bin_us is not None else rel * T // span
     x = events["x"][keep].astype(np.int64)
     W = size[0]
+    shape: tuple[int, ...]
     if len(size) == 1:
         cells, idx = W, x
         bad = (x < 0) | (x >= W)
         shape = (T, W)
     else:
         _, H, P = size
-        y = events["y"][keep].astype(np.int64) if "y" in events.dtype.names else np.zeros_like(x)
-        p = events["p"][keep].astype(np.int64) if "p" in events.dtype.names else np.zeros_like(x)
+        names = events.dtype.names or ()
+        y = events["y"][keep].astype(np.int64) if "y" in names else np.zeros_like(x)
+        p = events["p"][keep].astype(np.int64) if "p" in names else np.zeros_like(x)
         if P == 1:
             p = np.zeros_like(p)
         bad = (x < 0) | (x >= W) | (y < 0) | (y >= H) | (p < 0) | (p >= P)
@@ -129,13 +147,29 @@ class ToFrames:
     datasets of SHD, N-MNIST and DVS Gesture bin through the same object, so both give the same frames.
     """
 
-    def __init__(self, sensor_size: Sequence[int], *, n_bins: Optional[int] = None, bin_us: Optional[int] = None,
-                 t_start: int = 0, t_end: Optional[int] = None, binary: bool = False, align_start: bool = False,
-                 downsample: int = 1, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        sensor_size: Sequence[int],
+        *,
+        n_bins: int | None = None,
+        bin_us: int | None = None,
+        t_start: int = 0,
+        t_end: int | None = None,
+        binary: bool = False,
+        align_start: bool = False,
+        downsample: int = 1,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         check_positive_int(downsample, "spatial factor")
         self.sensor_size = tuple(int(s) for s in sensor_size)
-        self.kw: dict[str, Any] = {"n_bins": n_bins, "bin_us": bin_us, "t_start": t_start, "t_end": t_end, "binary": binary,
-                   "dtype": dtype}
+        self.kw: dict[str, Any] = {
+            "n_bins": n_bins,
+            "bin_us": bin_us,
+            "t_start": t_start,
+            "t_end": t_end,
+            "binary": binary,
+            "dtype": dtype,
+        }
         self.align_start = align_start
         self.downsample = downsample
 
@@ -150,7 +184,10 @@ class ToFrames:
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.kw.items() if v is not None and k != "dtype")
-        return f"ToFrames(sensor_size={self.sensor_size}, {opts}, align_start={self.align_start}, downsample={self.downsample})"
+        return (
+            f"ToFrames(sensor_size={self.sensor_size}, {opts}, align_start={self.align_start}, "
+            f"downsample={self.downsample})"
+        )
 
 
 class EventDataset(torch.utils.data.Dataset):
@@ -165,8 +202,9 @@ class EventDataset(torch.utils.data.Dataset):
     sensor_size: tuple[int, int, int] = (1, 1, 1)
     n_classes: int = 0
 
-    def __init__(self, targets: Sequence[int], transform: Any, target_transform: Optional[Callable],
-                 frames: ToFrames) -> None:
+    def __init__(
+        self, targets: Sequence[int], transform: Any, target_transform: Callable | None, frames: ToFrames
+    ) -> None:
         if isinstance(transform, str) and transform != "frames":
             raise SwiftSpikeError(f"transform must be 'frames', None or a callable, got {transform!r}")
         if transform is not None and not isinstance(transform, str) and not callable(transform):
@@ -196,7 +234,7 @@ class EventDataset(torch.utils.data.Dataset):
         return x, (y if self.target_transform is None else self.target_transform(y))
 
 
-def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
+def pick_subset(items: Sequence, limit: int | None, seed: int) -> list:
     """All ``items``, or ``limit`` of them drawn without replacement with ``seed`` (kept in order)."""
     items = list(items)
     if limit is None or limit >= len(items):
@@ -206,8 +244,15 @@ def pick_subset(items: Sequence, limit: Optional[int], seed: int) -> list:
     return [items[i] for i in idx]
 
 
-def frames_from_streams(streams, n: int, sensor_size: Optional[Sequence[int]] = None, *, align_start: bool = False,
-                        transform: Optional[ToFrames] = None, **bin_kw) -> torch.Tensor:
+def frames_from_streams(
+    streams,
+    n: int,
+    sensor_size: Sequence[int] | None = None,
+    *,
+    align_start: bool = False,
+    transform: ToFrames | None = None,
+    **bin_kw,
+) -> torch.Tensor:
     """Bin ``n`` streams (any iterable, consumed one at a time to save memory) into ``[n, T, ...]`` with
     ``transform`` (a :class:`ToFrames`), or one built from ``sensor_size``, ``align_start`` and ``bin_kw``.
 
@@ -217,7 +262,7 @@ def frames_from_streams(streams, n: int, sensor_size: Optional[Sequence[int]] = 
         if sensor_size is None:
             raise SwiftSpikeError("frames_from_streams needs a sensor_size or a transform")
         transform = ToFrames(sensor_size, align_start=align_start, **bin_kw)
-    out: Optional[torch.Tensor] = None
+    out: torch.Tensor | None = None
     for i, ev in enumerate(streams):
         fr = transform(ev)
         if out is None:

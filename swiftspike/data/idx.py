@@ -4,12 +4,12 @@ Layout: two zero bytes, one type byte (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C i
 0x0D float32, 0x0E float64), one byte with the number of dimensions ``n``, then ``n``
 big-endian uint32 sizes, then the values in big-endian C order.
 """
+
 from __future__ import annotations
 
 import gzip
 import zlib
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def parse_idx(raw: bytes, name: str = "idx data") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
-def read_idx(path: Union[str, Path]) -> np.ndarray:
+def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file; ``.gz`` files (or any gzip stream) are decompressed first."""
     p = Path(path)
     if not p.is_file():

@@ -2,11 +2,11 @@
 
 Images are scaled to [0, 1] floats, ``[N, 784]`` (``flatten=True``) or ``[N, 1, 28, 28]``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -17,14 +17,26 @@ from .paths import PathLike, need_file, resolve_dir
 
 FASHION_MNIST_ENV = "SWIFTSPIKE_FASHION_MNIST"
 FASHION_MNIST_DEFAULT = "/usr/share/datasets/fashion-mnist"
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                         "Sneaker", "Bag", "Ankle boot")
-_FASHION_HINT = (f" (Debian/Ubuntu: apt-get install dataset-fashion-mnist puts them in {FASHION_MNIST_DEFAULT}; "
-                 "or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-                 "and t10k-labels-idx1-ubyte.gz in one folder)")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+_FASHION_HINT = (
+    f" (Debian/Ubuntu: apt-get install dataset-fashion-mnist puts them in {FASHION_MNIST_DEFAULT}; "
+    "or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
+    "and t10k-labels-idx1-ubyte.gz in one folder)"
+)
 
 
-def _check_limit(limit: Optional[int], name: str) -> Optional[int]:
+def _check_limit(limit: int | None, name: str) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise SwiftSpikeError(f"{name} must be a positive integer, got {limit!r}")
     return limit
@@ -59,11 +71,13 @@ def load_mnist5k(seed: int = 0, test_fraction: float = 0.2, flatten: bool = True
     return to_dataset("mnist5k", *split_shuffled(x, y, test_fraction, seed), 10)
 
 
-def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-    img_p = need_file(folder, (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"),
-                      "Fashion-MNIST images", _FASHION_HINT)
-    lab_p = need_file(folder, (f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"),
-                      "Fashion-MNIST labels", _FASHION_HINT)
+def _read_split(folder: Path, prefix: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    img_p = need_file(
+        folder, (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"), "Fashion-MNIST images", _FASHION_HINT
+    )
+    lab_p = need_file(
+        folder, (f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"), "Fashion-MNIST labels", _FASHION_HINT
+    )
     x, y = read_idx(img_p), read_idx(lab_p)
     if x.ndim != 3 or x.dtype != np.uint8:
         raise SwiftSpikeError(f"{img_p} is not an image file: expected uint8 [N, H, W], got {x.dtype} {x.shape}")
@@ -76,8 +90,9 @@ def _read_split(folder: Path, prefix: str, limit: Optional[int]) -> tuple[np.nda
     return x, y.astype(np.int64)
 
 
-def load_fashion_mnist(path: Optional[PathLike] = None, limit_train: Optional[int] = None,
-                       limit_test: Optional[int] = None, flatten: bool = True) -> Dataset:
+def load_fashion_mnist(
+    path: PathLike | None = None, limit_train: int | None = None, limit_test: int | None = None, flatten: bool = True
+) -> Dataset:
     """Fashion-MNIST (60 000 train / 10 000 test, 28x28, 10 classes) from its four IDX files.
 
     The folder is ``path``, else ``$SWIFTSPIKE_FASHION_MNIST``, else ``$SWIFTSPIKE_DATA/fashion-mnist``,
@@ -86,12 +101,17 @@ def load_fashion_mnist(path: Optional[PathLike] = None, limit_train: Optional[in
     """
     _check_limit(limit_train, "limit_train")
     _check_limit(limit_test, "limit_test")
-    folder = resolve_dir(path, env=FASHION_MNIST_ENV, subdir="fashion-mnist", what="Fashion-MNIST folder",
-                         default=FASHION_MNIST_DEFAULT, hint=_FASHION_HINT)
+    folder = resolve_dir(
+        path,
+        env=FASHION_MNIST_ENV,
+        subdir="fashion-mnist",
+        what="Fashion-MNIST folder",
+        default=FASHION_MNIST_DEFAULT,
+        hint=_FASHION_HINT,
+    )
     if not folder.is_dir():
         raise SwiftSpikeError(f"Fashion-MNIST path {folder} must be a folder holding the four IDX files")
     xtr, ytr = _read_split(folder, "train", limit_train)
     xte, yte = _read_split(folder, "t10k", limit_test)
     side = xtr.shape[1]
-    return to_dataset("fashion-mnist", _images(xtr, flatten, side), ytr,
-                       _images(xte, flatten, side), yte, 10)
+    return to_dataset("fashion-mnist", _images(xtr, flatten, side), ytr, _images(xte, flatten, side), yte, 10)

@@ -9,10 +9,12 @@ Folder layout: ``<root>/Train/<digit>/*.bin`` and ``<root>/Test/<digit>/*.bin`` 
 folder name's last character); ``root`` is ``path`` or ``$SWIFTSPIKE_NMNIST``. :func:`load_nmnist` bins
 a split into memory; :class:`NMNISTDataset` reads one file per item.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,15 +27,19 @@ from .paths import PathLike, resolve_dir
 NMNIST_ENV = "SWIFTSPIKE_NMNIST"
 NMNIST_SENSOR = (34, 34, 2)
 OVERFLOW_Y = 240
-OVERFLOW_US = 2 ** 13
-_HINT = " (unzip the N-MNIST Train/ and Test/ folders, each holding digit folders 0..9 with .bin files, into one folder)"
+OVERFLOW_US = 2**13
+_HINT = (
+    " (unzip the N-MNIST Train/ and Test/ folders, each holding digit folders 0..9 with .bin files, into one folder)"
+)
 
 
 def decode_nmnist(raw: bytes, name: str = "N-MNIST data", sensor: tuple[int, int] = (34, 34)) -> np.ndarray:
     """Decode the bytes of one N-MNIST (ATIS) ``.bin`` recording into Tonic's N-MNIST events
     (:data:`~swiftspike.data.events.NMNIST_DTYPE`: ``x, y, t`` µs, ``p`` 0/1)."""
     if len(raw) == 0 or len(raw) % 5:
-        raise SwiftSpikeError(f"{name} is corrupt: {len(raw)} bytes is not a positive multiple of 5 (one event = 5 bytes)")
+        raise SwiftSpikeError(
+            f"{name} is corrupt: {len(raw)} bytes is not a positive multiple of 5 (one event = 5 bytes)"
+        )
     r = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 5).astype(np.int64)
     x, y = r[:, 0], r[:, 1]
     p = r[:, 2] >> 7
@@ -77,7 +83,7 @@ def list_nmnist(root: PathLike, split: str = "Train") -> list[tuple[Path, int]]:
     return items
 
 
-def nmnist_frames(n_bins: int = 10, duration_us: Optional[int] = 300_000, binary: bool = False) -> ToFrames:
+def nmnist_frames(n_bins: int = 10, duration_us: int | None = 300_000, binary: bool = False) -> ToFrames:
     """The binning of :func:`load_nmnist`: ``[0, duration_us)`` (or each recording's own length with
     ``duration_us=None``) in ``n_bins`` bins; output ``[n_bins, 2, 34, 34]``."""
     check_positive_int(n_bins, "n_bins")
@@ -86,7 +92,7 @@ def nmnist_frames(n_bins: int = 10, duration_us: Optional[int] = 300_000, binary
     return ToFrames(NMNIST_SENSOR, n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary)
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=NMNIST_ENV, subdir="nmnist", what="N-MNIST folder", hint=_HINT)
     if (root / "NMNIST").is_dir() and not (root / "Train").is_dir():
         root = root / "NMNIST"
@@ -100,9 +106,16 @@ def _frames(items, frames: ToFrames):
     return x, torch.tensor([lab for _, lab in items], dtype=torch.long)
 
 
-def load_nmnist(path: Optional[PathLike] = None, *, n_bins: int = 10, duration_us: Optional[int] = 300_000,
-                limit_train: Optional[int] = None, limit_test: Optional[int] = None, seed: int = 0,
-                binary: bool = False) -> Dataset:
+def load_nmnist(
+    path: PathLike | None = None,
+    *,
+    n_bins: int = 10,
+    duration_us: int | None = 300_000,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    seed: int = 0,
+    binary: bool = False,
+) -> Dataset:
     """N-MNIST as frames ``[N, n_bins, 2, 34, 34]`` (``temporal=True``), in memory.
 
     ``[0, duration_us)`` is split into ``n_bins`` equal bins (default 10 bins over the ~300 ms of
@@ -132,10 +145,19 @@ class NMNISTDataset(EventDataset):
     sensor_size = NMNIST_SENSOR
     n_classes = 10
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 10,
-                 duration_us: Optional[int] = 300_000, binary: bool = False, limit: Optional[int] = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        path: PathLike | None = None,
+        split: str = "train",
+        *,
+        transform: Any = "frames",
+        target_transform: Callable | None = None,
+        n_bins: int = 10,
+        duration_us: int | None = 300_000,
+        binary: bool = False,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> None:
         choose("N-MNIST split", split, ("train", "test"))
         frames = nmnist_frames(n_bins, duration_us, binary)
         self.files = pick_subset(list_nmnist(_root(path), split.capitalize()), limit, seed)

@@ -3,11 +3,13 @@
 Nothing in swiftspike downloads data. A loader that reads files calls :func:`resolve_dir` and,
 when nothing is found, raises one :class:`SwiftSpikeError` saying where to put the files.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 from ..errors import SwiftSpikeError
 
@@ -18,7 +20,12 @@ DATA_ROOT_ENV = "SWIFTSPIKE_DATA"
 
 
 def resolve_dir(
-    path: Optional[PathLike], *, env: str, subdir: str, what: str, default: Optional[str] = None,
+    path: PathLike | None,
+    *,
+    env: str,
+    subdir: str,
+    what: str,
+    default: str | None = None,
     hint: str = "",
 ) -> Path:
     """Return the data folder: ``path``, else ``$env``, else ``$SWIFTSPIKE_DATA/subdir``, else ``default``.
@@ -52,6 +59,4 @@ def need_file(folder: Path, names: Sequence[str], what: str, hint: str = "") -> 
         p = folder / n
         if p.is_file():
             return p
-    raise SwiftSpikeError(
-        f"{what}: none of {', '.join(names)} found in {folder}{hint}"
-    )
+    raise SwiftSpikeError(f"{what}: none of {', '.join(names)} found in {folder}{hint}")

@@ -14,11 +14,11 @@ Spiking classification set: every class ``c`` (and every spike index ``s``) has 
 over the class's samples, and unit ``j`` spikes at time ``y_j * n_steps * step_frac``. Every unit
 fires exactly ``n_spikes`` times, so only the relative spike timing carries the class.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -48,8 +48,17 @@ class RandomManifold:
     alpha: float
 
     @classmethod
-    def random(cls, dim_embedding: int, dim_manifold: int, alpha: float = 2.0, *, seed: int = 0,
-               use_bias: bool = False, precision: float = 1e-3, max_terms: int = 1000) -> "RandomManifold":
+    def random(
+        cls,
+        dim_embedding: int,
+        dim_manifold: int,
+        alpha: float = 2.0,
+        *,
+        seed: int = 0,
+        use_bias: bool = False,
+        precision: float = 1e-3,
+        max_terms: int = 1000,
+    ) -> RandomManifold:
         check_positive_int(dim_embedding, "dim_embedding")
         check_positive_int(dim_manifold, "dim_manifold")
         check_positive(alpha, "alpha")
@@ -78,7 +87,7 @@ class RandomManifold:
         y = np.ones((x.shape[0], self.dim_embedding))
         for i in range(self.dim_manifold):
             a, b, c = self.theta[:, i, 0], self.theta[:, i, 1], self.theta[:, i, 2]  # [D, F] each
-            phase = 2 * np.pi * (x[:, i, None, None] * (k * b)[None] + c[None])      # [N, D, F]
+            phase = 2 * np.pi * (x[:, i, None, None] * (k * b)[None] + c[None])  # [N, D, F]
             y *= np.einsum("ndf,df->nd", np.sin(phase), a * s)
         return y
 
@@ -88,17 +97,32 @@ def _minmax(y: np.ndarray) -> np.ndarray:
     return (y - lo) / np.maximum(hi - lo, 1e-12)
 
 
-def make_randman(n_classes: int = 10, n_units: int = 100, n_steps: int = 100, dim_manifold: int = 2,
-                 alpha: float = 2.0, n_spikes: int = 1, n_samples: int = 1000, step_frac: float = 1.0,
-                 seed: int = 0, shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def make_randman(
+    n_classes: int = 10,
+    n_units: int = 100,
+    n_steps: int = 100,
+    dim_manifold: int = 2,
+    alpha: float = 2.0,
+    n_spikes: int = 1,
+    n_samples: int = 1000,
+    step_frac: float = 1.0,
+    seed: int = 0,
+    shuffle: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Generate a spiking randman classification set.
 
     Returns ``events [N, n_units * n_spikes, 2]`` (float spike time in steps, unit index) and
     ``labels [N]`` with ``N = n_classes * n_samples``; each unit spikes ``n_spikes`` times per sample,
     at times in ``[0, n_steps * step_frac]``. Deterministic for a given ``seed``.
     """
-    for v, n in ((n_classes, "n_classes"), (n_units, "n_units"), (n_steps, "n_steps"),
-                 (dim_manifold, "dim_manifold"), (n_spikes, "n_spikes"), (n_samples, "n_samples")):
+    for v, n in (
+        (n_classes, "n_classes"),
+        (n_units, "n_units"),
+        (n_steps, "n_steps"),
+        (dim_manifold, "dim_manifold"),
+        (n_spikes, "n_spikes"),
+        (n_samples, "n_samples"),
+    ):
         check_positive_int(v, n)
     check_positive(alpha, "alpha")
     if not 0 < float(step_frac) <= 1:
@@ -147,12 +171,12 @@ def randman_to_dense(events: np.ndarray, n_units: int, n_steps: int) -> np.ndarr
 
 
 #: Defaults of ``load_dataset('randman')``: small enough that an MLP SNN learns it in about a minute.
-RANDMAN_DEFAULTS = dict(n_classes=5, n_units=40, n_steps=50, dim_manifold=1, alpha=2.0, n_spikes=1,
-                        n_samples=300, step_frac=1.0)
+RANDMAN_DEFAULTS = dict(
+    n_classes=5, n_units=40, n_steps=50, dim_manifold=1, alpha=2.0, n_spikes=1, n_samples=300, step_frac=1.0
+)
 
 
-def load_randman(seed: int = 0, test_fraction: float = 0.2, *, data_seed: Optional[int] = None,
-                 **params) -> Dataset:
+def load_randman(seed: int = 0, test_fraction: float = 0.2, *, data_seed: int | None = None, **params) -> Dataset:
     """A dense randman set: ``x [N, T, n_units]`` spike counts, ``temporal=True``.
 
     ``params`` override :data:`RANDMAN_DEFAULTS` (any :func:`make_randman` argument). The manifolds

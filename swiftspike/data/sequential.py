@@ -7,6 +7,7 @@
   the same sample played ``factor`` times slower. Used to run a model trained at length ``L`` on
   sequences of length ``factor * L`` (``swiftspike train --eval-stretch 15``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,9 @@ from .digits import load_digits
 def load_sequential_digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
     """Digits as 64-step sequences of single pixel intensities in [0, 1] (``[N, 64, 1]``)."""
     d = load_digits(test_fraction=test_fraction, seed=seed, flatten=True)
-    return Dataset("seq-digits", d.x_train.unsqueeze(-1), d.y_train, d.x_test.unsqueeze(-1), d.y_test,
-                   d.n_classes, temporal=True)
+    return Dataset(
+        "seq-digits", d.x_train.unsqueeze(-1), d.y_train, d.x_test.unsqueeze(-1), d.y_test, d.n_classes, temporal=True
+    )
 
 
 def stretch_time(x: torch.Tensor, factor: int, *, time_dim: int = 1) -> torch.Tensor:

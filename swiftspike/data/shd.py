@@ -6,11 +6,13 @@ seconds, often float16), ``spikes/units`` (variable-length uint16 channel ids 0.
 ``shd_test.h5`` in one folder and pass it as ``path`` or set ``$SWIFTSPIKE_SHD``. :func:`load_shd`
 bins the whole split into memory; :class:`SHDDataset` reads one sample per item.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,8 +25,7 @@ from .paths import PathLike, need_file, resolve_dir
 SHD_ENV = "SWIFTSPIKE_SHD"
 SHD_CHANNELS = 700
 SHD_CLASSES = 20
-_HINT = (" (download shd_train.h5 and shd_test.h5 from the Heidelberg SHD page yourself, unzip them into "
-         "one folder)")
+_HINT = " (download shd_train.h5 and shd_test.h5 from the Heidelberg SHD page yourself, unzip them into one folder)"
 
 
 def _open(path: Path):
@@ -40,7 +41,9 @@ def _columns(f, p: Path):
     try:
         times_ds, units_ds, labels_ds = f["spikes/times"], f["spikes/units"], f["labels"]
     except KeyError:
-        raise SwiftSpikeError(f"{p} is not an SHD file: it needs datasets spikes/times, spikes/units and labels") from None
+        raise SwiftSpikeError(
+            f"{p} is not an SHD file: it needs datasets spikes/times, spikes/units and labels"
+        ) from None
     n = len(labels_ds)
     if len(times_ds) != n or len(units_ds) != n:
         raise SwiftSpikeError(f"{p} is corrupt: {len(times_ds)} time arrays, {len(units_ds)} unit arrays, {n} labels")
@@ -71,7 +74,7 @@ def _sample_events(p: Path, i: int, times, units) -> np.ndarray:
     return ev
 
 
-def read_shd(path: PathLike, indices: Optional[list[int]] = None) -> tuple[list[np.ndarray], np.ndarray]:
+def read_shd(path: PathLike, indices: list[int] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Read an SHD/SSC ``.h5`` file into per-sample event streams and labels.
 
     Events use Tonic's SHD layout (:data:`~swiftspike.data.events.SHD_DTYPE`: ``t`` µs, ``x`` = channel,
@@ -89,13 +92,21 @@ def read_shd(path: PathLike, indices: Optional[list[int]] = None) -> tuple[list[
         bulk = len(sel) > n // 4  # one read of the whole ragged column beats many small reads
         times_all = times_ds[:] if bulk else None
         units_all = units_ds[:] if bulk else None
-        streams = [_sample_events(p, i, times_all[i] if bulk else times_ds[i], units_all[i] if bulk else units_ds[i])
-                   for i in sel]
+        streams = [
+            _sample_events(
+                p,
+                i,
+                times_all[i] if times_all is not None else times_ds[i],
+                units_all[i] if units_all is not None else units_ds[i],
+            )
+            for i in sel
+        ]
     return streams, labels
 
 
-def shd_frames(n_bins: int = 100, duration_us: int = 1_000_000, channel_factor: int = 1,
-               binary: bool = False) -> ToFrames:
+def shd_frames(
+    n_bins: int = 100, duration_us: int = 1_000_000, channel_factor: int = 1, binary: bool = False
+) -> ToFrames:
     """The binning of :func:`load_shd`: ``[0, duration_us)`` in ``n_bins`` bins, channels summed in groups
     of ``channel_factor``; output ``[n_bins, ceil(700 / channel_factor)]``."""
     check_positive_int(n_bins, "n_bins")
@@ -105,7 +116,7 @@ def shd_frames(n_bins: int = 100, duration_us: int = 1_000_000, channel_factor: 
     return ToFrames((width,), n_bins=n_bins, t_start=0, t_end=duration_us, binary=binary, downsample=channel_factor)
 
 
-def _root(path: Optional[PathLike]) -> Path:
+def _root(path: PathLike | None) -> Path:
     root = resolve_dir(path, env=SHD_ENV, subdir="shd", what="SHD folder", hint=_HINT)
     if root.is_dir() and (root / "SHD").is_dir() and not (root / "shd_train.h5").exists():
         root = root / "SHD"
@@ -114,7 +125,7 @@ def _root(path: Optional[PathLike]) -> Path:
     return root
 
 
-def _split_frames(file: Path, limit: Optional[int], seed: int, frames: ToFrames):
+def _split_frames(file: Path, limit: int | None, seed: int, frames: ToFrames):
     with _open(file) as f:
         if "labels" not in f:
             raise SwiftSpikeError(f"{file} is not an SHD file: it has no labels dataset")
@@ -128,9 +139,17 @@ def _split_frames(file: Path, limit: Optional[int], seed: int, frames: ToFrames)
     return frames_from_streams(streams, len(streams), transform=frames), labels
 
 
-def load_shd(path: Optional[PathLike] = None, *, n_bins: int = 100, duration_us: int = 1_000_000,
-             limit_train: Optional[int] = None, limit_test: Optional[int] = None, seed: int = 0,
-             binary: bool = False, channel_factor: int = 1) -> Dataset:
+def load_shd(
+    path: PathLike | None = None,
+    *,
+    n_bins: int = 100,
+    duration_us: int = 1_000_000,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    seed: int = 0,
+    binary: bool = False,
+    channel_factor: int = 1,
+) -> Dataset:
     """SHD as dense spike counts ``[N, n_bins, 700 / channel_factor]`` (``temporal=True``), in memory.
 
     Bins split ``[0, duration_us)`` evenly (default 100 bins of 10 ms); later spikes are dropped.
@@ -161,9 +180,20 @@ class SHDDataset(EventDataset):
     sensor_size = (SHD_CHANNELS, 1, 1)
     n_classes = SHD_CLASSES
 
-    def __init__(self, path: Optional[PathLike] = None, split: str = "train", *, transform: Any = "frames",
-                 target_transform: Optional[Callable] = None, n_bins: int = 100, duration_us: int = 1_000_000,
-                 channel_factor: int = 1, binary: bool = False, limit: Optional[int] = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        path: PathLike | None = None,
+        split: str = "train",
+        *,
+        transform: Any = "frames",
+        target_transform: Callable | None = None,
+        n_bins: int = 100,
+        duration_us: int = 1_000_000,
+        channel_factor: int = 1,
+        binary: bool = False,
+        limit: int | None = None,
+        seed: int = 0,
+    ) -> None:
         choose("SHD split", split, ("train", "test"))
         frames = shd_frames(n_bins, duration_us, channel_factor, binary)
         self.file = need_file(_root(path), (f"shd_{split}.h5",), f"SHD {split} file", _HINT)

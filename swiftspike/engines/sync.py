@@ -6,9 +6,8 @@ Stateless layers are applied once over all time steps (time folded into the batc
 recurrence runs sequentially. Every layer waits for the whole previous layer: this is the layer
 synchronisation that the asynchronous engine removes.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -26,9 +25,7 @@ def _layers(net: nn.Module):
         return list(net.named_children())
     if isinstance(net, SpikingModule):
         return [("0", net)]
-    raise SwiftSpikeError(
-        f"run_sync expects an nn.Sequential of layers, got {type(net).__name__}"
-    )
+    raise SwiftSpikeError(f"run_sync expects an nn.Sequential of layers, got {type(net).__name__}")
 
 
 def apply_stateless(m: nn.Module, h: torch.Tensor) -> torch.Tensor:
@@ -74,7 +71,7 @@ def run_neuron_recorded(m: SpikingModule, h: torch.Tensor) -> tuple[torch.Tensor
     return torch.stack(outs), updates
 
 
-def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: Optional[torch.Tensor]) -> NeuronActivity:
+def _activity(name: str, m: nn.Module, h: torch.Tensor, updates: torch.Tensor | None) -> NeuronActivity:
     nz = (h.detach() != 0).flatten(2).sum(-1).sum(0)
     return NeuronActivity(f"{name}:{type(m).__name__}", h[0, 0].numel(), h.shape[0], nz, updates)
 
@@ -86,13 +83,22 @@ def check_same_device(net: nn.Module, x: torch.Tensor) -> None:
         return
     for t in net.parameters():
         if t.device != x.device:
-            raise SwiftSpikeError(f"the network is on {t.device} but its input is on {x.device}; move the input "
-                                  f"with x.to('{t.device}') or the network with net.to(...)")
+            raise SwiftSpikeError(
+                f"the network is on {t.device} but its input is on {x.device}; move the input "
+                f"with x.to('{t.device}') or the network with net.to(...)"
+            )
         return
 
 
-def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_first: bool = False,
-             record_spikes: bool = False, record_neurobench: bool = False):
+def run_sync(
+    net: nn.Module,
+    x: torch.Tensor,
+    *,
+    record: bool = False,
+    batch_first: bool = False,
+    record_spikes: bool = False,
+    record_neurobench: bool = False,
+):
     """Run ``net`` over ``x`` (``[T, B, ...]``, or ``[B, T, ...]`` with ``batch_first``).
 
     Returns the output tensor ``[T, B, ...]``, or a :class:`RunRecord` when ``record`` (or
@@ -124,7 +130,11 @@ def run_sync(net: nn.Module, x: torch.Tensor, *, record: bool = False, batch_fir
             last_spiking = m.emits_spikes
             if record and m.emits_spikes:
                 per_step = h.flatten(2).sum(-1)  # keeps the graph for spike regularisers
-                rec.layers.append(LayerSpikes(f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None))
+                rec.layers.append(
+                    LayerSpikes(
+                        f"{name}:{type(m).__name__}", per_step, h[0, 0].numel(), h.detach() if record_spikes else None
+                    )
+                )
         else:
             if record and is_synaptic(m):
                 rec.synops.append(event_synops(name, m, h.detach(), neurobench=record_neurobench))

@@ -13,13 +13,14 @@ The run that produced a checkpoint -- encoder, dataset (``meta``), seed, thread 
 NIR file as graph metadata ``{"swiftspike": "<JSON>"}`` (other tools ignore it), so train -> export ->
 import -> evaluate reproduces the trained network's report without naming the data again.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from torch import nn
 
@@ -38,8 +39,12 @@ RUN_KEY = "swiftspike"
 def network_spec(net: nn.Module) -> dict[str, Any]:
     """The ``{"arch": "layers", ...}`` spec of a sequential network (see the module docstring)."""
     shape = getattr(net, "input_shape", None)
-    return {"arch": "layers", "layers": layer_spec(net), "input_shape": None if shape is None else list(shape),
-            "dt": float(getattr(net, "dt", DEFAULT_DT))}
+    return {
+        "arch": "layers",
+        "layers": layer_spec(net),
+        "input_shape": None if shape is None else list(shape),
+        "dt": float(getattr(net, "dt", DEFAULT_DT)),
+    }
 
 
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
@@ -74,8 +79,9 @@ def _write_nir(graph: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-def export_checkpoint(checkpoint: "str | os.PathLike", path: "str | os.PathLike", *, dt: Optional[float] = None,
-                      warn: bool = True) -> Any:
+def export_checkpoint(
+    checkpoint: str | os.PathLike, path: str | os.PathLike, *, dt: float | None = None, warn: bool = True
+) -> Any:
     """Write the network of ``checkpoint`` as the NIR file ``path`` and return the ``nir.NIRGraph``.
 
     The model is rebuilt from the checkpoint's spec (:func:`build_from_spec`), loaded with its weights and
@@ -91,9 +97,14 @@ def export_checkpoint(checkpoint: "str | os.PathLike", path: "str | os.PathLike"
         dt = float(spec.get("dt", DEFAULT_DT)) if spec.get("arch") == "layers" else DEFAULT_DT
     shape = spec.get("input_shape")
     graph = export_nir(model, None, dt=dt, input_shape=None if shape is None else tuple(shape), warn=warn)
-    run = {"encoder": ck.get("encoder"), "meta": ck.get("meta") or {},
-           "seed": (ck.get("config") or {}).get("seed"), "threads": (ck.get("run") or {}).get("threads"),
-           "source": Path(checkpoint).name, "swiftspike_version": swiftspike_version()}
+    run = {
+        "encoder": ck.get("encoder"),
+        "meta": ck.get("meta") or {},
+        "seed": (ck.get("config") or {}).get("seed"),
+        "threads": (ck.get("run") or {}).get("threads"),
+        "source": Path(checkpoint).name,
+        "swiftspike_version": swiftspike_version(),
+    }
     graph.metadata = {**(graph.metadata or {}), RUN_KEY: json.dumps(run)}
     _write_nir(graph, target)
     return graph
@@ -110,7 +121,7 @@ def _run_of(graph: Any) -> dict[str, Any]:
     return run if isinstance(run, dict) else {}
 
 
-def import_checkpoint(path: "str | os.PathLike", out: "str | os.PathLike", *, dt: Optional[float] = None) -> Path:
+def import_checkpoint(path: str | os.PathLike, out: str | os.PathLike, *, dt: float | None = None) -> Path:
     """Read the NIR file ``path`` (:func:`~swiftspike.interop.nir.import_nir`, ``dt`` as there) and save it
     as the swiftspike checkpoint ``out``: the weights, the ``{"arch": "layers"}`` spec, and, when the file
     was written by :func:`export_checkpoint`, the encoder, dataset, seed and thread count of its run.

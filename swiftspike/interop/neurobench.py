@@ -20,9 +20,10 @@ swiftspike's own numbers under NeuroBench's names come from
 Imports: ``neurobench`` 2.3.0 installed with ``--no-deps``; the modules used here import ``snntorch``
 and ``tqdm`` (nothing else beyond torch and numpy: not torchaudio, numba, llvmlite or tonic).
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import torch
@@ -36,7 +37,7 @@ from ..neurons.modules import SpikingModule, reset
 __all__ = ["neurobench_model"]  # and SwiftSpikeModel, SwiftSpikeNeuronHook (module __getattr__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _classes() -> tuple[type, type]:
     try:
         from neurobench.hooks.layer import LayerHook
@@ -45,7 +46,8 @@ def _classes() -> tuple[type, type]:
     except ImportError as e:
         raise SwiftSpikeError(
             f"the NeuroBench adapter needs the optional extra 'neurobench' (pip install neurobench --no-deps; "
-            f"it imports snntorch and tqdm): {e}") from None
+            f"it imports snntorch and tqdm): {e}"
+        ) from None
 
     class _NeuronHook(NeuronHook):
         """NeuroBench's neuron hook for a swiftspike neuron layer: outputs, inputs and the membrane before
@@ -59,8 +61,7 @@ def _classes() -> tuple[type, type]:
             self.activation_inputs.append(input)
             if has_membrane(layer):
                 v = membrane(layer)
-                self.pre_fire_mem_potential.append(
-                    torch.zeros_like(input[0]) if v is None else v.detach().clone())
+                self.pre_fire_mem_potential.append(torch.zeros_like(input[0]) if v is None else v.detach().clone())
 
         def hook_fn(self, layer: nn.Module, input: tuple, output: torch.Tensor) -> None:
             self.activation_outputs.append(output)

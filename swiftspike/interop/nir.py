@@ -32,6 +32,7 @@ reset, refractory periods, spiking max-pooling) raise one :class:`SwiftSpikeErro
 Only sequential graphs (one chain from input to output) are read and written; the ``nir`` package
 (numpy and h5py only) is needed, ``nirtorch`` is not.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -39,9 +40,10 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
@@ -52,7 +54,10 @@ from ..errors import SwiftSpikeError, check_positive
 from ..neurons.functional import NoReset, SoftReset
 from ..neurons.modules import IF, LI, LIF, SpikingModule
 
-__all__ = ["DEFAULT_DT", "Scale", "export_nir", "import_nir", "read_nir", "layer_spec", "build_layers"]
+if TYPE_CHECKING:
+    from ..conversion.convert import ConvertedSNN
+
+__all__ = ["DEFAULT_DT", "Scale", "build_layers", "export_nir", "import_nir", "layer_spec", "read_nir"]
 
 #: Default NIR time step in seconds (snnTorch's and SpikingJelly's convention).
 DEFAULT_DT = 1e-4
@@ -65,7 +70,9 @@ def _nir():
     try:
         import nir  # type: ignore[import-untyped]
     except ImportError:
-        raise SwiftSpikeError("NIR export/import needs the optional package 'nir': pip install 'swiftspike[nir]'") from None
+        raise SwiftSpikeError(
+            "NIR export/import needs the optional package 'nir': pip install 'swiftspike[nir]'"
+        ) from None
     return nir
 
 
@@ -75,7 +82,7 @@ class Scale(nn.Module):
 
     scale: torch.Tensor
 
-    def __init__(self, scale: "torch.Tensor | float") -> None:
+    def __init__(self, scale: torch.Tensor | float) -> None:
         super().__init__()
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
 
@@ -94,8 +101,8 @@ class _Op:
     kind: str  # affine | conv | flatten | avgpool | sumpool | scale | lif | if | li | i
     name: str
     p: dict[str, Any] = field(default_factory=dict)
-    in_shape: Optional[tuple[int, ...]] = None
-    out_shape: Optional[tuple[int, ...]] = None
+    in_shape: tuple[int, ...] | None = None
+    out_shape: tuple[int, ...] | None = None
 
 
 def _np(t: Any) -> np.ndarray:
@@ -120,8 +127,9 @@ def _layers_of(net: nn.Module) -> list[tuple[str, nn.Module]]:
     if isinstance(net, SpikingModule):
         return [("0", net)]
     if not isinstance(net, nn.Sequential):
-        raise SwiftSpikeError(f"export_nir needs a swiftspike SNN (nn.Sequential of layers) or a ConvertedSNN, "
-                              f"got {type(net).__name__}")
+        raise SwiftSpikeError(
+            f"export_nir needs a swiftspike SNN (nn.Sequential of layers) or a ConvertedSNN, got {type(net).__name__}"
+        )
     out: list[tuple[str, nn.Module]] = []
     for name, m in net.named_children():
         if isinstance(m, nn.Sequential):
@@ -139,21 +147,25 @@ def _neuron_op(name: str, m: nn.Module) -> _Op:
         if np.all(beta == 1.0):
             return _Op("i", name, {"beta": beta})
         return _Op("li", name, {"beta": beta})
-    if type(m) not in (LIF, IF):
+    if not isinstance(m, LIF) or type(m) not in (LIF, IF):
         raise SwiftSpikeError(f"{label} has no NIR primitive (NIR neurons: LIF, IF, LI, I); it cannot be exported")
     if m.refractory_steps:
-        raise SwiftSpikeError(f"{label} has a refractory period of {m.refractory_steps} steps, which NIR cannot express")
+        raise SwiftSpikeError(
+            f"{label} has a refractory period of {m.refractory_steps} steps, which NIR cannot express"
+        )
     r = m.reset_mechanism
     if isinstance(r, NoReset):
         raise SwiftSpikeError(f"{label} never resets its membrane (reset='none'), which NIR cannot express")
     soft = isinstance(r, SoftReset)
-    v_reset = 0.0 if soft else float(r.v_reset)
+    v_reset = 0.0 if isinstance(r, SoftReset) else float(r.v_reset)
     beta = _np(m.beta)
     p = {"beta": beta, "v_threshold": _np(m.v_threshold), "v_reset": v_reset, "soft": soft}
     if np.all(beta == 1.0):
         return _Op("if", name, p)
     if np.any(beta == 1.0):
-        raise SwiftSpikeError(f"{label} mixes leaky and non-leaky neurons (some tau = inf), which one NIR node cannot hold")
+        raise SwiftSpikeError(
+            f"{label} mixes leaky and non-leaky neurons (some tau = inf), which one NIR node cannot hold"
+        )
     return _Op("lif", name, p)
 
 
@@ -174,7 +186,7 @@ def _ops_from_sequential(net: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.
     return ops, mods
 
 
-def _module_op(name: str, m: nn.Module) -> Optional[_Op]:
+def _module_op(name: str, m: nn.Module) -> _Op | None:
     """The op of a stateless layer or neuron; None for layers that do nothing at inference (Identity, Dropout)."""
     if isinstance(m, (nn.Identity, nn.Dropout)):
         return None
@@ -184,12 +196,24 @@ def _module_op(name: str, m: nn.Module) -> Optional[_Op]:
         return _Op("affine", name, {"weight": _np(m.weight), "bias": None if m.bias is None else _np(m.bias)})
     if isinstance(m, (nn.Conv1d, nn.Conv2d)):
         if m.padding_mode != "zeros":
-            raise SwiftSpikeError(f"layer {name!r} ({type(m).__name__}) pads with {m.padding_mode!r}; NIR convolutions pad with zeros")
+            raise SwiftSpikeError(
+                f"layer {name!r} ({type(m).__name__}) pads with {m.padding_mode!r}; NIR convolutions pad with zeros"
+            )
         nd = 1 if isinstance(m, nn.Conv1d) else 2
         pad = m.padding if isinstance(m.padding, str) else tuple(int(v) for v in m.padding)
-        return _Op("conv", name, {"nd": nd, "weight": _np(m.weight), "bias": None if m.bias is None else _np(m.bias),
-                                  "stride": tuple(m.stride), "padding": pad, "dilation": tuple(m.dilation),
-                                  "groups": int(m.groups)})
+        return _Op(
+            "conv",
+            name,
+            {
+                "nd": nd,
+                "weight": _np(m.weight),
+                "bias": None if m.bias is None else _np(m.bias),
+                "stride": tuple(m.stride),
+                "padding": pad,
+                "dilation": tuple(m.dilation),
+                "groups": int(m.groups),
+            },
+        )
     if isinstance(m, nn.Flatten):
         if m.start_dim == 0:
             raise SwiftSpikeError(f"layer {name!r} (Flatten) flattens the batch dimension; NIR's Flatten cannot")
@@ -198,27 +222,36 @@ def _module_op(name: str, m: nn.Module) -> Optional[_Op]:
         if m.ceil_mode:
             raise SwiftSpikeError(f"layer {name!r} (AvgPool2d) uses ceil_mode=True, which NIR pooling cannot express")
         if m.divisor_override not in (None, 1):
-            raise SwiftSpikeError(f"layer {name!r} (AvgPool2d) has divisor_override={m.divisor_override}, which NIR cannot express")
+            raise SwiftSpikeError(
+                f"layer {name!r} (AvgPool2d) has divisor_override={m.divisor_override}, which NIR cannot express"
+            )
         k = _pair(m.kernel_size, 2)
         s = _pair(m.stride if m.stride is not None else m.kernel_size, 2)
         pad = _pair(m.padding, 2)
         if any(pad) and m.divisor_override is None and not m.count_include_pad:
-            raise SwiftSpikeError(f"layer {name!r} (AvgPool2d) excludes padding from the average, which NIR cannot express")
+            raise SwiftSpikeError(
+                f"layer {name!r} (AvgPool2d) excludes padding from the average, which NIR cannot express"
+            )
         kind = "sumpool" if m.divisor_override == 1 else "avgpool"
         return _Op(kind, name, {"kernel_size": k, "stride": s, "padding": pad})
     if isinstance(m, nn.LPPool2d) and float(m.norm_type) == 1.0:
         if m.ceil_mode:
             raise SwiftSpikeError(f"layer {name!r} (LPPool2d) uses ceil_mode=True, which NIR pooling cannot express")
         k = _pair(m.kernel_size, 2)
-        return _Op("sumpool", name, {"kernel_size": k, "stride": _pair(m.stride if m.stride is not None else k, 2),
-                                     "padding": (0, 0)})
+        return _Op(
+            "sumpool",
+            name,
+            {"kernel_size": k, "stride": _pair(m.stride if m.stride is not None else k, 2), "padding": (0, 0)},
+        )
     if isinstance(m, Scale):
         return _Op("scale", name, {"scale": _np(m.scale)})
-    raise SwiftSpikeError(f"layer {name!r} ({type(m).__name__}) has no NIR primitive; NIR export supports Linear, "
-                          "Conv1d, Conv2d, Flatten, AvgPool2d (and sum pooling), LIF, IF, LI and swiftspike's Scale")
+    raise SwiftSpikeError(
+        f"layer {name!r} ({type(m).__name__}) has no NIR primitive; NIR export supports Linear, "
+        "Conv1d, Conv2d, Flatten, AvgPool2d (and sum pooling), LIF, IF, LI and swiftspike's Scale"
+    )
 
 
-def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.Module]]]:
+def _ops_from_converted(snn: ConvertedSNN) -> tuple[list[_Op], list[tuple[str, nn.Module]]]:
     """Walk a ConvertedSNN's traced graph (a chain) into ops; SpikeAct -> [IF, Scale(A)], shift -> bias."""
     from torch import fx
 
@@ -228,34 +261,46 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
     modules = dict(gm.named_modules())
     ops: list[_Op] = []
     mods: list[tuple[str, nn.Module]] = []
-    prev: Optional[fx.Node] = None
-    op: Optional[_Op]
+    prev: fx.Node | None = None
+    op: _Op | None
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             prev = node
             continue
         if node.op == "output":
             if node.args[0] is not prev:
-                raise SwiftSpikeError("the converted network is not a single chain of layers; NIR export supports sequential networks only")
+                raise SwiftSpikeError(
+                    "the converted network is not a single chain of layers; "
+                    "NIR export supports sequential networks only"
+                )
             break
-        args = [a for a in node.args if isinstance(a, fx.Node)] + [a for a in node.kwargs.values() if isinstance(a, fx.Node)]
+        args = [a for a in node.args if isinstance(a, fx.Node)] + [
+            a for a in node.kwargs.values() if isinstance(a, fx.Node)
+        ]
         if len(args) != 1 or args[0] is not prev or len(prev.users) != 1:
-            raise SwiftSpikeError(f"node {node.name!r} of the converted network branches or merges (e.g. a residual add); "
-                                  "NIR export supports sequential networks only")
+            raise SwiftSpikeError(
+                f"node {node.name!r} of the converted network branches or merges (e.g. a residual add); "
+                "NIR export supports sequential networks only"
+            )
         prev = node
         if node.op == "call_module":
             m = modules[node.target]
             name = str(node.target)
             if isinstance(m, SpikingMaxPool):
-                raise SwiftSpikeError(f"layer {name!r} (SpikingMaxPool) has no NIR primitive; use average pooling to export")
+                raise SwiftSpikeError(
+                    f"layer {name!r} (SpikingMaxPool) has no NIR primitive; use average pooling to export"
+                )
             if isinstance(m, SpikeAct):
                 if m.mode != "snn":
-                    raise SwiftSpikeError(f"layer {name!r} (SpikeAct) is in {m.mode!r} mode; export needs the spiking network")
+                    raise SwiftSpikeError(
+                        f"layer {name!r} (SpikeAct) is in {m.mode!r} mode; export needs the spiking network"
+                    )
                 shift = float(m.shift.detach())
                 if shift != 0.0:
                     if not ops or ops[-1].kind not in ("affine", "conv"):
-                        raise SwiftSpikeError(f"layer {name!r} (SpikeAct) has an input shift but no preceding Linear/Conv to "
-                                              "fold it into")
+                        raise SwiftSpikeError(
+                            f"layer {name!r} (SpikeAct) has an input shift but no preceding Linear/Conv to fold it into"
+                        )
                     w = ops[-1].p
                     w["bias"] = (np.zeros(w["weight"].shape[0]) if w["bias"] is None else w["bias"]) + shift
                 op = _neuron_op(f"{name}.neuron", m.neuron)
@@ -265,8 +310,9 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
                 mods.append((f"{name}.amplitude", Scale(m.amplitude.detach())))
                 continue
             op = _module_op(name, m)
-        elif node.op == "call_function" and node.target is torch.flatten or \
-                node.op == "call_method" and node.target == "flatten":
+        elif (node.op == "call_function" and node.target is torch.flatten) or (
+            node.op == "call_method" and node.target == "flatten"
+        ):
             rest = list(node.args[1:])
             start = int(node.kwargs.get("start_dim", rest[0] if rest else 0))
             end = int(node.kwargs.get("end_dim", rest[1] if len(rest) > 1 else -1))
@@ -274,7 +320,9 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
             name = node.name
             op = _module_op(name, m)
         else:
-            raise SwiftSpikeError(f"operation {node.name!r} ({node.target}) of the converted network has no NIR primitive")
+            raise SwiftSpikeError(
+                f"operation {node.name!r} ({node.target}) of the converted network has no NIR primitive"
+            )
         if op is not None:
             ops.append(op)
             mods.append((name, m))
@@ -288,7 +336,9 @@ def _ops_from_converted(snn: nn.Module) -> tuple[list[_Op], list[tuple[str, nn.M
     return ops, mods
 
 
-def _infer_shapes(ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape: Optional[Sequence[int]]) -> tuple[int, ...]:
+def _infer_shapes(
+    ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape: Sequence[int] | None
+) -> tuple[int, ...]:
     """Per-sample input/output shape of every op (dummy forward of each stateless layer on zeros)."""
     if input_shape is None:
         first = ops[0]
@@ -298,8 +348,10 @@ def _infer_shapes(ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape
         elif arr is not None and arr.ndim > 0:
             input_shape = arr.shape
         else:
-            raise SwiftSpikeError(f"cannot tell the network's input shape (first layer {first.name!r}); "
-                                  "pass input_shape=(C, H, W) or (features,) to export_nir")
+            raise SwiftSpikeError(
+                f"cannot tell the network's input shape (first layer {first.name!r}); "
+                "pass input_shape=(C, H, W) or (features,) to export_nir"
+            )
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s <= 0 for s in shape):
         raise SwiftSpikeError(f"input_shape must be a non-empty tuple of positive sizes, got {tuple(input_shape)}")
@@ -315,15 +367,19 @@ def _infer_shapes(ops: list[_Op], mods: list[tuple[str, nn.Module]], input_shape
                 except ValueError:
                     op.out_shape = None
                 if op.out_shape != shape:
-                    raise SwiftSpikeError(f"layer {op.name!r} (Scale) of shape {op.p['scale'].shape} does not fit its "
-                                          f"input of shape {shape}")
+                    raise SwiftSpikeError(
+                        f"layer {op.name!r} (Scale) of shape {op.p['scale'].shape} does not fit its "
+                        f"input of shape {shape}"
+                    )
             else:
                 t = next(iter(m.parameters()), next(iter(m.buffers()), torch.zeros(())))
                 try:
                     y = m(torch.zeros((1, *shape), dtype=t.dtype, device=t.device))
                 except RuntimeError as e:
-                    raise SwiftSpikeError(f"layer {op.name!r} ({type(m).__name__}) cannot take input of shape {shape}: "
-                                          f"{str(e).splitlines()[0]}") from None
+                    raise SwiftSpikeError(
+                        f"layer {op.name!r} ({type(m).__name__}) cannot take input of shape {shape}: "
+                        f"{str(e).splitlines()[0]}"
+                    ) from None
                 op.out_shape = tuple(y.shape[1:])
             shape = op.out_shape
     return start
@@ -364,8 +420,14 @@ def _fold_gain(ops: list[_Op], i: int, gain: np.ndarray) -> int:
     return i + 1
 
 
-def export_nir(net: nn.Module, path: Optional[PathLike] = None, *, dt: float = DEFAULT_DT,
-               input_shape: Optional[Sequence[int]] = None, warn: bool = True):
+def export_nir(
+    net: nn.Module,
+    path: PathLike | None = None,
+    *,
+    dt: float = DEFAULT_DT,
+    input_shape: Sequence[int] | None = None,
+    warn: bool = True,
+):
     r"""Export ``net`` to a ``nir.NIRGraph`` (written to ``path`` when given) and return the graph.
 
     ``net`` is a swiftspike :class:`~swiftspike.engines.sync.SNN` (or any ``nn.Sequential``) of Linear,
@@ -425,10 +487,13 @@ def export_nir(net: nn.Module, path: Optional[PathLike] = None, *, dt: float = D
     except (ValueError, AssertionError, TypeError) as e:  # a shape swiftspike computed disagrees with NIR's
         raise SwiftSpikeError(f"NIR rejected the exported graph: {e}") from None
     if soft_layers and warn:
-        warnings.warn(f"layers {', '.join(soft_layers)} reset by subtraction, which NIR has no primitive for: "
-                      "swiftspike writes v_reset=0 with node metadata {'reset': 'subtract'} and reads it back, but other "
-                      "importers (snnTorch, Norse, hardware toolchains) will simulate a hard reset to 0", UserWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"layers {', '.join(soft_layers)} reset by subtraction, which NIR has no primitive for: "
+            "swiftspike writes v_reset=0 with node metadata {'reset': 'subtract'} and reads it back, but other "
+            "importers (snnTorch, Norse, hardware toolchains) will simulate a hard reset to 0",
+            UserWarning,
+            stacklevel=2,
+        )
     if path is not None:
         _write(nir, graph, Path(path))
     return graph
@@ -446,19 +511,33 @@ def _to_nir_node(nir, op: _Op, dt: float):
         bias = p["bias"] if p["bias"] is not None else np.zeros(p["weight"].shape[0])
         pad = p["padding"]
         if p["nd"] == 1:
-            return nir.Conv1d(input_shape=int(op.in_shape[1]), weight=f(p["weight"]), stride=int(p["stride"][0]),
-                              padding=pad if isinstance(pad, str) else int(pad[0]), dilation=int(p["dilation"][0]),
-                              groups=p["groups"], bias=f(bias))
-        return nir.Conv2d(input_shape=tuple(int(s) for s in op.in_shape[1:]), weight=f(p["weight"]),
-                          stride=p["stride"], padding=pad, dilation=p["dilation"], groups=p["groups"], bias=f(bias))
+            return nir.Conv1d(
+                input_shape=int(op.in_shape[1]),
+                weight=f(p["weight"]),
+                stride=int(p["stride"][0]),
+                padding=pad if isinstance(pad, str) else int(pad[0]),
+                dilation=int(p["dilation"][0]),
+                groups=p["groups"],
+                bias=f(bias),
+            )
+        return nir.Conv2d(
+            input_shape=tuple(int(s) for s in op.in_shape[1:]),
+            weight=f(p["weight"]),
+            stride=p["stride"],
+            padding=pad,
+            dilation=p["dilation"],
+            groups=p["groups"],
+            bias=f(bias),
+        )
     if op.kind == "flatten":
         nd = len(op.in_shape) + 1  # dims including the batch
         start = p["start_dim"] % nd
         end = p["end_dim"] % nd
         if start == 0:
             raise SwiftSpikeError(f"layer {op.name!r} (Flatten) flattens the batch dimension; NIR's Flatten cannot")
-        return nir.Flatten(input_type={"input": np.array(op.in_shape)}, start_dim=start - 1,
-                           end_dim=-1 if end == nd - 1 else end - 1)
+        return nir.Flatten(
+            input_type={"input": np.array(op.in_shape)}, start_dim=start - 1, end_dim=-1 if end == nd - 1 else end - 1
+        )
     if op.kind in ("avgpool", "sumpool"):
         cls = nir.AvgPool2d if op.kind == "avgpool" else nir.SumPool2d
         return cls(kernel_size=np.array(p["kernel_size"]), stride=np.array(p["stride"]), padding=np.array(p["padding"]))
@@ -474,8 +553,14 @@ def _to_nir_node(nir, op: _Op, dt: float):
     v_reset = np.full_like(beta, p["v_reset"])
     if op.kind == "if":
         return nir.IF(r=ones, v_threshold=f(p["v_threshold"]), v_reset=v_reset, metadata=meta)
-    return nir.LIF(tau=dt / (1.0 - beta), r=ones, v_leak=np.zeros_like(beta), v_threshold=f(p["v_threshold"]),
-                   v_reset=v_reset, metadata=meta)
+    return nir.LIF(
+        tau=dt / (1.0 - beta),
+        r=ones,
+        v_leak=np.zeros_like(beta),
+        v_threshold=f(p["v_threshold"]),
+        v_reset=v_reset,
+        metadata=meta,
+    )
 
 
 def _write(nir, graph, path: Path) -> None:
@@ -526,7 +611,7 @@ def _meta_dt(meta: Any, where: str) -> list[float]:
     return a.tolist()
 
 
-def _graph_dt(graph, dt: Optional[float]) -> float:
+def _graph_dt(graph, dt: float | None) -> float:
     found: list[tuple[float, str]] = [(v, "the graph") for v in _meta_dt(graph.metadata, "the graph")]
     for name, node in graph.nodes.items():
         found += [(v, f"node {name!r}") for v in _meta_dt(getattr(node, "metadata", None), f"node {name!r}")]
@@ -534,11 +619,15 @@ def _graph_dt(graph, dt: Optional[float]) -> float:
         v0, w0 = found[0]
         for v, w in found[1:]:
             if not math.isclose(v, v0, rel_tol=1e-9):
-                raise SwiftSpikeError(f"the NIR graph has a non-uniform time step ({w0}: dt={v0:g}, {w}: dt={v:g}); "
-                                      "swiftspike runs every layer on one time step")
+                raise SwiftSpikeError(
+                    f"the NIR graph has a non-uniform time step ({w0}: dt={v0:g}, {w}: dt={v:g}); "
+                    "swiftspike runs every layer on one time step"
+                )
         if dt is not None and not math.isclose(float(dt), v0, rel_tol=1e-9):
-            raise SwiftSpikeError(f"the NIR graph was written for dt={v0:g} s but dt={float(dt):g} was asked for; "
-                                  "drop dt= to use the graph's own time step")
+            raise SwiftSpikeError(
+                f"the NIR graph was written for dt={v0:g} s but dt={float(dt):g} was asked for; "
+                "drop dt= to use the graph's own time step"
+            )
         return float(v0)
     return check_positive(dt, "dt") if dt is not None else DEFAULT_DT
 
@@ -553,29 +642,36 @@ def _chain(graph) -> list[str]:
                 raise SwiftSpikeError(f"the NIR graph has an edge to or from an unknown node {n!r}")
     for name, node in nodes.items():
         if isinstance(node, nir.NIRGraph):
-            raise SwiftSpikeError(f"node {name!r} is a nested subgraph (e.g. a recurrent layer); swiftspike imports "
-                                  "sequential graphs only")
+            raise SwiftSpikeError(
+                f"node {name!r} is a nested subgraph (e.g. a recurrent layer); swiftspike imports "
+                "sequential graphs only"
+            )
     succ: dict[str, list[str]] = {n: [] for n in nodes}
-    npred: dict[str, int] = {n: 0 for n in nodes}
+    npred: dict[str, int] = dict.fromkeys(nodes, 0)
     for a, b in edges:
         succ[a].append(b)
         npred[b] += 1
     roots = [n for n in nodes if npred[n] == 0]
     if len(roots) != 1:
-        raise SwiftSpikeError(f"the NIR graph has {len(roots)} entry nodes ({', '.join(roots) or 'a cycle'}); swiftspike "
-                              "imports sequential graphs with one input only")
+        raise SwiftSpikeError(
+            f"the NIR graph has {len(roots)} entry nodes ({', '.join(roots) or 'a cycle'}); swiftspike "
+            "imports sequential graphs with one input only"
+        )
     order, cur = [], roots[0]
     while True:
         order.append(cur)
         if npred[cur] > 1 or len(succ[cur]) > 1:
-            raise SwiftSpikeError(f"node {cur!r} of the NIR graph branches or merges; swiftspike imports sequential "
-                                  "graphs only")
+            raise SwiftSpikeError(
+                f"node {cur!r} of the NIR graph branches or merges; swiftspike imports sequential graphs only"
+            )
         if not succ[cur]:
             break
         cur = succ[cur][0]
         if cur in order:
-            raise SwiftSpikeError(f"the NIR graph has a cycle through node {cur!r} (a recurrent connection); swiftspike "
-                                  "imports feed-forward sequential graphs only")
+            raise SwiftSpikeError(
+                f"the NIR graph has a cycle through node {cur!r} (a recurrent connection); swiftspike "
+                "imports feed-forward sequential graphs only"
+            )
     if len(order) != len(nodes):
         missing = sorted(set(nodes) - set(order))
         raise SwiftSpikeError(f"the NIR graph has nodes not on the input-output chain: {', '.join(missing)}")
@@ -599,7 +695,7 @@ def _set_tensor(m: nn.Module, name: str, value: torch.Tensor) -> None:
         setattr(m, name, value)
 
 
-def _set_beta(m: "LIF | LI", beta: np.ndarray, dtype: torch.dtype) -> None:
+def _set_beta(m: LIF | LI, beta: np.ndarray, dtype: torch.dtype) -> None:
     r"""Give ``m`` the ``tau`` whose :math:`e^{-dt/\tau}`, computed by the module itself in ``dtype``, equals
     ``beta`` rounded to ``dtype`` (nudging ``tau`` by one float step at a time), so imported networks run
     exactly the decay they were given."""
@@ -614,7 +710,9 @@ def _set_beta(m: "LIF | LI", beta: np.ndarray, dtype: torch.dtype) -> None:
         got = m.beta.detach()
         if torch.equal(got, target):
             break
-        tau = torch.where(got > target, torch.nextafter(tau, zero), torch.where(got < target, torch.nextafter(tau, inf), tau))
+        tau = torch.where(
+            got > target, torch.nextafter(tau, zero), torch.where(got < target, torch.nextafter(tau, inf), tau)
+        )
 
 
 def _neuron_shape(node, attr: str) -> tuple[int, ...]:
@@ -627,11 +725,11 @@ class _Built:
     module: nn.Module
     kind: str
     shape: tuple[int, ...] = ()  # neuron / scale parameter shape (for shape checks)
-    w64: Optional[np.ndarray] = None  # Linear/Conv weight and bias kept in float64 until every gain is folded in
-    b64: Optional[np.ndarray] = None
-    s64: Optional[np.ndarray] = None  # the same for a Scale layer
-    beta64: Optional[np.ndarray] = None  # neuron decay and threshold, set once the network's dtype is known
-    th64: Optional[np.ndarray] = None
+    w64: np.ndarray | None = None  # Linear/Conv weight and bias kept in float64 until every gain is folded in
+    b64: np.ndarray | None = None
+    s64: np.ndarray | None = None  # the same for a Scale layer
+    beta64: np.ndarray | None = None  # neuron decay and threshold, set once the network's dtype is known
+    th64: np.ndarray | None = None
 
 
 def _fold_input(built: list[_Built], name: str, gain: np.ndarray, bias: np.ndarray) -> None:
@@ -653,19 +751,25 @@ def _fold_input(built: list[_Built], name: str, gain: np.ndarray, bias: np.ndarr
                 prev = None
         if prev is not None:
             if g.size not in (1, out) or b.size not in (1, out):
-                raise SwiftSpikeError(f"the NIR graph has mismatched shapes: node {name!r} has {max(g.size, b.size)} "
-                                      f"neurons but its input layer has {out} outputs")
+                raise SwiftSpikeError(
+                    f"the NIR graph has mismatched shapes: node {name!r} has {max(g.size, b.size)} "
+                    f"neurons but its input layer has {out} outputs"
+                )
             g = np.broadcast_to(g.reshape(-1), (out,))
             b = np.broadcast_to(b.reshape(-1), (out,))
-            prev.w64 = prev.w64 * g.reshape((-1,) + (1,) * (prev.w64.ndim - 1))
+            w = prev.w64
+            assert w is not None  # prev was picked for its weight
+            prev.w64 = w * g.reshape((-1,) + (1,) * (w.ndim - 1))
             if prev.b64 is not None:
                 prev.b64 = prev.b64 * g + b
             elif not no_bias:
                 prev.b64 = b.copy()
             return
     if not no_bias:
-        raise SwiftSpikeError(f"node {name!r} has a leak voltage v_leak != 0 but is not fed by an Affine or Conv node "
-                              "whose bias could hold it")
+        raise SwiftSpikeError(
+            f"node {name!r} has a leak voltage v_leak != 0 but is not fed by an Affine or Conv node "
+            "whose bias could hold it"
+        )
     if built and built[-1].kind == "scale" and built[-1].s64 is not None:
         s = built[-1]
         s.s64 = s.s64 * gain
@@ -679,13 +783,16 @@ def _finish(b: _Built, dtype: torch.dtype) -> None:
     """Write the float64 parameters kept in ``b`` into its module (``dtype`` already set), rounded once."""
     m = b.module
     if b.w64 is not None:
+        assert isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
         with torch.no_grad():
             m.weight.copy_(torch.from_numpy(b.w64))
             if b.b64 is None:
                 m.bias = None
             else:
+                assert m.bias is not None  # built with a bias
                 m.bias.copy_(torch.from_numpy(np.ascontiguousarray(b.b64)))
     if b.s64 is not None:
+        assert isinstance(m, Scale)
         m.scale = torch.from_numpy(_uniform_or(b.s64)).to(dtype)
     if b.beta64 is not None:
         assert isinstance(m, (LIF, LI))
@@ -708,16 +815,19 @@ def _reset_of(node, name: str, nodetype: str) -> tuple[str, float]:
         raise SwiftSpikeError(f"node {name!r} ({nodetype}) has unknown reset metadata {kind!r}; expected 'subtract'")
     u = _uniform_or(v_reset)
     if u.ndim:
-        raise SwiftSpikeError(f"node {name!r} ({nodetype}) has a different v_reset per neuron, which swiftspike's hard "
-                              "reset cannot hold")
+        raise SwiftSpikeError(
+            f"node {name!r} ({nodetype}) has a different v_reset per neuron, which swiftspike's hard reset cannot hold"
+        )
     return "hard", float(u)
 
 
 def _unit_r(node, name: str, dt: float, nodetype: str) -> None:
     r = np.asarray(node.r, dtype=np.float64)
     if not (np.allclose(r, 1.0, rtol=1e-6) or np.allclose(r, 1.0 / dt, rtol=1e-6)):
-        raise SwiftSpikeError(f"node {name!r} ({nodetype}) has r={_short(r)}; swiftspike reads {nodetype} nodes with "
-                              f"r = 1 or r = 1/DT = {1.0 / dt:g} (both add the input to the membrane)")
+        raise SwiftSpikeError(
+            f"node {name!r} ({nodetype}) has r={_short(r)}; swiftspike reads {nodetype} nodes with "
+            f"r = 1 or r = 1/DT = {1.0 / dt:g} (both add the input to the membrane)"
+        )
 
 
 def _short(a: np.ndarray) -> str:
@@ -731,8 +841,10 @@ def _leaky(node, name: str, dt: float, nodetype: str) -> tuple[np.ndarray, np.nd
     if not np.all(np.isfinite(r)) or not np.all(np.isfinite(v_leak)) or np.any(np.isnan(tau)):
         raise SwiftSpikeError(f"node {name!r} ({nodetype}) has NaN or infinite parameters")
     if np.any(tau < dt):
-        raise SwiftSpikeError(f"node {name!r} ({nodetype}) has tau={_short(tau)} s below the time step DT={dt:g} s: "
-                              "forward Euler would be unstable (give the right dt=)")
+        raise SwiftSpikeError(
+            f"node {name!r} ({nodetype}) has tau={_short(tau)} s below the time step DT={dt:g} s: "
+            "forward Euler would be unstable (give the right dt=)"
+        )
     beta = 1.0 - dt / tau
     return beta, r * dt / tau, (1.0 - beta) * v_leak
 
@@ -749,16 +861,21 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
     if isinstance(node, (nir.Input, nir.Output)):
         return
     if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
-        raise SwiftSpikeError(f"node {name!r} is a current-based neuron ({t}); swiftspike has no current-based (synaptic) "
-                              "neuron, so it cannot import it")
+        raise SwiftSpikeError(
+            f"node {name!r} is a current-based neuron ({t}); swiftspike has no current-based (synaptic) "
+            "neuron, so it cannot import it"
+        )
     if isinstance(node, (nir.Affine, nir.Linear)):
         w = np.asarray(node.weight, dtype=np.float64)
         if w.ndim != 2:
-            raise SwiftSpikeError(f"node {name!r} ({t}) has a weight of shape {w.shape}; swiftspike imports 2-D weights only")
+            raise SwiftSpikeError(
+                f"node {name!r} ({t}) has a weight of shape {w.shape}; swiftspike imports 2-D weights only"
+            )
         bias = np.asarray(node.bias, dtype=np.float64) if isinstance(node, nir.Affine) else None
         if bias is not None and bias.shape != (w.shape[0],):
-            raise SwiftSpikeError(f"node {name!r} ({t}) has a bias of shape {bias.shape} for {w.shape[0]} outputs "
-                                  "(mismatched shapes)")
+            raise SwiftSpikeError(
+                f"node {name!r} ({t}) has a bias of shape {bias.shape} for {w.shape[0]} outputs (mismatched shapes)"
+            )
         built.append(_Built(name, nn.Linear(w.shape[1], w.shape[0]), "affine", w64=w, b64=bias))
         return
     if isinstance(node, (nir.Conv1d, nir.Conv2d)):
@@ -771,13 +888,21 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
         pad = pad if isinstance(pad, str) else _pair(pad, nd)
         bias = np.asarray(node.bias, dtype=np.float64).reshape(-1)
         if bias.size not in (1, w.shape[0]):
-            raise SwiftSpikeError(f"node {name!r} ({t}) has {bias.size} biases for {w.shape[0]} output channels "
-                                  "(mismatched shapes)")
+            raise SwiftSpikeError(
+                f"node {name!r} ({t}) has {bias.size} biases for {w.shape[0]} output channels (mismatched shapes)"
+            )
         b64 = np.broadcast_to(bias, (w.shape[0],)).copy() if np.any(bias != 0) else None  # zeros: bias-free layer
         cls: Any = nn.Conv1d if nd == 1 else nn.Conv2d
         try:
-            conv = cls(w.shape[1] * groups, w.shape[0], tuple(w.shape[2:]), stride=_pair(node.stride, nd), padding=pad,
-                    dilation=_pair(node.dilation, nd), groups=groups)
+            conv = cls(
+                w.shape[1] * groups,
+                w.shape[0],
+                tuple(w.shape[2:]),
+                stride=_pair(node.stride, nd),
+                padding=pad,
+                dilation=_pair(node.dilation, nd),
+                groups=groups,
+            )
         except (ValueError, RuntimeError) as e:
             raise SwiftSpikeError(f"node {name!r} ({t}) has invalid convolution settings: {e}") from None
         built.append(_Built(name, conv, "conv", w64=w, b64=b64))
@@ -785,8 +910,10 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
     if isinstance(node, nir.Flatten):
         start, end = int(node.start_dim), int(node.end_dim)
         if start < 0:
-            raise SwiftSpikeError(f"node {name!r} (Flatten) has start_dim={start}; swiftspike reads non-negative start_dim "
-                                  "(batch dimension excluded)")
+            raise SwiftSpikeError(
+                f"node {name!r} (Flatten) has start_dim={start}; swiftspike reads non-negative start_dim "
+                "(batch dimension excluded)"
+            )
         built.append(_Built(name, nn.Flatten(start + 1, end + 1 if end >= 0 else end), "flatten"))
         return
     if isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
@@ -805,15 +932,24 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
         th = _threshold(node, name, t)
         reset, v_reset = _reset_of(node, name, t)
         _fold_input(built, name, gain, bias)
-        built.append(_Built(name, LIF(tau=1.0, v_threshold=1.0, v_reset=v_reset, reset=reset), "neuron",
-                            _neuron_shape(node, "tau"), beta64=beta, th64=th))
+        built.append(
+            _Built(
+                name,
+                LIF(tau=1.0, v_threshold=1.0, v_reset=v_reset, reset=reset),
+                "neuron",
+                _neuron_shape(node, "tau"),
+                beta64=beta,
+                th64=th,
+            )
+        )
         return
     if isinstance(node, nir.IF):
         _unit_r(node, name, dt, t)
         th = _threshold(node, name, t)
         reset, v_reset = _reset_of(node, name, t)
-        built.append(_Built(name, IF(v_threshold=1.0, v_reset=v_reset, reset=reset), "neuron", _neuron_shape(node, "r"),
-                            th64=th))
+        built.append(
+            _Built(name, IF(v_threshold=1.0, v_reset=v_reset, reset=reset), "neuron", _neuron_shape(node, "r"), th64=th)
+        )
         return
     if isinstance(node, nir.LI):
         beta, gain, bias = _leaky(node, name, dt, t)
@@ -827,7 +963,7 @@ def _build_node(nir, name: str, node, dt: float, built: list[_Built]) -> None:
     raise SwiftSpikeError(f"node {name!r} has the unsupported NIR type {t}; swiftspike imports {_SUPPORTED}")
 
 
-def _input_shape(nir, graph, order: list[str], built: list[_Built]) -> Optional[tuple[int, ...]]:
+def _input_shape(nir, graph, order: list[str], built: list[_Built]) -> tuple[int, ...] | None:
     """The per-sample input shape: the Input node's type, else what the first layer implies."""
     first = graph.nodes[order[0]]
     if isinstance(first, nir.Input):
@@ -853,19 +989,24 @@ def _check_shapes(built: list[_Built], shape: tuple[int, ...], dtype: torch.dtyp
         for b in built:
             if b.kind in ("neuron", "scale"):
                 if int(np.prod(b.shape)) != 1 and tuple(b.shape) != tuple(shape):
-                    raise SwiftSpikeError(f"the NIR graph has mismatched shapes: node {b.name!r} has parameters of shape "
-                                          f"{tuple(b.shape)} but receives input of shape {tuple(shape)}")
+                    raise SwiftSpikeError(
+                        f"the NIR graph has mismatched shapes: node {b.name!r} has parameters of shape "
+                        f"{tuple(b.shape)} but receives input of shape {tuple(shape)}"
+                    )
                 continue
             try:
                 shape = tuple(b.module(torch.zeros((1, *shape), dtype=dtype)).shape[1:])
             except RuntimeError as e:
-                raise SwiftSpikeError(f"the NIR graph has mismatched shapes: node {b.name!r} "
-                                      f"({type(b.module).__name__}) cannot take input of shape {tuple(shape)} "
-                                      f"({str(e).splitlines()[0]})") from None
+                raise SwiftSpikeError(
+                    f"the NIR graph has mismatched shapes: node {b.name!r} "
+                    f"({type(b.module).__name__}) cannot take input of shape {tuple(shape)} "
+                    f"({str(e).splitlines()[0]})"
+                ) from None
 
 
-def import_nir(graph_or_path: Any, *, dt: Optional[float] = None, batch_first: bool = False,
-               dtype: torch.dtype = torch.float32) -> SNN:
+def import_nir(
+    graph_or_path: Any, *, dt: float | None = None, batch_first: bool = False, dtype: torch.dtype = torch.float32
+) -> SNN:
     r"""Build a swiftspike :class:`~swiftspike.engines.sync.SNN` from a NIR graph or ``.nir`` file.
 
     ``dt`` is the time step ``DT`` in seconds used to discretise the graph's neurons; by default the one
@@ -875,7 +1016,8 @@ def import_nir(graph_or_path: Any, *, dt: Optional[float] = None, batch_first: b
     :math:`R\,DT/\tau` and bias :math:`(1-\beta) v_\text{leak}` folded into the preceding Affine/Conv node
     (or a :class:`Scale` layer); parameters are computed in float64 and rounded once to ``dtype``, and each
     ``tau`` is chosen so that the module's own :math:`\beta` is the graph's rounded to ``dtype``. The
-    returned network carries ``input_shape`` (per sample, or ``None``) and ``dt``. Only sequential graphs are supported; every problem raises one :class:`SwiftSpikeError`.
+    returned network carries ``input_shape`` (per sample, or ``None``) and ``dt``. Only sequential graphs are
+    supported; every problem raises one :class:`SwiftSpikeError`.
     """
     nir = _nir()
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
@@ -887,7 +1029,9 @@ def import_nir(graph_or_path: Any, *, dt: Optional[float] = None, batch_first: b
     elif isinstance(graph_or_path, nir.NIRNode):
         graph = nir.NIRGraph(nodes={"node": graph_or_path}, edges=[], type_check=False)
     else:
-        raise SwiftSpikeError(f"import_nir needs a nir.NIRGraph or a path to a .nir file, got {type(graph_or_path).__name__}")
+        raise SwiftSpikeError(
+            f"import_nir needs a nir.NIRGraph or a path to a .nir file, got {type(graph_or_path).__name__}"
+        )
     if not isinstance(graph.nodes, dict) or not graph.nodes:
         raise SwiftSpikeError("the NIR graph has no nodes")
     DT = _graph_dt(graph, dt)
@@ -920,22 +1064,40 @@ def layer_spec(net: nn.Module) -> list[dict[str, Any]]:
         if isinstance(m, nn.Linear):
             d = {"type": "Linear", "in": m.in_features, "out": m.out_features, "bias": m.bias is not None}
         elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
-            d = {"type": type(m).__name__, "in": m.in_channels, "out": m.out_channels, "kernel": list(m.kernel_size),
-                 "stride": list(m.stride), "padding": m.padding if isinstance(m.padding, str) else list(m.padding),
-                 "dilation": list(m.dilation), "groups": m.groups, "bias": m.bias is not None}
+            d = {
+                "type": type(m).__name__,
+                "in": m.in_channels,
+                "out": m.out_channels,
+                "kernel": list(m.kernel_size),
+                "stride": list(m.stride),
+                "padding": m.padding if isinstance(m.padding, str) else list(m.padding),
+                "dilation": list(m.dilation),
+                "groups": m.groups,
+                "bias": m.bias is not None,
+            }
         elif isinstance(m, nn.Flatten):
             d = {"type": "Flatten", "start_dim": m.start_dim, "end_dim": m.end_dim}
         elif isinstance(m, nn.AvgPool2d):
-            d = {"type": "AvgPool2d", "kernel": list(_pair(m.kernel_size, 2)),
-                 "stride": list(_pair(m.stride if m.stride is not None else m.kernel_size, 2)),
-                 "padding": list(_pair(m.padding, 2)), "divisor_override": m.divisor_override}
+            d = {
+                "type": "AvgPool2d",
+                "kernel": list(_pair(m.kernel_size, 2)),
+                "stride": list(_pair(m.stride if m.stride is not None else m.kernel_size, 2)),
+                "padding": list(_pair(m.padding, 2)),
+                "divisor_override": m.divisor_override,
+            }
         elif isinstance(m, Scale):
             d = {"type": "Scale", "shape": list(m.scale.shape)}
-        elif type(m) in (LIF, IF):
+        elif isinstance(m, LIF) and type(m) in (LIF, IF):
             r = m.reset_mechanism
-            d = {"type": type(m).__name__, "reset": r.name, "v_reset": float(getattr(r, "v_reset", 0.0)),
-                 "refractory_steps": m.refractory_steps, "dt": m.dt, "tau_shape": list(m.tau.shape),
-                 "v_threshold_shape": list(m.v_threshold.shape)}
+            d = {
+                "type": type(m).__name__,
+                "reset": r.name,
+                "v_reset": float(getattr(r, "v_reset", 0.0)),
+                "refractory_steps": m.refractory_steps,
+                "dt": m.dt,
+                "tau_shape": list(m.tau.shape),
+                "v_threshold_shape": list(m.v_threshold.shape),
+            }
         elif isinstance(m, LI):
             d = {"type": "LI", "dt": m.dt, "tau_shape": list(m.tau.shape)}
         else:
@@ -956,17 +1118,34 @@ def build_layers(spec: Sequence[dict[str, Any]], *, batch_first: bool = False) -
             elif t in ("Conv1d", "Conv2d"):
                 cls = nn.Conv1d if t == "Conv1d" else nn.Conv2d
                 pad = d["padding"] if isinstance(d["padding"], str) else tuple(d["padding"])
-                m = cls(d["in"], d["out"], tuple(d["kernel"]), stride=tuple(d["stride"]), padding=pad,
-                        dilation=tuple(d["dilation"]), groups=d["groups"], bias=d["bias"])
+                m = cls(
+                    d["in"],
+                    d["out"],
+                    tuple(d["kernel"]),
+                    stride=tuple(d["stride"]),
+                    padding=pad,
+                    dilation=tuple(d["dilation"]),
+                    groups=d["groups"],
+                    bias=d["bias"],
+                )
             elif t == "Flatten":
                 m = nn.Flatten(d["start_dim"], d["end_dim"])
             elif t == "AvgPool2d":
-                m = nn.AvgPool2d(tuple(d["kernel"]), tuple(d["stride"]), tuple(d["padding"]),
-                                 divisor_override=d.get("divisor_override"))
+                m = nn.AvgPool2d(
+                    tuple(d["kernel"]),
+                    tuple(d["stride"]),
+                    tuple(d["padding"]),
+                    divisor_override=d.get("divisor_override"),
+                )
             elif t == "Scale":
                 m = Scale(torch.ones(d["shape"]))
             elif t in ("LIF", "IF"):
-                kw = {"v_reset": d["v_reset"], "reset": d["reset"], "refractory_steps": d["refractory_steps"], "dt": d["dt"]}
+                kw = {
+                    "v_reset": d["v_reset"],
+                    "reset": d["reset"],
+                    "refractory_steps": d["refractory_steps"],
+                    "dt": d["dt"],
+                }
                 m = LIF(tau=2.0, **kw) if t == "LIF" else IF(**kw)
                 _set_tensor(m, "tau", torch.full(d["tau_shape"], float(m.tau)))
                 _set_tensor(m, "v_threshold", torch.ones(d["v_threshold_shape"]))

@@ -14,6 +14,7 @@ table          MAC (pJ)     AC (pJ)
 ``E_SNN = MACs * E_MAC + ACs * E_AC`` and the same network run as an ANN costs
 ``E_ANN = dense_MACs * E_MAC``. ``energy_ratio_vs_ann = E_ANN / E_SNN`` (> 1: the SNN is cheaper).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ ENERGY_TABLES = {
 }
 
 
-def get_energy_table(name: "str | EnergyTable") -> EnergyTable:
+def get_energy_table(name: str | EnergyTable) -> EnergyTable:
     """Look up a cost table by name (``45nm-fp32`` or ``45nm-int32``) or pass one through."""
     if isinstance(name, EnergyTable):
         return name
@@ -43,7 +44,7 @@ def get_energy_table(name: "str | EnergyTable") -> EnergyTable:
     return ENERGY_TABLES[name]
 
 
-def energy(macs: float, acs: float, table: "str | EnergyTable" = "45nm-fp32") -> float:
+def energy(macs: float, acs: float, table: str | EnergyTable = "45nm-fp32") -> float:
     """Energy in joules of ``macs`` multiply-accumulates and ``acs`` accumulates."""
     t = get_energy_table(table)
     return float(macs) * t.e_mac + float(acs) * t.e_ac

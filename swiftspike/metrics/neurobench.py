@@ -31,9 +31,10 @@ NeuroBench name         definition (per sample means)                        swi
                         layers, rounded to 4 decimals
 ======================  ===================================================  ==============================
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -87,7 +88,7 @@ def has_membrane(m: nn.Module) -> bool:
     return isinstance(m, (LIF, LI, LIFNoReset))
 
 
-def membrane(m: nn.Module) -> Optional[torch.Tensor]:
+def membrane(m: nn.Module) -> torch.Tensor | None:
     """The membrane of neuron layer ``m`` after its last step (``None`` before the first step)."""
     if isinstance(m, LIF):
         return None if m.state is None else m.state.v
@@ -109,11 +110,12 @@ def parameter_count(model: nn.Module) -> int:
 
 def footprint(model: nn.Module) -> int:
     """NeuroBench's ``Footprint``: bytes of all parameters and buffers."""
-    return (sum(p.numel() * p.element_size() for p in model.parameters())
-            + sum(b.numel() * b.element_size() for b in model.buffers()))
+    return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
+        b.numel() * b.element_size() for b in model.buffers()
+    )
 
 
-def connection_sparsity(model: nn.Module) -> Optional[float]:
+def connection_sparsity(model: nn.Module) -> float | None:
     """NeuroBench's ``ConnectionSparsity``: zero weights over all weights of the Linear/Conv leaf layers
     below ``model``, rounded to 4 decimals; ``None`` when there are none (NeuroBench fails there)."""
     zeros = total = 0
@@ -127,5 +129,8 @@ def connection_sparsity(model: nn.Module) -> Optional[float]:
 
 def static_metrics(model: nn.Module) -> dict[str, Any]:
     """The static NeuroBench metrics of ``model`` under their NeuroBench names."""
-    return {"Footprint": footprint(model), "ConnectionSparsity": connection_sparsity(model),
-            "ParameterCount": parameter_count(model)}
+    return {
+        "Footprint": footprint(model),
+        "ConnectionSparsity": connection_sparsity(model),
+        "ParameterCount": parameter_count(model),
+    }

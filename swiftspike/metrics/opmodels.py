@@ -38,9 +38,10 @@ with the per-operation costs of :func:`operation_costs` (from an
 learning operations ``trace_update``, ``weight_update``, ``norm_op`` :math:`e_{MAC}` each.
 :func:`record_op_counts` reads these counts from a :class:`~swiftspike.metrics.record.RunRecord`.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Union
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -71,10 +72,8 @@ def event_synops(name: str, m: nn.Module, x: torch.Tensor, *, neurobench: bool =
     dense = dense_macs(m, x[0, :1])
     if not neurobench:
         return SynOps(name, acs, macs, dense, "event")
-    if bool((weight(m) == 0).any()):
-        effective = effective_ops(m, rows).view(T, B).sum(0).to(acs.dtype)
-    else:  # every weight non-zero: NeuroBench's count is the fan-out of the non-zero inputs
-        effective = acs + macs
+    # with every weight non-zero, NeuroBench's count is the fan-out of the non-zero inputs
+    effective = effective_ops(m, rows).view(T, B).sum(0).to(acs.dtype) if bool((weight(m) == 0).any()) else acs + macs
     spiking = spiking_rows(rows).view(T, B).all(0)
     return SynOps(name, acs, macs, dense, "event", effective=effective, spiking=spiking)
 
@@ -100,18 +99,19 @@ def layer_flops(layer: nn.Module, y: torch.Tensor) -> int:
     return 0
 
 
-def input_rate(events: Union[float, torch.Tensor], n_samples: int, n_pre: int) -> Union[float, torch.Tensor]:
+def input_rate(events: float | torch.Tensor, n_samples: int, n_pre: int) -> float | torch.Tensor:
     r""":math:`\zeta = E / (n_\text{samples} N)`: non-zero inputs per input element over the run."""
     return events / max(1, n_samples) / max(1, n_pre)
 
 
-def analytical_ops(rate: Union[float, torch.Tensor], dense: float) -> Union[float, torch.Tensor]:
+def analytical_ops(rate: float | torch.Tensor, dense: float) -> float | torch.Tensor:
     r"""Operations of a layer whose input rate is :math:`\zeta`: :math:`\zeta F`."""
     return rate * dense
 
 
-def analytical_synops(name: str, events: torch.Tensor, n_pre: int, dense: float, *,
-                      static_analog: bool = False) -> SynOps:
+def analytical_synops(
+    name: str, events: torch.Tensor, n_pre: int, dense: float, *, static_analog: bool = False
+) -> SynOps:
     """The analytical model for one synaptic layer: ``events`` ``[B]`` non-zero inputs per sample over the
     run, ``n_pre`` input elements per step, ``dense`` = :math:`F_l`. Event input gives
     :math:`\\zeta F_l` ACs per sample; ``static_analog`` input (the same analog value every step) gives
@@ -134,20 +134,28 @@ def neuron_updates(rec: RunRecord) -> torch.Tensor:
     return torch.full((B,), total, dtype=torch.float64, device=rec.output.device)
 
 
-def operation_costs(table: "str | EnergyTable" = "45nm-fp32") -> dict[str, float]:
+def operation_costs(table: str | EnergyTable = "45nm-fp32") -> dict[str, float]:
     """Joules per operation of each kind in :data:`OPERATIONS` (see the module docstring)."""
     t = get_energy_table(table)
-    return {"synop": t.e_ac, "mac": t.e_mac, "neuron_update": t.e_mac + t.e_ac, "trace_update": t.e_mac,
-            "weight_update": t.e_mac, "norm_op": t.e_mac}
+    return {
+        "synop": t.e_ac,
+        "mac": t.e_mac,
+        "neuron_update": t.e_mac + t.e_ac,
+        "trace_update": t.e_mac,
+        "weight_update": t.e_mac,
+        "norm_op": t.e_mac,
+    }
 
 
-def analytical_energy(counts: Mapping[str, float], table: "str | EnergyTable" = "45nm-fp32") -> float:
+def analytical_energy(counts: Mapping[str, float], table: str | EnergyTable = "45nm-fp32") -> float:
     r"""Energy in joules of operation ``counts`` (kind -> number), :math:`\sum_k c_k e_k`, summed in the
     order of ``counts``."""
     cost = operation_costs(table)
     bad = set(counts) - set(cost)
     if bad:
-        raise SwiftSpikeError(f"unknown operation kind(s) {', '.join(sorted(bad))}; choose from: {', '.join(OPERATIONS)}")
+        raise SwiftSpikeError(
+            f"unknown operation kind(s) {', '.join(sorted(bad))}; choose from: {', '.join(OPERATIONS)}"
+        )
     e = 0.0
     for kind, n in counts.items():
         e += float(n) * cost[kind]

@@ -6,10 +6,10 @@
 spikes, synaptic operations and energy (:class:`~swiftspike.metrics.report.ReportBuilder`), including
 NeuroBench's metrics under NeuroBench's names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 
@@ -23,7 +23,7 @@ class LayerSpikes:
     name: str
     per_step: torch.Tensor
     n_neurons: int
-    spikes: Optional[torch.Tensor] = None
+    spikes: torch.Tensor | None = None
 
 
 @dataclass
@@ -47,10 +47,10 @@ class SynOps:
     macs: torch.Tensor
     dense_macs: float
     model: str = "event"
-    events: Optional[torch.Tensor] = None
+    events: torch.Tensor | None = None
     n_pre: int = 0
-    effective: Optional[torch.Tensor] = None
-    spiking: Optional[torch.Tensor] = None
+    effective: torch.Tensor | None = None
+    spiking: torch.Tensor | None = None
 
 
 @dataclass
@@ -66,7 +66,7 @@ class NeuronActivity:
     n_neurons: int
     steps: int
     nonzero: torch.Tensor
-    membrane_updates: Optional[torch.Tensor] = None
+    membrane_updates: torch.Tensor | None = None
 
 
 @dataclass
@@ -89,7 +89,7 @@ class RunRecord:
     synops: list[SynOps] = field(default_factory=list)
     output_spiking: bool = True
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
-    frame_steps: Optional[torch.Tensor] = None
-    step_outputs: Optional[torch.Tensor] = None
-    step_mask: Optional[torch.Tensor] = None
+    frame_steps: torch.Tensor | None = None
+    step_outputs: torch.Tensor | None = None
+    step_mask: torch.Tensor | None = None
     neurons: list[NeuronActivity] = field(default_factory=list)

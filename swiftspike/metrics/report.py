@@ -3,16 +3,17 @@
 Latency to decision (``latency_steps``): at each step ``t`` the network's running prediction is the
 arg-max of its *cumulative* output: spike counts summed up to ``t``, or for an analog (membrane)
 readout the running mean of the membrane up to ``t`` (so the final prediction is the arg-max of the
-time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's latency is the first step (1-based) from which the
-prediction is the correct class and stays correct to the end; ties with another class count as
-undecided. The mean is over samples classified correctly at the end.
+time-averaged membrane, the quantity the ``membrane`` loss trains). A sample's latency is the first step
+(1-based) from which the prediction is the correct class and stays correct to the end; ties with another
+class count as undecided. The mean is over samples classified correctly at the end.
 """
+
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -66,7 +67,7 @@ class Report:
     spikes_per_layer: dict[str, float]
     spike_density: float
     latency_steps: float
-    first_spike_step: Optional[float]
+    first_spike_step: float | None
     synops: float
     acs: float
     macs: float
@@ -91,7 +92,11 @@ class Report:
 
     def table(self) -> str:
         """Human-readable summary."""
-        fs = "n/a" if self.first_spike_step is None or math.isnan(self.first_spike_step) else f"{self.first_spike_step:.2f}"
+        fs = (
+            "n/a"
+            if self.first_spike_step is None or math.isnan(self.first_spike_step)
+            else f"{self.first_spike_step:.2f}"
+        )
         rows = [
             ("accuracy", f"{100 * self.accuracy:.2f} %  ({self.n_samples} samples, T={self.time_steps})"),
             ("spikes / sample", f"{self.spikes_per_sample:.1f}  (density {self.spike_density:.4f})"),
@@ -128,12 +133,12 @@ class ReportBuilder:
     sparsity) to ``Report.neurobench``; its workload metrics come from the records: synaptic operations
     from event-counted ``SynOps``, activation sparsity and membrane updates from ``RunRecord.neurons``."""
 
-    def __init__(self, energy_table: str = "45nm-fp32", model: Optional[torch.nn.Module] = None) -> None:
+    def __init__(self, energy_table: str = "45nm-fp32", model: torch.nn.Module | None = None) -> None:
         self.table = get_energy_table(energy_table).name
         self.model = model
         self.n = 0
         self.correct = 0
-        self.T: Optional[int] = None
+        self.T: int | None = None
         self.layer_spikes: dict[str, float] = {}
         self.layer_neurons: dict[str, int] = {}
         self.latency_sum = 0.0
@@ -142,7 +147,7 @@ class ReportBuilder:
         self.acs = 0.0
         self.macs = 0.0
         self.dense = 0.0
-        self.correct_per_step: Optional[torch.Tensor] = None
+        self.correct_per_step: torch.Tensor | None = None
         self.op_models: set[str] = set()
         self.stats: dict[str, list[torch.Tensor]] = {}
         self.nb = _NeuroBenchCounts()
@@ -208,10 +213,13 @@ class ReportBuilder:
             ann_energy_j=e_ann,
             energy_ratio_vs_ann=energy_ratio(e_ann, e_snn),
             energy_table=self.table,
-            accuracy_per_step=[float(v) / n for v in self.correct_per_step] if self.correct_per_step is not None else [],
+            accuracy_per_step=[float(v) / n for v in self.correct_per_step]
+            if self.correct_per_step is not None
+            else [],
             extra=dict(extra),
-            op_model=(next(iter(self.op_models)) if len(self.op_models) == 1
-                      else "mixed" if self.op_models else "none"),
+            op_model=(
+                next(iter(self.op_models)) if len(self.op_models) == 1 else "mixed" if self.op_models else "none"
+            ),
             stats={k: _finite_mean(torch.cat(v)) for k, v in self.stats.items()},
             neurobench={**(static_metrics(self.model) if self.model is not None else {}), **self.nb.build()},
         )
@@ -253,8 +261,9 @@ class _NeuroBenchCounts:
             nonzero = sum(float(a.nonzero.sum()) for a in rec.neurons)
             total = sum(a.steps * a.n_neurons for a in rec.neurons) * B
             self.sparsity_sum += ((total - nonzero) / total if total else 0.0) * B
-            self.membrane += sum(float(a.membrane_updates.double().sum()) for a in rec.neurons
-                                 if a.membrane_updates is not None)
+            self.membrane += sum(
+                float(a.membrane_updates.double().sum()) for a in rec.neurons if a.membrane_updates is not None
+            )
         else:
             self.has_neurons = False
 
@@ -267,6 +276,9 @@ class _NeuroBenchCounts:
             d["ActivationSparsity"] = self.sparsity_sum / n
             d["MembraneUpdates"] = self.membrane / n
         if self.has_synops:
-            d["SynapticOperations"] = {"Effective_MACs": self.mac / n, "Effective_ACs": self.ac / n,
-                                       "Dense": self.dense / n}
+            d["SynapticOperations"] = {
+                "Effective_MACs": self.mac / n,
+                "Effective_ACs": self.ac / n,
+                "Dense": self.dense / n,
+            }
         return d

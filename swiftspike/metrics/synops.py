@@ -12,15 +12,22 @@ non-zero mask with a kernel of ones (``out_channels / groups`` outputs per cover
 The two operation-count models built on these primitives (counted from events, analytical) are in
 :mod:`swiftspike.metrics.opmodels`.
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+Synapse = nn.Linear | nn.Conv1d | nn.Conv2d  # the synaptic layers every op count and engine supports
 
 
-def is_synaptic(m: nn.Module) -> bool:
+def is_synaptic(m: nn.Module) -> TypeIs[Synapse]:
     return isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))
 
 

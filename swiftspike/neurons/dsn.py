@@ -27,9 +27,10 @@ Integer spikes (0..N per step) can be expanded into ``N`` binary slots per step
 (:func:`expand_integer_spikes`) so the next layer only accumulates; :func:`spike_time_metrics`
 reports both the logical ``T`` and the effective ``T * N``.
 """
+
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -73,8 +74,9 @@ def integer_spike(h: torch.Tensor, n_max: int = 4) -> torch.Tensor:
     return _IntegerSpike.apply(h, int(n_max))
 
 
-def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
-                    step_shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+def dsn_flat_params(
+    weight: torch.Tensor, bias: torch.Tensor, step_shape: torch.Size
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gate kernel ``[C, k]`` and bias ``[C]`` spread over one flattened step of shape ``step_shape``
     (``[B, C, ...]``, channels on axis 1, or one shared channel): ``([k, M], [M])`` with
     ``M = prod(step_shape)``."""
@@ -84,8 +86,9 @@ def dsn_flat_params(weight: torch.Tensor, bias: torch.Tensor,
     return w, bias.reshape(cshape).expand(step_shape).reshape(-1)
 
 
-def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                      out: Optional[torch.Tensor] = None) -> torch.Tensor:
+def dsn_preactivation(
+    x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Gate pre-activation :math:`a'_t = \beta + \sum_j w_j X_{t-k+1+j}` (causal depthwise conv) on
     flattened steps: ``x_pad`` ``[k - 1 + T, M]`` (the ``k - 1`` earlier inputs first), ``weight``
     ``[k, M]`` and ``bias`` ``[M]`` from :func:`dsn_flat_params`; returns ``[T, M]``, written into
@@ -94,19 +97,20 @@ def dsn_preactivation(x_pad: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     T = x_pad.shape[0] - (k - 1)
     pre = torch.addcmul(bias, x_pad[0:T], weight[0], out=out)
     for j in range(1, k):
-        pre = pre.addcmul_(x_pad[j:j + T], weight[j])
+        pre = pre.addcmul_(x_pad[j : j + T], weight[j])
     return pre
 
 
-def _integer_power(tau: float) -> Optional[int]:
+def _integer_power(tau: float) -> int | None:
     """``1 / tau`` when it is a whole number in 1..16, else ``None``."""
     p = 1.0 / tau
     n = round(p)
     return n if 1 <= n <= 16 and abs(p - n) <= 1e-9 * p else None
 
 
-def dsn_gate(u: torch.Tensor, tau: float, s: Optional[torch.Tensor] = None, out: Optional[tuple] = None,
-             need_a: bool = True) -> tuple[Optional[torch.Tensor], torch.Tensor]:
+def dsn_gate(
+    u: torch.Tensor, tau: float, s: torch.Tensor | None = None, out: tuple | None = None, need_a: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     r"""Decay ``a`` and ``1 - a`` from :math:`u = 1 - \sigma(a') = \sigma(-a')` (and, for ``a``,
     :math:`s = \sigma(a')`), with :math:`a = \sigma(a')^{1/\tau}`. Both stay accurate where they are
     tiny: ``1 - a`` for gates near 1, ``a`` (given ``s``) for gates near 0.
@@ -160,7 +164,7 @@ def _padded_rows(x: torch.Tensor, window: torch.Tensor, t0: int, t1: int) -> tor
     """Input rows ``[t0 - k + 1, t1)``, the carried window standing in before ``t = 0`` (a view of ``x``
     except in the first block)."""
     lo = t0 - window.shape[0]
-    return x[lo:t1] if lo >= 0 else torch.cat([window[window.shape[0] + lo:], x[:t1]])
+    return x[lo:t1] if lo >= 0 else torch.cat([window[window.shape[0] + lo :], x[:t1]])
 
 
 class _DSNParallel(torch.autograd.Function):
@@ -191,7 +195,7 @@ class _DSNParallel(torch.autograd.Function):
         Sf = S.view(T, M)
         bm = x.new_empty(R, 2, M)  # (b, m = 1 - a), the scan's input
         work = x.new_empty(R, 3, M)  # the scan's; before it, sigma(-a') and sigma(a') of the gate
-        buf = work.view(-1)[:2 * R * M].view(2, R, M)
+        buf = work.view(-1)[: 2 * R * M].view(2, R, M)
         h = h0.reshape(M)
         for t0 in range(0, T, R):
             t1 = min(T, t0 + R)
@@ -230,7 +234,7 @@ class _DSNParallel(torch.autograd.Function):
         work = x.new_empty(R, 3, M)
         mask = torch.empty(2, R, M, dtype=torch.bool, device=x.device) if n_max else None
         zero = x.new_zeros(())
-        halo: Optional[torch.Tensor] = None  # conv-transpose terms for the last k - 1 rows of the block before
+        halo: torch.Tensor | None = None  # conv-transpose terms for the last k - 1 rows of the block before
         carry = xf.new_zeros(M)  # a_{t1} G_{t1} from the block after
         for t0 in range(R * ((T - 1) // R), -1, -R):
             t1 = min(T, t0 + R)
@@ -241,35 +245,37 @@ class _DSNParallel(torch.autograd.Function):
             u = torch.sigmoid(npre, out=npre)
             a, omb = dsn_gate(u, tau, s=s, out=(buf[1, :L], z[:L, 1]))
             z[L, 1] = 0
-            gH = z[1:L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
+            gH = z[1 : L + 1, 0]  # dLoss/dH of the block: from the spikes (straight-through) or H itself
             if g_out is None:
                 gH.zero_()
-            elif n_max:
-                inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(torch.le(Hf[t0:t1], float(n_max),
-                                                                                     out=mask[1, :L]))
+            elif mask is not None:  # n_max
+                inside = torch.ge(Hf[t0:t1], 0.0, out=mask[0, :L]).logical_and_(
+                    torch.le(Hf[t0:t1], float(n_max), out=mask[1, :L])
+                )
                 torch.where(inside, g_out[t0:t1].reshape(L, M), zero, out=gH)
             else:
                 gH.copy_(g_out[t0:t1].reshape(L, M))
             if t1 == T and g_last is not None:  # through the carried state
                 gH[L - 1] += g_last.reshape(M)
-            carry = scan_block_reverse(z[1:L + 1], z[0, 1], carry, gxf[t0:t1], c, work)
+            carry = scan_block_reverse(z[1 : L + 1], z[0, 1], carry, gxf[t0:t1], c, work)
             G = gxf[t0:t1]
-            hp = Hf[t0 - 1:t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[:t1 - 1]])
-            scratch = work.view(-1)[:L * M].view(1, L, M)
+            hp = Hf[t0 - 1 : t1 - 1] if t0 > 0 else torch.cat([h0.reshape(1, M), Hf[: t1 - 1]])
+            scratch = work.view(-1)[: L * M].view(1, L, M)
             # tau d/d a' = G (H_{t-1} - X_t) a (1 - sigmoid(a'))
+            assert a is not None  # dsn_gate computed it (need_a)
             g_pre = torch.sub(hp, xf[t0:t1], out=scratch[0]).mul_(G).mul_(a).mul_(u)
             G.mul_(omb)  # G (1 - a): the direct part of d/dX, in place
             if halo is not None:
-                G[L - (k - 1):] += halo
+                G[L - (k - 1) :] += halo
             # conv transpose: X at position s feeds a'_t for t = s + k - 1 - j through tap j
             halo = xf.new_zeros(k - 1, M) if t0 > 0 else g_winf
             for j in range(k):
                 lo = k - 1 - j  # rows r < lo of this tap read inputs before the block
-                if L > lo:
-                    G[:L - lo].addcmul_(g_pre[lo:], w_tau[j])
+                if lo < L:
+                    G[: L - lo].addcmul_(g_pre[lo:], w_tau[j])
                 m = min(lo, L)
                 if m:
-                    halo[j:j + m].addcmul_(g_pre[:m], w_tau[j])
+                    halo[j : j + m].addcmul_(g_pre[:m], w_tau[j])
             # weight gradients: tap j pairs g_pre_t with X_{t-k+1+j}: the k shifted windows of xp as one view
             g_wf[:, :L].addcmul_(xp.as_strided((k, L, M), (M, M, 1), xp.storage_offset()), g_pre)
             g_bf += g_pre.sum(0)
@@ -281,8 +287,13 @@ class _DSNParallel(torch.autograd.Function):
 
 
 def dsn_membrane(
-    x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float,
-    chunk: Optional[int] = None,
+    x: torch.Tensor,
+    state: DSNState,
+    *,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    tau: float,
+    chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """Parallel DSN membrane for all ``T`` steps of ``x`` (``[T, B, C, ...]``) via the chunked scan
     (one fused autograd node; same values and gradients as :func:`dsn_membrane_serial`)."""
@@ -291,8 +302,14 @@ def dsn_membrane(
 
 
 def dsn_integer_spikes(
-    x: torch.Tensor, state: DSNState, *, weight: torch.Tensor, bias: torch.Tensor, tau: float, n_max: int,
-    chunk: Optional[int] = None,
+    x: torch.Tensor,
+    state: DSNState,
+    *,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    tau: float,
+    n_max: int,
+    chunk: int | None = None,
 ) -> tuple[torch.Tensor, DSNState]:
     """``integer_spike(dsn_membrane(x, ...), n_max)`` in one fused node: the same spikes and gradients
     without a second pass (and its temporaries) over ``[T, ...]``."""
@@ -306,8 +323,8 @@ def _next_window(window: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if n == 0:
         return window
     if x.shape[0] >= n:
-        return x[x.shape[0] - n:].clone()  # a copy, so the state does not keep all of x alive
-    return torch.cat([window[x.shape[0]:], x])
+        return x[x.shape[0] - n :].clone()  # a copy, so the state does not keep all of x alive
+    return torch.cat([window[x.shape[0] :], x])
 
 
 def dsn_membrane_serial(
@@ -332,8 +349,13 @@ def expand_integer_spikes(s: torch.Tensor, n_max: int) -> torch.Tensor:
 def spike_time_metrics(s: torch.Tensor, n_max: int) -> dict:
     """Logical ``T``, effective ``T * N`` and the number of binary events of integer spikes ``[T, B, ...]``."""
     T = int(s.shape[0])
-    return {"logical_T": T, "effective_T": T * int(n_max), "slots_per_step": int(n_max),
-            "binary_events": float(s.sum()), "samples": int(s.shape[1]) if s.dim() > 1 else 1}
+    return {
+        "logical_T": T,
+        "effective_T": T * int(n_max),
+        "slots_per_step": int(n_max),
+        "binary_events": float(s.sum()),
+        "samples": int(s.shape[1]) if s.dim() > 1 else 1,
+    }
 
 
 class DSN(SpikingModule):
@@ -361,16 +383,16 @@ class DSN(SpikingModule):
 
     def __init__(
         self,
-        channels: Optional[int] = None,
+        channels: int | None = None,
         kernel_size: int = 4,
         tau: float = 0.25,
         mode: str = "integer",
         n_max: int = 4,
         v_threshold: float = 0.5,
-        surrogate: "str | Surrogate | None" = "atan",
+        surrogate: str | Surrogate | None = "atan",
         path: str = "parallel",
         backend: str = "torch",
-        chunk: Optional[int] = None,
+        chunk: int | None = None,
         gate_bias: float = 1.0,
         step_mode: str = "m",
         check_finite: bool = True,
@@ -389,22 +411,21 @@ class DSN(SpikingModule):
         self.chunk = None if chunk is None else check_positive_int(chunk, "chunk")
         self.channels = None if channels is None else check_positive_int(channels, "channels")
         c = self.channels or 1
-        bound = 1.0 / self.kernel_size ** 0.5
+        bound = 1.0 / self.kernel_size**0.5
         self.weight = nn.Parameter(torch.empty(c, self.kernel_size).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.full((c,), float(gate_bias)))
         self.check_finite = bool(check_finite)
-        self.state: Optional[DSNState] = None
+        self.state: DSNState | None = None
 
     def reset_state(self) -> None:
         self.state = None
 
     def _params(self, like: torch.Tensor, channel_axis: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.channels is not None:
-            if like.dim() <= channel_axis or like.shape[channel_axis] != self.channels:
-                raise SwiftSpikeError(
-                    f"DSN built for {self.channels} channels got input of shape {tuple(like.shape)} "
-                    f"(channels are axis {channel_axis})"
-                )
+        if self.channels is not None and (like.dim() <= channel_axis or like.shape[channel_axis] != self.channels):
+            raise SwiftSpikeError(
+                f"DSN built for {self.channels} channels got input of shape {tuple(like.shape)} "
+                f"(channels are axis {channel_axis})"
+            )
         return self.weight.to(like.dtype), self.bias.to(like.dtype)
 
     def _init(self, step: torch.Tensor) -> DSNState:
@@ -437,7 +458,7 @@ class DSN(SpikingModule):
             raise SwiftSpikeError("DSN carried state contains NaN or inf values; call swiftspike.reset(net)")
         raise SwiftSpikeError("DSN membrane became NaN or inf (input values too large for the gate convolution)")
 
-    def _run(self, x: torch.Tensor, path: Optional[str], spikes: bool) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, path: str | None, spikes: bool) -> torch.Tensor:
         check_tensor(x, "neuron input", min_ndim=2, finite=False)
         if x.shape[0] == 0:
             raise SwiftSpikeError("neuron input has T=0 time steps; T must be >= 1")
@@ -446,8 +467,7 @@ class DSN(SpikingModule):
         state = self._init(x3[0])
         p = choose("DSN path", path or self.path, ("parallel", "serial"))
         if p == "parallel" and spikes and self.mode == "integer":
-            out, new = dsn_integer_spikes(x3, state, weight=w, bias=b, tau=self.tau, n_max=self.n_max,
-                                          chunk=self.chunk)
+            out, new = dsn_integer_spikes(x3, state, weight=w, bias=b, tau=self.tau, n_max=self.n_max, chunk=self.chunk)
         else:
             if p == "parallel":
                 out, new = dsn_membrane(x3, state, weight=w, bias=b, tau=self.tau, chunk=self.chunk)
@@ -458,7 +478,7 @@ class DSN(SpikingModule):
         self.state = new
         return out.reshape(x.shape)
 
-    def membrane(self, x: torch.Tensor, path: Optional[str] = None) -> torch.Tensor:
+    def membrane(self, x: torch.Tensor, path: str | None = None) -> torch.Tensor:
         """Membrane ``H`` for multi-step ``x`` (``[T, B, C, ...]``), updating the carried state."""
         return self._run(x, path, spikes=False)
 
@@ -474,5 +494,7 @@ class DSN(SpikingModule):
         return self._run(x, None, spikes=True)
 
     def extra_repr(self) -> str:
-        return (f"channels={self.channels}, kernel_size={self.kernel_size}, tau={self.tau:g}, mode={self.mode}, "
-                f"n_max={self.n_max}, path={self.path}, backend={self.backend}")
+        return (
+            f"channels={self.channels}, kernel_size={self.kernel_size}, tau={self.tau:g}, mode={self.mode}, "
+            f"n_max={self.n_max}, path={self.path}, backend={self.backend}"
+        )

@@ -1,6 +1,8 @@
 """Neuron layers by name, so a model swaps its neuron with one string."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -30,8 +32,17 @@ def make_neuron(name: str, **kwargs: Any) -> nn.Module:
     from .modules import IF, LI, LIF
     from .psn import PSN, LIFNoReset, MaskedPSN, SlidingPSN
 
-    table = {"lif": LIF, "if": IF, "li": LI, "dsn": DSN, "dsn-binary": _dsn_binary,
-             "psn": PSN, "masked-psn": MaskedPSN, "sliding-psn": SlidingPSN, "lif-noreset": LIFNoReset}
+    table: dict[str, Callable[..., nn.Module]] = {
+        "lif": LIF,
+        "if": IF,
+        "li": LI,
+        "dsn": DSN,
+        "dsn-binary": _dsn_binary,
+        "psn": PSN,
+        "masked-psn": MaskedPSN,
+        "sliding-psn": SlidingPSN,
+        "lif-noreset": LIFNoReset,
+    }
     if name not in table:
         raise SwiftSpikeError(f"unknown neuron {name!r}; choose one of: {', '.join(NEURONS)}")
     try:

@@ -25,21 +25,22 @@ refractoriness, uses a fused autograd function with a hand-written BPTT backward
 values and gradients with far fewer graph nodes. :func:`lif_masked_step` is the step of the
 event-driven engine: only the neurons an event reached are charged and evaluated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import torch
 
 from ..errors import SwiftSpikeError
 from .surrogate import ATan, Surrogate
 
-Scalar = Union[torch.Tensor, float]
+Scalar = torch.Tensor | float
 
 
 # -- reset mechanisms ----------------------------------------------------------------------------
-def _sub_scaled(h: torch.Tensor, s: torch.Tensor, k: Scalar, out: Optional[torch.Tensor]) -> torch.Tensor:
+def _sub_scaled(h: torch.Tensor, s: torch.Tensor, k: Scalar, out: torch.Tensor | None) -> torch.Tensor:
     """``h - k * s`` in one op (``k`` a number or a tensor broadcastable to ``h``)."""
     if isinstance(k, torch.Tensor):
         return torch.addcmul(h, s, k, value=-1, out=out) if out is not None else torch.addcmul(h, s, k, value=-1)
@@ -56,15 +57,23 @@ class HardReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h * (1 - s) + self.v_reset * s
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Value path without autograd for spikes ``s`` in {0, 1} (any float dtype), written into ``out``
         when given. Bit-identical to :meth:`__call__`: ``h - h s`` is exactly 0 where ``s = 1``."""
         v = torch.addcmul(h, h, s, value=-1, out=out) if out is not None else torch.addcmul(h, h, s, value=-1)
         return v.add_(s, alpha=self.v_reset) if self.v_reset != 0.0 else v
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         r""":math:`\partial v/\partial h` and (``need_th``) :math:`\partial v/\partial v_\text{threshold}`
         through the surrogate ``sg`` (``detach``: the reset is not differentiated). Fresh tensors."""
         if detach:
@@ -85,12 +94,20 @@ class SoftReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h - v_threshold * s
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return _sub_scaled(h, s, v_threshold, out)
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if detach:
             return torch.ones_like(h), (-s if need_th else None)
         return 1.0 - v_threshold * sg, (v_threshold * sg - s if need_th else None)
@@ -107,20 +124,28 @@ class NoReset:
     def __call__(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar) -> torch.Tensor:
         return h
 
-    def after_spike(self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar,
-                    out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def after_spike(
+        self, h: torch.Tensor, s: torch.Tensor, v_threshold: Scalar, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return out.copy_(h) if out is not None else h
 
-    def jacobians(self, h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, v_threshold: torch.Tensor,
-                  detach: bool, need_th: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def jacobians(
+        self,
+        h: torch.Tensor,
+        s: torch.Tensor,
+        sg: torch.Tensor,
+        v_threshold: torch.Tensor,
+        detach: bool,
+        need_th: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return torch.ones_like(h), (torch.zeros_like(h) if need_th else None)
 
 
-Reset = Union[HardReset, SoftReset, NoReset]
+Reset = HardReset | SoftReset | NoReset
 RESETS = ("hard", "soft", "none")
 
 
-def make_reset(spec: "str | Reset", v_reset: float = 0.0) -> Reset:
+def make_reset(spec: str | Reset, v_reset: float = 0.0) -> Reset:
     """A reset object from a name (``hard`` to ``v_reset``, ``soft``, ``none``) or an existing object."""
     if isinstance(spec, (HardReset, SoftReset, NoReset)):
         return spec
@@ -154,7 +179,7 @@ class LIFState(NamedTuple):
     """Membrane ``v`` and remaining refractory steps ``refrac`` (``None`` when unused)."""
 
     v: torch.Tensor
-    refrac: Optional[torch.Tensor] = None
+    refrac: torch.Tensor | None = None
 
 
 def lif_init_state(like: torch.Tensor, refractory: bool = False, v0: float = 0.0) -> LIFState:
@@ -207,7 +232,7 @@ def lif_step(x: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.
     return s, LIFState(v, refrac)
 
 
-def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: Optional[torch.Tensor]) -> torch.Tensor:
+def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: torch.Tensor | None) -> torch.Tensor:
     r"""The charge of the event-driven step, alone (the LI readout): :math:`h = \beta v + x` where ``leak``,
     else :math:`h = v + x` (a neuron takes its leak once per frame, with its first event); ``leak=None``:
     no neuron leaks."""
@@ -216,8 +241,9 @@ def li_masked_step(x: torch.Tensor, v: torch.Tensor, beta: Scalar, *, leak: Opti
     return torch.where(leak, charge(v, x, beta), v + x)
 
 
-def lif_masked_step(x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: Optional[torch.Tensor],
-                    evaluate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def lif_masked_step(
+    x: torch.Tensor, v: torch.Tensor, p: LIFParameters, *, leak: torch.Tensor | None, evaluate: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The event-driven step: only some neurons are charged with their leak and only some evaluated.
 
     :math:`h = \beta v + x` where ``leak`` (else :math:`h = v + x`, :func:`li_masked_step`),
@@ -240,12 +266,14 @@ def _as_tensor(value: Scalar, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
-def _lif_forward_values(x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset,
-                       h_all: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def _lif_forward_values(
+    x: torch.Tensor, v0: torch.Tensor, beta: torch.Tensor, th: torch.Tensor, reset: Reset, h_all: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The value path of ``T`` steps without autograd, in place into preallocated outputs: spikes are
     written straight into a float ``[T, ...]`` tensor and the membrane is reset into one reused buffer,
-    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing. ``h_all`` (``[T, ...]``, optional)
-    receives every pre-reset membrane (needed by the backward pass); without it one buffer is reused."""
+    so a step costs four in-place ops (charge as a multiply and an add, fire, reset) and allocates nothing.
+    ``h_all`` (``[T, ...]``, optional) receives every pre-reset membrane (needed by the backward pass); without
+    it one buffer is reused."""
     T = x.shape[0]
     spikes = torch.empty_like(x)
     v_buf = torch.empty_like(x[0])
@@ -310,17 +338,17 @@ class _FusedLIF(torch.autograd.Function):
                     for i in range(n - 2, -1, -1):
                         g = g_out[i].addcmul_(dvdh[i], g, value=b)
                 else:
-                    a = dvdh[:n - 1].mul_(beta)
+                    a = dvdh[: n - 1].mul_(beta)
                     for i in range(n - 2, -1, -1):
                         g = g_out[i].addcmul_(a[i], g)
-            if need_th:
+            if g_th is not None:  # need_th
                 # adjoint reaching v_t: from h_{t+1} inside the chunk, from g_next_v at its end
                 gv = torch.empty_like(h)
                 torch.mul(g_out[1:], beta, out=gv[:-1])
                 gv[-1] = g_next_v if g_next_v is not None else 0.0
                 gs_sg = torch.mul(grad_s[t0:t1], sg) if grad_s is not None else 0.0
                 g_th += (gv * dvdth - gs_sg).sum(0)
-            if need_beta:
+            if g_beta is not None:  # need_beta
                 v_prev = torch.empty_like(h)
                 if t0 > 0:
                     reset.after_spike(h_all[t0 - 1], spikes[t0 - 1], th, out=v_prev[0])
@@ -330,16 +358,17 @@ class _FusedLIF(torch.autograd.Function):
                     reset.after_spike(h[:-1], s[:-1], th, out=v_prev[1:])
                 g_beta += (g_out * v_prev).sum(0)
             g_next_v = g_out[0] * beta
-        gb = g_beta.sum_to_size(beta.shape) if need_beta else None
-        gt = g_th.sum_to_size(th.shape) if need_th else None
+        gb = g_beta.sum_to_size(beta.shape) if g_beta is not None else None
+        gt = g_th.sum_to_size(th.shape) if g_th is not None else None
         return (gh if need_x else None), (g_next_v if need_v0 else None), gb, gt, None, None, None
 
 
 _CHUNK_ELEMS = 1 << 17  # elements per backward chunk (~0.5 MB per float32 temporary)
 
 
-def lif_multistep(x: torch.Tensor, state: LIFState, p: LIFParameters, *,
-                  fused: bool = True) -> tuple[torch.Tensor, LIFState]:
+def lif_multistep(
+    x: torch.Tensor, state: LIFState, p: LIFParameters, *, fused: bool = True
+) -> tuple[torch.Tensor, LIFState]:
     """Run ``T = x.shape[0]`` steps over time-major ``x`` (``[T, B, ...]``).
 
     Equal in values and gradients to looping :func:`lif_step`; ``fused=False`` forces that loop. How the

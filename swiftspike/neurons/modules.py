@@ -4,10 +4,10 @@ Every neuron layer derives from :class:`SpikingModule`: it keeps its own state b
 long sequence can be fed in segments), is cleared with :func:`reset`, and runs either one step at a
 time (``step_mode='s'``, input ``[B, ...]``) or many (``step_mode='m'``, input ``[T, B, ...]``).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -68,9 +68,9 @@ class LIF(SpikingModule):
         tau: float = 5.0,
         v_threshold: float = 1.0,
         v_reset: float = 0.0,
-        reset: "str | Reset" = "hard",
+        reset: str | Reset = "hard",
         refractory_steps: int = 0,
-        surrogate: "str | Surrogate | None" = "atan",
+        surrogate: str | Surrogate | None = "atan",
         learn_tau: bool = False,
         learn_threshold: bool = False,
         detach_reset: bool = False,
@@ -103,7 +103,7 @@ class LIF(SpikingModule):
             self.v_threshold = nn.Parameter(th)
         else:
             self.register_buffer("v_threshold", th)
-        self.state: Optional[LIFState] = None
+        self.state: LIFState | None = None
 
     @property
     def beta(self) -> torch.Tensor:
@@ -116,8 +116,9 @@ class LIF(SpikingModule):
     @property
     def params(self) -> LIFParameters:
         """The layer's parameters for the kernel in :mod:`swiftspike.neurons.functional`."""
-        return LIFParameters(self.beta, self.v_threshold, self.reset_mechanism, self.refractory_steps,
-                             self.surrogate, self.detach_reset)
+        return LIFParameters(
+            self.beta, self.v_threshold, self.reset_mechanism, self.refractory_steps, self.surrogate, self.detach_reset
+        )
 
     def _init(self, like: torch.Tensor) -> LIFState:
         if self.state is not None and self.state.v.shape == like.shape:
@@ -141,15 +142,17 @@ class LIF(SpikingModule):
         return s
 
     def extra_repr(self) -> str:
-        f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"  # noqa: E731
-        return (f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
-                f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}")
+        f = lambda t: f"{float(t):g}" if t.numel() == 1 else f"<per-neuron {tuple(t.shape)}>"
+        return (
+            f"tau={f(self.tau)}, v_threshold={f(self.v_threshold)}, reset={self.reset_mechanism.name}, "
+            f"refractory_steps={self.refractory_steps}, surrogate={self.surrogate!r}"
+        )
 
 
 class IF(LIF):
     """Integrate-and-fire (no leak, :math:`\\beta = 1`); same arguments as :class:`LIF` minus ``tau``."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: "str | Reset" = "hard", **kwargs) -> None:
+    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, reset: str | Reset = "hard", **kwargs) -> None:
         if "tau" in kwargs or "learn_tau" in kwargs:
             raise SwiftSpikeError("IF neurons have no tau; use LIF for a leak")
         super().__init__(tau=math.inf, v_threshold=v_threshold, v_reset=v_reset, reset=reset, **kwargs)
@@ -165,6 +168,7 @@ class LI(SpikingModule):
     ``tau=inf`` gives a pure accumulator (:math:`\beta = 1`)."""
 
     emits_spikes = False
+    tau: torch.Tensor  # a buffer
 
     def __init__(self, tau: float = math.inf, step_mode: str = "m", dt: float = 1.0) -> None:
         super().__init__(step_mode)
@@ -172,7 +176,7 @@ class LI(SpikingModule):
             check_positive(tau, "tau")
         self.register_buffer("tau", torch.tensor(float(tau)))
         self.dt = check_positive(dt, "dt")
-        self.v: Optional[torch.Tensor] = None
+        self.v: torch.Tensor | None = None
 
     @property
     def beta(self) -> torch.Tensor:

@@ -15,10 +15,10 @@ r"""Parallel spiking neuron baselines and a reset-free LIF.
 All are :class:`~swiftspike.neurons.modules.SpikingModule` layers over time-major ``[T, B, ...]``
 input, using a surrogate (ATan by default) for the backward pass of the step function.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -41,8 +41,9 @@ class PSN(SpikingModule):
     Only multi-step input of exactly ``T`` steps is accepted (the matrix mixes all steps, also future
     ones, so the layer has no serial form and no state)."""
 
-    def __init__(self, T: int, surrogate: "str | Surrogate | None" = "atan", v_threshold: float = 1.0,
-                 step_mode: str = "m") -> None:
+    def __init__(
+        self, T: int, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0, step_mode: str = "m"
+    ) -> None:
         super().__init__(step_mode)
         if step_mode != "m":
             raise SwiftSpikeError(f"{type(self).__name__} only supports step_mode='m' (it mixes all T steps)")
@@ -73,6 +74,8 @@ class PSN(SpikingModule):
 class MaskedPSN(PSN):
     """PSN whose ``T x T`` weight is masked to the causal band of width ``k`` (the last ``k`` inputs)."""
 
+    mask: torch.Tensor  # a buffer
+
     def __init__(self, T: int, k: int = 4, **kwargs) -> None:
         super().__init__(T, **kwargs)
         self.k = check_positive_int(k, "k")
@@ -94,8 +97,9 @@ class SlidingPSN(SpikingModule):
     r"""``k`` shared weights slid causally over time, :math:`H_t = \sum_j w_j X_{t-k+1+j}`,
     :math:`S_t = \Theta(H_t - b)`; any ``T``, both step modes, the last ``k - 1`` inputs carried as state."""
 
-    def __init__(self, k: int = 4, surrogate: "str | Surrogate | None" = "atan", v_threshold: float = 1.0,
-                 step_mode: str = "m") -> None:
+    def __init__(
+        self, k: int = 4, surrogate: str | Surrogate | None = "atan", v_threshold: float = 1.0, step_mode: str = "m"
+    ) -> None:
         super().__init__(step_mode)
         self.k = check_positive_int(k, "k")
         self.surrogate = get_surrogate(surrogate)
@@ -103,7 +107,7 @@ class SlidingPSN(SpikingModule):
         w[-1] = 1.0  # start as the identity on the current input
         self.weight = nn.Parameter(w + torch.empty(self.k).uniform_(-0.1, 0.1))
         self.bias = nn.Parameter(torch.tensor(float(v_threshold)))
-        self.window: Optional[torch.Tensor] = None
+        self.window: torch.Tensor | None = None
 
     def reset_state(self) -> None:
         self.window = None
@@ -130,8 +134,8 @@ class SlidingPSN(SpikingModule):
         w = self.weight.to(x.dtype)
         h = w[0] * xp[:T]
         for j in range(1, self.k):
-            h = h + w[j] * xp[j:j + T]
-        self.window = xp[xp.shape[0] - (self.k - 1):]
+            h = h + w[j] * xp[j : j + T]
+        self.window = xp[xp.shape[0] - (self.k - 1) :]
         s = self.surrogate(h - self.bias.to(x.dtype))
         return s[0] if self.step_mode == "s" else s
 
@@ -145,12 +149,24 @@ class LIFNoReset(LIF):
     :class:`~swiftspike.neurons.functional.NoReset` (which solves the membrane in parallel over time with
     the chunked scan in ``'m'`` mode); state carried across calls."""
 
-    def __init__(self, tau: float = 5.0, v_threshold: float = 1.0, surrogate: "str | Surrogate | None" = "atan",
-                 step_mode: str = "m", dt: float = 1.0) -> None:
-        super().__init__(tau=check_positive(tau, "tau"), v_threshold=v_threshold, reset=NoReset(),
-                         surrogate=surrogate, step_mode=step_mode, dt=dt)
+    def __init__(
+        self,
+        tau: float = 5.0,
+        v_threshold: float = 1.0,
+        surrogate: str | Surrogate | None = "atan",
+        step_mode: str = "m",
+        dt: float = 1.0,
+    ) -> None:
+        super().__init__(
+            tau=check_positive(tau, "tau"),
+            v_threshold=v_threshold,
+            reset=NoReset(),
+            surrogate=surrogate,
+            step_mode=step_mode,
+            dt=dt,
+        )
 
     @property
-    def v(self) -> Optional[torch.Tensor]:
+    def v(self) -> torch.Tensor | None:
         """The membrane after the last step (``None`` before the first call)."""
         return None if self.state is None else self.state.v

@@ -29,10 +29,10 @@ The backward pass is the same scan run backwards in time (custom autograd functi
 block from the end: :math:`G_t = g_t + a_{t+1} G_{t+1}`, :math:`\partial b_t = G_t`,
 :math:`\partial \log a_t = G_t a_t H_{t-1}`, :math:`\partial h_0 = a_0 G_0`.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
@@ -58,7 +58,7 @@ BLOCK_ELEMS = 1 << 20
 _JOIN_LOOP_MAX = 2 * MAX_CHUNK
 
 
-def block_rows(T: int, M: int, chunk: int, min_rows: int = 1, max_share: Optional[int] = None) -> int:
+def block_rows(T: int, M: int, chunk: int, min_rows: int = 1, max_share: int | None = None) -> int:
     """Rows per block for a ``[T, M]`` scan: a multiple of ``chunk`` near :data:`BLOCK_ELEMS` elements,
     at least ``min_rows``, and no more than ``T`` rounded up to a whole chunk. ``max_share = q`` also
     keeps a block to about ``T / q`` rows (but not below ``BLOCK_ELEMS / 8`` elements), so that
@@ -74,16 +74,17 @@ def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
     return torch.cat([t, t.new_zeros(rows - t.shape[0], *t.shape[1:])]) if rows > t.shape[0] else t
 
 
-def _work(work: Optional[torch.Tensor], rows: int, M: int, like: torch.Tensor) -> torch.Tensor:
+def _work(work: torch.Tensor | None, rows: int, M: int, like: torch.Tensor) -> torch.Tensor:
     """``[rows, 3, M]`` scratch (from ``work`` when given): two planes for the stacked recurrence, one
     for the decays ``a``."""
     if work is None:
         return torch.empty(rows, 3, M, dtype=like.dtype, device=like.device)
-    return work.view(-1)[:rows * 3 * M].view(rows, 3, M)
+    return work.view(-1)[: rows * 3 * M].view(rows, 3, M)
 
 
-def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
-               work: Optional[torch.Tensor] = None) -> torch.Tensor:
+def scan_block(
+    bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int, work: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""One block of :math:`H_t = (1 - m_t) H_{t-1} + b_t`; ``bm`` is ``[L, 2, M]`` holding ``b_t`` and
     ``m_t = 1 - a_t`` (given instead of ``a`` so that decays near 1 stay exact), ``h`` (``[M]``) the
     state before the block. Writes ``H`` (``[L, M]``) into ``out``; returns the state after the block.
@@ -125,8 +126,14 @@ def scan_block(bm: torch.Tensor, h: torch.Tensor, out: torch.Tensor, chunk: int,
     return S[n]
 
 
-def scan_block_reverse(gm: torch.Tensor, m0: torch.Tensor, carry: torch.Tensor, out: torch.Tensor, chunk: int,
-                       work: Optional[torch.Tensor] = None) -> torch.Tensor:
+def scan_block_reverse(
+    gm: torch.Tensor,
+    m0: torch.Tensor,
+    carry: torch.Tensor,
+    out: torch.Tensor,
+    chunk: int,
+    work: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""One block of the adjoint :math:`G_t = g_t + (1 - m_{t+1}) G_{t+1}`, in original time order (no
     flips). ``gm`` is ``[L, 2, M]`` holding ``g_t`` and ``m_{t+1}`` (shifted by one row; the last row's
     must be 0), ``m0`` the block's first ``m``, ``carry`` :math:`a_{t_1} G_{t_1}` from the block after
@@ -186,9 +193,9 @@ def _scan_forward(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, chunk:
     h = h0
     for t0 in range(0, T, R):
         L = min(R, T - t0)
-        bm[:L, 0] = b[t0:t0 + L]
-        torch.expm1(log_a[t0:t0 + L], out=bm[:L, 1]).neg_()  # 1 - a, exact near a = 1
-        h = scan_block(bm[:L], h, out[t0:t0 + L], chunk, work)
+        bm[:L, 0] = b[t0 : t0 + L]
+        torch.expm1(log_a[t0 : t0 + L], out=bm[:L, 1]).neg_()  # 1 - a, exact near a = 1
+        h = scan_block(bm[:L], h, out[t0 : t0 + L], chunk, work)
     return out
 
 
@@ -203,16 +210,17 @@ def _scan_reverse(g: torch.Tensor, log_a: torch.Tensor, chunk: int) -> torch.Ten
     carry = g.new_zeros(M)
     for t0 in range(R * ((T - 1) // R), -1, -R):
         L = min(R, T - t0)
-        gm[:L, 0] = g[t0:t0 + L]
-        torch.expm1(log_a[t0 + 1:t0 + L], out=gm[:L - 1, 1]).neg_()
+        gm[:L, 0] = g[t0 : t0 + L]
+        torch.expm1(log_a[t0 + 1 : t0 + L], out=gm[: L - 1, 1]).neg_()
         gm[L - 1, 1] = 0
         m0 = torch.expm1(log_a[t0]).neg_()
-        carry = scan_block_reverse(gm[:L], m0, carry, out[t0:t0 + L], chunk, work)
+        carry = scan_block_reverse(gm[:L], m0, carry, out[t0 : t0 + L], chunk, work)
     return out
 
 
-def scan_backward(g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor,
-                  chunk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def scan_backward(
+    g: torch.Tensor, log_a: torch.Tensor, a: torch.Tensor, h0: torch.Tensor, H: torch.Tensor, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Gradients ``(d log_a, d b, d h0)`` of the scan for output gradient ``g`` (flat ``[T, M]``):
     :math:`G` from :func:`_scan_reverse`, :math:`\partial \log a_t = G_t a_t H_{t-1}`,
     :math:`\partial b = G`, :math:`\partial h_0 = a_0 G_0`."""
@@ -241,7 +249,7 @@ class _LinearScan(torch.autograd.Function):
 
 
 def linear_scan(
-    log_a: torch.Tensor, b: torch.Tensor, h0: Optional[torch.Tensor] = None, *, chunk: Optional[int] = None
+    log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, *, chunk: int | None = None
 ) -> torch.Tensor:
     r"""All :math:`H_t` of :math:`H_t = a_t H_{t-1} + b_t` for time-major ``log_a``, ``b`` (``[T, ...]``).
 
@@ -262,12 +270,11 @@ def linear_scan(
     if c < 2:
         raise SwiftSpikeError(f"chunk must be an integer >= 2, got {chunk!r}")
     M = int(math.prod(rest))
-    H = _LinearScan.apply(log_a.reshape(T, M).contiguous(), b.reshape(T, M).contiguous(),
-                          h0.reshape(M).contiguous(), c)
+    H = _LinearScan.apply(log_a.reshape(T, M).contiguous(), b.reshape(T, M).contiguous(), h0.reshape(M).contiguous(), c)
     return H.view(T, *rest)
 
 
-def linear_scan_serial(log_a: torch.Tensor, b: torch.Tensor, h0: Optional[torch.Tensor] = None) -> torch.Tensor:
+def linear_scan_serial(log_a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """Reference: the same recurrence one step at a time (plain autograd)."""
     h = b.new_zeros(b.shape[1:]) if h0 is None else h0
     a = log_a.exp()

@@ -10,6 +10,7 @@ derivative :math:`\sigma'(x)`. Each object exposes
 
 ``alpha`` sets sharpness; ``width`` the support of the piecewise ones.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ from ..errors import SwiftSpikeError, check_positive
 
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, surrogate: "Surrogate") -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
         return (x >= 0).to(x.dtype)
@@ -140,7 +141,7 @@ class Triangular(Surrogate):
 SURROGATES = ("atan", "fast-sigmoid", "sigmoid", "rectangular", "triangular")
 
 
-def get_surrogate(spec: "str | Surrogate | None") -> Surrogate:
+def get_surrogate(spec: str | Surrogate | None) -> Surrogate:
     """Turn a name (``atan``, ``fast-sigmoid``, ``sigmoid``, ``rectangular``, ``triangular``)
     or an existing object into a :class:`Surrogate`; ``None`` gives ATan."""
     if spec is None:

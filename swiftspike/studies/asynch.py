@@ -50,16 +50,19 @@ finished epochs), the sync model's per-epoch weights are kept for ``matched``, a
 cached, all under ``<dir>/<dataset>-<protocol>-<hash of the settings>/``; separate processes may run
 different seeds into the same directory, and a run over all seeds then only collects.
 """
+
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -88,18 +91,46 @@ BASELINES = ("async", "sync-gate")
 
 #: What each protocol sets when the config leaves a field at ``None``.
 PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "swiftspike": {"neuron": {}, "bias": True, "loss": "count", "lr": 2e-3, "weight_decay": 0.0,
-                   "refractory_dropout": 0.0, "stops": ["quiescence", "first_output"], "k": [0],
-                   "readout": "strict", "epochs": 20, "T": 8, "F": [2]},
-    "asynctorch": {"neuron": dict(ASYNCTORCH_NEURON), "bias": False, "loss": "rate", "lr": 1e-3,
-                   "weight_decay": 1e-5, "refractory_dropout": 0.8, "stops": ["quiescence", "frame_first_output"],
-                   "k": [0, 1, 2], "readout": "argmax", "epochs": 2, "T": None, "F": [4, 8, 16, 32, 64, 128]},
+    "swiftspike": {
+        "neuron": {},
+        "bias": True,
+        "loss": "count",
+        "lr": 2e-3,
+        "weight_decay": 0.0,
+        "refractory_dropout": 0.0,
+        "stops": ["quiescence", "first_output"],
+        "k": [0],
+        "readout": "strict",
+        "epochs": 20,
+        "T": 8,
+        "F": [2],
+    },
+    "asynctorch": {
+        "neuron": dict(ASYNCTORCH_NEURON),
+        "bias": False,
+        "loss": "rate",
+        "lr": 1e-3,
+        "weight_decay": 1e-5,
+        "refractory_dropout": 0.8,
+        "stops": ["quiescence", "frame_first_output"],
+        "k": [0, 1, 2],
+        "readout": "argmax",
+        "epochs": 2,
+        "T": None,
+        "F": [4, 8, 16, 32, 64, 128],
+    },
 }
 
 #: Ratios computed per cell (baseline / async-trained; > 1 favours the async-trained model).
-RATIO_METRICS = ("spikes_per_sample", "frame_spikes_to_first_correct", "frame_steps_to_first_correct",
-                 "frame_spikes_to_first_output", "frame_steps_to_first_output", "steps_to_decision",
-                 "spikes_to_decision")
+RATIO_METRICS = (
+    "spikes_per_sample",
+    "frame_spikes_to_first_correct",
+    "frame_steps_to_first_correct",
+    "frame_spikes_to_first_output",
+    "frame_steps_to_first_output",
+    "steps_to_decision",
+    "spikes_to_decision",
+)
 #: The metrics of the claim: fewer spikes, lower per-frame latency to the first correct output spike.
 CLAIM_METRICS = ("spikes_per_sample", "frame_spikes_to_first_correct", "frame_steps_to_first_correct")
 
@@ -112,40 +143,40 @@ class StudyConfig(DataConfig):
     them in. ``F`` and ``k`` take one value or a list; ``seeds`` defaults to ``[seed]``."""
 
     protocol: str = "swiftspike"
-    seeds: Optional[list[int]] = None
-    test_limit: Optional[int] = 300
-    T: Optional[int] = None
+    seeds: list[int] | None = None
+    test_limit: int | None = 300
+    T: int | None = None
     hidden: list[int] = field(default_factory=lambda: [64, 64, 64])
     F: Any = None
     k: Any = None
-    stops: Optional[list[str]] = None
-    epochs: Optional[int] = None
-    async_epochs: Optional[int] = None
+    stops: list[str] | None = None
+    epochs: int | None = None
+    async_epochs: int | None = None
     batch_size: int = 64
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
+    lr: float | None = None
+    weight_decay: float | None = None
     spike_reg: float = 0.0
-    v_threshold: Optional[float] = None
-    bias: Optional[bool] = None
+    v_threshold: float | None = None
+    bias: bool | None = None
     finetune: bool = False
     truncate: bool = False
     input_mode: str = "start"
-    refractory_dropout: Optional[float] = None
-    loss: Optional[str] = None
+    refractory_dropout: float | None = None
+    loss: str | None = None
     early: float = 0.0
-    async_spike_reg: Optional[float] = None  # None: spike_reg
-    readout: Optional[str] = None
+    async_spike_reg: float | None = None  # None: spike_reg
+    readout: str | None = None
     matched: bool = False
-    checkpoint_dir: Optional[str] = None
+    checkpoint_dir: str | None = None
     acc_tolerance: float = 0.0
     claim_ratio: float = 1.5
     progress: bool = False
 
-    def validate(self) -> "StudyConfig":
+    def validate(self) -> StudyConfig:
         self.resolved()
         return self
 
-    def resolved(self) -> "StudyConfig":
+    def resolved(self) -> StudyConfig:
         """A validated copy with every ``None`` replaced by the protocol's value and lists normalised."""
         choose("protocol", self.protocol, PROTOCOLS)
         d = PROTOCOL_DEFAULTS[self.protocol]
@@ -157,16 +188,21 @@ class StudyConfig(DataConfig):
             raise SwiftSpikeError("stops must name at least one stop rule")
         for s in stops:
             choose("stop rule", s, STOP_RULES)
-        c = replace(self, F=sorted(set(Fs)), k=sorted(set(ks)), seeds=list(dict.fromkeys(seeds)), stops=stops,
-                    T=d["T"] if self.T is None else self.T,
-                    epochs=d["epochs"] if self.epochs is None else self.epochs,
-                    lr=d["lr"] if self.lr is None else self.lr,
-                    weight_decay=d["weight_decay"] if self.weight_decay is None else self.weight_decay,
-                    bias=d["bias"] if self.bias is None else self.bias,
-                    refractory_dropout=d["refractory_dropout"] if self.refractory_dropout is None
-                    else self.refractory_dropout,
-                    loss=d["loss"] if self.loss is None else self.loss,
-                    readout=d["readout"] if self.readout is None else self.readout)
+        c = replace(
+            self,
+            F=sorted(set(Fs)),
+            k=sorted(set(ks)),
+            seeds=list(dict.fromkeys(seeds)),
+            stops=stops,
+            T=d["T"] if self.T is None else self.T,
+            epochs=d["epochs"] if self.epochs is None else self.epochs,
+            lr=d["lr"] if self.lr is None else self.lr,
+            weight_decay=d["weight_decay"] if self.weight_decay is None else self.weight_decay,
+            bias=d["bias"] if self.bias is None else self.bias,
+            refractory_dropout=d["refractory_dropout"] if self.refractory_dropout is None else self.refractory_dropout,
+            loss=d["loss"] if self.loss is None else self.loss,
+            readout=d["readout"] if self.readout is None else self.readout,
+        )
         if c.async_epochs is None:
             c.async_epochs = c.epochs
         if c.T is not None:
@@ -176,11 +212,13 @@ class StudyConfig(DataConfig):
         if not c.hidden or any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in c.hidden):
             raise SwiftSpikeError(f"hidden sizes must be positive integers, got {c.hidden}")
         choose("input_mode", c.input_mode, ("start", "queued"))
-        choose("loss", c.loss, LOSSES)
-        choose("readout", c.readout, READOUTS)
+        choose("loss", _resolved(c.loss), LOSSES)
+        choose("readout", _resolved(c.readout), READOUTS)
         if not (isinstance(c.bias, bool)):
             raise SwiftSpikeError(f"bias must be True or False, got {c.bias!r}")
-        AsyncConfig(F=c.F[0], k=c.k[0], input_mode=c.input_mode, refractory_dropout=c.refractory_dropout).validate()
+        AsyncConfig(
+            F=c.F[0], k=c.k[0], input_mode=c.input_mode, refractory_dropout=_resolved(c.refractory_dropout)
+        ).validate()
         _finite(c.lr, "lr", positive=True)
         _finite(c.weight_decay, "weight_decay")
         _finite(c.spike_reg, "spike_reg")
@@ -193,8 +231,9 @@ class StudyConfig(DataConfig):
             _finite(c.async_spike_reg, "async_spike_reg")
         if c.loss not in ("count",) and c.truncate:
             raise SwiftSpikeError(f"the {c.loss} loss is not available with truncated training; drop --truncate")
-        if c.test_limit is not None and (isinstance(c.test_limit, bool) or not isinstance(c.test_limit, int)
-                                         or c.test_limit <= 0):
+        if c.test_limit is not None and (
+            isinstance(c.test_limit, bool) or not isinstance(c.test_limit, int) or c.test_limit <= 0
+        ):
             raise SwiftSpikeError(f"test_limit must be a positive integer, got {c.test_limit}")
         return c
 
@@ -207,8 +246,21 @@ class StudyConfig(DataConfig):
 
     def stop_rules(self) -> list[tuple[str, int]]:
         """``(stop, k)`` pairs evaluated: quiescence once, each other rule once per ``k``."""
-        return [(s, 0) if s == "quiescence" else (s, k) for s in self.stops for k in (
-            [0] if s == "quiescence" else self.k)]
+        return [
+            (s, 0) if s == "quiescence" else (s, k)
+            for s in _resolved(self.stops)
+            for k in ([0] if s == "quiescence" else self.k)
+        ]
+
+
+_T = TypeVar("_T")
+
+
+def _resolved(value: _T | None) -> _T:
+    """A :class:`StudyConfig` field that :meth:`StudyConfig.resolved` has filled (every config the study
+    runs is resolved; ``None`` here would be a bug)."""
+    assert value is not None, "a StudyConfig field is unset; the study runs resolved configs only"
+    return value
 
 
 def _int_list(v: Any, name: str, *, positive: bool) -> list[int]:
@@ -221,13 +273,14 @@ def _int_list(v: Any, name: str, *, positive: bool) -> list[int]:
         raise SwiftSpikeError(f"{name} must name at least one value")
     for x in vals:
         if isinstance(x, bool) or not isinstance(x, int) or (x <= 0 if positive else x < 0):
-            raise SwiftSpikeError(f"{name} must hold {'positive integers' if positive else 'integers >= 0'}, "
-                                  f"got {x!r}")
+            raise SwiftSpikeError(f"{name} must hold {'positive integers' if positive else 'integers >= 0'}, got {x!r}")
     return vals
 
 
 def _finite(v: Any, name: str, *, positive: bool = False) -> None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+    ok = (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v > 0 if positive else v >= 0)
+    )
     if not ok:
         raise SwiftSpikeError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
 
@@ -241,24 +294,36 @@ def rebin_frames(x: torch.Tensor, T: int) -> torch.Tensor:
     """Sum a batch-first sequence ``[N, T0, ...]`` into ``T`` frames of (nearly) equal length."""
     T0 = x.shape[1]
     edges = torch.linspace(0, T0, T + 1).round().long().tolist()
-    return torch.stack([x[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])], 1)
+    return torch.stack([x[:, a:b].sum(1) for a, b in itertools.pairwise(edges)], 1)
 
 
 def rebin(data: Dataset, T: int) -> Dataset:
     """A temporal dataset with its sequences summed into ``T`` frames."""
-    return Dataset(data.name, rebin_frames(data.x_train, T), data.y_train, rebin_frames(data.x_test, T),
-                   data.y_test, data.n_classes, True)
+    return Dataset(
+        data.name,
+        rebin_frames(data.x_train, T),
+        data.y_train,
+        rebin_frames(data.x_test, T),
+        data.y_test,
+        data.n_classes,
+        True,
+    )
 
 
-def encoder_for(data: Dataset, T: Optional[int]) -> Encoder:
+def encoder_for(data: Dataset, T: int | None) -> Encoder:
     """Static images become ``T`` (default 8) Bernoulli event frames; temporal sets are used as they are."""
     return SequenceEncoder(None) if data.temporal else RateEncoder(T or 8)
 
 
 def study_spec(cfg: StudyConfig, data: Dataset) -> dict[str, Any]:
     """The model spec of the study (``bias: False`` marks bias-free synaptic layers)."""
-    spec = default_spec(list(data.input_shape), data.n_classes, hidden=list(cfg.hidden), readout="spike",
-                        neuron_kwargs=cfg.neuron_kwargs())
+    spec = default_spec(
+        list(data.input_shape),
+        data.n_classes,
+        hidden=list(cfg.hidden),
+        readout="spike",
+        neuron_kwargs=cfg.neuron_kwargs(),
+    )
     if not cfg.bias:
         spec["bias"] = False
     return spec
@@ -275,26 +340,55 @@ def build_study_model(spec: dict[str, Any]) -> nn.Module:
     return model
 
 
-def engine_config(protocol: str, execution: str, F: int, *, stop: str = "quiescence", k: int = 0,
-                  input_mode: str = "start", refractory_dropout: Optional[float] = None,
-                  n_all: Optional[int] = None, record_synops: bool = False) -> AsyncConfig:
+def engine_config(
+    protocol: str,
+    execution: str,
+    F: int,
+    *,
+    stop: str = "quiescence",
+    k: int = 0,
+    input_mode: str = "start",
+    refractory_dropout: float | None = None,
+    n_all: int | None = None,
+    record_synops: bool = False,
+) -> AsyncConfig:
     """The engine settings of one execution under a protocol: ``sync`` runs with ``F = n_all`` (every
     neuron and input at once), ``sync-gate`` with the sync gate, both with the random scheduler."""
     choose("execution", execution, EXECUTIONS)
     f = int(n_all if execution == "sync" and n_all is not None else F)
     sched = "random" if execution in ("sync", "sync-gate") else execution
-    kw: dict[str, Any] = dict(F=f, scheduler=sched, stop=stop, k=k, input_mode=input_mode,
-                              sync_gate=execution == "sync-gate", record_synops=record_synops)
+    kw: dict[str, Any] = dict(
+        F=f,
+        scheduler=sched,
+        stop=stop,
+        k=k,
+        input_mode=input_mode,
+        sync_gate=execution == "sync-gate",
+        record_synops=record_synops,
+    )
     if refractory_dropout is not None:
         kw["refractory_dropout"] = refractory_dropout
     return AsyncConfig.preset(protocol, **kw)
 
 
 @torch.no_grad()
-def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution: str, F: int, stop: str,
-                       k: int = 0, batch_size: int = 256, seed: int = 0, input_mode: str = "start",
-                       energy_table: str = "45nm-fp32", protocol: str = "swiftspike",
-                       refractory_dropout: Optional[float] = None, readout: str = "strict") -> dict[str, float]:
+def evaluate_execution(
+    model,
+    x_enc: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    execution: str,
+    F: int,
+    stop: str,
+    k: int = 0,
+    batch_size: int = 256,
+    seed: int = 0,
+    input_mode: str = "start",
+    energy_table: str = "45nm-fp32",
+    protocol: str = "swiftspike",
+    refractory_dropout: float | None = None,
+    readout: str = "strict",
+) -> dict[str, float]:
     """Run pre-encoded ``x_enc`` (``[T, N, ...]``) under one execution and stop rule; per-sample means and
     per-frame latencies (:func:`~swiftspike.asynch.frame_latency`).
 
@@ -303,14 +397,23 @@ def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution
     choose("readout", readout, READOUTS)
     model.eval()
     g = as_graph(model, tuple(x_enc.shape[2:]))
-    cfg = engine_config(protocol, execution, F, stop=stop, k=k, input_mode=input_mode,
-                        refractory_dropout=refractory_dropout, n_all=g.n_in + g.n_neurons, record_synops=True)
+    cfg = engine_config(
+        protocol,
+        execution,
+        F,
+        stop=stop,
+        k=k,
+        input_mode=input_mode,
+        refractory_dropout=refractory_dropout,
+        n_all=g.n_in + g.n_neurons,
+        record_synops=True,
+    )
     gen = torch.Generator().manual_seed(seed)
     keys = ("ok", "spikes", "steps", "s_dec", "k_dec", "s_first", "s_first_ok", "queue", "cut", "acs", "macs")
     acc: dict[str, list[Any]] = {key: [] for key in keys}
     frames: dict[str, list[torch.Tensor]] = {key: [] for key in FRAME_STATS}
     for i in range(0, x_enc.shape[1], batch_size):
-        xb, yb = x_enc[:, i:i + batch_size].float(), y[i:i + batch_size]
+        xb, yb = x_enc[:, i : i + batch_size].float(), y[i : i + batch_size]
         rec = AsyncEngine(g, cfg, generator=gen).run(xb, yb)
         out = rec.output
         score = out.sum(0) if rec.output_spiking else out[-1]
@@ -357,12 +460,33 @@ def evaluate_execution(model, x_enc: torch.Tensor, y: torch.Tensor, *, execution
 
 #: Config fields that change a trained model or an evaluation (the checkpoint folder's hash); not the
 #: epochs (more epochs resume), the F values, seeds, stops or k (each is a file or a cache entry of its own).
-_HASHED = ("dataset", "path", "limit", "bins", "test_limit", "T", "hidden", "batch_size", "lr", "weight_decay",
-           "spike_reg", "v_threshold", "bias", "finetune", "truncate", "input_mode", "refractory_dropout", "loss",
-           "early", "async_spike_reg", "readout", "protocol")
+_HASHED = (
+    "dataset",
+    "path",
+    "limit",
+    "bins",
+    "test_limit",
+    "T",
+    "hidden",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "spike_reg",
+    "v_threshold",
+    "bias",
+    "finetune",
+    "truncate",
+    "input_mode",
+    "refractory_dropout",
+    "loss",
+    "early",
+    "async_spike_reg",
+    "readout",
+    "protocol",
+)
 
 
-def run_folder(cfg: StudyConfig) -> Optional[Path]:
+def run_folder(cfg: StudyConfig) -> Path | None:
     """``<checkpoint_dir>/<dataset>-<protocol>-<hash>`` of a resolved config, or ``None`` without one."""
     if not cfg.checkpoint_dir:
         return None
@@ -375,7 +499,7 @@ class EvalCache:
     """Evaluation results of one seed, kept in a JSON file (rewritten atomically after every entry);
     in memory only when ``path`` is ``None``."""
 
-    def __init__(self, path: Optional[Path]) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict[str, Any] = {}
         if path is not None and path.is_file():
@@ -384,7 +508,7 @@ class EvalCache:
             except (OSError, ValueError):
                 self.data = {}  # a damaged cache is recomputed
 
-    def get(self, key: str) -> Optional[dict[str, float]]:
+    def get(self, key: str) -> dict[str, float] | None:
         v = self.data.get(key)
         return None if v is None else {k: (math.nan if x is None else x) for k, x in v.items()}
 
@@ -397,15 +521,25 @@ class EvalCache:
         os.replace(tmp, self.path)
 
 
-def _train_config(cfg: StudyConfig, *, epochs: int, loss: str, spike_reg: float, seed: int,
-                  checkpoint: Optional[Path]) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       loss=loss, spike_reg=spike_reg, seed=seed, progress=cfg.progress,
-                       checkpoint=None if checkpoint is None else str(checkpoint), resume=checkpoint is not None,
-                       resume_missing="fresh")
+def _train_config(
+    cfg: StudyConfig, *, epochs: int, loss: str, spike_reg: float, seed: int, checkpoint: Path | None
+) -> TrainConfig:
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        lr=_resolved(cfg.lr),
+        weight_decay=_resolved(cfg.weight_decay),
+        loss=loss,
+        spike_reg=spike_reg,
+        seed=seed,
+        progress=cfg.progress,
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        resume=checkpoint is not None,
+        resume_missing="fresh",
+    )
 
 
-def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: Optional[list], snap_path, log: Log) -> list:
+def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: list | None, snap_path, log: Log) -> list:
     """Train to ``epochs`` one epoch at a time; ``snapshots`` receives the model weights after every epoch
     (from ``snap_path(e)`` for epochs an earlier run trained, when kept)."""
     if snapshots is None:
@@ -427,9 +561,21 @@ def _fit(trainer: Trainer, data: Dataset, epochs: int, snapshots: Optional[list]
     return hist
 
 
-def _train(kind: str, F: Optional[int], cfg: StudyConfig, data: Dataset, spec: dict, encoder: Encoder, seed: int,
-           *, init_state=None, checkpoint: Optional[Path] = None, snapshots: Optional[list] = None,
-           snap_path=None, log: Log = quiet):
+def _train(
+    kind: str,
+    F: int | None,
+    cfg: StudyConfig,
+    data: Dataset,
+    spec: dict,
+    encoder: Encoder,
+    seed: int,
+    *,
+    init_state=None,
+    checkpoint: Path | None = None,
+    snapshots: list | None = None,
+    snap_path=None,
+    log: Log = quiet,
+):
     """Train one model of the study; returns ``(model, history)``."""
     seed_everything(seed)
     model = build_study_model(spec)
@@ -437,10 +583,11 @@ def _train(kind: str, F: Optional[int], cfg: StudyConfig, data: Dataset, spec: d
         model.load_state_dict(init_state)
     if kind == "sync":
         loss = cfg.loss if cfg.loss in ("count", "rate") else "count"
-        tc = _train_config(cfg, epochs=cfg.epochs, loss=loss, spike_reg=cfg.spike_reg, seed=seed,
-                           checkpoint=checkpoint)
+        tc = _train_config(
+            cfg, epochs=_resolved(cfg.epochs), loss=loss, spike_reg=cfg.spike_reg, seed=seed, checkpoint=checkpoint
+        )
         tr = Trainer(model, encoder, tc, runner=sync_runner, spec=spec, log=log, desc="sync epoch")
-        return model, _fit(tr, data, cfg.epochs, snapshots, snap_path, log)
+        return model, _fit(tr, data, _resolved(cfg.epochs), snapshots, snap_path, log)
     assert F is not None
     sched = kind.split("-", 1)[1]
     acfg = engine_config(cfg.protocol, sched, F, input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout)
@@ -448,23 +595,38 @@ def _train(kind: str, F: Optional[int], cfg: StudyConfig, data: Dataset, spec: d
         kw: dict[str, Any] = {}
         if checkpoint is not None:
             kw = dict(checkpoint=str(checkpoint), resume=True, resume_missing="fresh")
-        hist = train_truncated(model, encoder, data, config=acfg, epochs=cfg.async_epochs, batch_size=cfg.batch_size,
-                               lr=cfg.lr, seed=seed, show_progress=cfg.progress, weight_decay=cfg.weight_decay, **kw)
+        hist = train_truncated(
+            model,
+            encoder,
+            data,
+            config=acfg,
+            epochs=_resolved(cfg.async_epochs),
+            batch_size=cfg.batch_size,
+            lr=_resolved(cfg.lr),
+            seed=seed,
+            show_progress=cfg.progress,
+            weight_decay=cfg.weight_decay,
+            **kw,
+        )
         return model, hist
     reg = cfg.spike_reg if cfg.async_spike_reg is None else cfg.async_spike_reg
     # scheduler and dropout draws come from the global RNG, which the Trainer seeds at every epoch, so a
     # training resumed from its checkpoint continues exactly as an uninterrupted one
     gen = None
-    loss = "count" if cfg.loss == "per-step" else cfg.loss
-    tc = _train_config(cfg, epochs=cfg.async_epochs, loss=loss, spike_reg=reg, seed=seed, checkpoint=checkpoint)
+    loss = "count" if cfg.loss == "per-step" else _resolved(cfg.loss)
+    tc = _train_config(
+        cfg, epochs=_resolved(cfg.async_epochs), loss=loss, spike_reg=reg, seed=seed, checkpoint=checkpoint
+    )
     desc = f"{kind} F={F} epoch"
     if cfg.loss == "per-step":
         runner = async_runner(generator=gen, config=acfg.replace(record_step_outputs=True))
-        hist = StepLossTrainer(model, encoder, tc, runner=runner, early=cfg.early, spec=spec, log=log,
-                               desc=desc).fit(data)
+        hist = StepLossTrainer(model, encoder, tc, runner=runner, early=cfg.early, spec=spec, log=log, desc=desc).fit(
+            data
+        )
     else:
-        hist = Trainer(model, encoder, tc, runner=async_runner(generator=gen, config=acfg), spec=spec, log=log,
-                       desc=desc).fit(data)
+        hist = Trainer(
+            model, encoder, tc, runner=async_runner(generator=gen, config=acfg), spec=spec, log=log, desc=desc
+        ).fit(data)
     return model, hist
 
 
@@ -497,7 +659,7 @@ class AsyncStudyResult(StudyResult):
     def table(self) -> str:
         return study_table(self.to_dict())
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """``async_spikes_vs_F.png``, ``async_frame_latency_vs_F.png`` (spikes before the first correct output
         spike, per frame) and ``async_accuracy_vs_F.png``: means over seeds, stop rule quiescence, one line per
         model and execution."""
@@ -505,16 +667,27 @@ class AsyncStudyResult(StudyResult):
 
         Fs = list(self.config["F"])
         paths = []
-        for metric, name in (("spikes_per_sample", "spikes"), ("frame_spikes_to_first_correct", "frame_latency"),
-                             ("accuracy", "accuracy")):
+        for metric, name in (
+            ("spikes_per_sample", "spikes"),
+            ("frame_spikes_to_first_correct", "frame_latency"),
+            ("accuracy", "accuracy"),
+        ):
             curves = {}
             for label, pick in _plot_lines(self.results):
                 ys = [_seed_mean(self.results, metric, stop="quiescence", F=F, **pick) for F in Fs]
                 if any(math.isfinite(v) for v in ys):
                     curves[label] = ys
-            paths.append(curves_plot(curves, Path(directory) / f"async_{name}_vs_F.png", x=Fs, logx=True,
-                                     xlabel="F (events per sample per forward step)", ylabel=metric,
-                                     title=f"{self.dataset}, {self.config['protocol']} protocol (quiescence)"))
+            paths.append(
+                curves_plot(
+                    curves,
+                    Path(directory) / f"async_{name}_vs_F.png",
+                    x=Fs,
+                    logx=True,
+                    xlabel="F (events per sample per forward step)",
+                    ylabel=metric,
+                    title=f"{self.dataset}, {self.config['protocol']} protocol (quiescence)",
+                )
+            )
         return paths
 
 
@@ -569,16 +742,28 @@ def compute_ratios(results: list[dict[str, Any]], *, matched: bool = False) -> l
             base = index.get((seed, "sync", None, ex, F, stop, True))
             if base is None:
                 continue
-            row: dict[str, Any] = {"seed": seed, "F": F, "training": r["training"], "baseline": baseline, "stop": stop,
-                                   "accuracy": r["accuracy"], "baseline_accuracy": base["accuracy"],
-                                   "spikes": r["spikes_per_sample"], "baseline_spikes": base["spikes_per_sample"],
-                                   **compare(base, r)}
+            row: dict[str, Any] = {
+                "seed": seed,
+                "F": F,
+                "training": r["training"],
+                "baseline": baseline,
+                "stop": stop,
+                "accuracy": r["accuracy"],
+                "baseline_accuracy": base["accuracy"],
+                "spikes": r["spikes_per_sample"],
+                "baseline_spikes": base["spikes_per_sample"],
+                **compare(base, r),
+            }
             if matched:
                 cands = sync_epochs.get((seed, ex, F, stop), [])
                 if cands:
                     best = min(cands, key=lambda c: (abs(c["accuracy"] - r["accuracy"]), -c["epochs"]))
-                    row["matched"] = {"epoch": best["epochs"], "baseline_accuracy": best["accuracy"],
-                                      "baseline_spikes": best["spikes_per_sample"], **compare(best, r)}
+                    row["matched"] = {
+                        "epoch": best["epochs"],
+                        "baseline_accuracy": best["accuracy"],
+                        "baseline_spikes": best["spikes_per_sample"],
+                        **compare(best, r),
+                    }
             rows.append(row)
     return rows
 
@@ -595,8 +780,9 @@ def _cells(ratios: list[dict[str, Any]], baseline: str, matched: bool) -> dict[t
     return cells
 
 
-def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_tolerance: float = 0.0,
-                matched: bool = False) -> dict[str, Any]:
+def grid_maxima(
+    ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_tolerance: float = 0.0, matched: bool = False
+) -> dict[str, Any]:
     """Per baseline and metric of :data:`RATIO_METRICS` (and ``accuracy_diff``):
 
     * ``max``: the largest value over every cell and seed;
@@ -616,8 +802,12 @@ def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_toler
             best: dict[str, Any] = {"max": None, "all_seeds": None, "all_seeds_equal_accuracy": None}
             for (F, training, stop), rows in cells.items():
                 vals = [(r[metric], r) for r in rows if r[metric] is not None and math.isfinite(r[metric])]
-                where = {"F": F, "training": training, "stop": stop,
-                         "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows}}
+                where = {
+                    "F": F,
+                    "training": training,
+                    "stop": stop,
+                    "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows},
+                }
                 for v, r in vals:
                     if best["max"] is None or v > best["max"]["value"]:
                         best["max"] = {"value": v, **where, "seed": r["seed"]}
@@ -626,16 +816,23 @@ def grid_maxima(ratios: list[dict[str, Any]], *, seeds: Sequence[int], acc_toler
                 v = min(x for x, _ in vals)
                 if best["all_seeds"] is None or v > best["all_seeds"]["value"]:
                     best["all_seeds"] = {"value": v, **where}
-                if all(r["accuracy_diff"] >= -acc_tolerance for r in rows):
-                    if best["all_seeds_equal_accuracy"] is None or v > best["all_seeds_equal_accuracy"]["value"]:
-                        best["all_seeds_equal_accuracy"] = {"value": v, **where}
+                if all(r["accuracy_diff"] >= -acc_tolerance for r in rows) and (
+                    best["all_seeds_equal_accuracy"] is None or v > best["all_seeds_equal_accuracy"]["value"]
+                ):
+                    best["all_seeds_equal_accuracy"] = {"value": v, **where}
             per[metric] = best
         out[baseline] = per
     return out
 
 
-def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_ratio: float = 1.5,
-                  acc_tolerance: float = 0.0, matched: bool = False) -> dict[str, Any]:
+def claim_verdict(
+    ratios: list[dict[str, Any]],
+    *,
+    seeds: Sequence[int],
+    claim_ratio: float = 1.5,
+    acc_tolerance: float = 0.0,
+    matched: bool = False,
+) -> dict[str, Any]:
     """The test of issue 15: is there a cell (F, async training, stop rule) where, against a baseline, the
     async-trained model uses at least ``claim_ratio`` x fewer spikes or has at least ``claim_ratio`` x lower
     per-frame latency to the first correct output spike (:data:`CLAIM_METRICS`), at accuracy no lower than
@@ -654,23 +851,38 @@ def claim_verdict(ratios: list[dict[str, Any]], *, seeds: Sequence[int], claim_r
             for metric in CLAIM_METRICS:
                 vals = [r[metric] for r in rows]
                 if all(v is not None and math.isfinite(v) and v >= claim_ratio for v in vals):
-                    hits.append({"baseline": baseline, "metric": metric, "F": F, "training": training, "stop": stop,
-                                 "min_over_seeds": min(vals),
-                                 "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows}})
-    reproduced: Optional[bool] = (True if n_seeds >= 2 else None) if hits else False
+                    hits.append(
+                        {
+                            "baseline": baseline,
+                            "metric": metric,
+                            "F": F,
+                            "training": training,
+                            "stop": stop,
+                            "min_over_seeds": min(vals),
+                            "accuracy_diff": {r["seed"]: r["accuracy_diff"] for r in rows},
+                        }
+                    )
+    reproduced: bool | None = (True if n_seeds >= 2 else None) if hits else False
     hits.sort(key=lambda h: -h["min_over_seeds"])
-    return {"reproduced": reproduced, "seeds": n_seeds, "claim_ratio": claim_ratio, "acc_tolerance": acc_tolerance,
-            "matched": matched, "criterion": (
-                f">= {claim_ratio}x fewer spikes or >= {claim_ratio}x lower per-frame latency to the first correct "
-                f"output spike (in spikes or forward steps) than a baseline, at accuracy >= the baseline's - "
-                f"{100 * acc_tolerance:.1f} pts, in the same cell for every seed"),
-            "cells": hits}
+    return {
+        "reproduced": reproduced,
+        "seeds": n_seeds,
+        "claim_ratio": claim_ratio,
+        "acc_tolerance": acc_tolerance,
+        "matched": matched,
+        "criterion": (
+            f">= {claim_ratio}x fewer spikes or >= {claim_ratio}x lower per-frame latency to the first correct "
+            f"output spike (in spikes or forward steps) than a baseline, at accuracy >= the baseline's - "
+            f"{100 * acc_tolerance:.1f} pts, in the same cell for every seed"
+        ),
+        "cells": hits,
+    }
 
 
 # -- the study ---------------------------------------------------------------------------------------------
 
 
-def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = quiet) -> AsyncStudyResult:
+def run_study(cfg: StudyConfig, data: Dataset | None = None, *, log: Log = quiet) -> AsyncStudyResult:
     """Train and evaluate the grid (see the module docstring); ``data`` overrides the config's dataset (for
     every seed)."""
     t_start = time.perf_counter()
@@ -681,14 +893,14 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
         (folder / "config.json").write_text(json.dumps(json_safe({k: getattr(cfg, k) for k in _HASHED}), indent=1))
     results: list[dict[str, Any]] = []
     training: dict[str, Any] = {}
-    first: Optional[Dataset] = None
+    first: Dataset | None = None
     spec: dict[str, Any] = {}
     stops = cfg.stop_rules()
-    for seed in cfg.seeds:
+    for seed in _resolved(cfg.seeds):
         d = data if data is not None else replace(cfg, seed=seed).load_data(flatten=False)
         if cfg.test_limit:
             d = d.subset(n_test=cfg.test_limit)
-        if d.temporal and cfg.T is not None and cfg.T < d.x_train.shape[1]:
+        if d.temporal and cfg.T is not None and d.x_train.shape[1] > cfg.T:
             d = rebin(d, cfg.T)
         first = first or d
         encoder = encoder_for(d, cfg.T)
@@ -696,12 +908,26 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
         torch.manual_seed(seed + 12345)
         x_test = encoder(d.x_test).float()
         cache = EvalCache(None if folder is None else folder / f"seed{seed}-evals.json")
-        ck = (lambda name: None) if folder is None else (lambda name: folder / f"seed{seed}-{name}.ckpt")
-        log(f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
-            f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs")
+        ck = (lambda name: None) if folder is None else (lambda name, seed=seed: folder / f"seed{seed}-{name}.ckpt")
+        log(
+            f"async study, seed {seed}: {d.name} train {len(d.x_train)} test {len(d.x_test)}, "
+            f"{cfg.protocol} protocol, F {cfg.F}, {cfg.epochs} sync / {cfg.async_epochs} async epochs"
+        )
 
-        def evaluate(model, name: str, training_kind: str, train_F: Optional[int], epochs: int, final: bool,
-                     executions: Sequence[tuple[str, Optional[int]]]) -> None:
+        def evaluate(
+            model,
+            name: str,
+            training_kind: str,
+            train_F: int | None,
+            epochs: int,
+            final: bool,
+            executions: Sequence[tuple[str, int | None]],
+            *,
+            d: Dataset = d,  # this seed's data, cache and inputs, bound when the function is defined
+            cache: EvalCache = cache,
+            x_test: torch.Tensor = x_test,
+            seed: int = seed,
+        ) -> None:
             for execution, F in executions:
                 for stop, k in stops:
                     label = stop_label(stop, k)
@@ -709,25 +935,60 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
                     res = cache.get(key)
                     if res is None:
                         reset(model)
-                        res = evaluate_execution(model, x_test, d.y_test, execution=execution, F=F or 1, stop=stop,
-                                                 k=k, seed=seed, input_mode=cfg.input_mode, protocol=cfg.protocol,
-                                                 refractory_dropout=cfg.refractory_dropout, readout=cfg.readout)
+                        res = evaluate_execution(
+                            model,
+                            x_test,
+                            d.y_test,
+                            execution=execution,
+                            F=F or 1,
+                            stop=stop,
+                            k=k,
+                            seed=seed,
+                            input_mode=cfg.input_mode,
+                            protocol=cfg.protocol,
+                            refractory_dropout=cfg.refractory_dropout,
+                            readout=_resolved(cfg.readout),
+                        )
                         cache.put(key, res)
-                    results.append({"seed": seed, "training": training_kind, "train_F": train_F, "epochs": epochs,
-                                    "final": final, "execution": execution, "F": F, "stop": label, **res})
+                    results.append(
+                        {
+                            "seed": seed,
+                            "training": training_kind,
+                            "train_F": train_F,
+                            "epochs": epochs,
+                            "final": final,
+                            "execution": execution,
+                            "F": F,
+                            "stop": label,
+                            **res,
+                        }
+                    )
 
         # the sync-trained model (and, with matched, its weights after every epoch)
         t0 = time.perf_counter()
-        snaps: Optional[list] = [] if cfg.matched else None
-        snap_path = None if folder is None else (lambda e: folder / f"seed{seed}-sync-ep{e}.ckpt")
-        sync_model, hist = _train("sync", None, cfg, d, spec, encoder, seed, checkpoint=ck("sync"), snapshots=snaps,
-                                  snap_path=snap_path, log=log)
+        snaps: list | None = [] if cfg.matched else None
+        snap_path = None if folder is None else (lambda e, seed=seed: folder / f"seed{seed}-sync-ep{e}.ckpt")
+        sync_model, hist = _train(
+            "sync",
+            None,
+            cfg,
+            d,
+            spec,
+            encoder,
+            seed,
+            checkpoint=ck("sync"),
+            snapshots=snaps,
+            snap_path=snap_path,
+            log=log,
+        )
         sync_state = {k: v.detach().clone() for k, v in sync_model.state_dict().items()}
         training[f"{seed}|sync"] = _train_info(hist, time.perf_counter() - t0)
         log(f"seed {seed}: sync trained ({_train_line(hist)})")
         per_F = [(ex, F) for F in cfg.F for ex in ("sync-gate", "random", "momentum")]
-        evaluate(sync_model, f"sync-ep{cfg.epochs}", "sync", None, cfg.epochs, True, [("sync", None), *per_F])
-        for e, state in (snaps or []):
+        evaluate(
+            sync_model, f"sync-ep{cfg.epochs}", "sync", None, _resolved(cfg.epochs), True, [("sync", None), *per_F]
+        )
+        for e, state in snaps or []:
             if e == cfg.epochs:
                 continue
             snap_model = build_study_model(spec)
@@ -738,29 +999,68 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
         for F in cfg.F:
             for kind in ASYNC_TRAININGS:
                 t0 = time.perf_counter()
-                model, hist = _train(kind, F, cfg, d, spec, encoder, seed, checkpoint=ck(f"{kind}-F{F}"),
-                                     init_state=sync_state if cfg.finetune else None, log=log)
+                model, hist = _train(
+                    kind,
+                    F,
+                    cfg,
+                    d,
+                    spec,
+                    encoder,
+                    seed,
+                    checkpoint=ck(f"{kind}-F{F}"),
+                    init_state=sync_state if cfg.finetune else None,
+                    log=log,
+                )
                 training[f"{seed}|{kind}|F={F}"] = _train_info(hist, time.perf_counter() - t0)
                 sched = kind.split("-", 1)[1]
-                evaluate(model, f"{kind}-F{F}-ep{cfg.async_epochs}", kind, F, cfg.async_epochs, True,
-                         [(sched, F), ("sync", None)])
+                evaluate(
+                    model,
+                    f"{kind}-F{F}-ep{cfg.async_epochs}",
+                    kind,
+                    F,
+                    _resolved(cfg.async_epochs),
+                    True,
+                    [(sched, F), ("sync", None)],
+                )
                 log(f"seed {seed}: {kind} F={F} trained and evaluated ({_train_line(hist)})")
     ratios = compute_ratios(results, matched=cfg.matched)
-    maxima = {"equal_epochs": grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance)}
-    verdict = {"equal_epochs": claim_verdict(ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio,
-                                             acc_tolerance=cfg.acc_tolerance)}
+    maxima = {"equal_epochs": grid_maxima(ratios, seeds=_resolved(cfg.seeds), acc_tolerance=cfg.acc_tolerance)}
+    verdict = {
+        "equal_epochs": claim_verdict(
+            ratios, seeds=_resolved(cfg.seeds), claim_ratio=cfg.claim_ratio, acc_tolerance=cfg.acc_tolerance
+        )
+    }
     if cfg.matched:
-        maxima["matched"] = grid_maxima(ratios, seeds=cfg.seeds, acc_tolerance=cfg.acc_tolerance, matched=True)
-        verdict["matched"] = claim_verdict(ratios, seeds=cfg.seeds, claim_ratio=cfg.claim_ratio,
-                                           acc_tolerance=cfg.acc_tolerance, matched=True)
+        maxima["matched"] = grid_maxima(
+            ratios, seeds=_resolved(cfg.seeds), acc_tolerance=cfg.acc_tolerance, matched=True
+        )
+        verdict["matched"] = claim_verdict(
+            ratios,
+            seeds=_resolved(cfg.seeds),
+            claim_ratio=cfg.claim_ratio,
+            acc_tolerance=cfg.acc_tolerance,
+            matched=True,
+        )
     assert first is not None
     conf = {k: v for k, v in asdict(cfg).items() if k != "progress"}
     conf["neuron"] = cfg.neuron_kwargs()
-    conf["engine"] = repr(engine_config(cfg.protocol, "random", cfg.F[0], input_mode=cfg.input_mode,
-                                        refractory_dropout=cfg.refractory_dropout))
+    conf["engine"] = repr(
+        engine_config(
+            cfg.protocol, "random", cfg.F[0], input_mode=cfg.input_mode, refractory_dropout=cfg.refractory_dropout
+        )
+    )
     return AsyncStudyResult(
-        dataset=first.name, temporal=first.temporal, n_train=len(first.x_train), n_test=len(first.x_test),
-        config=conf, spec=spec, training=training, results=results, ratios=ratios, maxima=maxima, verdict=verdict,
+        dataset=first.name,
+        temporal=first.temporal,
+        n_train=len(first.x_train),
+        n_test=len(first.x_test),
+        config=conf,
+        spec=spec,
+        training=training,
+        results=results,
+        ratios=ratios,
+        maxima=maxima,
+        verdict=verdict,
         seconds=time.perf_counter() - t_start,
     )
 
@@ -768,16 +1068,22 @@ def run_study(cfg: StudyConfig, data: Optional[Dataset] = None, *, log: Log = qu
 def _train_info(hist: list, seconds: float) -> dict[str, Any]:
     """Training time: the sum of the per-epoch times (epochs an earlier run trained included), and the
     wall time of this run."""
-    return {"seconds": sum(float(h.get("seconds", 0.0)) for h in hist), "wall_seconds": seconds,
-            "epochs": len(hist), "history": hist}
+    return {
+        "seconds": sum(float(h.get("seconds", 0.0)) for h in hist),
+        "wall_seconds": seconds,
+        "epochs": len(hist),
+        "history": hist,
+    }
 
 
 def _train_line(hist: list) -> str:
     if not hist:
         return "no epochs"
     h = hist[-1]
-    return (f"{len(hist)} epochs, loss {h.get('loss', math.nan):.3f}, train acc {h.get('train_accuracy', math.nan):.3f}, "
-            f"{sum(float(x.get('seconds', 0.0)) for x in hist):.0f} s")
+    return (
+        f"{len(hist)} epochs, loss {h.get('loss', math.nan):.3f}, train acc {h.get('train_accuracy', math.nan):.3f}, "
+        f"{sum(float(x.get('seconds', 0.0)) for x in hist):.0f} s"
+    )
 
 
 # -- the table ---------------------------------------------------------------------------------------------
@@ -796,46 +1102,68 @@ def study_table(res: dict[str, Any]) -> str:
     """Human-readable tables of a :func:`run_study` result (as a dict)."""
     cfg = res["config"]
     seeds = cfg.get("seeds") or [cfg.get("seed", 0)]
-    lines = [f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), protocol {cfg['protocol']}, "
-             f"F {cfg['F']}, seeds {seeds}, epochs sync {cfg['epochs']} / async {cfg['async_epochs']}, "
-             f"loss {cfg['loss']}, lr {cfg['lr']}, readout {cfg['readout']}", ""]
-    cols = (("acc%", "accuracy", 100), ("spikes", "spikes_per_sample", 1), ("steps", "steps_per_sample", 1),
-            ("spk>dec", "spikes_to_decision", 1), ("fr spk>1st", "frame_spikes_to_first_output", 1),
-            ("fr spk>ok", "frame_spikes_to_first_correct", 1), ("fr stp>ok", "frame_steps_to_first_correct", 1),
-            ("fr out%", "frame_frames_with_output", 100))
+    lines = [
+        f"dataset {res['dataset']} (train {res['n_train']}, test {res['n_test']}), protocol {cfg['protocol']}, "
+        f"F {cfg['F']}, seeds {seeds}, epochs sync {cfg['epochs']} / async {cfg['async_epochs']}, "
+        f"loss {cfg['loss']}, lr {cfg['lr']}, readout {cfg['readout']}",
+        "",
+    ]
+    cols = (
+        ("acc%", "accuracy", 100),
+        ("spikes", "spikes_per_sample", 1),
+        ("steps", "steps_per_sample", 1),
+        ("spk>dec", "spikes_to_decision", 1),
+        ("fr spk>1st", "frame_spikes_to_first_output", 1),
+        ("fr spk>ok", "frame_spikes_to_first_correct", 1),
+        ("fr stp>ok", "frame_steps_to_first_correct", 1),
+        ("fr out%", "frame_frames_with_output", 100),
+    )
     head = f"{'trained':<15}{'F':>5} {'run':<10}{'stop':<24}" + "".join(f"{c:>11}" for c, _, _ in cols)
-    lines += [f"evaluations, means over {len(seeds)} seed(s) (fr = per frame, over the (frame, sample) pairs that "
-              "have one; async-trained models under sync execution: JSON only):", head, "-" * len(head)]
+    lines += [
+        f"evaluations, means over {len(seeds)} seed(s) (fr = per frame, over the (frame, sample) pairs that "
+        "have one; async-trained models under sync execution: JSON only):",
+        head,
+        "-" * len(head),
+    ]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in _final(res["results"]):
         if r["training"] != "sync" and r["execution"] == "sync":
             continue
         groups.setdefault((r["training"], r["F"], r["execution"], r["stop"]), []).append(r)
     for (training, F, execution, stop), rs in groups.items():
-        vals = "".join(f"{_fmt(_mean([scale * r[m] for r in rs if r.get(m) is not None])):>11}"
-                       for _, m, scale in cols)
+        vals = "".join(f"{_fmt(_mean([scale * r[m] for r in rs if r.get(m) is not None])):>11}" for _, m, scale in cols)
         lines.append(f"{training:<15}{_fmt(F, 'd'):>5} {execution:<10}{stop:<24}{vals}")
-    for baseline, title in (("async", "sync-trained run with the same scheduler at the same F"),
-                            ("sync-gate", "sync-trained under the sync gate at the same F")):
+    for baseline, title in (
+        ("async", "sync-trained run with the same scheduler at the same F"),
+        ("sync-gate", "sync-trained under the sync gate at the same F"),
+    ):
         rows = [r for r in res["ratios"] if r["baseline"] == baseline]
         if not rows:
             continue
-        lines += ["", f"ratios baseline / async-trained (> 1 favours async-trained); baseline: {title}; "
-                      "values per seed:"]
-        h2 = (f"{'trained':<15}{'stop':<24}{'F':>5}  {'spikes':<13}{'fr spk>ok':<13}{'fr stp>ok':<13}"
-              f"{'acc diff pts':<15}")
+        lines += [
+            "",
+            f"ratios baseline / async-trained (> 1 favours async-trained); baseline: {title}; values per seed:",
+        ]
+        h2 = (
+            f"{'trained':<15}{'stop':<24}{'F':>5}  {'spikes':<13}{'fr spk>ok':<13}{'fr stp>ok':<13}{'acc diff pts':<15}"
+        )
         lines += [h2, "-" * len(h2)]
         cells: dict[tuple, list[dict[str, Any]]] = {}
         for r in rows:
             cells.setdefault((r["training"], r["stop"], r["F"]), []).append(r)
         for (training, stop, F), rs in cells.items():
-            join = lambda m, s=".2f": "/".join(_fmt(r[m], s) for r in rs)  # noqa: E731
-            lines.append(f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
-                         f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
-                         f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}")
+            join = lambda m, s=".2f", rs=rs: "/".join(_fmt(r[m], s) for r in rs)
+            lines.append(
+                f"{training:<15}{stop:<24}{F:>5}  {join('spikes_per_sample'):<13}"
+                f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
+                f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}"
+            )
     for mode in res["maxima"]:
-        lines += ["", f"grid maxima ({mode.replace('_', ' ')}; 'all seeds' = the value every seed reaches in one "
-                      f"cell; 'equal acc' = cells where the async-trained model is at least as accurate in every seed):"]
+        lines += [
+            "",
+            f"grid maxima ({mode.replace('_', ' ')}; 'all seeds' = the value every seed reaches in one "
+            f"cell; 'equal acc' = cells where the async-trained model is at least as accurate in every seed):",
+        ]
         h3 = f"{'baseline':<10}{'metric':<31}{'max':>7}  {'all seeds':>9}  {'equal acc':>9}  cell of 'equal acc'"
         lines += [h3, "-" * len(h3)]
         for baseline, per in res["maxima"][mode].items():
@@ -843,18 +1171,21 @@ def study_table(res: dict[str, Any]) -> str:
                 b = per[metric]
                 scale = 100 if metric == "accuracy_diff" else 1
                 f = "+.1f" if metric == "accuracy_diff" else ".2f"
-                val = lambda e: None if e is None else scale * e["value"]  # noqa: E731
+                val = lambda e, scale=scale: None if e is None else scale * e["value"]
                 e = b["all_seeds_equal_accuracy"]
                 where = "-" if e is None else f"F={e['F']} {e['training']} {e['stop']}"
-                lines.append(f"{baseline:<10}{metric + (' (pts)' if scale == 100 else ''):<31}"
-                             f"{_fmt(val(b['max']), f):>7}  {_fmt(val(b['all_seeds']), f):>9}  "
-                             f"{_fmt(val(e), f):>9}  {where}")
+                lines.append(
+                    f"{baseline:<10}{metric + (' (pts)' if scale == 100 else ''):<31}"
+                    f"{_fmt(val(b['max']), f):>7}  {_fmt(val(b['all_seeds']), f):>9}  "
+                    f"{_fmt(val(e), f):>9}  {where}"
+                )
     for mode, v in res["verdict"].items():
         state = {True: "REPRODUCED", False: "NOT reproduced", None: "not decided (one seed)"}[v["reproduced"]]
         lines += ["", f"claim ({mode.replace('_', ' ')}): {state}: {v['criterion']} ({v['seeds']} seed(s))"]
         for h in v["cells"][:5]:
-            lines.append(f"  {h['baseline']}: {h['metric']} x{h['min_over_seeds']:.2f} at F={h['F']} {h['training']} "
-                         f"{h['stop']}")
+            lines.append(
+                f"  {h['baseline']}: {h['metric']} x{h['min_over_seeds']:.2f} at F={h['F']} {h['training']} {h['stop']}"
+            )
     lines += ["", "training time (s): " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in res["training"].items())]
     if res.get("seconds"):
         lines.append(f"study wall time: {res['seconds']:.0f} s")

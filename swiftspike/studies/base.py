@@ -5,13 +5,15 @@ config reproduces a run); the result renders to a text table (:meth:`StudyResult
 dict (:meth:`StudyResult.to_dict`, :meth:`StudyResult.to_json`) and PNG plots
 (:meth:`StudyResult.plots`). Studies never parse arguments and never print unless given a ``log``.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..data.dataset import Dataset
 from ..data.datasets import load_dataset
@@ -45,9 +47,9 @@ class DataConfig:
     """
 
     dataset: str = "digits"
-    path: Optional[str] = None
-    limit: Optional[int] = None
-    bins: Optional[int] = None
+    path: str | None = None
+    limit: int | None = None
+    bins: int | None = None
     seed: int = 0
 
     def load_data(self, *, flatten: bool = False) -> Dataset:
@@ -64,12 +66,12 @@ class StudyResult:
         ``metadata={"json": False}`` only serve the table)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
 
-    def to_json(self, indent: Optional[int] = None) -> str:
+    def to_json(self, indent: int | None = None) -> str:
         return json.dumps(json_safe(self.to_dict()), indent=indent)
 
     def table(self) -> str:  # pragma: no cover - every study overrides it
         raise NotImplementedError
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """Write this result's PNG plots into ``directory``; returns their paths (needs matplotlib)."""
         return []

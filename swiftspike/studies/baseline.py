@@ -4,12 +4,13 @@
 training itself is the one :class:`~swiftspike.training.Trainer`, the numbers the one metrics path
 (:class:`~swiftspike.metrics.report.Report`).
 """
+
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -31,8 +32,9 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
 
 
-def baseline_plots(model: torch.nn.Module, encoder: Encoder, data: Dataset, report: Report, out: Path,
-                   label: str) -> list[str]:
+def baseline_plots(
+    model: torch.nn.Module, encoder: Encoder, data: Dataset, report: Report, out: Path, label: str
+) -> list[str]:
     """The accuracy of the running prediction per time step, and a raster of every layer's spikes for
     the first test sample, as PNG files in ``out``."""
     from ..plots import curves_plot, raster_plot
@@ -41,33 +43,56 @@ def baseline_plots(model: torch.nn.Module, encoder: Encoder, data: Dataset, repo
     with torch.no_grad():
         rec = run_sync(model.eval(), encoder(data.x_test[:1].to(_device_of(model))), record_spikes=True)
     reset(model)
-    paths = [curves_plot({label: report.accuracy_per_step}, out / "accuracy_vs_time.png",
-                         title="accuracy of the running prediction")]
+    paths = [
+        curves_plot(
+            {label: report.accuracy_per_step}, out / "accuracy_vs_time.png", title="accuracy of the running prediction"
+        )
+    ]
     if rec.layers:
         trains = torch.cat([ls.spikes[:, 0].flatten(1) for ls in rec.layers], 1)
         groups = [(f"layer {ls.name}", ls.n_neurons) for ls in rec.layers]
-        paths.append(raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample",
-                                 groups=groups))
+        paths.append(
+            raster_plot(trains, out / "raster.png", title="spikes of all layers, one test sample", groups=groups)
+        )
     return [str(p) for p in paths]
 
 
-def long_eval(model: torch.nn.Module, data: Dataset, encoder_name: str, T: int, *, factor: Optional[int] = None,
-              mode: str = "stream", energy_table: str = "45nm-fp32") -> dict[str, Any]:
+def long_eval(
+    model: torch.nn.Module,
+    data: Dataset,
+    encoder_name: str,
+    T: int,
+    *,
+    factor: int | None = None,
+    mode: str = "stream",
+    energy_table: str = "45nm-fp32",
+) -> dict[str, Any]:
     """Parallel-neuron extras: DSN logical/effective T and, with ``factor``, the accuracy at ``factor``
     times the training length (``mode`` stream or stretch)."""
     from ..training.long import dsn_time_metrics, long_sequence_eval
 
     out: dict[str, Any] = dict(dsn_time_metrics(model, T))
     if factor:
-        out["long_eval"] = long_sequence_eval(model, data, encoder_name, T, factor, mode=mode,
-                                              energy_table=energy_table)
+        out["long_eval"] = long_sequence_eval(
+            model, data, encoder_name, T, factor, mode=mode, energy_table=energy_table
+        )
     return out
 
 
-def train_and_report(data: Dataset, spec: dict[str, Any], cfg: TrainConfig, encoder_name: str, T: int, *,
-                     label: str, meta: dict[str, Any], energy_table: str = "45nm-fp32",
-                     plot_dir: Optional[Path] = None, eval_long: Optional[int] = None,
-                     long_mode: str = "stream") -> tuple[dict[str, Any], Optional[Report]]:
+def train_and_report(
+    data: Dataset,
+    spec: dict[str, Any],
+    cfg: TrainConfig,
+    encoder_name: str,
+    T: int,
+    *,
+    label: str,
+    meta: dict[str, Any],
+    energy_table: str = "45nm-fp32",
+    plot_dir: Path | None = None,
+    eval_long: int | None = None,
+    long_mode: str = "stream",
+) -> tuple[dict[str, Any], Report | None]:
     """Train ``build_model(spec)`` with ``cfg`` and evaluate it on the test split.
 
     Returns the JSON-ready result (the report's fields, ``plots``, the long-sequence extras and the
@@ -82,19 +107,23 @@ def train_and_report(data: Dataset, spec: dict[str, Any], cfg: TrainConfig, enco
     if not is_main():  # under torchrun, rank 0 alone evaluates and reports
         return {}, None
     report = trainer.evaluate(data.x_test, data.y_test, energy_table=energy_table)
-    report.extra.update(dataset=data.name, encoder=encoder_name, train_seconds=round(train_s, 2),
-                        epochs=cfg.epochs, final_loss=history[-1]["loss"] if history else None)
+    report.extra.update(
+        dataset=data.name,
+        encoder=encoder_name,
+        train_seconds=round(train_s, 2),
+        epochs=cfg.epochs,
+        final_loss=history[-1]["loss"] if history else None,
+    )
     result = report.to_dict()
     if plot_dir is not None:
         result["plots"] = baseline_plots(model, encoder, data, report, plot_dir, label)
-    result.update(long_eval(model, data, encoder_name, T, factor=eval_long, mode=long_mode,
-                            energy_table=energy_table))
+    result.update(long_eval(model, data, encoder_name, T, factor=eval_long, mode=long_mode, energy_table=energy_table))
     if cfg.checkpoint:
         result["checkpoint"] = cfg.checkpoint
     return result, report
 
 
-def read_result(path: "str | Path") -> dict[str, Any]:
+def read_result(path: str | Path) -> dict[str, Any]:
     """A saved report: a JSON file (``--out``) or saved output whose last line is the ``--json`` object."""
     p = Path(path)
     if not p.is_file():
@@ -109,7 +138,7 @@ def read_result(path: "str | Path") -> dict[str, Any]:
     return d
 
 
-def compare_results(files: list[str], plot_dir: Optional[Path] = None) -> tuple[dict[str, Any], str]:
+def compare_results(files: list[str], plot_dir: Path | None = None) -> tuple[dict[str, Any], str]:
     """Saved reports side by side: the JSON ``{"runs": {name: {key: value}}}`` (plus ``plots``: the
     accuracy-vs-time-step curves of every run that has one) and its text table."""
     rows = [(Path(f).stem, read_result(f)) for f in files]
@@ -117,7 +146,9 @@ def compare_results(files: list[str], plot_dir: Optional[Path] = None) -> tuple[
     w = max(len(n) for n, _ in rows)
     lines = [f"{'run':<{w}}  " + "  ".join(f"{k:>20}" for k in REPORT_KEYS)]
     for n, d in rows:
-        cells = [f"{v:>20.4g}" if isinstance(v, (int, float)) else f"{v!s:>20}" for v in (d.get(k) for k in REPORT_KEYS)]
+        cells = [
+            f"{v:>20.4g}" if isinstance(v, (int, float)) else f"{v!s:>20}" for v in (d.get(k) for k in REPORT_KEYS)
+        ]
         lines.append(f"{n:<{w}}  " + "  ".join(cells))
     result: dict[str, Any] = {"runs": {n: {k: d.get(k) for k in REPORT_KEYS} for n, d in rows}}
     if plot_dir is not None and curves:

@@ -8,13 +8,15 @@ curve of a surrogate-trained SNN on the same data.
 
 ``run_study(TopSparkConfig(...)) -> TopSparkResult`` (``.table()``, ``.to_dict()``, ``.plots(dir)``).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -47,15 +49,15 @@ class TopSparkConfig(DataConfig):
     train_batch: int = 16
     theta_plus: float = 0.2
     input_rate: float = 128.0
-    sens_Ts: Optional[Sequence[int]] = None  # None: every reduced T
+    sens_Ts: Sequence[int] | None = None  # None: every reduced T
     sensitivity: bool = True
     max_knobs: int = 3
     energy_weight: float = 0.05
-    save_policy: Optional[str] = None
-    load_policy: Optional[str] = None
-    min_accuracy: Optional[float] = None
-    max_latency: Optional[float] = None
-    max_energy: Optional[float] = None
+    save_policy: str | None = None
+    load_policy: str | None = None
+    min_accuracy: float | None = None
+    max_latency: float | None = None
+    max_energy: float | None = None
     energy_kind: str = "infer"
     early_exit: bool = False
     early_exit_only: bool = False
@@ -64,7 +66,7 @@ class TopSparkConfig(DataConfig):
     progress: bool = False
     device: str = "auto"  # where the STDP networks and the early-exit SNN run (see swiftspike.devices)
 
-    def validate(self) -> "TopSparkConfig":
+    def validate(self) -> TopSparkConfig:
         for name in ("neurons", "n_train", "n_val", "n_test", "T0", "train_batch", "max_knobs", "ee_T", "ee_epochs"):
             check_positive_int(getattr(self, name), name)
         if not self.Ts:
@@ -98,20 +100,20 @@ class TopSparkResult(StudyResult):
     ``None`` are absent: an early-exit-only run has ``dataset``, ``early_exit`` and ``seconds``)."""
 
     dataset: str
-    neurons: Optional[int] = None
-    rule: Optional[str] = None
-    n_train: Optional[int] = None
-    n_val: Optional[int] = None
-    n_test: Optional[int] = None
-    T0: Optional[int] = None
-    rows: Optional[list[dict[str, Any]]] = None  # T0 first, then each reduced T (baseline, then enhanced)
-    selected: Optional[dict[str, Any]] = None
-    policy: Optional[dict[str, Any]] = None
-    sensitivity: Optional[dict[str, Any]] = None
-    meets_acceptance: Optional[list[tuple[int, bool]]] = None
-    early_exit: Optional[dict[str, Any]] = None
+    neurons: int | None = None
+    rule: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    T0: int | None = None
+    rows: list[dict[str, Any]] | None = None  # T0 first, then each reduced T (baseline, then enhanced)
+    selected: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+    sensitivity: dict[str, Any] | None = None
+    meets_acceptance: list[tuple[int, bool]] | None = None
+    early_exit: dict[str, Any] | None = None
     seconds: float = 0.0
-    limits: dict[str, Optional[float]] = field(default_factory=dict, metadata={"json": False})
+    limits: dict[str, float | None] = field(default_factory=dict, metadata={"json": False})
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in super().to_dict().items() if v is not None}
@@ -121,18 +123,24 @@ class TopSparkResult(StudyResult):
         if self.rows is not None and self.selected is not None:
             lines.append(_rows_table(self.rows))
             c, lim = self.selected, {k: v for k, v in self.limits.items() if v is not None}
-            lines.append(f"selected: T={c['T']} enhanced={c['enhanced']} acc {c['accuracy']:.3f} "
-                         f"({'meets' if c['feasible'] else 'best compromise for'} {lim})")
-            lines.append("settings >=3x cheaper (latency, train and inference energy) within 2 points: "
-                         f"{[tuple(m) for m in self.meets_acceptance or []]}")
+            lines.append(
+                f"selected: T={c['T']} enhanced={c['enhanced']} acc {c['accuracy']:.3f} "
+                f"({'meets' if c['feasible'] else 'best compromise for'} {lim})"
+            )
+            lines.append(
+                "settings >=3x cheaper (latency, train and inference energy) within 2 points: "
+                f"{[tuple(m) for m in self.meets_acceptance or []]}"
+            )
         if self.early_exit is not None:
             lines.append(f"early exit (surrogate-trained SNN, T={self.early_exit['T']}):")
-            for c in self.early_exit["curve"]:
-                lines.append(f"  margin>={c['threshold']:<5}: acc {c['accuracy']:.3f}, "
-                             f"mean steps {c['mean_steps']:.1f}/{self.early_exit['T']}")
+            lines.extend(
+                f"  margin>={c['threshold']:<5}: acc {c['accuracy']:.3f}, "
+                f"mean steps {c['mean_steps']:.1f}/{self.early_exit['T']}"
+                for c in self.early_exit["curve"]
+            )
         return "\n".join(lines)
 
-    def plots(self, directory: "str | Path") -> list[Path]:
+    def plots(self, directory: str | Path) -> list[Path]:
         """``topspark_<key>.png`` (accuracy, train and inference energy vs T, baseline and enhanced)
         and ``early_exit.png`` (accuracy vs mean steps) when the early-exit curve was measured."""
         from ..plots import curves_plot
@@ -141,8 +149,11 @@ class TopSparkResult(StudyResult):
         paths = []
         if self.rows:
             xs = sorted({r["T"] for r in self.rows})
-            for key, ylabel in (("accuracy", "accuracy"), ("train_energy_j", "train energy / sample (J)"),
-                                ("infer_energy_j", "inference energy / sample (J)")):
+            for key, ylabel in (
+                ("accuracy", "accuracy"),
+                ("train_energy_j", "train energy / sample (J)"),
+                ("infer_energy_j", "inference energy / sample (J)"),
+            ):
                 ys = {}
                 for enh in (False, True):  # the enhanced curve starts from the (never enhanced) T0 row
                     pts = {r["T"]: r[key] for r in self.rows if r["enhanced"] == enh or (enh and r["T"] == self.T0)}
@@ -151,20 +162,31 @@ class TopSparkResult(StudyResult):
                 paths.append(curves_plot(ys, d / f"topspark_{key}.png", x=xs, xlabel="timesteps T", ylabel=ylabel))
         if self.early_exit is not None:
             c = self.early_exit["curve"]
-            paths.append(curves_plot({"accuracy": [r["accuracy"] for r in c]}, d / "early_exit.png",
-                                     x=[r["mean_steps"] for r in c], xlabel="mean steps", ylabel="accuracy"))
+            paths.append(
+                curves_plot(
+                    {"accuracy": [r["accuracy"] for r in c]},
+                    d / "early_exit.png",
+                    x=[r["mean_steps"] for r in c],
+                    xlabel="mean steps",
+                    ylabel="accuracy",
+                )
+            )
         return paths
 
 
 def _rows_table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'T':>5} {'enh':>4} {'acc':>6} {'lat ms':>7} {'train uJ':>9} {'infer uJ':>9} {'spk/smp':>8} "
-            f"{'train ms':>9} {'infer ms':>9}")
+    head = (
+        f"{'T':>5} {'enh':>4} {'acc':>6} {'lat ms':>7} {'train uJ':>9} {'infer uJ':>9} {'spk/smp':>8} "
+        f"{'train ms':>9} {'infer ms':>9}"
+    )
     lines = [head]
-    for r in rows:
-        lines.append(f"{r['T']:>5} {'yes' if r['enhanced'] else 'no':>4} {r['accuracy']:>6.3f} {r['latency_ms']:>7.0f} "
-                     f"{1e6 * r['train_energy_j']:>9.3f} {1e6 * r['infer_energy_j']:>9.3f} "
-                     f"{r['infer_spikes_per_sample']:>8.1f} {r['train_wall_ms_per_sample']:>9.2f} "
-                     f"{r['infer_wall_ms_per_sample']:>9.2f}")
+    lines.extend(
+        f"{r['T']:>5} {'yes' if r['enhanced'] else 'no':>4} {r['accuracy']:>6.3f} {r['latency_ms']:>7.0f} "
+        f"{1e6 * r['train_energy_j']:>9.3f} {1e6 * r['infer_energy_j']:>9.3f} "
+        f"{r['infer_spikes_per_sample']:>8.1f} {r['train_wall_ms_per_sample']:>9.2f} "
+        f"{r['infer_wall_ms_per_sample']:>9.2f}"
+        for r in rows
+    )
     return "\n".join(lines)
 
 
@@ -182,8 +204,9 @@ def early_exit_curve(cfg: TopSparkConfig, data: Dataset) -> dict[str, Any]:
     model = build_model(spec)
     enc = make_encoder("rate", cfg.ee_T)
     sub = data.subset(n_train=cfg.n_train, n_test=cfg.n_test)
-    tc = TrainConfig(epochs=cfg.ee_epochs, batch_size=64, lr=2e-3, seed=cfg.seed, progress=cfg.progress,
-                     device=cfg.device)
+    tc = TrainConfig(
+        epochs=cfg.ee_epochs, batch_size=64, lr=2e-3, seed=cfg.seed, progress=cfg.progress, device=cfg.device
+    )
     trainer = Trainer(model, enc, tc, spec=spec)
     trainer.fit(sub)
     with torch.no_grad():
@@ -206,7 +229,7 @@ def _add_reductions(rows: list[dict[str, Any]]) -> None:
         r["accuracy_drop"] = base["accuracy"] - r["accuracy"]
 
 
-def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log = quiet) -> TopSparkResult:
+def run_study(cfg: TopSparkConfig, data: Dataset | None = None, *, log: Log = quiet) -> TopSparkResult:
     """Run the study (``data`` overrides the config's dataset); ``log`` receives progress lines."""
     t_start = time.perf_counter()
     cfg.validate()
@@ -217,39 +240,60 @@ def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log =
         data = cfg.load_data(flatten=True)
     x, y = data.x_train.reshape(len(data.x_train), -1), data.y_train
     if len(x) < cfg.n_train + cfg.n_val:
-        raise SwiftSpikeError(f"{cfg.dataset} has {len(x)} training samples, fewer than n_train + n_val "
-                              f"({cfg.n_train} + {cfg.n_val})")
+        raise SwiftSpikeError(
+            f"{cfg.dataset} has {len(x)} training samples, fewer than n_train + n_val ({cfg.n_train} + {cfg.n_val})"
+        )
     if cfg.early_exit_only:
         log(f"early exit (surrogate-trained SNN) on {cfg.dataset}")
-        return TopSparkResult(dataset=cfg.dataset, early_exit=early_exit_curve(cfg, data),
-                              seconds=time.perf_counter() - t_start)
-    xt, yt = data.x_test.reshape(len(data.x_test), -1)[:cfg.n_test], data.y_test[:cfg.n_test]
-    val = Split(x[:cfg.n_train], y[:cfg.n_train], x[cfg.n_train:cfg.n_train + cfg.n_val],
-                y[cfg.n_train:cfg.n_train + cfg.n_val], data.n_classes)
-    test = Split(x[:cfg.n_train], y[:cfg.n_train], xt, yt, data.n_classes)
+        return TopSparkResult(
+            dataset=cfg.dataset, early_exit=early_exit_curve(cfg, data), seconds=time.perf_counter() - t_start
+        )
+    xt, yt = data.x_test.reshape(len(data.x_test), -1)[: cfg.n_test], data.y_test[: cfg.n_test]
+    val = Split(
+        x[: cfg.n_train],
+        y[: cfg.n_train],
+        x[cfg.n_train : cfg.n_train + cfg.n_val],
+        y[cfg.n_train : cfg.n_train + cfg.n_val],
+        data.n_classes,
+    )
+    test = Split(x[: cfg.n_train], y[: cfg.n_train], xt, yt, data.n_classes)
     kw: dict[str, Any] = dict(n_neurons=cfg.neurons, batch=cfg.train_batch, seed=cfg.seed, device=cfg.device)
-    log(f"topspark: {cfg.dataset}, N{cfg.neurons}, rule {cfg.rule}, {cfg.n_train} train / {cfg.n_val} val / "
-        f"{len(xt)} test, T0={cfg.T0}, T={Ts}")
+    log(
+        f"topspark: {cfg.dataset}, N{cfg.neurons}, rule {cfg.rule}, {cfg.n_train} train / {cfg.n_val} val / "
+        f"{len(xt)} test, T0={cfg.T0}, T={Ts}"
+    )
 
     # 1) sensitivity on the validation split
     sens: dict[int, Any] = {}
     base_val: dict[int, Any] = {}
     if cfg.sensitivity and policy is None:
-        for T in (cfg.sens_Ts or Ts):
+        for T in cfg.sens_Ts or Ts:
             base_val[T] = run_setting(val, T=T, params=params, **kw)
             sens[T] = sensitivity(val, T=T, params=params, base=base_val[T], **kw)
             log(f"sensitivity T={T}: base val acc {sens[T]['base_accuracy']:.3f}; ranking {sens[T]['ranking']}")
     # 2) enhancement policy
     if policy is None:
         order = {T: s["ranking"] for T, s in sens.items()}
-        policy = fit_policy(val, cfg.neurons, cfg.T0, Ts, params, order=order, max_knobs=cfg.max_knobs,
-                            energy_weight=cfg.energy_weight, base_rows=base_val, log=log,
-                            batch=cfg.train_batch, seed=cfg.seed, device=cfg.device)
+        policy = fit_policy(
+            val,
+            cfg.neurons,
+            cfg.T0,
+            Ts,
+            params,
+            order=order,
+            max_knobs=cfg.max_knobs,
+            energy_weight=cfg.energy_weight,
+            base_rows=base_val,
+            log=log,
+            batch=cfg.train_batch,
+            seed=cfg.seed,
+            device=cfg.device,
+        )
     if cfg.save_policy:
         policy.save(cfg.save_policy)
     for T in Ts:
         if T in policy.table:
-            log(f"policy T={T}: factors {({k: round(v, 3) for k, v in policy.table[T]['factors'].items()})}")
+            log(f"policy T={T}: factors { ({k: round(v, 3) for k, v in policy.table[T]['factors'].items()}) }")
     # 3) final study on the test split
     rows = []
     for T in [cfg.T0] + Ts:
@@ -264,15 +308,32 @@ def run_study(cfg: TopSparkConfig, data: Optional[Dataset] = None, *, log: Log =
     # 4) selection; acceptance summary: settings within 2 points that are >= 3x cheaper
     limits: dict[str, Any] = dict(min_accuracy=cfg.min_accuracy, max_latency=cfg.max_latency, max_energy=cfg.max_energy)
     chosen = select(rows, energy=cfg.energy_kind, **limits)
-    ok = [(r["T"], r["enhanced"]) for r in rows if r["accuracy_drop"] <= 0.02 and r["latency_reduction"] >= 3
-          and r["train_energy_reduction"] >= 3 and r["infer_energy_reduction"] >= 3]
+    ok = [
+        (r["T"], r["enhanced"])
+        for r in rows
+        if r["accuracy_drop"] <= 0.02
+        and r["latency_reduction"] >= 3
+        and r["train_energy_reduction"] >= 3
+        and r["infer_energy_reduction"] >= 3
+    ]
     ee = None
     if cfg.early_exit:
         log("early exit (surrogate-trained SNN)")
         ee = early_exit_curve(cfg, data)
     return TopSparkResult(
-        dataset=cfg.dataset, neurons=cfg.neurons, rule=cfg.rule, n_train=cfg.n_train, n_val=cfg.n_val,
-        n_test=len(xt), T0=cfg.T0, rows=rows, selected=chosen, policy=policy.to_dict(),
-        sensitivity={str(k): v for k, v in sens.items()}, meets_acceptance=ok, early_exit=ee,
-        seconds=time.perf_counter() - t_start, limits=limits,
+        dataset=cfg.dataset,
+        neurons=cfg.neurons,
+        rule=cfg.rule,
+        n_train=cfg.n_train,
+        n_val=cfg.n_val,
+        n_test=len(xt),
+        T0=cfg.T0,
+        rows=rows,
+        selected=chosen,
+        policy=policy.to_dict(),
+        sensitivity={str(k): v for k, v in sens.items()},
+        meets_acceptance=ok,
+        early_exit=ee,
+        seconds=time.perf_counter() - t_start,
+        limits=limits,
     )

@@ -17,6 +17,7 @@ parameters and seed, so a sweep interrupted and run again tries the same (parame
 uninterrupted one. With several workers sharing one storage, seeds stay unique per trial, but which
 worker runs which trial, and so what each sampler has seen, depends on timing.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,9 @@ class Param:
                 raise SwiftSpikeError(f"search parameter {name} must be {'>' if strict else '>='} {minimum}, got {v}")
         if not self.choices:
             if self.low >= self.high:
-                raise SwiftSpikeError(f"search range of {name} needs low < high, got {self.low}:{self.high} "
-                                      f"(give one value to fix it)")
+                raise SwiftSpikeError(
+                    f"search range of {name} needs low < high, got {self.low}:{self.high} (give one value to fix it)"
+                )
             if self.log and self.low <= 0:
                 raise SwiftSpikeError(f"log-scaled search range of {name} needs low > 0, got {self.low}")
         return self
@@ -99,18 +101,23 @@ class Param:
 
 #: the default search space (see docs/tune.md for the reasons behind each range)
 DEFAULT_SPACE: dict[str, Param] = {
-    "lr": Param(3e-4, 3e-2, log=True),                  # Adam learning rate
-    "tau": Param(2.0, 20.0, log=True),                  # membrane time constant (steps): beta 0.61..0.95
-    "v_threshold": Param(0.5, 2.0, log=True),           # firing threshold
-    "T": Param(2, 16, integer=True),                    # time steps of the input encoding (static data)
-    "spike_reg": Param(1e-3, 3.0, log=True),            # weight of the mean-spike-rate regulariser
-    "hidden_layers": Param(1, 2, integer=True),         # number of hidden LIF layers
+    "lr": Param(3e-4, 3e-2, log=True),  # Adam learning rate
+    "tau": Param(2.0, 20.0, log=True),  # membrane time constant (steps): beta 0.61..0.95
+    "v_threshold": Param(0.5, 2.0, log=True),  # firing threshold
+    "T": Param(2, 16, integer=True),  # time steps of the input encoding (static data)
+    "spike_reg": Param(1e-3, 3.0, log=True),  # weight of the mean-spike-rate regulariser
+    "hidden_layers": Param(1, 2, integer=True),  # number of hidden LIF layers
     "hidden_width": Param(32, 256, integer=True, log=True),  # neurons in each hidden layer
 }
 #: smallest allowed value of each parameter, and whether the bound itself is excluded
 _BOUNDS: dict[str, tuple[float, bool]] = {
-    "lr": (0.0, True), "tau": (0.0, True), "v_threshold": (0.0, True), "T": (1, False),
-    "spike_reg": (0.0, False), "hidden_layers": (1, False), "hidden_width": (1, False),
+    "lr": (0.0, True),
+    "tau": (0.0, True),
+    "v_threshold": (0.0, True),
+    "T": (1, False),
+    "spike_reg": (0.0, False),
+    "hidden_layers": (1, False),
+    "hidden_width": (1, False),
 }
 
 
@@ -135,8 +142,9 @@ def parse_param(text: str) -> tuple[str, Param]:
             param = Param(min(values), max(values), default.integer, False, values)
     except (ValueError, KeyError):
         kind = "integers" if default.integer else "numbers"
-        raise SwiftSpikeError(f"bad search parameter {text!r}: use {name}=LOW:HIGH[:log|linear], {name}=A,B,C "
-                              f"or {name}=VALUE with {kind}") from None
+        raise SwiftSpikeError(
+            f"bad search parameter {text!r}: use {name}=LOW:HIGH[:log|linear], {name}=A,B,C or {name}=VALUE with {kind}"
+        ) from None
     return name, param.check(name)
 
 
@@ -226,12 +234,23 @@ class TuneConfig:
 
     def settings(self, space: Mapping[str, Param]) -> dict[str, Any]:
         """What a study remembers and a rerun (or another worker) must repeat."""
-        return json.loads(json.dumps({
-            "dataset": self.dataset, "path": self.path, "limit": self.limit, "data_kwargs": self.data_kwargs,
-            "val_fraction": self.val_fraction, "objectives": self.objectives, "epochs": self.epochs,
-            "batch_size": self.batch_size, "encoder": self.encoder, "seed": self.seed,
-            "space": {k: p.to_dict() for k, p in space.items()},
-        }))
+        return json.loads(
+            json.dumps(
+                {
+                    "dataset": self.dataset,
+                    "path": self.path,
+                    "limit": self.limit,
+                    "data_kwargs": self.data_kwargs,
+                    "val_fraction": self.val_fraction,
+                    "objectives": self.objectives,
+                    "epochs": self.epochs,
+                    "batch_size": self.batch_size,
+                    "encoder": self.encoder,
+                    "seed": self.seed,
+                    "space": {k: p.to_dict() for k, p in space.items()},
+                }
+            )
+        )
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -247,8 +266,16 @@ class TrialResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "state": self.state, "values": self.values, "params": self.params,
-                "metrics": self.metrics, "seed": self.seed, "seconds": self.seconds, "error": self.error}
+        return {
+            "number": self.number,
+            "state": self.state,
+            "values": self.values,
+            "params": self.params,
+            "metrics": self.metrics,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -301,13 +328,20 @@ class TuneResult:
 
     def to_dict(self, all_trials: bool = False) -> dict[str, Any]:
         res: dict[str, Any] = {
-            "study_name": self.study_name, "storage": self.storage, "dataset": self.dataset,
-            "objectives": self.objectives, "directions": self.directions, "val_fraction": self.val_fraction,
+            "study_name": self.study_name,
+            "storage": self.storage,
+            "dataset": self.dataset,
+            "objectives": self.objectives,
+            "directions": self.directions,
+            "val_fraction": self.val_fraction,
             "space": {k: p.to_dict() for k, p in self.space.items()},
-            "n_trials": self.n_trials, "n_complete": len(self.complete), "n_failed": len(self.failed),
+            "n_trials": self.n_trials,
+            "n_complete": len(self.complete),
+            "n_failed": len(self.failed),
             "front": [t.to_dict() for t in self.front_trials],
             "best": {o: (t.to_dict() if t else None) for o, t in self.best().items()},
-            "json": self.json_path, "png": self.png_path,
+            "json": self.json_path,
+            "png": self.png_path,
         }
         if all_trials:
             res["trials"] = [t.to_dict() for t in self.trials]
@@ -317,19 +351,33 @@ class TuneResult:
         """The Pareto front as a text table, one row per trial."""
         names = list(self.space)
         head = ["trial", *self.objectives, *names, "seconds"]
-        rows = [[str(t.number), *(_fmt(o, (t.values or {}).get(o)) for o in self.objectives),
-                 *(f"{t.params.get(n, float('nan')):.3g}" if isinstance(t.params.get(n), float) else str(t.params.get(n))
-                   for n in names),
-                 f"{t.seconds:.1f}" if t.seconds is not None else "-"] for t in self.front_trials]
+        rows = [
+            [
+                str(t.number),
+                *(_fmt(o, (t.values or {}).get(o)) for o in self.objectives),
+                *(
+                    f"{t.params.get(n, float('nan')):.3g}"
+                    if isinstance(t.params.get(n), float)
+                    else str(t.params.get(n))
+                    for n in names
+                ),
+                f"{t.seconds:.1f}" if t.seconds is not None else "-",
+            ]
+            for t in self.front_trials
+        ]
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
 
         def line(cells: Sequence[str]) -> str:
             return " | ".join(c.rjust(w) for c, w in zip(cells, widths))
 
-        objs = ", ".join(f"{o} ({'max' if d == 'maximize' else 'min'})" for o, d in zip(self.objectives, self.directions))
-        title = (f"Pareto front of study {self.study_name!r}: {len(self.front)} of {self.n_trials} finished trials "
-                 f"({len(self.failed)} failed); {objs} on {100 * self.val_fraction:g} % of the {self.dataset} "
-                 f"training data held out")
+        objs = ", ".join(
+            f"{o} ({'max' if d == 'maximize' else 'min'})" for o, d in zip(self.objectives, self.directions)
+        )
+        title = (
+            f"Pareto front of study {self.study_name!r}: {len(self.front)} of {self.n_trials} finished trials "
+            f"({len(self.failed)} failed); {objs} on {100 * self.val_fraction:g} % of the {self.dataset} "
+            f"training data held out"
+        )
         out = [title, line(head), "-+-".join("-" * w for w in widths), *(line(r) for r in rows)]
         best = [f"{o} {_fmt(o, t.values[o])} (trial {t.number})" for o, t in self.best().items() if t and t.values]
         if best:
@@ -355,6 +403,7 @@ class TuneResult:
         nrows = math.ceil(len(pairs) / ncols)
         fig, axes = figure(nrows, ncols, figsize=(5 * ncols, 4 * nrows))
         for ax, (i, j) in zip(axes.flat, pairs):
+
             def coord(t: TrialResult, idx: int) -> float:
                 return float(t.number) if idx < 0 else float(t.values[self.objectives[idx]])  # type: ignore[index]
 
@@ -362,21 +411,36 @@ class TuneResult:
             sx = 1.0 if i < 0 or self.directions[i] == "minimize" else -1.0
             rest = [t for t in done if t.number not in front]
             best = sorted((t for t in done if t.number in front), key=lambda t: sx * coord(t, i))
-            scatter(ax, [coord(t, i) for t in rest], [coord(t, j) for t in rest], size=18, color="0.65",
-                    label="trials")
-            scatter(ax, [coord(t, i) for t in best], [coord(t, j) for t in best], size=40, color="C3",
-                    label="Pareto front", highlight=True, labels=[str(t.number) for t in best])
+            scatter(ax, [coord(t, i) for t in rest], [coord(t, j) for t in rest], size=18, color="0.65", label="trials")
+            scatter(
+                ax,
+                [coord(t, i) for t in best],
+                [coord(t, j) for t in best],
+                size=40,
+                color="C3",
+                label="Pareto front",
+                highlight=True,
+                labels=[str(t.number) for t in best],
+            )
             if k == 2:
-                ax.plot([coord(t, i) for t in best], [coord(t, j) for t in best], c="C3", lw=1, zorder=2,
-                        drawstyle="steps-post")
+                ax.plot(
+                    [coord(t, i) for t in best],
+                    [coord(t, j) for t in best],
+                    c="C3",
+                    lw=1,
+                    zorder=2,
+                    drawstyle="steps-post",
+                )
             ax.set_xlabel("trial" if i < 0 else OBJECTIVES[self.objectives[i]][2])
             ax.set_ylabel(OBJECTIVES[self.objectives[j]][2])
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-        for ax in list(axes.flat)[len(pairs):]:
+        for ax in list(axes.flat)[len(pairs) :]:
             ax.set_visible(False)
-        fig.suptitle(f"{self.study_name}: {len(done)} complete trials\nPareto front of "
-                     f"{', '.join(self.objectives)} in red", fontsize=10)
+        fig.suptitle(
+            f"{self.study_name}: {len(done)} complete trials\nPareto front of {', '.join(self.objectives)} in red",
+            fontsize=10,
+        )
         return [save_figure(fig, Path(directory) / "pareto.png")]
 
 
@@ -435,7 +499,7 @@ def _open_storage(optuna: Any, cfg: TuneConfig) -> tuple[Any, str]:
             return RDBStorage(target, heartbeat_interval=60, grace_period=180), _mask(target)
     except SwiftSpikeError:
         raise
-    except Exception as e:  # noqa: BLE001 (sqlalchemy, redis and OS errors, each with its own type)
+    except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SwiftSpikeError(f"cannot open the study storage {_mask(target)}: {msg}") from None
 
@@ -501,8 +565,12 @@ def _retry_interrupted(optuna: Any, study: Any) -> int:
     retried = {t.user_attrs.get("retry_of") for t in trials}
     n = 0
     for t in trials:
-        if t.state == optuna.trial.TrialState.FAIL and "error" not in t.user_attrs and t.number not in retried \
-                and t.params:
+        if (
+            t.state == optuna.trial.TrialState.FAIL
+            and "error" not in t.user_attrs
+            and t.number not in retried
+            and t.params
+        ):
             study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number, "seed": t.user_attrs.get("seed")})
             n += 1
     return n
@@ -525,28 +593,49 @@ def validation_split(data: Dataset, fraction: float, seed: int) -> Dataset:
     n = len(data.x_train)
     n_val = round(n * fraction)
     if n_val < 1 or n - n_val < 1:
-        raise SwiftSpikeError(f"{n} training samples cannot be split into training and validation "
-                              f"with val_fraction={fraction}")
+        raise SwiftSpikeError(
+            f"{n} training samples cannot be split into training and validation with val_fraction={fraction}"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val, tr = perm[:n_val], perm[n_val:]
-    return Dataset(data.name, data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val],
-                   data.n_classes, data.temporal)
+    return Dataset(
+        data.name,
+        data.x_train[tr],
+        data.y_train[tr],
+        data.x_train[val],
+        data.y_train[val],
+        data.n_classes,
+        data.temporal,
+    )
 
 
-def train_trial(params: Mapping[str, Any], data: Dataset, *, epochs: int, batch_size: int, encoder: str,
-                seed: int, **runtime: Any) -> Any:
+def train_trial(
+    params: Mapping[str, Any], data: Dataset, *, epochs: int, batch_size: int, encoder: str, seed: int, **runtime: Any
+) -> Any:
     """Train one configuration on ``data.x_train`` and return the :class:`~swiftspike.metrics.Report` on
     ``data.x_test`` (the validation split). ``runtime``: ``device``, ``precision``, ``compile``, ``threads``
     of the :class:`~swiftspike.training.TrainConfig`."""
     seed_everything(seed)
     hidden = [int(params["hidden_width"])] * int(params["hidden_layers"])
-    spec = default_spec(data.input_shape, data.n_classes, hidden=hidden, neuron="lif",
-                        neuron_kwargs={"tau": float(params["tau"]), "v_threshold": float(params["v_threshold"])})
+    spec = default_spec(
+        data.input_shape,
+        data.n_classes,
+        hidden=hidden,
+        neuron="lif",
+        neuron_kwargs={"tau": float(params["tau"]), "v_threshold": float(params["v_threshold"])},
+    )
     model = build_model(spec)
     T = data.x_train.shape[1] if data.temporal else int(params["T"])
     enc = make_encoder("sequence" if data.temporal else encoder, T)
-    cfg = TrainConfig(epochs=epochs, lr=float(params["lr"]), batch_size=batch_size,
-                      spike_reg=float(params["spike_reg"]), seed=seed, progress=False, **runtime)
+    cfg = TrainConfig(
+        epochs=epochs,
+        lr=float(params["lr"]),
+        batch_size=batch_size,
+        spike_reg=float(params["spike_reg"]),
+        seed=seed,
+        progress=False,
+        **runtime,
+    )
     trainer = Trainer(model, enc, cfg)
     trainer.fit(data)
     return trainer.evaluate(data.x_test, data.y_test)
@@ -564,11 +653,24 @@ def _objective_values(report: Any, objectives: Sequence[str]) -> list[float]:
 
 def _trial_result(t: Any, optuna: Any, objectives: Sequence[str]) -> TrialResult:
     states = optuna.trial.TrialState
-    state = {states.COMPLETE: "complete", states.FAIL: "failed", states.RUNNING: "running",
-             states.PRUNED: "pruned", states.WAITING: "waiting"}.get(t.state, str(t.state))
+    state = {
+        states.COMPLETE: "complete",
+        states.FAIL: "failed",
+        states.RUNNING: "running",
+        states.PRUNED: "pruned",
+        states.WAITING: "waiting",
+    }.get(t.state, str(t.state))
     values = dict(zip(objectives, t.values)) if t.state == states.COMPLETE and t.values else None
-    return TrialResult(t.number, state, values, dict(t.params), dict(t.user_attrs.get("metrics", {})),
-                       t.user_attrs.get("seed"), t.user_attrs.get("seconds"), t.user_attrs.get("error"))
+    return TrialResult(
+        t.number,
+        state,
+        values,
+        dict(t.params),
+        dict(t.user_attrs.get("metrics", {})),
+        t.user_attrs.get("seed"),
+        t.user_attrs.get("seconds"),
+        t.user_attrs.get("error"),
+    )
 
 
 def _progress_line(t: TrialResult, done: int, total: int, objectives: Sequence[str]) -> str:
@@ -597,8 +699,9 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
     space = dict(cfg.space)
     if data.temporal:  # T is the sequence length of the data
         if space["T"] != DEFAULT_SPACE["T"]:
-            raise SwiftSpikeError(f"{data.name} is temporal: T is its number of frames ({data.x_train.shape[1]}), "
-                                  f"not a search parameter")
+            raise SwiftSpikeError(
+                f"{data.name} is temporal: T is its number of frames ({data.x_train.shape[1]}), not a search parameter"
+            )
         space.pop("T")
     split = validation_split(data, cfg.val_fraction, cfg.seed)
 
@@ -608,16 +711,20 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own one line per trial instead
     try:
         try:
-            study = optuna.create_study(storage=storage, study_name=cfg.name, directions=directions,
-                                        load_if_exists=True)
-        except Exception as e:  # noqa: BLE001 (storage back-ends raise their own types)
-            raise SwiftSpikeError(f"cannot create or load study {cfg.name!r} in {where}: "
-                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+            study = optuna.create_study(
+                storage=storage, study_name=cfg.name, directions=directions, load_if_exists=True
+            )
+        except Exception as e:
+            raise SwiftSpikeError(
+                f"cannot create or load study {cfg.name!r} in {where}: "
+                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+            ) from None
         old = study.user_attrs.get("swiftspike_tune")
         if old is None:
             if [d.name.lower() for d in study.directions] != directions:
-                raise SwiftSpikeError(f"study {cfg.name!r} in {where} optimises other objectives; "
-                                      f"choose another study name")
+                raise SwiftSpikeError(
+                    f"study {cfg.name!r} in {where} optimises other objectives; choose another study name"
+                )
             study.set_user_attr("swiftspike_tune", settings)
         elif old != settings:
             diff = [k for k in settings if settings[k] != old.get(k)]
@@ -625,15 +732,19 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
             if "space" in diff:
                 names = [n for n in settings["space"] if settings["space"][n] != old.get("space", {}).get(n)]
                 detail = "; ".join(filter(None, [detail, f"search space of {', '.join(names)}"]))
-            raise SwiftSpikeError(f"study {cfg.name!r} in {where} was run with other settings ({detail}); "
-                                  f"repeat its command, or choose another study name")
+            raise SwiftSpikeError(
+                f"study {cfg.name!r} in {where} was run with other settings ({detail}); "
+                f"repeat its command, or choose another study name"
+            )
         orphans = _fail_orphans(optuna, study, storage)
         finished = sum(_finished(t, optuna) for t in study.get_trials(deepcopy=False))
         retried = _retry_interrupted(optuna, study) if finished < cfg.trials else 0
-        say(f"study {cfg.name!r} ({where}): {finished} of {cfg.trials} trials finished"
+        say(
+            f"study {cfg.name!r} ({where}): {finished} of {cfg.trials} trials finished"
             + (f", {orphans} left running by a killed sweep marked failed" if orphans else "")
             + (f", {retried} interrupted trial(s) queued again" if retried else "")
-            + (f"; running {cfg.trials - finished} more" if finished < cfg.trials else ""))
+            + (f"; running {cfg.trials - finished} more" if finished < cfg.trials else "")
+        )
         worker = _worker_id()
 
         def objective(trial: Any) -> list[float]:
@@ -646,17 +757,32 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
             params = {name: p.suggest(trial, name) for name, p in space.items()}
             t0 = time.perf_counter()
             try:
-                report = train_trial(params, split, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                     encoder=cfg.encoder, seed=seed, device=cfg.device, precision=cfg.precision,
-                                     compile=cfg.compile, threads=cfg.threads)
+                report = train_trial(
+                    params,
+                    split,
+                    epochs=cfg.epochs,
+                    batch_size=cfg.batch_size,
+                    encoder=cfg.encoder,
+                    seed=seed,
+                    device=cfg.device,
+                    precision=cfg.precision,
+                    compile=cfg.compile,
+                    threads=cfg.threads,
+                )
             except SwiftSpikeError as e:
                 trial.set_user_attr("error", str(e))
                 trial.set_user_attr("seconds", time.perf_counter() - t0)
                 raise
-            metrics = {"accuracy": report.accuracy, "spikes_per_sample": report.spikes_per_sample,
-                       "energy_j": report.energy_j, "latency_steps": report.latency_steps,
-                       "synops": report.synops, "time_steps": report.time_steps, "n_val": report.n_samples,
-                       "energy_table": report.energy_table}
+            metrics = {
+                "accuracy": report.accuracy,
+                "spikes_per_sample": report.spikes_per_sample,
+                "energy_j": report.energy_j,
+                "latency_steps": report.latency_steps,
+                "synops": report.synops,
+                "time_steps": report.time_steps,
+                "n_val": report.n_samples,
+                "energy_table": report.energy_table,
+            }
             trial.set_user_attr("metrics", _finite(metrics))
             trial.set_user_attr("seconds", time.perf_counter() - t0)
             return _objective_values(report, cfg.objectives)
@@ -670,15 +796,26 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
             running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
             mine = [t for t in trials if t.user_attrs.get("worker") == worker]
             if mine:
-                say(_progress_line(_trial_result(mine[-1], optuna, cfg.objectives), finished, cfg.trials,
-                                   cfg.objectives))
+                say(
+                    _progress_line(
+                        _trial_result(mine[-1], optuna, cfg.objectives), finished, cfg.trials, cfg.objectives
+                    )
+                )
         trials = study.get_trials(deepcopy=False)
         front = [t.number for t in study.best_trials]
     finally:
         optuna.logging.set_verbosity(verbosity)
 
-    result = TuneResult(cfg.name, where, data.name, list(cfg.objectives), space,
-                        [_trial_result(t, optuna, cfg.objectives) for t in trials], front, cfg.val_fraction)
+    result = TuneResult(
+        cfg.name,
+        where,
+        data.name,
+        list(cfg.objectives),
+        space,
+        [_trial_result(t, optuna, cfg.objectives) for t in trials],
+        front,
+        cfg.val_fraction,
+    )
     pngs = result.plots(png_dir)
     result.png_path = str(pngs[0]) if pngs else None
     result.json_path = str(directory / "pareto.json")

@@ -32,11 +32,12 @@ presents ``B`` samples at once against the same weights and sums their STDP / th
 step (first-order equal to presenting them one after another, but samples in one batch cannot
 compete with each other); ``train_batch = 1`` is the exact online rule.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -74,7 +75,7 @@ class DCParams:
     rule: str = "pair"
     dt: float = 1.0
 
-    def validate(self) -> "DCParams":
+    def validate(self) -> DCParams:
         for k in ("input_rate", "threshold_gap", "tau", "tau_theta", "tau_inh", "tau_pre", "tau_post", "dt"):
             check_positive(getattr(self, k), k)
         for k in ("refrac", "refrac_inh", "theta_plus", "w_exc_inh", "w_inh", "nu_pre", "nu_post"):
@@ -88,7 +89,7 @@ class DCParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def updated(self, **kw: Any) -> "DCParams":
+    def updated(self, **kw: Any) -> DCParams:
         bad = set(kw) - set(self.to_dict())
         if bad:
             raise SwiftSpikeError(f"unknown Diehl & Cook parameter(s): {', '.join(sorted(bad))}")
@@ -112,7 +113,7 @@ class OpCounts:
     wall_s: float = 0.0
 
     @classmethod
-    def from_record(cls, rec: RunRecord) -> "OpCounts":
+    def from_record(cls, rec: RunRecord) -> OpCounts:
         """Totals over the batch of a :meth:`DiehlCook.run` record (``synops`` from ``rec.synops``, the rest
         from ``rec.stats``)."""
         st = rec.stats
@@ -121,12 +122,21 @@ class OpCounts:
         def tot(k: str) -> float:
             return float(st[k].sum())
 
-        return cls(samples=B, steps=T, synops=sum(float(so.acs.sum() + so.macs.sum()) for so in rec.synops),
-                   neuron_updates=tot("neuron_updates"), trace_updates=tot("trace_update"),
-                   weight_updates=tot("weight_update"), norm_ops=tot("norm_op"), input_spikes=tot("input_spikes"),
-                   exc_spikes=tot("exc_spikes"), inh_spikes=tot("inh_spikes"), wall_s=tot("wall_s"))
+        return cls(
+            samples=B,
+            steps=T,
+            synops=sum(float(so.acs.sum() + so.macs.sum()) for so in rec.synops),
+            neuron_updates=tot("neuron_updates"),
+            trace_updates=tot("trace_update"),
+            weight_updates=tot("weight_update"),
+            norm_ops=tot("norm_op"),
+            input_spikes=tot("input_spikes"),
+            exc_spikes=tot("exc_spikes"),
+            inh_spikes=tot("inh_spikes"),
+            wall_s=tot("wall_s"),
+        )
 
-    def add(self, o: "OpCounts") -> None:
+    def add(self, o: OpCounts) -> None:
         for k, v in asdict(o).items():
             if k != "steps":
                 setattr(self, k, getattr(self, k) + v)
@@ -141,9 +151,17 @@ class DiehlCook:
     inputs are moved there and records come back there. The input spikes are drawn from a generator on that
     device seeded with ``seed``, so a CUDA run draws other spikes than a CPU run with the same seed."""
 
-    def __init__(self, n_inputs: int, n_neurons: int, params: Optional[DCParams] = None, *,
-                 n_classes: int = 10, seed: int = 0, dtype: torch.dtype = torch.float32,
-                 device: "str | torch.device" = "cpu") -> None:
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int,
+        params: DCParams | None = None,
+        *,
+        n_classes: int = 10,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> None:
         check_positive_int(n_inputs, "n_inputs")
         check_positive_int(n_neurons, "n_neurons")
         self.F, self.N, self.n_classes = n_inputs, n_neurons, n_classes
@@ -154,7 +172,7 @@ class DiehlCook:
         normalize_columns(self.W, self.norm_total)
         self.W.clamp_(0, 1)
         self.theta = torch.zeros(n_neurons, dtype=dtype, device=self.device)
-        self.labels: Optional[torch.Tensor] = None
+        self.labels: torch.Tensor | None = None
         self.dtype = dtype
 
     @property
@@ -171,21 +189,29 @@ class DiehlCook:
         return x
 
     # ------------------------------------------------------------------------------------------
-    def layer_params(self, p: DCParams, theta: Optional[torch.Tensor] = None) -> tuple[LIFParameters, LIFParameters]:
+    def layer_params(self, p: DCParams, theta: torch.Tensor | None = None) -> tuple[LIFParameters, LIFParameters]:
         """The excitatory and inhibitory layers as parameters of the one neuron kernel, in membrane
         coordinates relative to each layer's resting potential (so the kernel's rest 0 applies): threshold
         ``threshold_gap + theta`` (exc) / ``v_threshold_inh - v_rest_inh``, hard reset to ``v_reset - v_rest``,
         ``beta = exp(-dt/tau)``, refractory periods rounded to whole steps."""
         theta = self.theta if theta is None else theta
-        exc = LIFParameters(beta=math.exp(-p.dt / p.tau), v_threshold=p.threshold_gap + theta,
-                            reset=HardReset(p.v_reset - p.v_rest), refractory_steps=round(p.refrac / p.dt))
-        inh = LIFParameters(beta=math.exp(-p.dt / p.tau_inh), v_threshold=p.v_threshold_inh - p.v_rest_inh,
-                            reset=HardReset(p.v_reset_inh - p.v_rest_inh),
-                            refractory_steps=round(p.refrac_inh / p.dt))
+        exc = LIFParameters(
+            beta=math.exp(-p.dt / p.tau),
+            v_threshold=p.threshold_gap + theta,
+            reset=HardReset(p.v_reset - p.v_rest),
+            refractory_steps=round(p.refrac / p.dt),
+        )
+        inh = LIFParameters(
+            beta=math.exp(-p.dt / p.tau_inh),
+            v_threshold=p.v_threshold_inh - p.v_rest_inh,
+            reset=HardReset(p.v_reset_inh - p.v_rest_inh),
+            refractory_steps=round(p.refrac_inh / p.dt),
+        )
         return exc, inh
 
-    def run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
-            record: bool = False) -> RunRecord:
+    def run(
+        self, x: torch.Tensor, T: int, *, learn: bool = False, params: DCParams | None = None, record: bool = False
+    ) -> RunRecord:
         """Present the batch ``x [B, F]`` for ``T`` steps (learning with ``learn``) and return the
         :class:`~swiftspike.metrics.record.RunRecord`:
 
@@ -200,8 +226,9 @@ class DiehlCook:
         return self._run(x, T, learn=learn, params=params, record=record)[1]
 
     @torch.no_grad()
-    def _run(self, x: torch.Tensor, T: int, *, learn: bool = False, params: Optional[DCParams] = None,
-             record: bool = False) -> tuple[torch.Tensor, RunRecord]:
+    def _run(
+        self, x: torch.Tensor, T: int, *, learn: bool = False, params: DCParams | None = None, record: bool = False
+    ) -> tuple[torch.Tensor, RunRecord]:
         """:meth:`run`, also returning the excitatory spike counts ``[B, N]``."""
         import time
 
@@ -264,8 +291,12 @@ class DiehlCook:
         n_exc, n_inh = exc_per_step.sum(0), inh_per_step.sum(0)
         zero = torch.zeros(B, **kw)
         full = torch.full((B,), 1.0, **kw)
-        stats = {"input_spikes": n_in, "exc_spikes": n_exc, "inh_spikes": n_inh,
-                 "neuron_updates": full * (2.0 * N * T)}  # exc + inh, every step
+        stats = {
+            "input_spikes": n_in,
+            "exc_spikes": n_exc,
+            "inh_spikes": n_inh,
+            "neuron_updates": full * (2.0 * N * T),
+        }  # exc + inh, every step
         if learn:
             # pre/post traces per sample + the theta decay shared by the batch; depression at pre spikes,
             # potentiation at post spikes; one F x N normalisation per learning step, shared by the batch
@@ -276,21 +307,33 @@ class DiehlCook:
             stats.update(trace_update=zero, weight_update=zero.clone(), norm_op=zero.clone())
         stats["wall_s"] = full * ((time.perf_counter() - t0) / B)
         layers = [LayerSpikes("exc", exc_per_step, N, rec), LayerSpikes("inh", inh_per_step, N)]
-        synops = [SynOps("input->exc", n_in * N, zero.clone(), float(F * N)),
-                  SynOps("exc->inh", n_exc * 1.0, zero.clone(), float(N)),
-                  SynOps("inh->exc", n_inh * (N - 1), zero.clone(), float(N * (N - 1)))]
+        synops = [
+            SynOps("input->exc", n_in * N, zero.clone(), float(F * N)),
+            SynOps("exc->inh", n_exc * 1.0, zero.clone(), float(N)),
+            SynOps("inh->exc", n_inh * (N - 1), zero.clone(), float(N * (N - 1))),
+        ]
         return counts, RunRecord(output=output, layers=layers, synops=synops, output_spiking=True, stats=stats)
 
-    def _vote_matrix(self) -> Optional[torch.Tensor]:
-        """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as :func:`.stdp.predict`)."""
+    def _vote_matrix(self) -> torch.Tensor | None:
+        """``[N, C]``: neuron -> its label's class, weighted 1 / (neurons with that label) (as
+        :func:`.stdp.predict`)."""
         if self.labels is None:
             return None
         onehot = torch.nn.functional.one_hot(self.labels.long().to(self.device), self.n_classes).to(self.dtype)
         return onehot / onehot.sum(0).clamp_min(1)
 
     # ------------------------------------------------------------------------------------------
-    def fit(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 1, epochs: int = 1,
-            params: Optional[DCParams] = None, show: bool = False) -> OpCounts:
+    def fit(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        T: int,
+        *,
+        batch: int = 1,
+        epochs: int = 1,
+        params: DCParams | None = None,
+        show: bool = False,
+    ) -> OpCounts:
         """Unsupervised STDP over ``x`` (one pass per epoch, in order), then label assignment from
         the responses recorded during the last epoch (as Diehl & Cook do)."""
         check_positive_int(batch, "batch")
@@ -300,31 +343,34 @@ class DiehlCook:
         for _ in range(epochs):
             all_counts = []
             for i in progress(range(0, len(x), batch), desc=f"stdp T={T}", enabled=show):
-                cnt, rec = self._run(x[i:i + batch], T, learn=True, params=params)
+                cnt, rec = self._run(x[i : i + batch], T, learn=True, params=params)
                 all_counts.append(cnt)
                 total.add(OpCounts.from_record(rec))
-        self.labels = assign_labels(torch.cat(all_counts), y[:len(x)].to(self.device), self.n_classes)
+        self.labels = assign_labels(torch.cat(all_counts), y[: len(x)].to(self.device), self.n_classes)
         return total
 
-    def assign(self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 256,
-               params: Optional[DCParams] = None) -> OpCounts:
+    def assign(
+        self, x: torch.Tensor, y: torch.Tensor, T: int, *, batch: int = 256, params: DCParams | None = None
+    ) -> OpCounts:
         """(Re)assign neuron labels from frozen-network responses to ``(x, y)``."""
         counts, c = self.respond(x, T, batch=batch, params=params)
         self.labels = assign_labels(counts, y.to(self.device), self.n_classes)
         return c
 
-    def respond(self, x: torch.Tensor, T: int, *, batch: int = 256,
-                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+    def respond(
+        self, x: torch.Tensor, T: int, *, batch: int = 256, params: DCParams | None = None
+    ) -> tuple[torch.Tensor, OpCounts]:
         total = OpCounts(steps=T)
         out = []
         for i in range(0, len(x), batch):
-            cnt, rec = self._run(x[i:i + batch], T, params=params)
+            cnt, rec = self._run(x[i : i + batch], T, params=params)
             out.append(cnt)
             total.add(OpCounts.from_record(rec))
         return torch.cat(out), total
 
-    def predict(self, x: torch.Tensor, T: int, *, batch: int = 256,
-                params: Optional[DCParams] = None) -> tuple[torch.Tensor, OpCounts]:
+    def predict(
+        self, x: torch.Tensor, T: int, *, batch: int = 256, params: DCParams | None = None
+    ) -> tuple[torch.Tensor, OpCounts]:
         if self.labels is None:
             raise SwiftSpikeError("the network has no neuron labels yet: call fit() or assign() first")
         counts, c = self.respond(x, T, batch=batch, params=params)

@@ -5,10 +5,12 @@ exits at the first step ``t`` with margin ``top1(S_t) - top2(S_t) >= threshold``
 as ``argmax S_t``; samples that never reach it run all ``T`` steps. ``threshold = inf`` is the
 plain full-length prediction.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,7 +32,7 @@ def early_exit(scores: torch.Tensor, threshold: float) -> tuple[torch.Tensor, to
         raise SwiftSpikeError(f"scores must be [T, B, C] with C >= 2, got {tuple(scores.shape)}")
     if isinstance(threshold, float) and math.isnan(threshold):
         raise SwiftSpikeError("threshold must not be NaN")
-    T, B = scores.shape[:2]
+    B = scores.shape[1]
     hit = margins(scores) >= threshold  # [T, B]
     hit[-1] = True  # last step always decides
     exit_idx = hit.to(torch.int64).argmax(0)  # first True
@@ -38,16 +40,23 @@ def early_exit(scores: torch.Tensor, threshold: float) -> tuple[torch.Tensor, to
     return pred, exit_idx + 1
 
 
-def exit_curve(output: torch.Tensor, y: torch.Tensor, thresholds: Sequence[float], *,
-               spiking: bool = True) -> list[dict[str, Any]]:
+def exit_curve(
+    output: torch.Tensor, y: torch.Tensor, thresholds: Sequence[float], *, spiking: bool = True
+) -> list[dict[str, Any]]:
     """Accuracy and mean exit step for each threshold (``output [T, B, C]`` raw network output)."""
     scores = running_scores(output, spiking)
     T = scores.shape[0]
     rows = []
     for th in thresholds:
         pred, steps = early_exit(scores, float(th))
-        rows.append({"threshold": float(th), "accuracy": float((pred == y).float().mean()),
-                     "mean_steps": float(steps.float().mean()), "speedup": T / float(steps.float().mean())})
+        rows.append(
+            {
+                "threshold": float(th),
+                "accuracy": float((pred == y).float().mean()),
+                "mean_steps": float(steps.float().mean()),
+                "speedup": T / float(steps.float().mean()),
+            }
+        )
     return rows
 
 

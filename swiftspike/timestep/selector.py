@@ -10,15 +10,17 @@ higher accuracy); when none does, the row with the smallest weighted relative vi
 :class:`RuntimeSelector` keeps the table and re-selects when the limits change, e.g. as a battery
 drains (:meth:`RuntimeSelector.on_battery`).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import SwiftSpikeError, choose
 
 
-def _lim(v: Optional[float], name: str) -> Optional[float]:
+def _lim(v: float | None, name: str) -> float | None:
     if v is None:
         return None
     if not math.isfinite(float(v)) or float(v) <= 0:
@@ -26,14 +28,24 @@ def _lim(v: Optional[float], name: str) -> Optional[float]:
     return float(v)
 
 
-def select(rows: Sequence[dict[str, Any]], *, min_accuracy: Optional[float] = None,
-           max_latency: Optional[float] = None, max_energy: Optional[float] = None,
-           energy: str = "infer", weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict[str, Any]:
+def select(
+    rows: Sequence[dict[str, Any]],
+    *,
+    min_accuracy: float | None = None,
+    max_latency: float | None = None,
+    max_energy: float | None = None,
+    energy: str = "infer",
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> dict[str, Any]:
     """Chosen row plus ``feasible`` (bool) and ``violation`` (0 when feasible)."""
     if not rows:
         raise SwiftSpikeError("the selector needs at least one study row")
     choose("energy kind", energy, ("infer", "train"))
-    a_min, l_max, e_max = _lim(min_accuracy, "min_accuracy"), _lim(max_latency, "max_latency"), _lim(max_energy, "max_energy")
+    a_min, l_max, e_max = (
+        _lim(min_accuracy, "min_accuracy"),
+        _lim(max_latency, "max_latency"),
+        _lim(max_energy, "max_energy"),
+    )
     ek = f"{energy}_energy_j"
     wa, wl, we = weights
 
@@ -61,14 +73,15 @@ class RuntimeSelector:
 
     def __init__(self, rows: Sequence[dict[str, Any]], energy: str = "infer") -> None:
         self.rows, self.energy = list(rows), energy
-        self.current: Optional[dict[str, Any]] = None
+        self.current: dict[str, Any] | None = None
 
     def update(self, **limits: Any) -> dict[str, Any]:
         self.current = select(self.rows, energy=self.energy, **limits)
         return self.current
 
-    def on_battery(self, level: float, *, min_accuracy: Optional[float] = None,
-                   full_energy: Optional[float] = None) -> dict[str, Any]:
+    def on_battery(
+        self, level: float, *, min_accuracy: float | None = None, full_energy: float | None = None
+    ) -> dict[str, Any]:
         """Energy budget per sample shrinks with the battery ``level`` in (0, 1]: ``E_max = level *
         full_energy`` (default: the largest energy in the table)."""
         if not 0 < level <= 1:

@@ -13,6 +13,7 @@ Weight-dependent (soft-bound) form multiplies potentiation by ``(w_max - w)`` an
 by ``(w - w_min)``. With a batch of samples the per-sample updates are summed (``reduce="sum"``,
 first-order equal to presenting the samples one after another) or averaged (``"mean"``).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,19 @@ def trace_step(x: torch.Tensor, s: torch.Tensor, tau: float, dt: float = 1.0) ->
     return x * math.exp(-dt / tau) + s
 
 
-def stdp_update(w: torch.Tensor, s_pre: torch.Tensor, s_post: torch.Tensor, x_pre: torch.Tensor,
-                x_post: torch.Tensor, nu_pre: float, nu_post: float, rule: str = "pair",
-                w_min: float = 0.0, w_max: float = 1.0, reduce: str = "sum") -> torch.Tensor:
+def stdp_update(
+    w: torch.Tensor,
+    s_pre: torch.Tensor,
+    s_post: torch.Tensor,
+    x_pre: torch.Tensor,
+    x_post: torch.Tensor,
+    nu_pre: float,
+    nu_post: float,
+    rule: str = "pair",
+    w_min: float = 0.0,
+    w_max: float = 1.0,
+    reduce: str = "sum",
+) -> torch.Tensor:
     """Weight change ``dw [pre, post]`` for one step; inputs are ``[B, pre]`` / ``[B, post]``.
 
     ``x_pre``/``x_post`` are the traces *including* this step's spikes (as returned by

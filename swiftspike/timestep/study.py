@@ -17,10 +17,12 @@ from :mod:`swiftspike.metrics.energy`; the energy model of :mod:`swiftspike.metr
 
 Latency: ``T`` steps of ``dt`` per sample (ms of simulated presentation) and measured wall time.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -65,8 +67,9 @@ def energy_per_sample(c: OpCounts, learn: bool, table: str = "45nm-fp32") -> flo
     """``E_infer`` (or ``E_train`` with ``learn``) per sample of the operations counted in ``c``."""
     e = analytical_energy({"synop": c.synops, "neuron_update": c.neuron_updates}, table)
     if learn:
-        e += analytical_energy({"trace_update": c.trace_updates, "weight_update": c.weight_updates,
-                                "norm_op": c.norm_ops}, table)
+        e += analytical_energy(
+            {"trace_update": c.trace_updates, "weight_update": c.weight_updates, "norm_op": c.norm_ops}, table
+        )
     return e / max(c.samples, 1)
 
 
@@ -81,8 +84,18 @@ class Split:
     n_classes: int = 10
 
 
-def run_setting(split: Split, n_neurons: int, T: int, params: DCParams, *, batch: int = 16,
-                seed: int = 0, show: bool = False, table: str = "45nm-fp32", device: Any = "cpu") -> dict[str, Any]:
+def run_setting(
+    split: Split,
+    n_neurons: int,
+    T: int,
+    params: DCParams,
+    *,
+    batch: int = 16,
+    seed: int = 0,
+    show: bool = False,
+    table: str = "45nm-fp32",
+    device: Any = "cpu",
+) -> dict[str, Any]:
     """Train a fresh network for ``T`` steps/sample with ``params`` on ``device`` and evaluate it."""
     torch.manual_seed(seed)
     net = DiehlCook(split.x_train.shape[1], n_neurons, params, n_classes=split.n_classes, seed=seed, device=device)
@@ -90,8 +103,10 @@ def run_setting(split: Split, n_neurons: int, T: int, params: DCParams, *, batch
     pred, ci = net.predict(split.x_eval, T)
     acc = float((pred.to(split.y_eval.device) == split.y_eval).float().mean())
     return {
-        "T": T, "accuracy": acc,
-        "latency_steps": T, "latency_ms": T * params.dt,
+        "T": T,
+        "accuracy": acc,
+        "latency_steps": T,
+        "latency_ms": T * params.dt,
         "train_wall_ms_per_sample": 1e3 * ct.wall_s / ct.samples,
         "infer_wall_ms_per_sample": 1e3 * ci.wall_s / ci.samples,
         "train_energy_j": energy_per_sample(ct, True, table),
@@ -103,8 +118,9 @@ def run_setting(split: Split, n_neurons: int, T: int, params: DCParams, *, batch
     }
 
 
-def timestep_study(split: Split, n_neurons: int, Ts: Sequence[int], params: DCParams,
-                   policy: Optional[Any] = None, **kw: Any) -> list[dict[str, Any]]:
+def timestep_study(
+    split: Split, n_neurons: int, Ts: Sequence[int], params: DCParams, policy: Any | None = None, **kw: Any
+) -> list[dict[str, Any]]:
     """One row per T (and per ``enhanced`` in {False, True} when a policy is given)."""
     rows = []
     for T in Ts:
@@ -120,9 +136,17 @@ def timestep_study(split: Split, n_neurons: int, Ts: Sequence[int], params: DCPa
     return rows
 
 
-def sensitivity(split: Split, n_neurons: int, T: int, params: DCParams, *,
-                knobs: Sequence[str] = tuple(KNOBS), factors: Sequence[float] = (0.5, 2.0),
-                base: Optional[dict[str, Any]] = None, **kw: Any) -> dict[str, Any]:
+def sensitivity(
+    split: Split,
+    n_neurons: int,
+    T: int,
+    params: DCParams,
+    *,
+    knobs: Sequence[str] = tuple(KNOBS),
+    factors: Sequence[float] = (0.5, 2.0),
+    base: dict[str, Any] | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
     """Accuracy change when each knob is scaled by each factor at ``T``; knobs ranked by the
     largest absolute change (``importance``)."""
     base = base or run_setting(split, n_neurons, T, params, **kw)

@@ -18,6 +18,7 @@ Checkpoints of swiftspike 0.1 were ``torch.save`` pickles; :func:`load_checkpoin
 message naming :func:`convert_legacy_checkpoint`, which reads them with ``torch.load(weights_only=True)``
 (tensors and plain containers only) and unpickles arbitrary objects only when asked with ``trust=True``.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ import secrets
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +46,9 @@ def need_safetensors():
     try:
         import safetensors.torch as st
     except ImportError:
-        raise SwiftSpikeError("checkpoints need the optional package 'safetensors': "
-                              "pip install 'swiftspike[safetensors]'") from None
+        raise SwiftSpikeError(
+            "checkpoints need the optional package 'safetensors': pip install 'swiftspike[safetensors]'"
+        ) from None
     return st
 
 
@@ -74,9 +76,17 @@ def _encode(obj: Any, path: list[str], tensors: dict[str, torch.Tensor], seen: s
         tensors[name] = t
         return {"__tensor__": name}
     if isinstance(obj, np.ndarray):
-        return {"__ndarray__": _encode(torch.from_numpy(np.ascontiguousarray(obj).astype(np.int64)
-                                                        if obj.dtype.kind in "ui" else np.ascontiguousarray(obj)),
-                                       path, tensors, seen)["__tensor__"], "dtype": str(obj.dtype)}
+        return {
+            "__ndarray__": _encode(
+                torch.from_numpy(
+                    np.ascontiguousarray(obj).astype(np.int64) if obj.dtype.kind in "ui" else np.ascontiguousarray(obj)
+                ),
+                path,
+                tensors,
+                seen,
+            )["__tensor__"],
+            "dtype": str(obj.dtype),
+        }
     if isinstance(obj, np.generic):
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, str)):
@@ -90,13 +100,19 @@ def _encode(obj: Any, path: list[str], tensors: dict[str, torch.Tensor], seen: s
     if isinstance(obj, dict):
         if all(isinstance(k, str) and k not in _MARKERS for k in obj):
             return {k: _encode(v, path + [k], tensors, seen) for k, v in obj.items()}
-        return {"__dict__": [[_encode(k, path + ["key"], tensors, seen), _encode(v, path + [str(k)], tensors, seen)]
-                             for k, v in obj.items()]}
-    raise SwiftSpikeError(f"cannot store a {type(obj).__name__} at {where} in a checkpoint "
-                          "(only tensors, numbers, strings, None, lists, tuples and dicts)")
+        return {
+            "__dict__": [
+                [_encode(k, path + ["key"], tensors, seen), _encode(v, path + [str(k)], tensors, seen)]
+                for k, v in obj.items()
+            ]
+        }
+    raise SwiftSpikeError(
+        f"cannot store a {type(obj).__name__} at {where} in a checkpoint "
+        "(only tensors, numbers, strings, None, lists, tuples and dicts)"
+    )
 
 
-def _decode(obj: Any, tensors: Optional[dict[str, torch.Tensor]]) -> Any:
+def _decode(obj: Any, tensors: dict[str, torch.Tensor] | None) -> Any:
     if isinstance(obj, list):
         return [_decode(v, tensors) for v in obj]
     if not isinstance(obj, dict):
@@ -138,7 +154,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale_temps(path: "str | os.PathLike") -> list[Path]:
+def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
     """Remove temporary files that interrupted saves to ``path`` left behind; returns what was removed.
 
     A temporary file of a save still running in another process (its pid is in the name) is kept."""
@@ -150,7 +166,7 @@ def clean_stale_temps(path: "str | os.PathLike") -> list[Path]:
     for p in path.parent.iterdir():
         if not (p.name.startswith(prefix) and p.name.endswith(".tmp")) or not p.is_file():
             continue
-        pid = p.name[len(prefix):].split(".", 1)[0]
+        pid = p.name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and _pid_alive(int(pid)):
             continue
         try:
@@ -184,7 +200,7 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def check_writable(path: "str | os.PathLike", what: str = "checkpoint") -> Path:
+def check_writable(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     """Raise one clear error now if ``path`` cannot be written later (checked before long work starts)."""
     path = Path(path)
     if path.exists() and path.is_dir():
@@ -199,7 +215,7 @@ def check_writable(path: "str | os.PathLike", what: str = "checkpoint") -> Path:
     return path
 
 
-def save_checkpoint(path: "str | os.PathLike", payload: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Atomically write ``payload`` (tensors, numbers, strings, lists, tuples, dicts) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +237,7 @@ def save_checkpoint(path: "str | os.PathLike", payload: dict[str, Any]) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def sniff(path: "str | os.PathLike") -> str:
+def sniff(path: str | os.PathLike) -> str:
     """``'safetensors'``, ``'torch-zip'`` (torch.save), ``'pickle'`` (old torch.save / raw pickle) or ``'unknown'``."""
     with open(path, "rb") as f:
         head = f.read(9)
@@ -255,9 +271,11 @@ def _legacy_error(path: Path, kind: str) -> SwiftSpikeError:
         return SwiftSpikeError(
             f"{path} is a checkpoint in the old pickle format (torch.save, swiftspike 0.1), which is no longer "
             f"read because unpickling can run code stored in the file; convert it once with "
-            f"'swiftspike convert-checkpoint {path} NEW' (Python: swiftspike.training.convert_legacy_checkpoint)")
-    return SwiftSpikeError(f"{path} is not a swiftspike checkpoint (it is a torch.save pickle file, "
-                           "which swiftspike does not unpickle)")
+            f"'swiftspike convert-checkpoint {path} NEW' (Python: swiftspike.training.convert_legacy_checkpoint)"
+        )
+    return SwiftSpikeError(
+        f"{path} is not a swiftspike checkpoint (it is a torch.save pickle file, which swiftspike does not unpickle)"
+    )
 
 
 def _read_header(path: Path) -> dict[str, str]:
@@ -273,12 +291,14 @@ def _read_header(path: Path) -> dict[str, str]:
     except ValueError:
         version = 10**9
     if version > VERSION:
-        raise SwiftSpikeError(f"checkpoint {path} has version {meta.get('version')}, newer than this swiftspike "
-                              f"({swiftspike_version()}); update swiftspike to read it")
+        raise SwiftSpikeError(
+            f"checkpoint {path} has version {meta.get('version')}, newer than this swiftspike "
+            f"({swiftspike_version()}); update swiftspike to read it"
+        )
     return meta
 
 
-def _open(path: "str | os.PathLike") -> Path:
+def _open(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise SwiftSpikeError(f"checkpoint not found: {path}")
@@ -292,7 +312,7 @@ def _open(path: "str | os.PathLike") -> Path:
     return path
 
 
-def read_checkpoint_info(path: "str | os.PathLike") -> dict[str, Any]:
+def read_checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON part of a checkpoint (spec, config, encoder, meta, history ...) without reading any tensor
     data; tensors appear as ``{"__tensor__": name}``."""
     path = _open(path)
@@ -305,7 +325,7 @@ def read_checkpoint_info(path: "str | os.PathLike") -> dict[str, Any]:
         raise SwiftSpikeError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__})") from None
 
 
-def load_checkpoint(path: "str | os.PathLike", map_location: "str | torch.device" = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (tensors on ``map_location``); one clear
     :class:`SwiftSpikeError` for a missing, truncated, foreign, too new or old-format file."""
     path = _open(path)
@@ -314,7 +334,7 @@ def load_checkpoint(path: "str | os.PathLike", map_location: "str | torch.device
     try:
         meta = _read_header(path)
         with safe_open(str(path), framework="pt", device=str(map_location)) as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  safe_open is not iterable
         data = _decode(json.loads(meta[META_KEY]), tensors)
     except SwiftSpikeError:
         raise
@@ -325,7 +345,7 @@ def load_checkpoint(path: "str | os.PathLike", map_location: "str | torch.device
     return data
 
 
-def torch_load_safe(path: "str | os.PathLike", what: str = "file") -> Any:
+def torch_load_safe(path: str | os.PathLike, what: str = "file") -> Any:
     """``torch.load(path, weights_only=True)``: tensors and plain containers only, any other pickled object
     refused before it is built; failures become one :class:`SwiftSpikeError`."""
     try:
@@ -333,13 +353,15 @@ def torch_load_safe(path: "str | os.PathLike", what: str = "file") -> Any:
     except Exception as e:
         text = str(e)
         if "weights_only" in text or "Unsupported global" in text or "Unpickl" in type(e).__name__:
-            raise SwiftSpikeError(f"{what} {path} holds pickled Python objects other than tensors and plain "
-                                  "containers; refused without running them, because unpickling can run code "
-                                  "stored in the file") from None
+            raise SwiftSpikeError(
+                f"{what} {path} holds pickled Python objects other than tensors and plain "
+                "containers; refused without running them, because unpickling can run code "
+                "stored in the file"
+            ) from None
         raise SwiftSpikeError(f"{what} {path} is corrupt or unreadable ({type(e).__name__})") from None
 
 
-def convert_legacy_checkpoint(path: "str | os.PathLike", out: "str | os.PathLike", *, trust: bool = False) -> Path:
+def convert_legacy_checkpoint(path: str | os.PathLike, out: str | os.PathLike, *, trust: bool = False) -> Path:
     """Rewrite a swiftspike 0.1 ``torch.save`` checkpoint at ``path`` in the safe format at ``out``.
 
     The old file is read with ``torch.load(weights_only=True)``, which builds tensors and plain
@@ -359,11 +381,11 @@ def convert_legacy_checkpoint(path: "str | os.PathLike", out: "str | os.PathLike
     except SwiftSpikeError as e:
         if not trust or "refused" not in str(e):
             if "refused" in str(e):
-                raise SwiftSpikeError(f"{e}; if you trust where the file came from, convert it with "
-                                      "trust=True (--trust)") from None
+                raise SwiftSpikeError(
+                    f"{e}; if you trust where the file came from, convert it with trust=True (--trust)"
+                ) from None
             raise
-        warnings.warn(f"unpickling {path} with weights_only=False: this runs any code stored in the file",
-                      stacklevel=2)
+        warnings.warn(f"unpickling {path} with weights_only=False: this runs any code stored in the file", stacklevel=2)
         data = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SwiftSpikeError(f"{path} is not a swiftspike checkpoint")

@@ -18,10 +18,12 @@ into ``world_size`` consecutive shards, rank ``r`` taking shard ``r``; the globa
 one-process run. (``DistributedSampler`` instead pads the dataset with repeated samples and interleaves them,
 which changes the global batches; a user ``DataLoader`` built with it is supported, see ``set_epoch``.)
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 import torch
 
@@ -36,12 +38,12 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * EPOCH_SEED + epoch)
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: Optional[torch.Generator] = None):
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None = None):
     """Yield ``(xb, yb)`` mini-batches, shuffled with ``generator`` when given."""
     n = len(x)
     idx = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     for i in range(0, n, batch_size):
-        j = idx[i:i + batch_size]
+        j = idx[i : i + batch_size]
         yield x[j], y[j]
 
 
@@ -57,8 +59,9 @@ class SeededBatchSampler(torch.utils.data.Sampler):
     ``world_size > 1`` only rank ``rank``'s shard of every global batch. A final global batch with fewer
     samples than ranks is dropped (every rank must take part in every step)."""
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0, *, shuffle: bool = True, rank: int = 0,
-                 world_size: int = 1) -> None:
+    def __init__(
+        self, n: int, batch_size: int, seed: int = 0, *, shuffle: bool = True, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.n, self.batch_size, self.seed, self.shuffle = int(n), int(batch_size), int(seed), shuffle
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
@@ -67,10 +70,13 @@ class SeededBatchSampler(torch.utils.data.Sampler):
         self.epoch = int(epoch)
 
     def global_batches(self) -> Iterator[torch.Tensor]:
-        idx = torch.randperm(self.n, generator=epoch_generator(self.seed, self.epoch)) if self.shuffle \
+        idx = (
+            torch.randperm(self.n, generator=epoch_generator(self.seed, self.epoch))
+            if self.shuffle
             else torch.arange(self.n)
+        )
         for i in range(0, self.n, self.batch_size):
-            b = idx[i:i + self.batch_size]
+            b = idx[i : i + self.batch_size]
             if len(b) < self.world_size:
                 return
             yield b
@@ -92,7 +98,7 @@ class Batch:
 
     x: torch.Tensor
     y: torch.Tensor
-    shard: Optional[tuple[int, int]] = None
+    shard: tuple[int, int] | None = None
 
 
 def _is_map_dataset(obj: Any) -> bool:
@@ -119,8 +125,16 @@ class TensorSource(Source):
     """In-memory tensors. Under DDP every rank draws the whole global batch (so a stochastic encoder sees
     the same noise as in one process) and trains on its shard of it."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int, shuffle: bool,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        shuffle: bool,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if len(x) != len(y):
             raise SwiftSpikeError(f"inputs and targets differ in length ({len(x)} != {len(y)})")
         if len(x) == 0:
@@ -141,7 +155,7 @@ class TensorSource(Source):
 class LoaderSource(Source):
     """A ``DataLoader`` (built here over a map-style dataset, or the user's own) or any re-iterable."""
 
-    def __init__(self, loader: Iterable, sampler: Optional[Any] = None) -> None:
+    def __init__(self, loader: Iterable, sampler: Any | None = None) -> None:
         self.loader = loader
         self.sampler = sampler
 
@@ -151,8 +165,10 @@ class LoaderSource(Source):
                 s.set_epoch(epoch)
         it = iter(self.loader)
         if epoch > 0 and it is self.loader:
-            raise SwiftSpikeError("the data is a one-shot iterator, used up after one epoch; pass a DataLoader, "
-                                  "a list of batches or another re-iterable")
+            raise SwiftSpikeError(
+                "the data is a one-shot iterator, used up after one epoch; pass a DataLoader, "
+                "a list of batches or another re-iterable"
+            )
         return self._batches(it)
 
     @staticmethod
@@ -169,8 +185,18 @@ class LoaderSource(Source):
         return len(self.loader)  # type: ignore[arg-type]
 
 
-def make_source(data: Any, *, split: str = "train", batch_size: int, seed: int = 0, shuffle: bool = True,
-                num_workers: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> Source:
+def make_source(
+    data: Any,
+    *,
+    split: str = "train",
+    batch_size: int,
+    seed: int = 0,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> Source:
     """The :class:`Source` for ``data`` (see module docstring); ``split`` picks a swiftspike Dataset's split."""
     if isinstance(data, Dataset):
         x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
@@ -185,14 +211,22 @@ def make_source(data: Any, *, split: str = "train", batch_size: int, seed: int =
             raise SwiftSpikeError("the dataset is empty")
         sampler = SeededBatchSampler(n, batch_size, seed, shuffle=shuffle, rank=rank, world_size=world_size)
         # the loader's own generator keeps its worker seeds off the global RNG (encoder noise stays aligned)
-        loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=num_workers,
-                                             pin_memory=pin_memory, persistent_workers=num_workers > 0,
-                                             generator=torch.Generator().manual_seed(seed))
+        loader = torch.utils.data.DataLoader(
+            data,
+            batch_sampler=sampler,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=num_workers > 0,
+            generator=torch.Generator().manual_seed(seed),
+        )
         return LoaderSource(loader, sampler)
     if isinstance(data, torch.utils.data.IterableDataset):
-        return LoaderSource(torch.utils.data.DataLoader(data, batch_size=batch_size, num_workers=num_workers,
-                                                        pin_memory=pin_memory))
+        return LoaderSource(
+            torch.utils.data.DataLoader(data, batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory)
+        )
     if isinstance(data, Iterable) and not isinstance(data, (str, bytes, torch.Tensor)):
         return LoaderSource(data)
-    raise SwiftSpikeError(f"cannot train or evaluate on a {type(data).__name__}: pass a swiftspike Dataset, a "
-                          "pair of tensors (x, y), a torch Dataset of (x, y) items or a DataLoader of (x, y) batches")
+    raise SwiftSpikeError(
+        f"cannot train or evaluate on a {type(data).__name__}: pass a swiftspike Dataset, a "
+        "pair of tensors (x, y), a torch Dataset of (x, y) items or a DataLoader of (x, y) batches"
+    )

@@ -6,12 +6,14 @@
 then wraps the model's forward in ``DistributedDataParallel``, which averages the gradients of all
 ranks in the backward pass. Rank 0 alone writes checkpoints, metric logs and reports (:func:`is_main`).
 """
+
 from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -42,8 +44,9 @@ def env_info() -> DistInfo:
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
     try:
-        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                        int(os.environ.get("LOCAL_RANK", 0)))
+        return DistInfo(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
     except ValueError:
         raise SwiftSpikeError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (as torchrun sets them)") from None
 
@@ -65,8 +68,9 @@ def setup(mode: str, device_type: str) -> DistInfo:
     if not dist.is_initialized():
         missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
         if missing:
-            raise SwiftSpikeError(f"WORLD_SIZE={info.world_size} but {' and '.join(missing)} is not set; "
-                                  "launch with torchrun")
+            raise SwiftSpikeError(
+                f"WORLD_SIZE={info.world_size} but {' and '.join(missing)} is not set; launch with torchrun"
+            )
         backend = "nccl" if device_type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
         atexit.register(_shutdown)

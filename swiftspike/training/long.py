@@ -14,6 +14,7 @@ r"""Run a trained model on sequences much longer than it was trained on, and tim
 
 Both report the accuracy and whether any output or neuron state became NaN/inf.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,8 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoders import make_encoder
 from ..data.sequential import stretch_time
-from ..metrics.record import RunRecord
 from ..errors import SwiftSpikeError, check_positive_int, choose
+from ..metrics.record import RunRecord
 from ..neurons.dsn import DSN
 from ..neurons.modules import LI, reset
 from .trainer import evaluate, sync_runner
@@ -51,8 +52,9 @@ def _states_finite(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int,
-                batch_size: int = 64) -> dict[str, Any]:
+def stream_eval(
+    model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int, batch_size: int = 64
+) -> dict[str, Any]:
     """Classify ``factor`` consecutive samples played as one unbroken sequence (see module docstring)."""
     enc = make_encoder(encoder_name if not data.temporal else "sequence", T)
     n = (len(data.x_test) // factor) * factor
@@ -68,8 +70,8 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
     dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     try:
         for i in range(0, n, batch_size * factor):
-            xb = data.x_test[i:min(n, i + batch_size * factor)]
-            yb = data.y_test[i:min(n, i + batch_size * factor)]
+            xb = data.x_test[i : min(n, i + batch_size * factor)]
+            yb = data.y_test[i : min(n, i + batch_size * factor)]
             x = enc(xb.to(dev))  # [T, m*factor, ...]
             m = xb.shape[0] // factor
             # sample j*factor + k goes to stream j, window k
@@ -98,21 +100,40 @@ def stream_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, fact
         reset(model)
         model.train(was_training)
     windows = (per_window / (total // factor)).tolist()
-    return {"accuracy": correct / total, "finite": finite, "samples": total,
-            "spikes_per_sample": spikes / total, "accuracy_first_window": windows[0],
-            "accuracy_later_windows": sum(windows[1:]) / max(1, factor - 1) if factor > 1 else None,
-            "accuracy_per_window": windows, "scores": torch.cat(all_scores)}
+    return {
+        "accuracy": correct / total,
+        "finite": finite,
+        "samples": total,
+        "spikes_per_sample": spikes / total,
+        "accuracy_first_window": windows[0],
+        "accuracy_later_windows": sum(windows[1:]) / max(1, factor - 1) if factor > 1 else None,
+        "accuracy_per_window": windows,
+        "scores": torch.cat(all_scores),
+    }
 
 
-def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: int, factor: int,
-                       mode: str = "stream", batch_size: int = 64, energy_table: str = "45nm-fp32") -> dict[str, Any]:
+def long_sequence_eval(
+    model: nn.Module,
+    data: Dataset,
+    encoder_name: str,
+    T: int,
+    factor: int,
+    mode: str = "stream",
+    batch_size: int = 64,
+    energy_table: str = "45nm-fp32",
+) -> dict[str, Any]:
     """Accuracy and finiteness of ``model`` on the test split at ``factor * T`` steps."""
     check_positive_int(factor, "--eval-long")
     choose("long-sequence mode", mode, ("stream", "stretch"))
     if mode == "stream":
-        out = {"factor": factor, "T": T * factor, "train_T": T, "mode": mode,
-               "method": f"{factor} test samples back to back in one {T * factor}-step sequence, no reset",
-               **stream_eval(model, data, encoder_name, T, factor, batch_size)}
+        out = {
+            "factor": factor,
+            "T": T * factor,
+            "train_T": T,
+            "mode": mode,
+            "method": f"{factor} test samples back to back in one {T * factor}-step sequence, no reset",
+            **stream_eval(model, data, encoder_name, T, factor, batch_size),
+        }
         out.pop("scores")
         out.update({k: v for k, v in dsn_time_metrics(model, T * factor).items() if k != "logical_T"})
         return out
@@ -133,7 +154,15 @@ def long_sequence_eval(model: nn.Module, data: Dataset, encoder_name: str, T: in
         enc = make_encoder(encoder_name, T * factor)
         how = f"{encoder_name} code with {T * factor} steps"
     rep = evaluate(model, enc, x, data.y_test, batch_size=batch_size, runner=runner, energy_table=energy_table)
-    out = {"factor": factor, "T": T * factor, "train_T": T, "mode": mode, "method": how, "accuracy": rep.accuracy,
-           "finite": finite["ok"], "spikes_per_sample": rep.spikes_per_sample}
+    out = {
+        "factor": factor,
+        "T": T * factor,
+        "train_T": T,
+        "mode": mode,
+        "method": how,
+        "accuracy": rep.accuracy,
+        "finite": finite["ok"],
+        "spikes_per_sample": rep.spikes_per_sample,
+    }
     out.update({k: v for k, v in dsn_time_metrics(model, T * factor).items() if k != "logical_T"})
     return out

@@ -5,6 +5,7 @@ r"""Losses on time-major network outputs ``[T, B, C]``.
 * ``membrane``: cross-entropy of the time-mean of an analog readout;
 * spike regulariser: :math:`\lambda \cdot` mean spikes per neuron per step over recorded layers.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,11 +1,13 @@
 """Progress bars through tqdm when it is installed (optional extra), silent otherwise."""
+
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 
-def progress(iterable: Iterable, *, desc: str = "", total: Optional[int] = None, enabled: bool = True,
-             leave: bool = False):
+def progress(
+    iterable: Iterable, *, desc: str = "", total: int | None = None, enabled: bool = True, leave: bool = False
+):
     """Wrap ``iterable`` in a tqdm bar on a terminal; return it unchanged otherwise."""
     if not enabled:
         return iterable

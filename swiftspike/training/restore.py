@@ -6,10 +6,12 @@ loads the weights, :func:`evaluate_checkpoint` evaluates it on the stored datase
 stored seed and thread count -- the same evaluation the trainer reported after training, so the two
 accuracies agree.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -21,16 +23,19 @@ from ..models import build_model
 from .checkpoint import load_checkpoint
 
 
-def load_model(path: "str | os.PathLike", device: Any = "cpu", *,
-               build: Callable[[dict[str, Any]], nn.Module] = build_model) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    path: str | os.PathLike, device: Any = "cpu", *, build: Callable[[dict[str, Any]], nn.Module] = build_model
+) -> tuple[nn.Module, dict[str, Any]]:
     """``(model, checkpoint)``: the model rebuilt from the checkpoint's spec by ``build`` (default
     :func:`swiftspike.models.build_model`; networks imported from NIR need
     :func:`swiftspike.interop.checkpoints.build_from_spec`) with its weights, on ``device``."""
     ck = load_checkpoint(path)
     spec = ck.get("spec")
     if not spec:
-        raise SwiftSpikeError(f"checkpoint {path} has no model spec, so the model cannot be rebuilt from it "
-                              "(it was not written by a Trainer given spec=...)")
+        raise SwiftSpikeError(
+            f"checkpoint {path} has no model spec, so the model cannot be rebuilt from it "
+            "(it was not written by a Trainer given spec=...)"
+        )
     model = build(spec)
     try:
         model.load_state_dict(ck["model"])
@@ -39,8 +44,9 @@ def load_model(path: "str | os.PathLike", device: Any = "cpu", *,
     return model.to(resolve_device(device)).eval(), ck
 
 
-def checkpoint_data(ck: dict[str, Any], dataset: Optional[str] = None, data_path: Optional[str] = None, *,
-                    where: str = "the checkpoint") -> Any:
+def checkpoint_data(
+    ck: dict[str, Any], dataset: str | None = None, data_path: str | None = None, *, where: str = "the checkpoint"
+) -> Any:
     """The dataset a checkpoint (its JSON part) was trained on, loaded with the stored split seed and options
     (``dataset`` / ``data_path`` override the stored name and path)."""
     from ..data.datasets import load_dataset
@@ -49,24 +55,42 @@ def checkpoint_data(ck: dict[str, Any], dataset: Optional[str] = None, data_path
     name = dataset or meta.get("dataset")
     if name is None:
         raise SwiftSpikeError(f"{where} names no dataset; give one (dataset=..., --dataset)")
-    return load_dataset(name, path=data_path or meta.get("path"), seed=meta.get("seed", cfg.get("seed", 0)),
-                        flatten=meta.get("flatten", True), **meta.get("data_kwargs", {}))
+    return load_dataset(
+        name,
+        path=data_path or meta.get("path"),
+        seed=meta.get("seed", cfg.get("seed", 0)),
+        flatten=meta.get("flatten", True),
+        **meta.get("data_kwargs", {}),
+    )
 
 
-def checkpoint_encoder(ck: dict[str, Any], data: Any = None, *, encoder: Optional[str] = None,
-                       T: Optional[int] = None) -> Encoder:
+def checkpoint_encoder(
+    ck: dict[str, Any], data: Any = None, *, encoder: str | None = None, T: int | None = None
+) -> Encoder:
     """The checkpoint's encoder (``encoder`` / ``T`` override it); temporal data is used as it is."""
     if getattr(data, "temporal", False):
         return SequenceEncoder(data.x_test.shape[1])
     return encoder_from_info(ck.get("encoder") or {}, name=encoder, T=T)
 
 
-def evaluate_checkpoint(path: "str | os.PathLike", data: Any = None, *, encoder: Optional[str] = None,
-                        T: Optional[int] = None, seed: Optional[int] = None, batch_size: int = 256,
-                        device: Any = "cpu", threads: Optional[int] = None, energy_table: str = "45nm-fp32",
-                        progress_bar: bool = False, dataset: Optional[str] = None, data_path: Optional[str] = None,
-                        precision: str = "float32", compile: bool = False,
-                        build: Callable[[dict[str, Any]], nn.Module] = build_model) -> Report:
+def evaluate_checkpoint(
+    path: str | os.PathLike,
+    data: Any = None,
+    *,
+    encoder: str | None = None,
+    T: int | None = None,
+    seed: int | None = None,
+    batch_size: int = 256,
+    device: Any = "cpu",
+    threads: int | None = None,
+    energy_table: str = "45nm-fp32",
+    progress_bar: bool = False,
+    dataset: str | None = None,
+    data_path: str | None = None,
+    precision: str = "float32",
+    compile: bool = False,
+    build: Callable[[dict[str, Any]], nn.Module] = build_model,
+) -> Report:
     """Evaluate checkpoint ``path`` on ``data`` (default: the test split of the dataset stored in it, or of
     ``dataset`` / ``data_path`` when given, loaded with the stored split seed and options).
 
@@ -87,7 +111,15 @@ def evaluate_checkpoint(path: "str | os.PathLike", data: Any = None, *, encoder:
     enc = checkpoint_encoder(ck, data, encoder=encoder, T=T)
     if compile:
         compile_layers(model)
-    report = evaluate(model, enc, data, batch_size=batch_size, seed=cfg.get("seed", 0) if seed is None else seed,
-                      energy_table=energy_table, progress_bar=progress_bar, precision=precision)
+    report = evaluate(
+        model,
+        enc,
+        data,
+        batch_size=batch_size,
+        seed=cfg.get("seed", 0) if seed is None else seed,
+        energy_table=energy_table,
+        progress_bar=progress_bar,
+        precision=precision,
+    )
     report.extra.update(checkpoint=str(path), dataset=getattr(data, "name", None), encoder=enc.name)
     return report

@@ -7,18 +7,19 @@ is given validation data, the same measures with a ``val_`` prefix -- non-finite
 checkpoint. TensorBoard scalars (``train/loss``, ``val/accuracy`` ...) go to ``log_dir`` through
 ``torch.utils.tensorboard`` (optional extra ``tensorboard``).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import SwiftSpikeError
 
 
-def metrics_path_for(checkpoint: "str | os.PathLike") -> Path:
+def metrics_path_for(checkpoint: str | os.PathLike) -> Path:
     """The default metrics log beside a checkpoint: ``run.safetensors`` -> ``run.metrics.jsonl``."""
     p = Path(checkpoint)
     return p.with_name(p.stem + ".metrics.jsonl")
@@ -40,16 +41,17 @@ def need_tensorboard():
         import tensorboard  # noqa: F401
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise SwiftSpikeError("TensorBoard logging (log_dir / --log-dir) needs the optional package 'tensorboard': "
-                              "pip install 'swiftspike[tensorboard]'") from None
+        raise SwiftSpikeError(
+            "TensorBoard logging (log_dir / --log-dir) needs the optional package 'tensorboard': "
+            "pip install 'swiftspike[tensorboard]'"
+        ) from None
     return SummaryWriter
 
 
 class MetricsLogger:
     """Writes one record per epoch to a JSON-lines file and, with ``log_dir``, to TensorBoard."""
 
-    def __init__(self, path: "Optional[str | os.PathLike]" = None,
-                 log_dir: "Optional[str | os.PathLike]" = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, log_dir: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path else None
         self.log_dir = Path(log_dir) if log_dir else None
         self._writer: Any = None

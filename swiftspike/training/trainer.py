@@ -24,6 +24,7 @@ at the start of every epoch, so a run resumed from the checkpoint of epoch ``e``
 trajectory as an uninterrupted one. Evaluation seeds its encoder noise from ``seed`` (without touching the
 global RNG), so the accuracy reported after training and a later evaluation of the checkpoint agree.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,9 +32,10 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generator, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,8 +57,19 @@ from .losses import get_loss
 from .progress import progress
 from .tracking import MetricsLogger, metrics_path_for
 
-__all__ = ["TrainConfig", "Trainer", "evaluate", "sync_runner", "forward_runner", "logits_record", "seed_everything",
-           "spike_penalty", "batches", "OPTIMIZERS", "SCHEDULERS"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "TrainConfig",
+    "Trainer",
+    "batches",
+    "evaluate",
+    "forward_runner",
+    "logits_record",
+    "seed_everything",
+    "spike_penalty",
+    "sync_runner",
+]
 
 Runner = Callable[[nn.Module, torch.Tensor], RunRecord]
 LossFn = Callable[[RunRecord, torch.Tensor], torch.Tensor]
@@ -66,8 +79,20 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine")
 RESUME_MISSING = ("error", "fresh")
 #: settings that change a run's trajectory: a resumed run must use the checkpoint's values (or override)
-TRAJECTORY = ("batch_size", "lr", "loss", "spike_reg", "seed", "grad_clip", "optimizer", "weight_decay", "momentum",
-              "scheduler", "precision", "batch_first")
+TRAJECTORY = (
+    "batch_size",
+    "lr",
+    "loss",
+    "spike_reg",
+    "seed",
+    "grad_clip",
+    "optimizer",
+    "weight_decay",
+    "momentum",
+    "scheduler",
+    "precision",
+    "batch_first",
+)
 
 
 def sync_runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
@@ -93,7 +118,7 @@ def forward_runner(model: nn.Module, x: torch.Tensor) -> RunRecord:
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  the global RNG user code and libraries draw from
     torch.manual_seed(seed)
 
 
@@ -104,8 +129,11 @@ def spike_penalty(rec: RunRecord) -> torch.Tensor:
 
 
 def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                             "python": random.getstate()}
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002  the global RNG is saved for an exact resume
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -115,7 +143,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "torch" in state:
         torch.set_rng_state(state["torch"].cpu())
     if "numpy" in state:
-        np.random.set_state(state["numpy"])
+        np.random.set_state(state["numpy"])  # noqa: NPY002  restores the global RNG saved by rng_state
     if "python" in state:
         random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
@@ -144,12 +172,12 @@ class TrainConfig:
     loss: str = "count"
     spike_reg: float = 0.0
     seed: int = 0
-    checkpoint: Optional[str] = None
+    checkpoint: str | None = None
     resume: bool = False
     resume_missing: str = "error"
     override: bool = False
     progress: bool = True
-    grad_clip: Optional[float] = None
+    grad_clip: float | None = None
     optimizer: str = "adam"
     weight_decay: float = 0.0
     momentum: float = 0.9
@@ -157,16 +185,16 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "float32"
     compile: bool = False
-    threads: Optional[int] = None
+    threads: int | None = None
     num_workers: int = 0
     batch_first: bool = True
-    metrics_log: Optional[str] = None
-    log_dir: Optional[str] = None
+    metrics_log: str | None = None
+    log_dir: str | None = None
     distributed: str = "auto"
     find_unused_parameters: bool = False
     energy_table: str = "45nm-fp32"
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_positive(self.lr, "lr")
@@ -195,7 +223,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _seeded(seed: Optional[int], device: torch.device):
+def _seeded(seed: int | None, device: torch.device):
     """A region whose RNG starts from ``seed`` and leaves the global RNG as it was (nothing for ``None``)."""
     if seed is None:
         return contextlib.nullcontext()
@@ -206,7 +234,7 @@ def _seeded(seed: Optional[int], device: torch.device):
     return stack
 
 
-def _eval_source(data: Any, y: Optional[torch.Tensor], batch_size: int, num_workers: int) -> Source:
+def _eval_source(data: Any, y: torch.Tensor | None, batch_size: int, num_workers: int) -> Source:
     if isinstance(data, torch.Tensor):
         if y is None:
             raise SwiftSpikeError("evaluate(x, y) needs the targets y with the inputs x")
@@ -216,10 +244,22 @@ def _eval_source(data: Any, y: Optional[torch.Tensor], batch_size: int, num_work
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, encoder: Optional[Encoder], data: Any, y: Optional[torch.Tensor] = None, *,
-    batch_size: int = 256, runner: Runner = sync_runner, energy_table: str = "45nm-fp32", progress_bar: bool = False,
-    seed: Optional[int] = None, device: Any = None, precision: str = "float32", batch_first: bool = True,
-    num_workers: int = 0, neurobench: bool = False, **extra: Any,
+    model: nn.Module,
+    encoder: Encoder | None,
+    data: Any,
+    y: torch.Tensor | None = None,
+    *,
+    batch_size: int = 256,
+    runner: Runner = sync_runner,
+    energy_table: str = "45nm-fp32",
+    progress_bar: bool = False,
+    seed: int | None = None,
+    device: Any = None,
+    precision: str = "float32",
+    batch_first: bool = True,
+    num_workers: int = 0,
+    neurobench: bool = False,
+    **extra: Any,
 ) -> Report:
     """Evaluate ``model`` and return a :class:`~swiftspike.metrics.Report`.
 
@@ -260,7 +300,7 @@ class _EpochMeter:
     def __init__(self, device: torch.device) -> None:
         self.loss = 0.0
         self.n = 0
-        z = lambda: torch.zeros((), dtype=torch.float64, device=device)  # noqa: E731
+        z = lambda: torch.zeros((), dtype=torch.float64, device=device)
         self.correct, self.spikes, self.lat_sum, self.lat_n, self.acs, self.macs = (z() for _ in range(6))
         self.has_layers = self.has_synops = False
 
@@ -288,14 +328,17 @@ class _EpochMeter:
             self.has_synops = True
 
     def result(self, energy_table: str, device: torch.device) -> dict[str, float]:
-        vals = [self.loss, float(self.n), *(float(t) for t in (self.correct, self.spikes, self.lat_sum, self.lat_n,
-                                                             self.acs, self.macs)),
-                float(self.has_layers), float(self.has_synops)]
+        vals = [
+            self.loss,
+            float(self.n),
+            *(float(t) for t in (self.correct, self.spikes, self.lat_sum, self.lat_n, self.acs, self.macs)),
+            float(self.has_layers),
+            float(self.has_synops),
+        ]
         loss, n, correct, spikes, lat_sum, lat_n, acs, macs, has_l, has_s = distributed.all_reduce_sum(vals, device)
         if n == 0:
             raise SwiftSpikeError("the epoch had no training samples")
-        out = {"loss": loss / n, "train_accuracy": correct / n,
-               "latency_steps": lat_sum / lat_n if lat_n else math.nan}
+        out = {"loss": loss / n, "train_accuracy": correct / n, "latency_steps": lat_sum / lat_n if lat_n else math.nan}
         if has_l:
             out["spikes_per_sample"] = spikes / n
         if has_s:
@@ -324,19 +367,19 @@ class Trainer:
     """
 
     model: nn.Module
-    encoder: Optional[Encoder] = None
+    encoder: Encoder | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     runner: Runner = sync_runner
-    spec: Optional[dict[str, Any]] = None
+    spec: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    loss_fn: Optional[LossFn] = None
-    frames: Optional[FramesFn] = None
-    after_step: Optional[Callable[[nn.Module], None]] = None
-    scheduler_fn: Optional[Callable[[torch.optim.Optimizer, TrainConfig], Any]] = None
-    param_groups: Optional[Callable[[nn.Module], list]] = None
-    optimizer: Optional[torch.optim.Optimizer] = None
+    loss_fn: LossFn | None = None
+    frames: FramesFn | None = None
+    after_step: Callable[[nn.Module], None] | None = None
+    scheduler_fn: Callable[[torch.optim.Optimizer, TrainConfig], Any] | None = None
+    param_groups: Callable[[nn.Module], list] | None = None
+    optimizer: torch.optim.Optimizer | None = None
     desc: str = "epoch"
-    log: Optional[Callable[[str], None]] = None
+    log: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         cfg = self.config.validate()
@@ -364,9 +407,10 @@ class Trainer:
         self._ddp = distributed.wrap(self.model, self.device, cfg.find_unused_parameters) if self.dist.enabled else None
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
-        self.resumed_from: Optional[int] = None
-        self.metrics_path = Path(cfg.metrics_log) if cfg.metrics_log else (
-            metrics_path_for(cfg.checkpoint) if cfg.checkpoint else None)
+        self.resumed_from: int | None = None
+        self.metrics_path = (
+            Path(cfg.metrics_log) if cfg.metrics_log else (metrics_path_for(cfg.checkpoint) if cfg.checkpoint else None)
+        )
 
     # -- set-up --------------------------------------------------------------------------------
     def _check_outputs(self) -> None:
@@ -391,8 +435,11 @@ class Trainer:
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
-        params = self.param_groups(self.model) if self.param_groups else [p for p in self.model.parameters()
-                                                                          if p.requires_grad]
+        params = (
+            self.param_groups(self.model)
+            if self.param_groups
+            else [p for p in self.model.parameters() if p.requires_grad]
+        )
         if not params:
             raise SwiftSpikeError("the model has no trainable parameters")
         if cfg.optimizer == "adam":
@@ -427,8 +474,13 @@ class Trainer:
             "encoder": encoder_info(self.encoder),
             "neurons": neuron_parameters(self.model),
             "rng": rng_state(),
-            "run": {"swiftspike": swiftspike_version(), "torch": torch.__version__, "device": str(self.device),
-                    "threads": self.threads, "world_size": self.dist.world_size},
+            "run": {
+                "swiftspike": swiftspike_version(),
+                "torch": torch.__version__,
+                "device": str(self.device),
+                "threads": self.threads,
+                "world_size": self.dist.world_size,
+            },
         }
         if self.lr_scheduler is not None:
             st["scheduler"] = self.lr_scheduler.state_dict()
@@ -436,7 +488,7 @@ class Trainer:
             st["scaler"] = self.scaler.state_dict()
         return st
 
-    def save(self, path: "str | Path") -> Path:
+    def save(self, path: str | Path) -> Path:
         """Write a checkpoint (atomic; only rank 0 writes under torchrun)."""
         return save_checkpoint(path, self.state()) if self.is_main else Path(path)
 
@@ -446,24 +498,31 @@ class Trainer:
         keys = list(TRAJECTORY) + (["epochs"] if self.config.scheduler != "none" or self.scheduler_fn else [])
         out = [f"{k}: {old[k]!r} -> {cfg[k]!r}" for k in keys if k in old and old[k] != cfg[k]]
         if self.spec is not None and data.get("spec") is not None and data["spec"] != self.spec:
-            out.append("model spec: " + ", ".join(f"{k} {data['spec'].get(k)!r} -> {self.spec.get(k)!r}"
-                                                  for k in sorted(set(self.spec) | set(data["spec"]))
-                                                  if data["spec"].get(k) != self.spec.get(k)))
+            out.append(
+                "model spec: "
+                + ", ".join(
+                    f"{k} {data['spec'].get(k)!r} -> {self.spec.get(k)!r}"
+                    for k in sorted(set(self.spec) | set(data["spec"]))
+                    if data["spec"].get(k) != self.spec.get(k)
+                )
+            )
         enc = encoder_info(self.encoder)
         if enc is not None and data.get("encoder") not in (None, enc):
             out.append(f"encoder: {data['encoder']!r} -> {enc!r}")
         return out
 
-    def load(self, path: "str | Path", *, check: bool = False) -> None:
+    def load(self, path: str | Path, *, check: bool = False) -> None:
         """Restore model, optimizer, scheduler, scaler, RNG and history from ``path``; with ``check``, refuse
         changed trajectory settings unless ``config.override``."""
         data = load_checkpoint(path, map_location=self.device)
         if check:
             diffs = self.differences(data)
             if diffs and not self.config.override:
-                raise SwiftSpikeError(f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); "
-                                      "resume with the same settings, or pass override=True (--override) to "
-                                      "continue with the new ones")
+                raise SwiftSpikeError(
+                    f"checkpoint {path} was trained with other settings ({'; '.join(diffs)}); "
+                    "resume with the same settings, or pass override=True (--override) to "
+                    "continue with the new ones"
+                )
             if diffs:
                 self._say(f"continuing {path} with changed settings: {'; '.join(diffs)}")
         try:
@@ -492,19 +551,23 @@ class Trainer:
         if self.dist.enabled:
             every, some = distributed.agree(exists, self.device)
             if every != some:
-                raise SwiftSpikeError(f"checkpoint {path} is visible to some processes only; put it on storage "
-                                      "that every node reads")
+                raise SwiftSpikeError(
+                    f"checkpoint {path} is visible to some processes only; put it on storage that every node reads"
+                )
         if not exists:
             if cfg.resume_missing == "error":
-                raise SwiftSpikeError(f"cannot resume: checkpoint {path} does not exist (to start a new run when "
-                                      "it is missing, use resume_missing='fresh')")
+                raise SwiftSpikeError(
+                    f"cannot resume: checkpoint {path} does not exist (to start a new run when "
+                    "it is missing, use resume_missing='fresh')"
+                )
             self._say(f"no checkpoint at {path}: starting a new run")
             return
         self.load(path, check=True)
         self.resumed_from = self.start_epoch
         if self.start_epoch >= cfg.epochs:
-            self._say(f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); "
-                      "nothing to train")
+            self._say(
+                f"{path} is already trained for {self.start_epoch} epochs (asked: {cfg.epochs}); nothing to train"
+            )
         else:
             self._say(f"resuming from {path} after epoch {self.start_epoch} of {cfg.epochs}")
 
@@ -513,9 +576,16 @@ class Trainer:
         if isinstance(data, Source):
             return data
         cfg = self.config
-        return make_source(data, split="train", batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers,
-                           rank=self.dist.rank, world_size=self.dist.world_size,
-                           pin_memory=self.device.type == "cuda")
+        return make_source(
+            data,
+            split="train",
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            num_workers=cfg.num_workers,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _inputs(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Device, encoding and this rank's shard of a batch; returns ``(x, y, loss weight)``."""
@@ -584,13 +654,14 @@ class Trainer:
         offset = 0 if isinstance(source, TensorSource) else 7_919_000_003 * self.dist.rank
         torch.manual_seed(cfg.seed * 7919 + epoch + offset)  # encoder noise, dropout
         try:
-            total: Optional[int] = len(source)
+            total: int | None = len(source)
         except TypeError:
             total = None
         meter = _EpochMeter(self.device)
         lr = self.opt.param_groups[0]["lr"]
-        bar = progress(batches_, desc=f"{self.desc} {epoch + 1}/{cfg.epochs}", total=total,
-                       enabled=cfg.progress and self.is_main)
+        bar = progress(
+            batches_, desc=f"{self.desc} {epoch + 1}/{cfg.epochs}", total=total, enabled=cfg.progress and self.is_main
+        )
         for b in bar:
             reset(self.model)
             x, y, weight = self._inputs(b)
@@ -635,9 +706,15 @@ class Trainer:
                 stats = self.train_epoch(source, epoch)
                 if val is not None and self.is_main:
                     rep = self.evaluate(val)
-                    stats.update({"val_accuracy": rep.accuracy, "val_spikes_per_sample": rep.spikes_per_sample,
-                                  "val_latency_steps": rep.latency_steps, "val_synops": rep.synops,
-                                  "val_energy_j": rep.energy_j})
+                    stats.update(
+                        {
+                            "val_accuracy": rep.accuracy,
+                            "val_spikes_per_sample": rep.spikes_per_sample,
+                            "val_latency_steps": rep.latency_steps,
+                            "val_synops": rep.synops,
+                            "val_energy_j": rep.energy_j,
+                        }
+                    )
                 stats["seconds"] = time.perf_counter() - t0
                 self.history.append(stats)
                 if self.lr_scheduler is not None:
@@ -652,7 +729,7 @@ class Trainer:
         self.start_epoch = max(self.start_epoch, cfg.epochs)
         return self.history
 
-    def evaluate(self, data: Any, y: Optional[torch.Tensor] = None, **kw: Any) -> Report:
+    def evaluate(self, data: Any, y: torch.Tensor | None = None, **kw: Any) -> Report:
         """:func:`evaluate` with this trainer's runner, device, precision, data layout and seed."""
         cfg = self.config
         kw.setdefault("runner", self.runner)
