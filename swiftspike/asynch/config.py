@@ -2,7 +2,7 @@ r"""Settings of the asynchronous engine (:class:`AsyncConfig`) and the named pro
 
 Defaults are swiftspike's protocol. :meth:`AsyncConfig.asynctorch` sets every engine-level option of the
 protocol the published asynchronous-SNN code (asynctorch, arXiv 2408.05098) runs (see
-``docs/async.md``): inputs at frame start, refractory dropout 0.8 kept on at inference, a refractory
+``docs/reference/async.md``): inputs at frame start, refractory dropout 0.8 kept on at inference, a refractory
 neuron's membrane held at 0 with its input discarded for the rest of the frame, and a random scheduler
 that redraws every priority at every forward step. The membrane regime of its examples is a property of
 the model, not of the engine: :data:`ASYNCTORCH_NEURON` (decay per frame :math:`e^{-10}`, threshold 0.3,

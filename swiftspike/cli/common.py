@@ -299,7 +299,7 @@ def add_checkpoint_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_tracking_flags(p: argparse.ArgumentParser) -> None:
-    """Options of commands that train with :class:`swiftspike.training.Trainer` (see docs/training.md)."""
+    """Options of commands that train with :class:`swiftspike.training.Trainer` (see docs/reference/training.md)."""
     p.add_argument(
         "--metrics-log",
         dest="metrics_log",

@@ -1,5 +1,5 @@
 """``swiftspike convert-study``: ANN-to-SNN conversion at 1-32 time steps (the study itself:
-:mod:`swiftspike.studies.conversion`; see docs/conversion.md)."""
+:mod:`swiftspike.studies.conversion`; see docs/how-to/conversion-study.md)."""
 
 from __future__ import annotations
 

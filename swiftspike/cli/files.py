@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a checkpoint's network as a NIR file (snnTorch, Norse, hardware)",
         description="Rebuild the network of a checkpoint and write it in NIR, the Neuromorphic "
         "Intermediate Representation (needs the nir package: pip install "
-        "'swiftspike[nir]'). See docs/interop.md.",
+        "'swiftspike[nir]'). See docs/how-to/nir.md.",
     )
     p.add_argument("--nir", required=True, metavar="FILE", type=output_file, help="the NIR file to write")
     p.add_argument("--checkpoint", required=True, help="checkpoint written by 'swiftspike train' or 'import'")

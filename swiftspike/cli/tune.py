@@ -21,7 +21,7 @@ from .common import (
 PARAM_HELP = (
     "override one search dimension (repeatable): NAME=LOW:HIGH[:log|linear] (range), NAME=A,B,C "
     "(choices) or NAME=VALUE (fixed); NAME is one of lr, tau, v_threshold, T, spike_reg, "
-    "hidden_layers, hidden_width (defaults: docs/tune.md)"
+    "hidden_layers, hidden_width (defaults: docs/reference/tune.md)"
 )
 
 

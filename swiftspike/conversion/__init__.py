@@ -1,5 +1,5 @@
 """ANN-to-SNN conversion for 1-2 time steps (clipped-ReLU ANNs, per-layer threshold/amplitude calibration,
-surrogate-gradient fine-tuning, energy estimates). See docs/conversion.md."""
+surrogate-gradient fine-tuning, energy estimates). See docs/explanation/conversion.md."""
 
 from .ann import MODELS, ClippedReLU, ann_accuracy, build_ann, train_ann
 from .calibrate import METHODS, LayerCalibration, calibrate_layer, calibration_error, fit_threshold_amplitude, staircase

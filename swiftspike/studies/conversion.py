@@ -142,7 +142,7 @@ def run_study(
     log: Log = quiet,
     on_ann_trained: Callable[[nn.Module], Any] | None = None,
 ) -> ConversionStudyResult:
-    """Train (or load ``cfg.ann_checkpoint``, or use ``ann``) and convert (see docs/conversion.md).
+    """Train (or load ``cfg.ann_checkpoint``, or use ``ann``) and convert (see docs/how-to/conversion-study.md).
 
     ``data`` overrides the config's dataset. ``on_ann_trained(ann)`` runs as soon as a freshly trained
     ANN is ready (after ``cfg.save_ann`` is written), so an interruption during the long conversion

@@ -1,6 +1,6 @@
 """The TopSpark study: timestep reduction for an unsupervised Diehl & Cook STDP network.
 
-Four steps (see docs/topspark.md): (1) sensitivity of the accuracy to each knob on a validation
+Four steps (see docs/explanation/topspark.md): (1) sensitivity of the accuracy to each knob on a validation
 split, (2) an enhancement policy fitted per reduced T (or loaded from a file), (3) the final
 table on the test split, baseline ``T0`` and every reduced T with and without the policy, and
 (4) the trade-off selection under accuracy / latency / energy limits. Optionally the early-exit

@@ -99,7 +99,7 @@ class Param:
         return {"low": self.low, "high": self.high, "integer": self.integer, "log": self.log}
 
 
-#: the default search space (see docs/tune.md for the reasons behind each range)
+#: the default search space (see docs/reference/tune.md for the reasons behind each range)
 DEFAULT_SPACE: dict[str, Param] = {
     "lr": Param(3e-4, 3e-2, log=True),  # Adam learning rate
     "tau": Param(2.0, 20.0, log=True),  # membrane time constant (steps): beta 0.61..0.95
