@@ -233,108 +233,11 @@ def run(
     ``budget_s`` bounds the time of one executor's repeats of one configuration (fewer repeats when a run
     is slow; skipped when one run, predicted linearly from the previous batch, would exceed it);
     ``progress`` is called with a line of text after each configuration."""
-    for name, vals in (("batches", batches), ("widths", widths), ("F_list", F_list)):
-        if not vals:
-            raise SwiftSpikeError(f"{name} must not be empty")
-        for v in vals:
-            check_positive_int(v, name)
-    check_positive_int(T, "T")
-    check_positive_int(n_in, "n_in")
-    check_positive_int(repeats, "repeats")
-    check_positive_int(ref_batch, "ref_batch")
-    check_positive(budget_s, "budget_s")
+    _check_args(batches, widths, F_list, T, n_in, repeats, ref_batch, budget_s, threads)
     if threads:
-        check_positive_int(threads, "threads")
         torch.set_num_threads(threads)
     t_all = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    gen = torch.Generator().manual_seed(seed)
-    sched = IndexTieMomentum()
-    for width in widths:
-        net = bench_net(n_in, width, seed=seed)
-        g = AsyncGraph.from_sequential(net, (n_in,))
-        for F in F_list:
-            eng = AsyncEngine(g, AsyncConfig(F=F, scheduler=sched, currents="auto"))
-            dense = AsyncEngine(g, AsyncConfig(F=F, scheduler=sched, currents="dense"))
-            last: dict[str, tuple[int, float]] = {}
-            naive_rate, naive_ok, naive_note = math.nan, None, ""
-            for bi, B in enumerate(sorted(batches)):
-                x = (torch.rand(T, B, n_in, generator=gen) < 0.3).float()
-                runners = {"engine": lambda eng=eng, x=x: eng.run(x), "dense": lambda dense=dense, x=x: dense.run(x)}
-                row: dict[str, Any] = {"batch": B, "width": width, "F": F, "neurons": g.n_neurons}
-                times: dict[str, list[float]] = {}
-                recs: dict[str, Any] = {}
-                plan = [k for k in runners if _fits(last.get(k), B, repeats, budget_s)]
-                for k in runners:
-                    if k not in plan:
-                        b0, t0 = last[k]
-                        skipped.append(
-                            {
-                                "batch": B,
-                                "width": width,
-                                "F": F,
-                                "executor": k,
-                                "reason": f"one run predicted {t0 * B / b0:.0f} s > budget {budget_s:g} s",
-                            }
-                        )
-                if not plan:
-                    continue
-                naive_now = bi == 0
-                xr = x[:, :ref_batch]
-                reps: dict[str, int] = {}
-                with torch.no_grad():
-                    for k in plan:  # first run: warm-up (gather plans) and the record to check
-                        dt, recs[k] = _once(runners[k])
-                        last[k] = (B, dt)
-                        if dt < WARMUP_S:
-                            reps[k] = max(1, min(repeats, int(budget_s / max(dt, 1e-9))))
-                        else:  # a slow run is its own warm-up and counts as the first repeat
-                            times[k] = [dt]
-                            reps[k] = max(1, min(repeats, int(budget_s / dt))) - 1
-                    for r in range(repeats):
-                        for k in plan:
-                            if r < reps[k]:
-                                times.setdefault(k, []).append(_once(runners[k])[0])
-                        if naive_now:
-                            dt, (cnt, nsteps, done) = _once(
-                                lambda g=g, xr=xr, F=F: naive_reference(g, xr, F, max_seconds=budget_s)
-                            )
-                            times.setdefault("naive", []).append(dt / max(nsteps, 1.0))
-                            if done < T:
-                                naive_note = f"naive ran {done} of {T} frames within the budget"
-                            if naive_ok is None:
-                                ref = _counts(recs[plan[0]])[:done, :ref_batch]
-                                naive_ok = bool(torch.equal(cnt[:done], ref)) and (
-                                    done < T or nsteps == float(recs[plan[0]].stats["steps"][:ref_batch].sum())
-                                )
-                            if dt * (r + 2) > budget_s:
-                                naive_now = False  # no time for another naive repeat
-                row["repeats"] = {k: len(v) for k, v in times.items()}
-                if "naive" in times:
-                    naive_rate = 1.0 / _median(times["naive"])
-                steps = float(recs[plan[0]].stats["steps"].sum())
-                row["steps_per_sample"] = steps / B
-                for k in ("engine", "dense"):
-                    row[f"{k}_steps_per_s"] = steps / _median(times[k]) if k in times else math.nan
-                row["naive_steps_per_s"] = naive_rate
-                row["engine_vs_naive"] = row["engine_steps_per_s"] / naive_rate
-                row["engine_vs_dense"] = row["engine_steps_per_s"] / row["dense_steps_per_s"]
-                paths = set(eng.current_paths().values())
-                row["engine_path"] = paths.pop() if len(paths) == 1 else "mixed"
-                same = None
-                if len(recs) == 2:
-                    a, b = recs["engine"], recs["dense"]
-                    same = bool(torch.equal(_counts(a), _counts(b))) and bool(
-                        torch.equal(a.stats["steps"], b.stats["steps"])
-                    )
-                row["engine_equals_dense"] = same
-                row["naive_equals_engine"] = naive_ok
-                if naive_note:
-                    row["note"] = naive_note
-                rows.append(row)
-                if progress is not None:
-                    progress(_row_line(row))
+    rows, skipped = _measure_grid(batches, widths, F_list, T, n_in, repeats, ref_batch, budget_s, seed, progress)
     res: dict[str, Any] = {
         "setup": {
             "T": T,
@@ -361,6 +264,190 @@ def run(
     }
     res["targets"] = _targets(rows)
     return res
+
+
+def _check_args(
+    batches: Sequence[int],
+    widths: Sequence[int],
+    F_list: Sequence[int],
+    T: int,
+    n_in: int,
+    repeats: int,
+    ref_batch: int,
+    budget_s: float,
+    threads: int | None,
+) -> None:
+    """Reject empty grids and non-positive sizes, repeats, budget or threads before any work."""
+    for name, vals in (("batches", batches), ("widths", widths), ("F_list", F_list)):
+        if not vals:
+            raise SwiftSpikeError(f"{name} must not be empty")
+        for v in vals:
+            check_positive_int(v, name)
+    check_positive_int(T, "T")
+    check_positive_int(n_in, "n_in")
+    check_positive_int(repeats, "repeats")
+    check_positive_int(ref_batch, "ref_batch")
+    check_positive(budget_s, "budget_s")
+    if threads:
+        check_positive_int(threads, "threads")
+
+
+def _measure_grid(
+    batches: Sequence[int],
+    widths: Sequence[int],
+    F_list: Sequence[int],
+    T: int,
+    n_in: int,
+    repeats: int,
+    ref_batch: int,
+    budget_s: float,
+    seed: int,
+    progress,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every (width, F) with batches smallest first, inputs drawn from one generator seeded with ``seed`` in
+    that order; returns the rows and the skipped configurations."""
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    gen = torch.Generator().manual_seed(seed)
+    sched = IndexTieMomentum()
+    for width in widths:
+        net = bench_net(n_in, width, seed=seed)
+        g = AsyncGraph.from_sequential(net, (n_in,))
+        for F in F_list:
+            c = _Contest(width, F, g, sched, T=T, repeats=repeats, ref_batch=ref_batch, budget_s=budget_s)
+            for bi, B in enumerate(sorted(batches)):
+                x = (torch.rand(T, B, n_in, generator=gen) < 0.3).float()
+                row = c.batch(x, naive=bi == 0, skipped=skipped)
+                if row is None:
+                    continue
+                rows.append(row)
+                if progress is not None:
+                    progress(_row_line(row))
+    return rows, skipped
+
+
+class _Contest:
+    """The three executors at one (width, F), timed batch by batch (smallest first): the last run time of
+    each executor (to predict the next batch) and the naive loop's rate and check (measured at the first
+    batch) carry over from batch to batch."""
+
+    def __init__(
+        self,
+        width: int,
+        F: int,
+        g: AsyncGraph,
+        sched: Scheduler,
+        *,
+        T: int,
+        repeats: int,
+        ref_batch: int,
+        budget_s: float,
+    ) -> None:
+        self.width, self.F, self.g = width, F, g
+        self.T, self.repeats, self.ref_batch, self.budget_s = T, repeats, ref_batch, budget_s
+        self.eng = AsyncEngine(g, AsyncConfig(F=F, scheduler=sched, currents="auto"))
+        self.dense = AsyncEngine(g, AsyncConfig(F=F, scheduler=sched, currents="dense"))
+        self.last: dict[str, tuple[int, float]] = {}
+        self.naive_rate = math.nan
+        self.naive_ok: bool | None = None
+        self.naive_note = ""
+
+    def batch(self, x: torch.Tensor, *, naive: bool, skipped: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Time one batch ``x`` (with the naive loop when ``naive``); its row, or ``None`` when every executor
+        was skipped (each skip appended to ``skipped``)."""
+        B = x.shape[1]
+        runners = {"engine": lambda: self.eng.run(x), "dense": lambda: self.dense.run(x)}
+        plan = self._plan(runners, B, skipped)
+        if not plan:
+            return None
+        times, recs = self._time(runners, plan, B, x[:, : self.ref_batch], naive)
+        return self._row(B, times, recs, plan)
+
+    def _plan(self, runners: dict[str, Any], B: int, skipped: list[dict[str, Any]]) -> list[str]:
+        """The executors whose one run at batch ``B`` fits the budget; the others are recorded as skipped."""
+        plan = [k for k in runners if _fits(self.last.get(k), B, self.repeats, self.budget_s)]
+        for k in runners:
+            if k not in plan:
+                b0, t0 = self.last[k]
+                skipped.append(
+                    {
+                        "batch": B,
+                        "width": self.width,
+                        "F": self.F,
+                        "executor": k,
+                        "reason": f"one run predicted {t0 * B / b0:.0f} s > budget {self.budget_s:g} s",
+                    }
+                )
+        return plan
+
+    def _time(
+        self, runners: dict[str, Any], plan: list[str], B: int, xr: torch.Tensor, naive: bool
+    ) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        """At batch ``B``: a first run of each planned executor (warm-up and the record to check), then
+        ``repeats`` interleaved timed rounds, each with one naive run on ``xr`` while ``naive`` and the budget
+        allow."""
+        repeats, budget_s = self.repeats, self.budget_s
+        times: dict[str, list[float]] = {}
+        recs: dict[str, Any] = {}
+        reps: dict[str, int] = {}
+        with torch.no_grad():
+            for k in plan:  # first run: warm-up (gather plans) and the record to check
+                dt, recs[k] = _once(runners[k])
+                self.last[k] = (B, dt)
+                if dt < WARMUP_S:
+                    reps[k] = max(1, min(repeats, int(budget_s / max(dt, 1e-9))))
+                else:  # a slow run is its own warm-up and counts as the first repeat
+                    times[k] = [dt]
+                    reps[k] = max(1, min(repeats, int(budget_s / dt))) - 1
+            for r in range(repeats):
+                for k in plan:
+                    if r < reps[k]:
+                        times.setdefault(k, []).append(_once(runners[k])[0])
+                if naive:
+                    dt = self._naive(xr, recs[plan[0]], times)
+                    if dt * (r + 2) > budget_s:
+                        naive = False  # no time for another naive repeat
+        return times, recs
+
+    def _naive(self, xr: torch.Tensor, rec: Any, times: dict[str, list[float]]) -> float:
+        """One naive run on ``xr``; appends its time per forward step to ``times['naive']``, checks its spikes
+        and steps against the engine's record ``rec`` (first time only) and returns its wall time."""
+        T, ref_batch = self.T, self.ref_batch
+        dt, (cnt, nsteps, done) = _once(lambda: naive_reference(self.g, xr, self.F, max_seconds=self.budget_s))
+        times.setdefault("naive", []).append(dt / max(nsteps, 1.0))
+        if done < T:
+            self.naive_note = f"naive ran {done} of {T} frames within the budget"
+        if self.naive_ok is None:
+            ref = _counts(rec)[:done, :ref_batch]
+            self.naive_ok = bool(torch.equal(cnt[:done], ref)) and (
+                done < T or nsteps == float(rec.stats["steps"][:ref_batch].sum())
+            )
+        return dt
+
+    def _row(self, B: int, times: dict[str, list[float]], recs: dict[str, Any], plan: list[str]) -> dict[str, Any]:
+        """The row of one batch: repeats, rates (median), ratios, the engine's current path and the checks."""
+        row: dict[str, Any] = {"batch": B, "width": self.width, "F": self.F, "neurons": self.g.n_neurons}
+        row["repeats"] = {k: len(v) for k, v in times.items()}
+        if "naive" in times:
+            self.naive_rate = 1.0 / _median(times["naive"])
+        steps = float(recs[plan[0]].stats["steps"].sum())
+        row["steps_per_sample"] = steps / B
+        for k in ("engine", "dense"):
+            row[f"{k}_steps_per_s"] = steps / _median(times[k]) if k in times else math.nan
+        row["naive_steps_per_s"] = self.naive_rate
+        row["engine_vs_naive"] = row["engine_steps_per_s"] / self.naive_rate
+        row["engine_vs_dense"] = row["engine_steps_per_s"] / row["dense_steps_per_s"]
+        paths = set(self.eng.current_paths().values())
+        row["engine_path"] = paths.pop() if len(paths) == 1 else "mixed"
+        same = None
+        if len(recs) == 2:
+            a, b = recs["engine"], recs["dense"]
+            same = bool(torch.equal(_counts(a), _counts(b))) and bool(torch.equal(a.stats["steps"], b.stats["steps"]))
+        row["engine_equals_dense"] = same
+        row["naive_equals_engine"] = self.naive_ok
+        if self.naive_note:
+            row["note"] = self.naive_note
+        return row
 
 
 def _fits(last: tuple[int, float] | None, B: int, repeats: int, budget_s: float) -> bool:
