@@ -694,113 +694,16 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
     directory = _check_writable_dir(cfg.directory, "study directory")
     png_dir = _check_writable_dir(Path(cfg.plot_dir), "plot directory") if cfg.plot_dir else directory
     storage, where = _open_storage(optuna, cfg)
-
-    data = load_dataset(cfg.dataset, path=cfg.path, seed=cfg.seed, limit=cfg.limit, flatten=True, **cfg.data_kwargs)
-    space = dict(cfg.space)
-    if data.temporal:  # T is the sequence length of the data
-        if space["T"] != DEFAULT_SPACE["T"]:
-            raise SwiftSpikeError(
-                f"{data.name} is temporal: T is its number of frames ({data.x_train.shape[1]}), not a search parameter"
-            )
-        space.pop("T")
-    split = validation_split(data, cfg.val_fraction, cfg.seed)
-
+    data, space, split = _search_data(cfg)
     settings = cfg.settings(space)
-    directions = [OBJECTIVES[o][0] for o in cfg.objectives]
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own one line per trial instead
     try:
-        try:
-            study = optuna.create_study(
-                storage=storage, study_name=cfg.name, directions=directions, load_if_exists=True
-            )
-        except Exception as e:
-            raise SwiftSpikeError(
-                f"cannot create or load study {cfg.name!r} in {where}: "
-                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
-            ) from None
-        old = study.user_attrs.get("swiftspike_tune")
-        if old is None:
-            if [d.name.lower() for d in study.directions] != directions:
-                raise SwiftSpikeError(
-                    f"study {cfg.name!r} in {where} optimises other objectives; choose another study name"
-                )
-            study.set_user_attr("swiftspike_tune", settings)
-        elif old != settings:
-            diff = [k for k in settings if settings[k] != old.get(k)]
-            detail = "; ".join(f"{k}: {old.get(k)} -> {settings[k]}" for k in diff if k != "space")
-            if "space" in diff:
-                names = [n for n in settings["space"] if settings["space"][n] != old.get("space", {}).get(n)]
-                detail = "; ".join(filter(None, [detail, f"search space of {', '.join(names)}"]))
-            raise SwiftSpikeError(
-                f"study {cfg.name!r} in {where} was run with other settings ({detail}); "
-                f"repeat its command, or choose another study name"
-            )
-        orphans = _fail_orphans(optuna, study, storage)
-        finished = sum(_finished(t, optuna) for t in study.get_trials(deepcopy=False))
-        retried = _retry_interrupted(optuna, study) if finished < cfg.trials else 0
-        say(
-            f"study {cfg.name!r} ({where}): {finished} of {cfg.trials} trials finished"
-            + (f", {orphans} left running by a killed sweep marked failed" if orphans else "")
-            + (f", {retried} interrupted trial(s) queued again" if retried else "")
-            + (f"; running {cfg.trials - finished} more" if finished < cfg.trials else "")
-        )
+        study = _load_study(optuna, cfg, storage, where, settings)
+        finished = _resume(optuna, study, storage, cfg, where, say)
         worker = _worker_id()
-
-        def objective(trial: Any) -> list[float]:
-            trial.set_user_attr("worker", worker)
-            seed = trial.user_attrs.get("seed")  # a queued retry keeps the seed of the trial it repeats
-            if seed is None:
-                seed = cfg.seed + _draw_index(trial.study, trial.number)
-                trial.set_user_attr("seed", seed)
-            trial.study.sampler = _sampler(optuna, cfg.sampler, seed)  # before the first suggestion
-            params = {name: p.suggest(trial, name) for name, p in space.items()}
-            t0 = time.perf_counter()
-            try:
-                report = train_trial(
-                    params,
-                    split,
-                    epochs=cfg.epochs,
-                    batch_size=cfg.batch_size,
-                    encoder=cfg.encoder,
-                    seed=seed,
-                    device=cfg.device,
-                    precision=cfg.precision,
-                    compile=cfg.compile,
-                    threads=cfg.threads,
-                )
-            except SwiftSpikeError as e:
-                trial.set_user_attr("error", str(e))
-                trial.set_user_attr("seconds", time.perf_counter() - t0)
-                raise
-            metrics = {
-                "accuracy": report.accuracy,
-                "spikes_per_sample": report.spikes_per_sample,
-                "energy_j": report.energy_j,
-                "latency_steps": report.latency_steps,
-                "synops": report.synops,
-                "time_steps": report.time_steps,
-                "n_val": report.n_samples,
-                "energy_table": report.energy_table,
-            }
-            trial.set_user_attr("metrics", _finite(metrics))
-            trial.set_user_attr("seconds", time.perf_counter() - t0)
-            return _objective_values(report, cfg.objectives)
-
-        running = 0  # trials other workers are running now: they will count when they finish
-        while finished + running < cfg.trials:
-            study.sampler = _sampler(optuna, cfg.sampler, cfg.seed)  # replaced per trial in objective()
-            study.optimize(objective, n_trials=1, catch=(SwiftSpikeError,))
-            trials = study.get_trials(deepcopy=False)
-            finished = sum(_finished(t, optuna) for t in trials)
-            running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
-            mine = [t for t in trials if t.user_attrs.get("worker") == worker]
-            if mine:
-                say(
-                    _progress_line(
-                        _trial_result(mine[-1], optuna, cfg.objectives), finished, cfg.trials, cfg.objectives
-                    )
-                )
+        objective = _objective(optuna, cfg, space, split, worker)
+        _run_trials(optuna, study, cfg, objective, finished, worker, say)
         trials = study.get_trials(deepcopy=False)
         front = [t.number for t in study.best_trials]
     finally:
@@ -821,6 +724,138 @@ def run_tune(cfg: TuneConfig, log: Callable[[str], None] | None = print) -> Tune
     result.json_path = str(directory / "pareto.json")
     _write_json(Path(result.json_path), result.to_dict(all_trials=True))
     return result
+
+
+def _search_data(cfg: TuneConfig) -> tuple[Dataset, dict[str, Param], Dataset]:
+    """The dataset, the search space (without ``T`` for temporal data, whose frames fix it) and the
+    train/validation split the trials use."""
+    data = load_dataset(cfg.dataset, path=cfg.path, seed=cfg.seed, limit=cfg.limit, flatten=True, **cfg.data_kwargs)
+    space = dict(cfg.space)
+    if data.temporal:  # T is the sequence length of the data
+        if space["T"] != DEFAULT_SPACE["T"]:
+            raise SwiftSpikeError(
+                f"{data.name} is temporal: T is its number of frames ({data.x_train.shape[1]}), not a search parameter"
+            )
+        space.pop("T")
+    return data, space, validation_split(data, cfg.val_fraction, cfg.seed)
+
+
+def _load_study(optuna: Any, cfg: TuneConfig, storage: Any, where: str, settings: dict[str, Any]) -> Any:
+    """Create or load the study; one that exists must have the same objectives and settings (recorded in
+    its ``swiftspike_tune`` attribute on creation)."""
+    directions = [OBJECTIVES[o][0] for o in cfg.objectives]
+    try:
+        study = optuna.create_study(storage=storage, study_name=cfg.name, directions=directions, load_if_exists=True)
+    except Exception as e:
+        raise SwiftSpikeError(
+            f"cannot create or load study {cfg.name!r} in {where}: "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
+    old = study.user_attrs.get("swiftspike_tune")
+    if old is None:
+        if [d.name.lower() for d in study.directions] != directions:
+            raise SwiftSpikeError(
+                f"study {cfg.name!r} in {where} optimises other objectives; choose another study name"
+            )
+        study.set_user_attr("swiftspike_tune", settings)
+    elif old != settings:
+        diff = [k for k in settings if settings[k] != old.get(k)]
+        detail = "; ".join(f"{k}: {old.get(k)} -> {settings[k]}" for k in diff if k != "space")
+        if "space" in diff:
+            names = [n for n in settings["space"] if settings["space"][n] != old.get("space", {}).get(n)]
+            detail = "; ".join(filter(None, [detail, f"search space of {', '.join(names)}"]))
+        raise SwiftSpikeError(
+            f"study {cfg.name!r} in {where} was run with other settings ({detail}); "
+            f"repeat its command, or choose another study name"
+        )
+    return study
+
+
+def _resume(optuna: Any, study: Any, storage: Any, cfg: TuneConfig, where: str, say: Callable[[str], None]) -> int:
+    """Mark trials a killed sweep left running as failed, queue interrupted ones again (when trials are
+    still wanted), say where the study stands, and return its number of finished trials."""
+    orphans = _fail_orphans(optuna, study, storage)
+    finished = sum(_finished(t, optuna) for t in study.get_trials(deepcopy=False))
+    retried = _retry_interrupted(optuna, study) if finished < cfg.trials else 0
+    say(
+        f"study {cfg.name!r} ({where}): {finished} of {cfg.trials} trials finished"
+        + (f", {orphans} left running by a killed sweep marked failed" if orphans else "")
+        + (f", {retried} interrupted trial(s) queued again" if retried else "")
+        + (f"; running {cfg.trials - finished} more" if finished < cfg.trials else "")
+    )
+    return finished
+
+
+def _objective(
+    optuna: Any, cfg: TuneConfig, space: dict[str, Param], split: Dataset, worker: str
+) -> Callable[[Any], list[float]]:
+    """The Optuna objective: seed the trial (a queued retry keeps its seed), reseed the sampler with it,
+    suggest the parameters, train and measure (:func:`train_trial`), and record the metrics."""
+
+    def objective(trial: Any) -> list[float]:
+        trial.set_user_attr("worker", worker)
+        seed = trial.user_attrs.get("seed")  # a queued retry keeps the seed of the trial it repeats
+        if seed is None:
+            seed = cfg.seed + _draw_index(trial.study, trial.number)
+            trial.set_user_attr("seed", seed)
+        trial.study.sampler = _sampler(optuna, cfg.sampler, seed)  # before the first suggestion
+        params = {name: p.suggest(trial, name) for name, p in space.items()}
+        t0 = time.perf_counter()
+        try:
+            report = train_trial(
+                params,
+                split,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                encoder=cfg.encoder,
+                seed=seed,
+                device=cfg.device,
+                precision=cfg.precision,
+                compile=cfg.compile,
+                threads=cfg.threads,
+            )
+        except SwiftSpikeError as e:
+            trial.set_user_attr("error", str(e))
+            trial.set_user_attr("seconds", time.perf_counter() - t0)
+            raise
+        metrics = {
+            "accuracy": report.accuracy,
+            "spikes_per_sample": report.spikes_per_sample,
+            "energy_j": report.energy_j,
+            "latency_steps": report.latency_steps,
+            "synops": report.synops,
+            "time_steps": report.time_steps,
+            "n_val": report.n_samples,
+            "energy_table": report.energy_table,
+        }
+        trial.set_user_attr("metrics", _finite(metrics))
+        trial.set_user_attr("seconds", time.perf_counter() - t0)
+        return _objective_values(report, cfg.objectives)
+
+    return objective
+
+
+def _run_trials(
+    optuna: Any,
+    study: Any,
+    cfg: TuneConfig,
+    objective: Callable[[Any], list[float]],
+    finished: int,
+    worker: str,
+    say: Callable[[str], None],
+) -> None:
+    """Run one trial at a time until finished trials plus those other workers are running reach
+    ``cfg.trials``; one progress line per trial of this worker."""
+    running = 0  # trials other workers are running now: they will count when they finish
+    while finished + running < cfg.trials:
+        study.sampler = _sampler(optuna, cfg.sampler, cfg.seed)  # replaced per trial in objective()
+        study.optimize(objective, n_trials=1, catch=(SwiftSpikeError,))
+        trials = study.get_trials(deepcopy=False)
+        finished = sum(_finished(t, optuna) for t in trials)
+        running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+        mine = [t for t in trials if t.user_attrs.get("worker") == worker]
+        if mine:
+            say(_progress_line(_trial_result(mine[-1], optuna, cfg.objectives), finished, cfg.trials, cfg.objectives))
 
 
 def _write_json(path: Path, obj: Any) -> None:
