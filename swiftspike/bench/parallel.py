@@ -32,6 +32,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 SWIFTSPIKE_METHODS = ("dsn", "psn", "sliding-psn", "lif")
@@ -377,7 +378,68 @@ def run(
     say = progress or (lambda line: None)
     info = machine_info(threads)
     t_start = time.time()
-    results: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    s = _Settings(methods, batch, features, repeats, device, seed, mem_cap_gb, max_T, threads, time_cap_s, keep_heap)
+    plan = _Plan(s, {m: {} for m in methods}, _unavailable_peers(methods))
+    checks = _agreement_checks(plan, Ts, say)
+    for T in Ts:
+        _measure_size(plan, T, say)
+    if hasattr(os, "getloadavg"):
+        info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    info["wall_s"] = round(time.time() - t_start, 1)
+    return _result(s, Ts, plan.results, checks, info)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The checked arguments of one :func:`run`."""
+
+    methods: tuple[str, ...]
+    batch: int
+    features: int
+    repeats: int
+    device: str
+    seed: int
+    mem_cap_gb: float
+    max_T: int | None
+    threads: int
+    time_cap_s: float
+    keep_heap: bool
+
+
+@dataclass
+class _Plan:
+    """What is measured so far (``results[method][str(T)]``) and which methods cannot run (``unavailable``,
+    with the reason); :meth:`skip` decides each size before it runs."""
+
+    s: _Settings
+    results: dict[str, dict[str, Any]]
+    unavailable: dict[str, str]
+
+    def skip(self, m: str, T: int) -> str | None:
+        """Why method ``m`` is skipped at ``T`` (``None``: measure it): unavailable, above ``max_T``, over the
+        memory cap, or predicted from the previous size to exceed the time cap."""
+        s = self.s
+        if m in self.unavailable:
+            return self.unavailable[m]
+        if s.max_T is not None and s.max_T < T:
+            return f"T={T} > max T {s.max_T}"
+        est = estimate_bytes(m, T, s.batch, s.features)
+        if est > s.mem_cap_gb * 2**30:
+            return f"estimated {est / 2**30:.1f} GB exceeds the memory cap {s.mem_cap_gb:g} GB"
+        done = [(int(t), r) for t, r in self.results[m].items() if "seconds" in r or "first_call_s" in r]
+        if done:
+            t_prev, r = done[-1]
+            pred = r.get("seconds", r.get("first_call_s")) * (T / t_prev) ** GROWTH[m]
+            if pred > s.time_cap_s:
+                return (
+                    f"predicted {pred:.0f} s per call from T={t_prev} (grows as T^{GROWTH[m]}) exceeds the "
+                    f"time cap {s.time_cap_s:g} s"
+                )
+        return None
+
+
+def _unavailable_peers(methods: tuple[str, ...]) -> dict[str, str]:
+    """The SpikingJelly methods, with the reason, when any is asked for and SpikingJelly does not import."""
     unavailable: dict[str, str] = {}
     if any(m in PEER_METHODS for m in methods):
         try:
@@ -385,105 +447,109 @@ def run(
         except Exception as e:
             for m in PEER_METHODS:
                 unavailable[m] = f"spikingjelly is not installed ({type(e).__name__})"
+    return unavailable
 
-    def pre_skip(m: str, T: int) -> str | None:
-        if m in unavailable:
-            return unavailable[m]
-        if max_T is not None and max_T < T:
-            return f"T={T} > max T {max_T}"
-        est = estimate_bytes(m, T, batch, features)
-        if est > mem_cap_gb * 2**30:
-            return f"estimated {est / 2**30:.1f} GB exceeds the memory cap {mem_cap_gb:g} GB"
-        done = [(int(t), r) for t, r in results[m].items() if "seconds" in r or "first_call_s" in r]
-        if done:
-            t_prev, r = done[-1]
-            pred = r.get("seconds", r.get("first_call_s")) * (T / t_prev) ** GROWTH[m]
-            if pred > time_cap_s:
-                return (
-                    f"predicted {pred:.0f} s per call from T={t_prev} (grows as T^{GROWTH[m]}) exceeds the "
-                    f"time cap {time_cap_s:g} s"
-                )
-        return None
 
+def _agreement_checks(plan: _Plan, Ts: tuple[int, ...], say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Check every asked peer that will run at some size against its swiftspike counterpart (in a child
+    process); a peer that disagrees is marked unavailable."""
+    s = plan.s
     checks = []
     for peer in PEER_METHODS:
-        if peer in methods and peer not in unavailable and any(pre_skip(peer, T) is None for T in Ts):
+        if peer in s.methods and peer not in plan.unavailable and any(plan.skip(peer, T) is None for T in Ts):
             try:
-                chk = in_child("_agreement", peer, min(features, 16), 2, seed, keep_heap=keep_heap)
+                chk = in_child("_agreement", peer, min(s.features, 16), 2, s.seed, keep_heap=s.keep_heap)
             except RuntimeError as e:
                 chk = {"pair": [SAME_COMPUTATION[peer], peer], "ok": False, "error": str(e)}
             checks.append(chk)
             say(f"  check {chk['pair'][0]} == {peer}: " + ("ok" if chk["ok"] else f"FAILED {chk}"))
             if not chk["ok"]:
-                unavailable[peer] = f"outputs differ from swiftspike's {chk['pair'][0]} (see checks)"
-    for T in Ts:
-        todo = []
-        for m in methods:
-            why = pre_skip(m, T)
-            if why:
-                results[m][str(T)] = {"skipped": why}
-            else:
-                todo.append(m)
-        if todo:
-            try:
-                got = in_child(
-                    "_measure_T",
-                    T,
-                    tuple(todo),
-                    batch,
-                    features,
-                    repeats,
-                    device,
-                    seed,
-                    threads,
-                    time_cap_s,
-                    keep_heap=keep_heap,
-                )
-            except RuntimeError as e:
-                got = {m: {"skipped": f"measurement failed: {e}"} for m in todo}
-            for m in todo:
-                results[m][str(T)] = got[m]
-        for m in methods:
-            r = results[m][str(T)]
-            if "skipped" in r:
-                say(f"  T={T:>6} {m:<25} skipped: {r['skipped']}")
-            else:
-                mem = "-" if r.get("peak_mb") is None else f"{r['peak_mb']:.1f} MB"
-                ms, cpu_ms = r["seconds"] * 1e3, r["cpu_seconds"] * 1e3
-                say(f"  T={T:>6} {m:<25} {ms:9.1f} ms (cpu {cpu_ms:.1f} ms), {mem}")
+                plan.unavailable[peer] = f"outputs differ from swiftspike's {chk['pair'][0]} (see checks)"
+    return checks
 
-    def ratios(key: str) -> dict[str, dict[str, float | None]]:
-        out: dict[str, dict[str, float | None]] = {}
-        for m in methods:
-            if m == "dsn":
-                continue
-            out[m] = {}
-            for T in Ts:
-                a, d = results[m][str(T)], results.get("dsn", {}).get(str(T), {})
-                ok = a.get(key) is not None and d.get(key)
-                out[m][str(T)] = round(a[key] / d[key], 3) if ok else None
-        return out
 
-    if hasattr(os, "getloadavg"):
-        info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    info["wall_s"] = round(time.time() - t_start, 1)
+def _measure_size(plan: _Plan, T: int, say: Callable[[str], None]) -> None:
+    """Record every method at ``T``: its skip reason, or its measurement (all in one child process)."""
+    s, results = plan.s, plan.results
+    todo = []
+    for m in s.methods:
+        why = plan.skip(m, T)
+        if why:
+            results[m][str(T)] = {"skipped": why}
+        else:
+            todo.append(m)
+    if todo:
+        try:
+            got = in_child(
+                "_measure_T",
+                T,
+                tuple(todo),
+                s.batch,
+                s.features,
+                s.repeats,
+                s.device,
+                s.seed,
+                s.threads,
+                s.time_cap_s,
+                keep_heap=s.keep_heap,
+            )
+        except RuntimeError as e:
+            got = {m: {"skipped": f"measurement failed: {e}"} for m in todo}
+        for m in todo:
+            results[m][str(T)] = got[m]
+    for m in s.methods:
+        say(_progress_line(T, m, results[m][str(T)]))
+
+
+def _progress_line(T: int, m: str, r: dict[str, Any]) -> str:
+    if "skipped" in r:
+        return f"  T={T:>6} {m:<25} skipped: {r['skipped']}"
+    mem = "-" if r.get("peak_mb") is None else f"{r['peak_mb']:.1f} MB"
+    ms, cpu_ms = r["seconds"] * 1e3, r["cpu_seconds"] * 1e3
+    return f"  T={T:>6} {m:<25} {ms:9.1f} ms (cpu {cpu_ms:.1f} ms), {mem}"
+
+
+def _ratios(
+    results: dict[str, dict[str, Any]], methods: tuple[str, ...], Ts: tuple[int, ...], key: str
+) -> dict[str, dict[str, float | None]]:
+    """``results[m][T][key] / results['dsn'][T][key]`` per method but ``dsn`` and size (``None`` if missing)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for m in methods:
+        if m == "dsn":
+            continue
+        out[m] = {}
+        for T in Ts:
+            a, d = results[m][str(T)], results.get("dsn", {}).get(str(T), {})
+            ok = a.get(key) is not None and d.get(key)
+            out[m][str(T)] = round(a[key] / d[key], 3) if ok else None
+    return out
+
+
+def _result(
+    s: _Settings,
+    Ts: tuple[int, ...],
+    results: dict[str, dict[str, Any]],
+    checks: list[dict[str, Any]],
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON-ready result of :func:`run`."""
     return {
         "benchmark": "parallel",
-        "device": device,
-        "batch": batch,
-        "features": features,
+        "device": s.device,
+        "batch": s.batch,
+        "features": s.features,
         "T": list(Ts),
-        "methods": list(methods),
-        "repeats": repeats,
-        "threads": threads,
-        "keep_heap": keep_heap,
-        "time_cap_s": time_cap_s,
-        "mem_cap_gb": mem_cap_gb,
+        "methods": list(s.methods),
+        "repeats": s.repeats,
+        "threads": s.threads,
+        "keep_heap": s.keep_heap,
+        "time_cap_s": s.time_cap_s,
+        "mem_cap_gb": s.mem_cap_gb,
         "results": results,
         "checks": checks,
-        "time_ratio_vs_dsn": ratios("seconds"),
-        "cpu_time_ratio_vs_dsn": ratios("cpu_seconds"),
-        "peak_memory_ratio_vs_dsn": ratios("peak_mb"),
+        "time_ratio_vs_dsn": _ratios(results, s.methods, Ts, "seconds"),
+        "cpu_time_ratio_vs_dsn": _ratios(results, s.methods, Ts, "cpu_seconds"),
+        "peak_memory_ratio_vs_dsn": _ratios(results, s.methods, Ts, "peak_mb"),
         "machine": info,
         "note": (
             "time = median forward+backward of one neuron layer, interleaved; ratio = method / dsn "
