@@ -30,6 +30,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -201,92 +202,16 @@ def _run(
 ) -> dict[str, Any]:
     seed_everything(seed)
     xte, yte = data.x_test[:test_limit], data.y_test[:test_limit]
-    source = "checkpoint"
-    if ann is None:
-        source = f"trained here: zoo {model!r} with nn.ReLU, {epochs} epochs, seed {seed}"
-        ann = plain_relu(build_ann(model, data.input_shape, data.n_classes))
-        train_ann(ann, data.x_train, data.y_train, epochs=epochs, seed=seed, show_progress=False)
-    ann.eval()
+    ann, source = _ann(data, model, ann, epochs, seed)
     ann_acc = ann_accuracy(ann, xte, yte)
     log(f"ANN: test accuracy {100 * ann_acc:.2f} % ({source})")
     g = torch.Generator().manual_seed(seed)
     calib = data.x_train[torch.randperm(len(data.x_train), generator=g)[:calib_samples]]
-
-    sj, reason = _spikingjelly()
-    if sj is not None and any(isinstance(m, ClippedReLU) for m in ann.modules()):
-        sj, reason = (
-            None,
-            (
-                "the ANN has ClippedReLU activations; SpikingJelly's RateCodingRecipe converts "
-                "nn.ReLU modules only (use the bench's own ANN or a plain-ReLU checkpoint)"
-            ),
-        )
-    peer: dict[str, Any] = {"available": sj is not None, "reason": reason}
-
-    # 1) agreement check before timing: both 'max' calibrations are the largest activation of each layer
-    check: dict[str, Any] = {}
-    if sj is not None:
-        ours = [a.calibration.theta for a in convert(ann, calib, T=calib_times[0], method="max").spike_layers]
-        theirs = _sj_scales(_sj_convert(sj[0], ann, calib, "max"))
-        same = len(ours) == len(theirs)
-        rel = max((abs(a - b) / max(abs(b), 1e-12) for a, b in zip(ours, theirs)), default=0.0) if same else None
-        check = {
-            "swiftspike_max_thresholds": ours,
-            "spikingjelly_max_scales": theirs,
-            "max_rel_diff": rel,
-            "agree": bool(same and rel is not None and rel <= 1e-4),
-        }
-        log(f"max thresholds agree with SpikingJelly's: {check['agree']} (max rel. diff {rel})")
-
-    # 2) calibration time, every contestant interleaved
-    def peer_call(mode: str) -> Callable[[], object]:
-        ann2snn = sj[0] if sj is not None else None
-        return lambda: _sj_convert(ann2snn, ann, calib, mode)
-
-    def our_call(method: str, T: int) -> Callable[[], object]:
-        return lambda: convert(ann, calib, T=T, method=method, percentile=percentile)
-
-    fns: dict[str, Callable[[], object]] = {}
-    if sj is not None:
-        for mode in peer_modes:
-            fns[f"{SJ}|{mode}|"] = peer_call(mode)
-    for T in calib_times:
-        for method in methods:
-            fns[f"{SS}|{method}|{T}"] = our_call(method, T)
-    log(f"timing {len(fns)} conversions x {repeats} repeats (interleaved) ...")
-    timed = time_interleaved(fns, repeats=repeats, warmup=1)
-    base = timed.get(f"{SJ}|max|")
-
-    # 3) accuracy at each T
-    rows: list[dict[str, Any]] = []
-    if sj is not None:
-        for mode in peer_modes:
-            per_step = _sj_accuracy(sj[1], _sj_convert(sj[0], ann, calib, mode), xte, yte, max(times))
-            s = timed[f"{SJ}|{mode}|"]
-            rows.append(
-                {
-                    "library": SJ,
-                    "method": mode,
-                    "calib_seconds": {str(T): s for T in calib_times},
-                    "ratio_vs_spikingjelly_max": {str(T): (s / base if base else None) for T in calib_times},
-                    "accuracy": {str(T): per_step[T - 1] for T in times},
-                }
-            )
-    for method in methods:
-        secs = {str(T): timed[f"{SS}|{method}|{T}"] for T in calib_times}
-        acc: dict[str, float] = {}
-        for T in times:
-            acc[str(T)] = snn_accuracy(convert(ann, calib, T=T, method=method, percentile=percentile), xte, yte, T)
-        rows.append(
-            {
-                "library": SS,
-                "method": method if method != "percentile" else f"percentile ({percentile:g})",
-                "calib_seconds": secs,
-                "ratio_vs_spikingjelly_max": {k: (v / base if base else None) for k, v in secs.items()},
-                "accuracy": acc,
-            }
-        )
-        log(f"  {method}: accuracy " + ", ".join(f"T={k} {100 * v:.2f} %" for k, v in acc.items()))
+    b = _Bench(ann, calib, xte, yte, times, calib_times, percentile, log)
+    sj, reason = _peer(ann)
+    check = {} if sj is None else _agreement(b, sj[0])  # before timing
+    timed = _time_conversions(b, sj, methods, peer_modes, repeats)
+    rows = ([] if sj is None else _peer_rows(b, sj, peer_modes, timed)) + _our_rows(b, methods, timed)
     return {
         "benchmark": "convert",
         "dataset": getattr(data, "name", "?"),
@@ -302,10 +227,131 @@ def _run(
         "device": "cpu",
         "versions": _versions(sj),
         "machine": _machine(),
-        "peers": {SJ: peer},
+        "peers": {SJ: {"available": sj is not None, "reason": reason}},
         "check": check,
         "rows": rows,
     }
+
+
+@dataclass
+class _Bench:
+    """What every contestant shares: the ANN, the calibration batch, the test set, the ``T`` of accuracy
+    (``times``) and of timing (``calib_times``), the percentile of swiftspike's percentile method."""
+
+    ann: nn.Module
+    calib: torch.Tensor
+    xte: torch.Tensor
+    yte: torch.Tensor
+    times: tuple[int, ...]
+    calib_times: tuple[int, ...]
+    percentile: float
+    log: Callable[..., None]
+
+
+def _ann(data: Any, model: str, ann: nn.Module | None, epochs: int, seed: int) -> tuple[nn.Module, str]:
+    """The ANN to convert (given, or the zoo ``model`` with plain ReLUs trained here), in eval mode, and
+    where it came from."""
+    source = "checkpoint"
+    if ann is None:
+        source = f"trained here: zoo {model!r} with nn.ReLU, {epochs} epochs, seed {seed}"
+        ann = plain_relu(build_ann(model, data.input_shape, data.n_classes))
+        train_ann(ann, data.x_train, data.y_train, epochs=epochs, seed=seed, show_progress=False)
+    ann.eval()
+    return ann, source
+
+
+def _peer(ann: nn.Module) -> tuple[Any | None, str | None]:
+    """SpikingJelly's ``(ann2snn, functional)``, or ``None`` and the reason it cannot take part."""
+    sj, reason = _spikingjelly()
+    if sj is not None and any(isinstance(m, ClippedReLU) for m in ann.modules()):
+        return None, (
+            "the ANN has ClippedReLU activations; SpikingJelly's RateCodingRecipe converts "
+            "nn.ReLU modules only (use the bench's own ANN or a plain-ReLU checkpoint)"
+        )
+    return sj, reason
+
+
+def _agreement(b: _Bench, ann2snn: Any) -> dict[str, Any]:
+    """Both ``max`` calibrations are the largest activation of each layer: compare the thresholds."""
+    ours = [a.calibration.theta for a in convert(b.ann, b.calib, T=b.calib_times[0], method="max").spike_layers]
+    theirs = _sj_scales(_sj_convert(ann2snn, b.ann, b.calib, "max"))
+    same = len(ours) == len(theirs)
+    rel = max((abs(a - c) / max(abs(c), 1e-12) for a, c in zip(ours, theirs)), default=0.0) if same else None
+    check = {
+        "swiftspike_max_thresholds": ours,
+        "spikingjelly_max_scales": theirs,
+        "max_rel_diff": rel,
+        "agree": bool(same and rel is not None and rel <= 1e-4),
+    }
+    b.log(f"max thresholds agree with SpikingJelly's: {check['agree']} (max rel. diff {rel})")
+    return check
+
+
+def _time_conversions(
+    b: _Bench, sj: Any | None, methods: tuple[str, ...], peer_modes: tuple[str, ...], repeats: int
+) -> dict[str, float]:
+    """Median calibration time of every contestant, interleaved; keys ``'<library>|<method>|<T>'`` (the
+    peer's ``T`` empty: its conversion does not depend on ``T``)."""
+
+    def peer_call(mode: str) -> Callable[[], object]:
+        ann2snn = sj[0] if sj is not None else None
+        return lambda: _sj_convert(ann2snn, b.ann, b.calib, mode)
+
+    def our_call(method: str, T: int) -> Callable[[], object]:
+        return lambda: convert(b.ann, b.calib, T=T, method=method, percentile=b.percentile)
+
+    fns: dict[str, Callable[[], object]] = {}
+    if sj is not None:
+        for mode in peer_modes:
+            fns[f"{SJ}|{mode}|"] = peer_call(mode)
+    for T in b.calib_times:
+        for method in methods:
+            fns[f"{SS}|{method}|{T}"] = our_call(method, T)
+    b.log(f"timing {len(fns)} conversions x {repeats} repeats (interleaved) ...")
+    return time_interleaved(fns, repeats=repeats, warmup=1)
+
+
+def _peer_rows(b: _Bench, sj: Any, peer_modes: tuple[str, ...], timed: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per SpikingJelly mode: calibration time, its ratio to ``max``, accuracy at each ``T``."""
+    base = timed.get(f"{SJ}|max|")
+    rows = []
+    for mode in peer_modes:
+        per_step = _sj_accuracy(sj[1], _sj_convert(sj[0], b.ann, b.calib, mode), b.xte, b.yte, max(b.times))
+        s = timed[f"{SJ}|{mode}|"]
+        rows.append(
+            {
+                "library": SJ,
+                "method": mode,
+                "calib_seconds": {str(T): s for T in b.calib_times},
+                "ratio_vs_spikingjelly_max": {str(T): (s / base if base else None) for T in b.calib_times},
+                "accuracy": {str(T): per_step[T - 1] for T in b.times},
+            }
+        )
+    return rows
+
+
+def _our_rows(b: _Bench, methods: tuple[str, ...], timed: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per swiftspike method: calibration time at each timed ``T``, its ratio to SpikingJelly's
+    ``max``, accuracy of the net converted at each ``T``."""
+    base = timed.get(f"{SJ}|max|")
+    rows = []
+    for method in methods:
+        secs = {str(T): timed[f"{SS}|{method}|{T}"] for T in b.calib_times}
+        acc: dict[str, float] = {}
+        for T in b.times:
+            snn = convert(b.ann, b.calib, T=T, method=method, percentile=b.percentile)
+            acc[str(T)] = snn_accuracy(snn, b.xte, b.yte, T)
+        rows.append(
+            {
+                "library": SS,
+                "method": method if method != "percentile" else f"percentile ({b.percentile:g})",
+                "calib_seconds": secs,
+                "ratio_vs_spikingjelly_max": {k: (v / base if base else None) for k, v in secs.items()},
+                "accuracy": acc,
+            }
+        )
+        b.log(f"  {method}: accuracy " + ", ".join(f"T={k} {100 * v:.2f} %" for k, v in acc.items()))
+    return rows
 
 
 def table(res: dict[str, Any]) -> str:
