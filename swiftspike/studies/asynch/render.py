@@ -97,6 +97,18 @@ def study_table(res: dict[str, Any]) -> str:
         f"loss {cfg['loss']}, lr {cfg['lr']}, readout {cfg['readout']}",
         "",
     ]
+    lines += _evaluation_lines(res["results"], len(seeds))
+    lines += _ratio_lines(res["ratios"])
+    lines += _maxima_lines(res["maxima"])
+    lines += _verdict_lines(res["verdict"])
+    lines += ["", "training time (s): " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in res["training"].items())]
+    if res.get("seconds"):
+        lines.append(f"study wall time: {res['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def _evaluation_lines(results: list[dict[str, Any]], n_seeds: int) -> list[str]:
+    """The evaluations, means over seeds per (training, F, execution, stop)."""
     cols = (
         ("acc%", "accuracy", 100),
         ("spikes", "spikes_per_sample", 1),
@@ -108,25 +120,31 @@ def study_table(res: dict[str, Any]) -> str:
         ("fr out%", "frame_frames_with_output", 100),
     )
     head = f"{'trained':<15}{'F':>5} {'run':<10}{'stop':<24}" + "".join(f"{c:>11}" for c, _, _ in cols)
-    lines += [
-        f"evaluations, means over {len(seeds)} seed(s) (fr = per frame, over the (frame, sample) pairs that "
+    lines = [
+        f"evaluations, means over {n_seeds} seed(s) (fr = per frame, over the (frame, sample) pairs that "
         "have one; async-trained models under sync execution: JSON only):",
         head,
         "-" * len(head),
     ]
     groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in _final(res["results"]):
+    for r in _final(results):
         if r["training"] != "sync" and r["execution"] == "sync":
             continue
         groups.setdefault((r["training"], r["F"], r["execution"], r["stop"]), []).append(r)
     for (training, F, execution, stop), rs in groups.items():
         vals = "".join(f"{_fmt(_mean([scale * r[m] for r in rs if r.get(m) is not None])):>11}" for _, m, scale in cols)
         lines.append(f"{training:<15}{_fmt(F, 'd'):>5} {execution:<10}{stop:<24}{vals}")
+    return lines
+
+
+def _ratio_lines(ratios: list[dict[str, Any]]) -> list[str]:
+    """Per baseline, the ratios of every cell, one value per seed."""
+    lines: list[str] = []
     for baseline, title in (
         ("async", "sync-trained run with the same scheduler at the same F"),
         ("sync-gate", "sync-trained under the sync gate at the same F"),
     ):
-        rows = [r for r in res["ratios"] if r["baseline"] == baseline]
+        rows = [r for r in ratios if r["baseline"] == baseline]
         if not rows:
             continue
         lines += [
@@ -147,7 +165,13 @@ def study_table(res: dict[str, Any]) -> str:
                 f"{join('frame_spikes_to_first_correct'):<13}{join('frame_steps_to_first_correct'):<13}"
                 f"{'/'.join(_fmt(100 * r['accuracy_diff'], '+.1f') for r in rs):<15}"
             )
-    for mode in res["maxima"]:
+    return lines
+
+
+def _maxima_lines(maxima: dict[str, Any]) -> list[str]:
+    """The grid maxima of every mode (equal epochs, matched accuracy)."""
+    lines: list[str] = []
+    for mode in maxima:
         lines += [
             "",
             f"grid maxima ({mode.replace('_', ' ')}; 'all seeds' = the value every seed reaches in one "
@@ -155,7 +179,7 @@ def study_table(res: dict[str, Any]) -> str:
         ]
         h3 = f"{'baseline':<10}{'metric':<31}{'max':>7}  {'all seeds':>9}  {'equal acc':>9}  cell of 'equal acc'"
         lines += [h3, "-" * len(h3)]
-        for baseline, per in res["maxima"][mode].items():
+        for baseline, per in maxima[mode].items():
             for metric in (*CLAIM_METRICS, "frame_spikes_to_first_output", "accuracy_diff"):
                 b = per[metric]
                 scale = 100 if metric == "accuracy_diff" else 1
@@ -168,14 +192,17 @@ def study_table(res: dict[str, Any]) -> str:
                     f"{_fmt(val(b['max']), f):>7}  {_fmt(val(b['all_seeds']), f):>9}  "
                     f"{_fmt(val(e), f):>9}  {where}"
                 )
-    for mode, v in res["verdict"].items():
+    return lines
+
+
+def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
+    """The claim's verdict of every mode and its best cells (up to five)."""
+    lines: list[str] = []
+    for mode, v in verdict.items():
         state = {True: "REPRODUCED", False: "NOT reproduced", None: "not decided (one seed)"}[v["reproduced"]]
         lines += ["", f"claim ({mode.replace('_', ' ')}): {state}: {v['criterion']} ({v['seeds']} seed(s))"]
         for h in v["cells"][:5]:
             lines.append(
                 f"  {h['baseline']}: {h['metric']} x{h['min_over_seeds']:.2f} at F={h['F']} {h['training']} {h['stop']}"
             )
-    lines += ["", "training time (s): " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in res["training"].items())]
-    if res.get("seconds"):
-        lines.append(f"study wall time: {res['seconds']:.0f} s")
-    return "\n".join(lines)
+    return lines
