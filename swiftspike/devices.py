@@ -93,6 +93,11 @@ def resolve_device(device: DeviceLike = "auto", *, local_rank: int | None = None
     raise SwiftSpikeError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
 
 
+def module_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter or buffer (the CPU for a module that holds none)."""
+    return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+
+
 def check_precision(precision: str, device: torch.device) -> str:
     """Return ``precision`` if ``device`` can autocast to it, else raise."""
     if precision not in PRECISIONS:

@@ -252,3 +252,15 @@ def test_cuda_without_cuda_is_one_clear_error(capsys):
         assert main(argv + ["--device", "cuda", "--quiet"]) == 2, argv
         err = capsys.readouterr().err
         assert "no CUDA GPU" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_module_device_reads_parameters_then_buffers_and_defaults_to_cpu():
+    from torch import nn
+
+    from swiftspike.devices import module_device
+
+    assert module_device(nn.ReLU()) == torch.device("cpu")  # holds nothing
+    assert module_device(nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    m = nn.Module()
+    m.register_buffer("tau", torch.ones(3, device="meta"))  # buffers only
+    assert module_device(m) == torch.device("meta")

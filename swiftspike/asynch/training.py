@@ -37,6 +37,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from ..data.encoders import Encoder
+from ..devices import module_device
 from ..errors import SwiftSpikeError
 from ..metrics.record import RunRecord
 from ..training.checkpoint import load_checkpoint
@@ -166,17 +167,11 @@ def train_truncated(
     :func:`truncated_frames` hook, on the model's device. Further keywords go to
     :class:`~swiftspike.training.TrainConfig` (checkpoint, resume ...). Returns the per-epoch history
     (``loss``, ``train_accuracy`` ...)."""
-    train.setdefault("device", str(_device_of(model)))
+    train.setdefault("device", str(module_device(model)))
     train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=show_progress, **train)
     trainer = Trainer(model, encoder, tc, frames=truncated_frames(config))
     return trainer.fit(data)
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def finite_mean(v: torch.Tensor, mask: torch.Tensor | None = None) -> float:

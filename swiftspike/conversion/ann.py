@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import module_device
 from ..errors import SwiftSpikeError, check_positive, check_positive_int, choose
 from ..training.checkpoint import load_checkpoint, save_checkpoint, sniff, torch_load_safe
 from ..training.trainer import TrainConfig, Trainer, forward_runner, logits_record
@@ -171,7 +172,7 @@ def fit_cross_entropy(
         loss="membrane",
         scheduler="cosine",
         progress=show_progress,
-        device=str(_device_of(model)),
+        device=str(module_device(model)),
         threads=torch.get_num_threads(),
     )
     trainer = Trainer(
@@ -186,12 +187,6 @@ def fit_cross_entropy(
     history = trainer.fit((x, y))
     model.eval()
     return [h["loss"] for h in history]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def ann_param_groups(weight_decay: float, mu_decay: float) -> Callable[[nn.Module], list[dict]]:
@@ -230,7 +225,7 @@ def train_ann(
     configuration. The clipping ceilings get an L2 pull (``mu_decay``) so they settle at the range the
     data needs. Further keywords go to :class:`~swiftspike.training.TrainConfig` (checkpoint, device ...).
     Leaves ``model`` in eval mode; returns the mean loss per epoch."""
-    train.setdefault("device", str(_device_of(model)))
+    train.setdefault("device", str(module_device(model)))
     train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     cfg = TrainConfig(
         epochs=epochs,

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..devices import module_device
 from ..errors import check_positive_int
 from ..training.trainer import TrainConfig, Trainer, logits_record
 from .ann import batched_accuracy
@@ -53,7 +54,7 @@ def finetune(
     check_positive_int(T, "T")
     make_trainable(snn, leak=leak)
     snn.T = T
-    device = next((p.device for p in snn.parameters()), torch.device("cpu"))
+    device = module_device(snn)
     train.setdefault("device", str(device))
     train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
     cfg = TrainConfig(

@@ -16,6 +16,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.encoders import Encoder, make_encoder
+from ..devices import module_device
 from ..engines.sync import run_sync
 from ..errors import SwiftSpikeError
 from ..metrics.report import Report
@@ -28,10 +29,6 @@ from ..training.trainer import TrainConfig, Trainer, seed_everything
 REPORT_KEYS = ("accuracy", "spikes_per_sample", "latency_steps", "synops", "energy_j", "energy_ratio_vs_ann")
 
 
-def _device_of(model: torch.nn.Module) -> torch.device:
-    return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
-
-
 def baseline_plots(
     model: torch.nn.Module, encoder: Encoder, data: Dataset, report: Report, out: Path, label: str
 ) -> list[str]:
@@ -41,7 +38,7 @@ def baseline_plots(
 
     reset(model)
     with torch.no_grad():
-        rec = run_sync(model.eval(), encoder(data.x_test[:1].to(_device_of(model))), record_spikes=True)
+        rec = run_sync(model.eval(), encoder(data.x_test[:1].to(module_device(model))), record_spikes=True)
     reset(model)
     paths = [
         curves_plot(

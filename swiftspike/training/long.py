@@ -25,6 +25,7 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..data.encoders import make_encoder
 from ..data.sequential import stretch_time
+from ..devices import module_device
 from ..errors import SwiftSpikeError, check_positive_int, choose
 from ..metrics.record import RunRecord
 from ..neurons.dsn import DSN
@@ -67,7 +68,7 @@ def stream_eval(
     per_window = torch.zeros(factor)
     readouts = [mod for mod in model.modules() if isinstance(mod, LI)]
     beta = float(readouts[-1].beta) if readouts else 1.0
-    dev = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+    dev = module_device(model)
     try:
         for i in range(0, n, batch_size * factor):
             xb = data.x_test[i : min(n, i + batch_size * factor)]
