@@ -78,7 +78,8 @@ class RunRecord:
     * ``layers``: spikes per neuron layer; ``synops``: operations per synaptic layer;
     * ``neurons``: NeuroBench activity per activation layer (``run_sync(..., record_neurobench=True)``);
     * ``stats``: further per-sample ``[B]`` observables of an executor (e.g. the asynchronous engine's
-      forward steps, spikes and steps to decision);
+      forward steps, spikes and steps to decision), or per frame and sample ``[T, B]`` for keys named
+      ``frame_*`` (the per-frame latencies of the asynchronous engine);
     * ``frame_steps``: ``[T, B]`` forward steps per frame (event-driven executors);
     * ``step_outputs`` / ``step_mask``: the running output ``[S, B, C]`` after every forward step and the
       ``[S, B]`` mask of samples that took it (asynchronous engine with ``record_step_outputs``).
