@@ -236,33 +236,6 @@ def test_eval_on_a_rank_other_than_0_prints_and_writes_nothing(tmp_path, capsys,
     assert len(list(plots.glob("*.png"))) == 2
 
 
-@pytest.mark.slow
-def test_train_under_torchrun_reports_once(tmp_path):
-    from test_distributed import torchrun
-
-    out = tmp_path / "r.json"
-    r = torchrun(
-        "-m",
-        "swiftspike",
-        "train",
-        "--epochs",
-        "1",
-        "--T",
-        "3",
-        "--hidden",
-        "8",
-        "--limit",
-        "128",
-        "--json",
-        "--quiet",
-        "--out",
-        str(out),
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    assert len(lines) == 1 and json.loads(lines[0]) == json.loads(out.read_text())
-
-
 # -- convert-checkpoint, export, import --------------------------------------------------------------
 def test_convert_checkpoint_command(tmp_path, capsys):
     from test_checkpoint import _old_trainer_checkpoint

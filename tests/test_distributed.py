@@ -3,6 +3,7 @@
 The equality and kill/resume runs fork their two processes (sparing two torch imports per run on a
 small machine) and give them the environment torchrun gives its workers; the CLI test runs real torchrun."""
 
+import json
 import os
 import subprocess
 import sys
@@ -86,8 +87,8 @@ def test_two_processes_equal_one_and_a_killed_run_resumes_where_it_would_have_en
 
 
 @pytest.mark.slow
-def test_cli_train_runs_under_torchrun(tmp_path):
-    ck = tmp_path / "cli.safetensors"
+def test_cli_train_runs_under_torchrun_and_rank_0_alone_reports(tmp_path):
+    ck, out = tmp_path / "cli.safetensors", tmp_path / "r.json"
     r = torchrun(
         "-m",
         "swiftspike",
@@ -104,8 +105,12 @@ def test_cli_train_runs_under_torchrun(tmp_path):
         str(ck),
         "--json",
         "--quiet",
+        "--out",
+        str(out),
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1 and json.loads(lines[0]) == json.loads(out.read_text())  # one report, from rank 0
     info = load_checkpoint(ck)
     assert info["run"]["world_size"] == 2 and info["epoch"] == 1
-    assert [p.name for p in tmp_path.iterdir()] and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
