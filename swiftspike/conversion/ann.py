@@ -207,6 +207,15 @@ def clamp_ceilings(model: nn.Module) -> None:
             p.clamp_(min=1e-2)
 
 
+def cosine_config(model: nn.Module, *, progress: bool, **fields: Any) -> TrainConfig:
+    """The :class:`~swiftspike.training.TrainConfig` of ANN training and conversion fine-tuning: Adam on
+    the logits (``loss="membrane"``) with a cosine schedule, on ``model``'s device and the caller's
+    thread count unless ``fields`` say otherwise."""
+    fields.setdefault("device", str(module_device(model)))
+    fields.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
+    return TrainConfig(loss="membrane", scheduler="cosine", progress=progress, **fields)
+
+
 def train_ann(
     model: nn.Module,
     x: torch.Tensor,
@@ -225,18 +234,7 @@ def train_ann(
     configuration. The clipping ceilings get an L2 pull (``mu_decay``) so they settle at the range the
     data needs. Further keywords go to :class:`~swiftspike.training.TrainConfig` (checkpoint, device ...).
     Leaves ``model`` in eval mode; returns the mean loss per epoch."""
-    train.setdefault("device", str(module_device(model)))
-    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
-    cfg = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        loss="membrane",
-        scheduler="cosine",
-        progress=show_progress,
-        **train,
-    )
+    cfg = cosine_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=show_progress, **train)
     trainer = Trainer(
         model,
         None,

@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-from ..devices import module_device
 from ..errors import check_positive_int
-from ..training.trainer import TrainConfig, Trainer, logits_record
-from .ann import batched_accuracy
+from ..training.trainer import Trainer, logits_record
+from .ann import batched_accuracy, cosine_config
 from .convert import ConvertedSNN, make_trainable
 
 
@@ -54,19 +53,7 @@ def finetune(
     check_positive_int(T, "T")
     make_trainable(snn, leak=leak)
     snn.T = T
-    device = module_device(snn)
-    train.setdefault("device", str(device))
-    train.setdefault("threads", torch.get_num_threads())  # the caller's thread setting stays
-    cfg = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        loss="membrane",
-        scheduler="cosine",
-        progress=show_progress,
-        **train,
-    )
+    cfg = cosine_config(snn, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=show_progress, **train)
     trainer = Trainer(
         snn,
         None,
