@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from ..errors import SwiftSpikeError
 from ..models import build_model, neuron_parameters
 from ..training.checkpoint import check_writable, save_checkpoint, swiftspike_version
 from ..training.restore import load_model
-from .nir import DEFAULT_DT, build_layers, export_nir, import_nir, layer_spec, read_nir
+from .nir import DEFAULT_DT, build_layers, export_nir, import_nir, layer_spec, read_nir, write_nir
 
 __all__ = ["RUN_KEY", "build_from_spec", "export_checkpoint", "import_checkpoint", "network_spec"]
 
@@ -63,22 +62,6 @@ def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     return net
 
 
-def _write_nir(graph: Any, path: Path) -> None:
-    """``nir.write`` through a temporary file in the target folder and ``os.replace`` (atomic)."""
-    import nir  # type: ignore[import-untyped]  # present: export_nir needed it
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise SwiftSpikeError(f"cannot write NIR file {path}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def export_checkpoint(
     checkpoint: str | os.PathLike, path: str | os.PathLike, *, dt: float | None = None, warn: bool = True
 ) -> Any:
@@ -106,7 +89,7 @@ def export_checkpoint(
         "swiftspike_version": swiftspike_version(),
     }
     graph.metadata = {**(graph.metadata or {}), RUN_KEY: json.dumps(run)}
-    _write_nir(graph, target)
+    write_nir(graph, target)
     return graph
 
 

@@ -495,7 +495,7 @@ def export_nir(
             stacklevel=2,
         )
     if path is not None:
-        _write(nir, graph, Path(path))
+        write_nir(graph, Path(path))
     return graph
 
 
@@ -563,8 +563,10 @@ def _to_nir_node(nir, op: _Op, dt: float):
     )
 
 
-def _write(nir, graph, path: Path) -> None:
-    """Write atomically: a temporary file in the target folder, then ``os.replace``."""
+def write_nir(graph: Any, path: Path) -> None:
+    """Write ``graph`` to ``path`` atomically: a temporary file in the target folder, then ``os.replace``
+    (a failed write never leaves a partial file behind)."""
+    nir = _nir()
     if not path.parent.is_dir():
         raise SwiftSpikeError(f"cannot write NIR file {path}: folder {path.parent} does not exist")
     try:
@@ -576,7 +578,7 @@ def _write(nir, graph, path: Path) -> None:
         nir.write(tmp, graph)
         os.replace(tmp, path)
     except OSError as e:
-        raise SwiftSpikeError(f"cannot write NIR file {path}: {e}") from None
+        raise SwiftSpikeError(f"cannot write NIR file {path}: {e.strerror or e}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
